@@ -1,0 +1,104 @@
+"""Owns the schema: applies `sql/NNNN_*.sql`, the job queue's and the checkpointer's schema once.
+
+Every step is tracked in `advisor_bot_migrations` and runs under one advisory lock, so running
+`advisor-bot db upgrade` on every start, from several processes at once, is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from procrastinate.schema import SchemaManager
+
+from bot.database import Database, connection_kwargs
+from memory.checkpointer import setup_checkpointer
+
+logger = logging.getLogger(__name__)
+
+# Any constant works; it only has to be the same in every process of this application.
+MIGRATION_LOCK_KEY = 7_246_813_021
+PROCRASTINATE_STEP = "procrastinate-schema"
+
+_TRACKING_TABLE = """
+CREATE TABLE IF NOT EXISTS advisor_bot_migrations (
+    version text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+# Supabase exposes tables in `public` over its REST API to the anon and authenticated roles.
+# RLS without policies blocks them; revoking privileges closes the door twice.
+_LOCK_DOWN_TABLES = """
+DO $$
+DECLARE
+    t record;
+    r text;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass AS name, c.relrowsecurity AS rls
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+    LOOP
+        IF NOT t.rls THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t.name);
+        END IF;
+        FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+                EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', t.name, r);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+"""
+
+
+@dataclass
+class UpgradeReport:
+    """What one upgrade run did; an empty `applied` list means the schema was already current."""
+
+    applied: list[str] = field(default_factory=list)
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """Return (version, sql) for each migration shipped in the `sql` package, in order."""
+    folder = resources.files("sql")
+    files = sorted(
+        (entry for entry in folder.iterdir() if entry.name[:4].isdigit() and entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    return [(Path(entry.name).stem, entry.read_text(encoding="utf-8")) for entry in files]
+
+
+async def upgrade(database: Database) -> UpgradeReport:
+    """Apply every pending migration; a no-op when the schema is current."""
+    report = UpgradeReport()
+    async with await psycopg.AsyncConnection.connect(
+        database.conninfo, **connection_kwargs(database, autocommit=True)
+    ) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            await conn.execute(_TRACKING_TABLE)
+            cursor = await conn.execute("SELECT version FROM advisor_bot_migrations")
+            done = {row["version"] for row in await cursor.fetchall()}
+            steps = [*migration_files(), (PROCRASTINATE_STEP, SchemaManager.get_schema())]
+            for version, sql in steps:
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)  # type: ignore[arg-type]  # trusted files we ship
+                    await conn.execute("INSERT INTO advisor_bot_migrations (version) VALUES (%s)", (version,))
+                report.applied.append(version)
+                logger.info("migration applied", extra={"version": version})
+            checkpointer_steps = await setup_checkpointer(conn)
+            if checkpointer_steps:
+                report.applied.append(f"langgraph-checkpoint ({checkpointer_steps} steps)")
+            if report.applied:
+                await conn.execute(_LOCK_DOWN_TABLES)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    return report

@@ -1,0 +1,337 @@
+"""Owns answering a conversation: what the worker does with a customer's unanswered messages.
+
+One job per inbound message, run in order per advisor + customer (the queue's lock). The job
+of the newest message answers every unanswered one, so a burst gets one reply; older jobs
+return at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import openai
+from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
+from langgraph.graph.state import CompiledStateGraph
+from psycopg_pool import AsyncConnectionPool
+
+from advisors.models import Advisor
+from advisors.repository import get_advisor
+from bot.agent import AgentContext, final_reply
+from bot.inbound import text_for_agent
+from bot.sender import PermanentSendError, TwilioSender, split_reply
+from memory import store
+from memory.thread import run_config_for
+
+logger = logging.getLogger(__name__)
+
+_TRANSIENT_MODEL_ERRORS = (
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.RateLimitError,
+    openai.InternalServerError,
+)
+
+
+class TransientModelError(Exception):
+    """The model did not answer now (timeout, 5xx, 429): the job is retried with backoff."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one job did, for logs and tests."""
+
+    action: str
+    sent: int = 0
+
+
+class PostgresConversationFlags:
+    """The agent tools' view of a conversation's flags, backed by `chat_history`."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> None:
+        """Switch the AI off for this advisor + customer only, recording why."""
+        async with self._pool.connection() as conn:
+            await store.set_ai_attention(
+                conn=conn,
+                advisor_id=UUID(advisor_id),
+                phone=phone,
+                enabled=False,
+                changed_by="ai",
+                reason=reason,
+            )
+        logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})
+
+    async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
+        """Record the customer's voice-reply preference for this advisor only."""
+        async with self._pool.connection() as conn:
+            await store.set_audio_available(
+                conn=conn, advisor_id=UUID(advisor_id), phone=phone, enabled=enabled
+            )
+
+
+class ConversationProcessor:
+    """Answers one conversation's pending messages with the agent, or holds them for the human."""
+
+    def __init__(
+        self,
+        *,
+        pool: AsyncConnectionPool[Any],
+        graph: CompiledStateGraph[Any, Any, Any, Any] | None,
+        sender: TwilioSender,
+    ) -> None:
+        self._pool = pool
+        self._graph = graph
+        self._sender = sender
+
+    async def answer(self, *, advisor_id: UUID, conversation_id: UUID, message_id: int) -> Outcome:
+        """Process the job of inbound message `message_id`."""
+        async with self._pool.connection() as conn:
+            advisor = await get_advisor(conn=conn, advisor_id=str(advisor_id))
+            conversation = await store.get_conversation(
+                conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+            )
+            if advisor is None or conversation is None:
+                logger.warning(
+                    "job for a conversation that no longer exists",
+                    extra={"advisor": str(advisor_id), "conversation": str(conversation_id)},
+                )
+                return Outcome("gone")
+            # Replies recorded by an earlier attempt go out first, and are never generated twice.
+            sent = await self._deliver(advisor, conversation)
+            inbound = await store.unprocessed_inbound(
+                conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+            )
+            cursor = await conn.execute("SELECT clock_timestamp() AS now")
+            started_row = await cursor.fetchone()
+        started_at: datetime = started_row["now"]  # type: ignore[index, call-overload]
+        if not inbound:
+            return Outcome("nothing_pending", sent)
+        if inbound[-1].id > message_id:
+            return Outcome("superseded", sent)
+        if not conversation.ai_attention:
+            await self._hold_for_advisor(advisor, conversation, inbound)
+            return Outcome("held_for_advisor", sent)
+        return await self._reply(advisor, conversation, inbound, started_at, sent)
+
+    async def _hold_for_advisor(
+        self, advisor: Advisor, conversation: store.Conversation, inbound: list[store.StoredMessage]
+    ) -> None:
+        """Keep the messages for the human; the AI's memory still learns what was said."""
+        if self._graph is not None:
+            config = run_config_for(advisor.id, conversation.phone_number)
+            await self._graph.aupdate_state(config, {"messages": _human_messages(inbound)}, as_node="agent")
+        async with self._pool.connection() as conn:
+            await store.mark_processed(
+                conn=conn,
+                advisor_id=advisor.id,
+                conversation_id=conversation.conversation_id,
+                up_to_id=inbound[-1].id,
+                outcome="held_for_advisor",
+            )
+        logger.info("AI off: message held for the advisor", extra=_log_facts(advisor, conversation))
+
+    async def _reply(
+        self,
+        advisor: Advisor,
+        conversation: store.Conversation,
+        inbound: list[store.StoredMessage],
+        started_at: datetime,
+        sent_before: int,
+    ) -> Outcome:
+        config = run_config_for(advisor.id, conversation.phone_number)
+        added: list[BaseMessage] = []
+        outcome_status = "answered"
+        if self._graph is None:
+            text = advisor.away_message()
+            outcome_status = "away_message"
+        else:
+            humans = _human_messages(inbound)
+            try:
+                result = await self._graph.ainvoke(
+                    {"messages": humans},
+                    config,  # type: ignore[arg-type]
+                    context=AgentContext(system_prompt=advisor.system_prompt()),
+                )
+            except _TRANSIENT_MODEL_ERRORS as error:
+                raise TransientModelError(f"model unavailable: {type(error).__name__}") from error
+            except openai.APIError as error:
+                logger.error(
+                    "model refused the request; sending the away message",
+                    extra={**_log_facts(advisor, conversation), "error": type(error).__name__},
+                )
+                text = advisor.away_message()
+                outcome_status = "ai_failed"
+            else:
+                messages: list[BaseMessage] = result["messages"]
+                added = _messages_from(messages, first_id=humans[0].id)
+                text = final_reply(added)
+
+        async with self._pool.connection() as conn, conn.transaction():
+            # Check again just before sending: a human who took over, or a newer message,
+            # wins over this reply.
+            current = await store.get_conversation(
+                conn=conn,
+                advisor_id=advisor.id,
+                conversation_id=conversation.conversation_id,
+                for_update=True,
+            )
+            latest = await store.latest_inbound_id(
+                conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
+            )
+            newer_message = latest is not None and latest > inbound[-1].id
+            human_took_over = current is None or (
+                not current.ai_attention and not _handed_over_by_this_run(current, started_at)
+            )
+            if not newer_message and not human_took_over:
+                await store.mark_processed(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    conversation_id=conversation.conversation_id,
+                    up_to_id=inbound[-1].id,
+                    outcome=outcome_status,
+                )
+                parts = split_reply(text) if text else []
+                await store.insert_pending_replies(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    conversation_id=conversation.conversation_id,
+                    reply_to=inbound[-1].id,
+                    parts=parts,
+                    author="ai" if outcome_status == "answered" else "system",
+                )
+            elif human_took_over:
+                await store.mark_processed(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    conversation_id=conversation.conversation_id,
+                    up_to_id=inbound[-1].id,
+                    outcome="held_for_advisor",
+                )
+        if newer_message or human_took_over:
+            await self._forget(config, added, keep_humans=not newer_message)
+            reason = "newer_message" if newer_message else "human_took_over"
+            logger.info("reply dropped", extra={**_log_facts(advisor, conversation), "reason": reason})
+            return Outcome(f"dropped_{reason}", sent_before)
+        sent = await self._deliver(advisor, conversation)
+        return Outcome(outcome_status, sent_before + sent)
+
+    async def _forget(self, config: dict[str, Any], added: list[BaseMessage], *, keep_humans: bool) -> None:
+        """Remove a dropped run's messages from the AI's memory, so it never 'said' them."""
+        if self._graph is None or not added:
+            return
+        removals = [
+            RemoveMessage(id=message.id)
+            for message in added
+            if message.id and not (keep_humans and isinstance(message, HumanMessage))
+        ]
+        if removals:
+            await self._graph.aupdate_state(config, {"messages": removals}, as_node="agent")
+
+    async def _deliver(self, advisor: Advisor, conversation: store.Conversation) -> int:
+        """Send every recorded, unsent reply of this conversation; return how many went out."""
+        async with self._pool.connection() as conn:
+            pending = await store.pending_outbound(
+                conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
+            )
+        sent = 0
+        for message in pending:
+            try:
+                result = await self._sender.send(
+                    from_number=advisor.twilio_phone_number,
+                    to_number=conversation.phone_number,
+                    body=message.body,
+                )
+            except PermanentSendError as error:
+                async with self._pool.connection() as conn:
+                    await store.mark_outbound(
+                        conn=conn,
+                        advisor_id=advisor.id,
+                        message_id=message.id,
+                        status="failed",
+                        error_code=error.code,
+                        error_message=str(error)[:1000],
+                    )
+                logger.error(
+                    "Twilio refused a reply",
+                    extra={**_log_facts(advisor, conversation), "direction": "outbound"},
+                )
+                continue
+            async with self._pool.connection() as conn:
+                await store.mark_outbound(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    message_id=message.id,
+                    status=result.status,
+                    twilio_sid=result.sid,
+                )
+            sent += 1
+            if result.sid is None:
+                logger.warning(
+                    "dry run: no Twilio credentials, reply stored but not sent",
+                    extra={**_log_facts(advisor, conversation), "direction": "outbound"},
+                )
+            else:
+                logger.info(
+                    "reply sent",
+                    extra={**_log_facts(advisor, conversation), "direction": "outbound", "sid": result.sid},
+                )
+        return sent
+
+    async def fail_pending(self, *, advisor_id: UUID, conversation_id: UUID, reason: str) -> int:
+        """Mark unsent replies as failed once the queue gives up retrying; return how many."""
+        async with self._pool.connection() as conn:
+            pending = await store.pending_outbound(
+                conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+            )
+            for message in pending:
+                await store.mark_outbound(
+                    conn=conn,
+                    advisor_id=advisor_id,
+                    message_id=message.id,
+                    status="failed",
+                    error_message=reason[:1000],
+                )
+        return len(pending)
+
+
+def _human_messages(inbound: list[store.StoredMessage]) -> list[HumanMessage]:
+    """One HumanMessage per stored message, with an id derived from the row.
+
+    The stable id makes a retried job replace, not duplicate, these turns in the AI's memory.
+    """
+    return [
+        HumanMessage(
+            content=text_for_agent(message.body, message.media, message.payload),
+            id=f"inbound-{message.id}",
+        )
+        for message in inbound
+    ]
+
+
+def _messages_from(messages: list[BaseMessage], *, first_id: str | None) -> list[BaseMessage]:
+    for index, message in enumerate(messages):
+        if message.id == first_id:
+            return messages[index:]
+    return []
+
+
+def _handed_over_by_this_run(conversation: store.Conversation, started_at: datetime) -> bool:
+    changed_at = conversation.ai_attention_changed_at
+    return (
+        changed_at is not None and changed_at >= started_at and conversation.ai_attention_changed_by == "ai"
+    )
+
+
+def _log_facts(advisor: Advisor, conversation: store.Conversation) -> dict[str, str]:
+    return {
+        "advisor": str(advisor.id),
+        "advisor_number": advisor.twilio_phone_number,
+        "customer": conversation.phone_number,
+        "conversation": str(conversation.conversation_id),
+    }

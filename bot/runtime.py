@@ -1,0 +1,133 @@
+"""Owns the process's long-lived clients: pool, resolver, queue and, in workers, agent and sender.
+
+`serve`, `worker` and the tests all build them here, so every entry point wires the same parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+from langgraph.graph.state import CompiledStateGraph
+from psycopg_pool import AsyncConnectionPool
+
+from advisors.models import Advisor
+from advisors.repository import get_advisor_by_number
+from advisors.resolver import AdvisorResolver
+from bot.agent import build_agent_graph, build_chat_model, build_tools
+from bot.database import Database, open_pool, resolve_database
+from bot.migrations import upgrade
+from bot.processing import ConversationProcessor, PostgresConversationFlags
+from bot.queue import PROCESSOR_KEY, create_queue
+from bot.sender import TwilioSender
+from bot.settings import Settings
+from bot.signature import local_auth_token
+from memory.checkpointer import open_checkpointer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler or a job needs, built once per process."""
+
+    settings: Settings
+    database: Database
+    pool: AsyncConnectionPool[Any]
+    resolver: AdvisorResolver
+    queue: procrastinate.App
+    auth_token: str | None
+    processor: ConversationProcessor | None = None
+    graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
+    worker_task: asyncio.Task[None] | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True) -> AsyncIterator[Runtime]:
+    """Open every client; with `worker`, also run the queue worker until the context exits."""
+    database = resolve_database(settings)
+    if migrate:
+        report = await upgrade(database)
+        if report.applied:
+            logger.info("database schema upgraded", extra={"steps": report.applied})
+    pool = await open_pool(database, settings=settings, name="app")
+    closers: list[Any] = [pool.close]
+    try:
+
+        async def lookup(number: str) -> Advisor | None:
+            async with pool.connection() as conn:
+                return await get_advisor_by_number(conn=conn, number=number)
+
+        resolver = AdvisorResolver(
+            lookup, ttl=settings.advisor_cache_ttl, negative_ttl=settings.unknown_number_cache_ttl
+        )
+        queue = create_queue(database, settings)
+        await queue.open_async()
+        closers.append(queue.close_async)
+        runtime = Runtime(
+            settings=settings,
+            database=database,
+            pool=pool,
+            resolver=resolver,
+            queue=queue,
+            auth_token=local_auth_token(settings),
+        )
+        if settings.validate_twilio_signature and runtime.auth_token is None:
+            logger.warning("no TWILIO_AUTH_TOKEN: every webhook will be refused with 403")
+        if worker:
+            await _start_worker(runtime, closers)
+        yield runtime
+    finally:
+        for close in reversed(closers):
+            with contextlib.suppress(Exception):
+                await close()
+
+
+async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
+    settings = runtime.settings
+    sender = TwilioSender(settings)
+    if sender.dry_run:
+        logger.warning("no Twilio credentials: replies are stored but not sent (dry run)")
+    model = build_chat_model(settings)
+    if model is None:
+        logger.warning("no OPENAI_API_KEY or OPENAI_BASE_URL: answering with each advisor's away message")
+    else:
+        checkpointer, checkpoint_pool = await open_checkpointer(
+            runtime.database, max_size=max(2, settings.worker_concurrency)
+        )
+        closers.append(checkpoint_pool.close)
+        runtime.graph = build_agent_graph(
+            model,
+            build_tools(PostgresConversationFlags(runtime.pool)),
+            prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
+            checkpointer=checkpointer,
+        )
+    runtime.processor = ConversationProcessor(pool=runtime.pool, graph=runtime.graph, sender=sender)
+    runtime.worker_task = asyncio.create_task(
+        runtime.queue.run_worker_async(
+            concurrency=settings.worker_concurrency,
+            additional_context={PROCESSOR_KEY: runtime.processor},
+            install_signal_handlers=False,
+            listen_notify=not runtime.database.transaction_pooler,
+            # Debounced jobs become due without a NOTIFY, so poll often enough to honour the delay.
+            fetch_job_polling_interval=0.5,
+            shutdown_graceful_timeout=10.0,
+            delete_jobs="successful",
+        ),
+        name="advisor-bot-worker",
+    )
+
+    async def stop_worker() -> None:
+        task = runtime.worker_task
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    closers.append(stop_worker)

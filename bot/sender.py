@@ -1,0 +1,123 @@
+"""Owns outbound WhatsApp: splitting long replies and sending them through the Twilio REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from advisors.numbers import whatsapp_address
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+WHATSAPP_BODY_LIMIT = 1600
+_SENTENCE_END = re.compile(r"[.!?…](?:\s+|$)|\n+")
+
+
+class TransientSendError(Exception):
+    """Twilio could not take the message now (timeout, 5xx, 429): try again later."""
+
+
+class PermanentSendError(Exception):
+    """Twilio refused the message for good (bad number, unapproved content...): do not retry."""
+
+    def __init__(self, message: str, *, code: str | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What Twilio answered for an accepted message; `sid` is None for a dry run."""
+
+    sid: str | None
+    status: str
+
+
+def split_reply(text: str, limit: int = WHATSAPP_BODY_LIMIT) -> list[str]:
+    """Split `text` into parts of at most `limit` characters, at sentence or word boundaries.
+
+    A part is cut at the last sentence end that fits, else at the last space, and only as a last
+    resort inside a word (a URL longer than the limit, say).
+    """
+    if limit < 1:
+        raise ValueError("limit must be positive")
+    remaining = text.strip()
+    parts: list[str] = []
+    while len(remaining) > limit:
+        window = remaining[: limit + 1]
+        cut = 0
+        for match in _SENTENCE_END.finditer(window):
+            end = match.start() + 1 if not match.group(0).startswith("\n") else match.start()
+            if 0 < end <= limit:
+                cut = end
+        if cut < limit // 3:
+            space = window.rfind(" ", 0, limit + 1)
+            cut = space if space > 0 else limit
+        parts.append(remaining[:cut].rstrip())
+        remaining = remaining[cut:].lstrip()
+    if remaining:
+        parts.append(remaining)
+    return parts
+
+
+def is_transient_status(status: int | None) -> bool:
+    """Tell whether an HTTP status from Twilio is worth retrying."""
+    return status is None or status == 429 or status >= 500
+
+
+class TwilioSender:
+    """Sends WhatsApp messages from an advisor's number with the real twilio client.
+
+    Without credentials it is a dry run: nothing leaves the machine, the caller stores the
+    message as not sent, and a warning says so.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        if settings.twilio_configured:
+            assert settings.twilio_auth_token is not None
+            http_client = TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
+            self._client = Client(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token.get_secret_value(),
+                http_client=http_client,
+            )
+            # Lets tests and Twilio-compatible gateways receive the REST calls.
+            self._client.api.base_url = settings.twilio_api_base_url
+
+    @property
+    def dry_run(self) -> bool:
+        """True when no Twilio credentials are configured."""
+        return self._client is None
+
+    async def send(self, *, from_number: str, to_number: str, body: str) -> SendResult:
+        """Send one message; raise TransientSendError or PermanentSendError on failure."""
+        if self._client is None:
+            return SendResult(sid=None, status="dry_run")
+        return await asyncio.to_thread(self._send_blocking, from_number, to_number, body)
+
+    def _send_blocking(self, from_number: str, to_number: str, body: str) -> SendResult:
+        assert self._client is not None
+        try:
+            message = self._client.messages.create(
+                from_=whatsapp_address(from_number), to=whatsapp_address(to_number), body=body
+            )
+        except TwilioRestException as error:
+            if is_transient_status(error.status):
+                raise TransientSendError(f"Twilio answered {error.status}") from error
+            raise PermanentSendError(
+                f"Twilio refused the message ({error.status}): {error.msg}",
+                code=str(error.code) if error.code else None,
+            ) from error
+        except (requests.Timeout, requests.ConnectionError, TwilioException) as error:
+            raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
+        return SendResult(sid=message.sid, status=str(message.status or "queued"))

@@ -1,0 +1,92 @@
+"""Owns the server's configuration: one Settings class read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TWILIO_DEFAULT_API_BASE_URL = "https://api.twilio.com"
+_PLACEHOLDER_MARKERS = ("changeme", "your_", "xxxx", "<")
+
+
+class Settings(BaseSettings):
+    """Every setting of advisor-bot; `.env.example` documents each field."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: SecretStr | None = None
+    embedded_data_dir: Path = Path(".advisor-bot/pgdata")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr | None = None
+    twilio_webhook_signing_key: SecretStr | None = None
+    twilio_api_base_url: str = TWILIO_DEFAULT_API_BASE_URL
+    twilio_timeout_seconds: float = Field(default=10.0, gt=0)
+    public_base_url: str | None = None
+    validate_twilio_signature: bool = True
+    max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    model_context_tokens: int = Field(default=16_000, ge=512)
+    reply_token_reserve: int = Field(default=1_024, ge=64)
+
+    advisor_cache_ttl: float = Field(default=86_400, gt=0)
+    unknown_number_cache_ttl: float = Field(default=60, ge=0)
+    debounce_seconds: float = Field(default=2.0, ge=0)
+    worker_concurrency: int = Field(default=10, ge=1, le=500)
+    job_max_attempts: int = Field(default=6, ge=1, le=50)
+    job_retry_base_seconds: float = Field(default=2.0, ge=0)
+
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_mask_phones: bool = True
+
+    @field_validator("twilio_api_base_url", "public_base_url", "openai_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        """Refuse to start in production with secrets copied unchanged from `.env.example`."""
+        if self.environment != "production":
+            return self
+        for name in ("twilio_auth_token", "openai_api_key", "twilio_webhook_signing_key"):
+            secret = getattr(self, name)
+            if secret is None:
+                continue
+            value = secret.get_secret_value().lower()
+            if any(marker in value for marker in _PLACEHOLDER_MARKERS):
+                raise ValueError(f"{name.upper()} still holds a placeholder value")
+        if self.database_url is None:
+            raise ValueError("DATABASE_URL is required when ENVIRONMENT=production")
+        return self
+
+    @property
+    def twilio_configured(self) -> bool:
+        """Whether outbound messages can really be sent through Twilio."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def model_configured(self) -> bool:
+        """Whether an AI model can be called: a key, or a local OpenAI-compatible server."""
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    def signing_key(self) -> str | None:
+        """The secret that Twilio signs webhooks with, if any."""
+        key = self.twilio_webhook_signing_key or self.twilio_auth_token
+        return key.get_secret_value() if key else None

@@ -1,0 +1,187 @@
+"""Owns `POST /webhooks/twilio`: check, route, store, enqueue, and acknowledge at once."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+import procrastinate.exceptions
+import psycopg
+import psycopg_pool
+from starlette.datastructures import FormData
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+
+from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
+from bot.inbound import InvalidInboundError, read_inbound
+from bot.queue import ANSWER_TASK, conversation_lock
+from bot.runtime import Runtime
+from bot.signature import public_url_for, signature_is_valid
+from memory import store
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MAX_FIELDS = 200
+
+# The database is unreachable, restarting or saturated: Twilio retries a 503 later.
+DATABASE_UNAVAILABLE = (
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    procrastinate.exceptions.ConnectorException,
+)
+
+
+class _DuplicateMessageError(Exception):
+    """Rolls the transaction back when the MessageSid was already stored."""
+
+
+def twiml_ok() -> Response:
+    """The empty TwiML answer: Twilio sends nothing back on our behalf."""
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+def _error(status: int, message: str) -> Response:
+    return PlainTextResponse(message + "\n", status_code=status)
+
+
+async def read_form(request: Request, *, max_bytes: int) -> FormData | Response:
+    """Read the body within `max_bytes` and parse it as a URL-encoded form, or say what is wrong.
+
+    Starlette does not cap URL-encoded form size, so the limit is enforced while reading.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            return _error(400, "Content-Length is not a number")
+        if int(declared) > max_bytes:
+            return _error(413, f"request body exceeds {max_bytes} bytes")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_CONTENT_TYPE:
+        return _error(415, f"expected {FORM_CONTENT_TYPE}, as Twilio sends")
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_bytes:
+                return _error(413, f"request body exceeds {max_bytes} bytes")
+    except ClientDisconnect:
+        return _error(400, "client disconnected before the body was complete")
+    try:
+        pairs = parse_qsl(
+            bytes(body).decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            errors="strict",
+        )
+    except UnicodeDecodeError:
+        return _error(400, "body is not valid UTF-8")
+    except ValueError:
+        return _error(413, f"more than {MAX_FIELDS} form fields")
+    return FormData(pairs)
+
+
+async def twilio_webhook(request: Request) -> Response:
+    """Accept one inbound WhatsApp message from Twilio."""
+    runtime: Runtime = request.state.runtime
+    settings = runtime.settings
+    form = await read_form(request, max_bytes=settings.max_webhook_bytes)
+    if isinstance(form, Response):
+        return form
+    if settings.validate_twilio_signature and not signature_is_valid(
+        url=public_url_for(request, settings.public_base_url),
+        form=form,
+        headers=request.headers,
+        auth_token=runtime.auth_token,
+        shared_key=(
+            settings.twilio_webhook_signing_key.get_secret_value()
+            if settings.twilio_webhook_signing_key
+            else None
+        ),
+    ):
+        logger.warning(
+            "rejected webhook: missing or invalid X-Twilio-Signature",
+            extra={"sid": str(form.get("MessageSid", ""))[:64]},
+        )
+        return _error(403, "invalid or missing X-Twilio-Signature")
+
+    for field in ("From", "To"):
+        if not str(form.get(field) or "").strip():
+            return _error(400, f"missing field: {field}")
+    try:
+        to_number = normalize_whatsapp_address(str(form["To"]))
+    except InvalidNumberError:
+        return _error(400, "field To is not a phone number")
+    try:
+        customer = normalize_whatsapp_address(str(form["From"]))
+    except InvalidNumberError:
+        return _error(400, "field From is not a phone number")
+    try:
+        message = read_inbound(form)
+    except InvalidInboundError as error:
+        return _error(400, str(error))
+
+    try:
+        advisor = await runtime.resolver.resolve(to_number)
+        if advisor is None or not advisor.is_active:
+            logger.info(
+                "message to a number with no active advisor ignored",
+                extra={
+                    "advisor_number": to_number,
+                    "customer": customer,
+                    "known": advisor is not None,
+                    "sid": message.twilio_sid,
+                },
+            )
+            return twiml_ok()
+        async with runtime.pool.connection() as conn:
+            try:
+                async with conn.transaction():
+                    conversation_id = await store.touch_conversation(
+                        conn=conn, advisor_id=advisor.id, phone=customer
+                    )
+                    message_id = await store.insert_inbound(
+                        conn=conn,
+                        advisor_id=advisor.id,
+                        conversation_id=conversation_id,
+                        message=message,
+                    )
+                    if message_id is None:
+                        raise _DuplicateMessageError
+                    await runtime.queue.configure_task(
+                        ANSWER_TASK,
+                        lock=conversation_lock(advisor.id, customer),
+                        schedule_in={"seconds": settings.debounce_seconds},
+                        connection=conn,
+                    ).defer_async(
+                        advisor_id=str(advisor.id),
+                        conversation_id=str(conversation_id),
+                        message_id=message_id,
+                    )
+            except _DuplicateMessageError:
+                logger.info(
+                    "duplicate MessageSid acknowledged again",
+                    extra={"advisor": str(advisor.id), "sid": message.twilio_sid},
+                )
+                return twiml_ok()
+    except DATABASE_UNAVAILABLE as error:
+        logger.error(
+            "database unavailable; asking Twilio to retry",
+            extra={"error": type(error).__name__, "sid": message.twilio_sid},
+        )
+        return PlainTextResponse(
+            "database unavailable, retry later\n", status_code=503, headers={"Retry-After": "5"}
+        )
+    logger.info(
+        "message accepted",
+        extra={
+            "advisor": str(advisor.id),
+            "advisor_number": advisor.twilio_phone_number,
+            "customer": customer,
+            "conversation": str(conversation_id),
+            "direction": "inbound",
+            "sid": message.twilio_sid,
+        },
+    )
+    return twiml_ok()

@@ -1,0 +1,59 @@
+"""Owns the LangGraph Postgres checkpointer: its schema set-up and its connection pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from bot.database import Database
+
+
+def checkpointer_connection_kwargs(database: Database) -> dict[str, Any]:
+    """Return the options the Postgres checkpointer requires of every connection.
+
+    It relies on autocommit and dict rows. `prepare_threshold=0` is what LangGraph documents;
+    behind a transaction pooler prepared statements break, so they are switched off there.
+    """
+    return {
+        "autocommit": True,
+        "row_factory": dict_row,
+        "prepare_threshold": None if database.transaction_pooler else 0,
+    }
+
+
+async def setup_checkpointer(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Create or upgrade the checkpoint tables; return how many migration steps ran."""
+    count_before = await _applied_steps(conn)
+    await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
+    return await _applied_steps(conn) - count_before
+
+
+async def _applied_steps(conn: psycopg.AsyncConnection[Any]) -> int:
+    cursor = await conn.execute("SELECT to_regclass('checkpoint_migrations') IS NOT NULL AS ok")
+    row = await cursor.fetchone()
+    if not row or not row["ok"]:  # type: ignore[index, call-overload]
+        return 0
+    cursor = await conn.execute("SELECT count(*) AS n FROM checkpoint_migrations")
+    row = await cursor.fetchone()
+    return int(row["n"]) if row else 0  # type: ignore[index, call-overload]
+
+
+async def open_checkpointer(
+    database: Database, *, max_size: int
+) -> tuple[AsyncPostgresSaver, AsyncConnectionPool]:
+    """Open the checkpointer on its own pool; the caller closes the pool."""
+    pool = AsyncConnectionPool(
+        database.conninfo,
+        min_size=1,
+        max_size=max_size,
+        kwargs=checkpointer_connection_kwargs(database),
+        open=False,
+        name="checkpointer",
+        check=AsyncConnectionPool.check_connection,
+    )
+    await pool.open(wait=True, timeout=30.0)
+    return AsyncPostgresSaver(pool), pool  # type: ignore[arg-type]

@@ -1,0 +1,309 @@
+"""Owns the SQL of conversations (`chat_history`) and their messages (`messages`).
+
+Every function takes `advisor_id` and filters on it: one advisor's data is never reachable
+through a query written for another's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+Conn = AsyncConnection[Any]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One advisor + customer conversation and its flags."""
+
+    conversation_id: UUID
+    advisor_id: UUID
+    phone_number: str
+    ai_attention: bool
+    audio_available: bool
+    handover_reason: str | None
+    ai_attention_changed_at: datetime | None
+    ai_attention_changed_by: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Conversation:
+        """Build from a `chat_history` row."""
+        return cls(
+            conversation_id=row["conversation_id"],
+            advisor_id=row["advisor_id"],
+            phone_number=row["phone_number"],
+            ai_attention=row["ai_attention"],
+            audio_available=row["audio_available"],
+            handover_reason=row["handover_reason"],
+            ai_attention_changed_at=row["ai_attention_changed_at"],
+            ai_attention_changed_by=row["ai_attention_changed_by"],
+        )
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A row of `messages`, as the worker needs it."""
+
+    id: int
+    direction: str
+    author: str
+    body: str
+    media: list[dict[str, Any]]
+    payload: dict[str, Any] | None
+    twilio_sid: str | None
+    status: str
+    part: int | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> StoredMessage:
+        """Build from a `messages` row."""
+        return cls(
+            id=row["id"],
+            direction=row["direction"],
+            author=row["author"],
+            body=row["body"],
+            media=row["media"] or [],
+            payload=row["payload"],
+            twilio_sid=row["twilio_sid"],
+            status=row["status"],
+            part=row["part"],
+            created_at=row["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message as the webhook received it."""
+
+    twilio_sid: str
+    body: str
+    media: list[dict[str, str]]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedInbound:
+    """Where an accepted inbound message was stored."""
+
+    conversation_id: UUID
+    message_id: int
+
+
+_CONVERSATION_COLUMNS = (
+    "conversation_id, advisor_id, phone_number, ai_attention, audio_available, "
+    "handover_reason, ai_attention_changed_at, ai_attention_changed_by"
+)
+_MESSAGE_COLUMNS = "id, direction, author, body, media, payload, twilio_sid, status, part, created_at"
+
+
+async def touch_conversation(*, conn: Conn, advisor_id: UUID, phone: str) -> UUID:
+    """Create the advisor + customer conversation, or mark it active; return its id."""
+    cursor = await conn.execute(
+        """
+        INSERT INTO chat_history (advisor_id, phone_number, last_inbound_at)
+        VALUES (%s, %s, now())
+        ON CONFLICT (advisor_id, phone_number)
+        DO UPDATE SET updated_at = now(), last_inbound_at = now()
+        RETURNING conversation_id
+        """,
+        (advisor_id, phone),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return row["conversation_id"]  # type: ignore[no-any-return]
+
+
+async def insert_inbound(
+    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, message: InboundMessage
+) -> int | None:
+    """Store an inbound message; return its id, or None when its MessageSid is already stored.
+
+    The unique key on `twilio_sid` makes the dedupe atomic: a replayed or retried request
+    loses the race inside the database, never in process memory.
+    """
+    cursor = await conn.execute(
+        """
+        INSERT INTO messages
+            (advisor_id, conversation_id, direction, author, body, media, payload,
+             twilio_sid, status)
+        VALUES (%s, %s, 'inbound', 'customer', %s, %s, %s, %s, 'received')
+        ON CONFLICT (twilio_sid) DO NOTHING
+        RETURNING id
+        """,
+        (
+            advisor_id,
+            conversation_id,
+            message.body,
+            Jsonb(message.media),
+            Jsonb(message.payload),
+            message.twilio_sid,
+        ),
+    )
+    row = await cursor.fetchone()
+    return int(row["id"]) if row else None  # type: ignore[index, call-overload]
+
+
+async def get_conversation(
+    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, for_update: bool = False
+) -> Conversation | None:
+    """Return one conversation of one advisor."""
+    lock = " FOR UPDATE" if for_update else ""
+    cursor = await conn.execute(
+        f"SELECT {_CONVERSATION_COLUMNS} FROM chat_history "  # noqa: S608
+        f"WHERE advisor_id = %s AND conversation_id = %s{lock}",
+        (advisor_id, conversation_id),
+    )
+    row = await cursor.fetchone()
+    return Conversation.from_row(row) if row else None  # type: ignore[arg-type]
+
+
+async def find_conversation(*, conn: Conn, advisor_id: UUID, phone: str) -> Conversation | None:
+    """Return the conversation of one advisor with one customer phone."""
+    cursor = await conn.execute(
+        f"SELECT {_CONVERSATION_COLUMNS} FROM chat_history "  # noqa: S608
+        "WHERE advisor_id = %s AND phone_number = %s",
+        (advisor_id, phone),
+    )
+    row = await cursor.fetchone()
+    return Conversation.from_row(row) if row else None  # type: ignore[arg-type]
+
+
+async def unprocessed_inbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> list[StoredMessage]:
+    """Return the customer's messages that no job has consumed yet, oldest first."""
+    cursor = await conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages "  # noqa: S608
+        "WHERE advisor_id = %s AND conversation_id = %s "
+        "AND direction = 'inbound' AND processed_at IS NULL ORDER BY id",
+        (advisor_id, conversation_id),
+    )
+    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]  # type: ignore[arg-type]
+
+
+async def latest_inbound_id(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> int | None:
+    """Return the id of the customer's newest message in a conversation."""
+    cursor = await conn.execute(
+        "SELECT max(id) AS id FROM messages "
+        "WHERE advisor_id = %s AND conversation_id = %s AND direction = 'inbound'",
+        (advisor_id, conversation_id),
+    )
+    row = await cursor.fetchone()
+    return row["id"] if row else None  # type: ignore[index, call-overload]
+
+
+async def mark_processed(
+    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, up_to_id: int, outcome: str
+) -> None:
+    """Mark the customer's messages up to `up_to_id` as consumed, with what became of them."""
+    await conn.execute(
+        "UPDATE messages SET processed_at = now(), status = %s, updated_at = now() "
+        "WHERE advisor_id = %s AND conversation_id = %s AND direction = 'inbound' "
+        "AND processed_at IS NULL AND id <= %s",
+        (outcome, advisor_id, conversation_id, up_to_id),
+    )
+
+
+async def insert_pending_replies(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    reply_to: int,
+    parts: list[str],
+    author: str,
+) -> list[int]:
+    """Record the intent to send each part before any call to Twilio; return their ids."""
+    ids: list[int] = []
+    for index, text in enumerate(parts):
+        cursor = await conn.execute(
+            """
+            INSERT INTO messages
+                (advisor_id, conversation_id, direction, author, body, status, reply_to, part)
+            VALUES (%s, %s, 'outbound', %s, %s, 'pending', %s, %s)
+            RETURNING id
+            """,
+            (advisor_id, conversation_id, author, text, reply_to, index + 1),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        ids.append(int(row["id"]))  # type: ignore[call-overload]
+    return ids
+
+
+async def pending_outbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> list[StoredMessage]:
+    """Return replies recorded but not yet accepted by Twilio, in sending order."""
+    cursor = await conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages "  # noqa: S608
+        "WHERE advisor_id = %s AND conversation_id = %s "
+        "AND direction = 'outbound' AND status = 'pending' ORDER BY id",
+        (advisor_id, conversation_id),
+    )
+    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]  # type: ignore[arg-type]
+
+
+async def mark_outbound(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    message_id: int,
+    status: str,
+    twilio_sid: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> None:
+    """Record what became of one outbound message."""
+    await conn.execute(
+        "UPDATE messages SET status = %s, twilio_sid = coalesce(%s, twilio_sid), "
+        "error_code = %s, error_message = %s, updated_at = now() "
+        "WHERE advisor_id = %s AND id = %s",
+        (status, twilio_sid, error_code, error_message, advisor_id, message_id),
+    )
+
+
+async def set_ai_attention(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    phone: str,
+    enabled: bool,
+    changed_by: str,
+    reason: str | None = None,
+) -> bool:
+    """Switch the AI on or off for one advisor + customer; return whether a row changed."""
+    cursor = await conn.execute(
+        "UPDATE chat_history SET ai_attention = %s, ai_attention_changed_at = now(), "
+        "ai_attention_changed_by = %s, handover_reason = %s, updated_at = now() "
+        "WHERE advisor_id = %s AND phone_number = %s",
+        (enabled, changed_by, reason, advisor_id, phone),
+    )
+    return cursor.rowcount > 0
+
+
+async def set_audio_available(*, conn: Conn, advisor_id: UUID, phone: str, enabled: bool) -> bool:
+    """Set whether one advisor's customer receives voice replies; return whether a row changed."""
+    cursor = await conn.execute(
+        "UPDATE chat_history SET audio_available = %s, updated_at = now() "
+        "WHERE advisor_id = %s AND phone_number = %s",
+        (enabled, advisor_id, phone),
+    )
+    return cursor.rowcount > 0
+
+
+async def messages_after(
+    *, conn: Conn, advisor_id: UUID, phone: str, after_id: int, direction: str
+) -> list[StoredMessage]:
+    """Return one advisor + customer's messages in one direction with ids above `after_id`."""
+    cursor = await conn.execute(
+        f"SELECT {', '.join('m.' + c.strip() for c in _MESSAGE_COLUMNS.split(','))} "  # noqa: S608
+        "FROM messages m JOIN chat_history c "
+        "ON c.conversation_id = m.conversation_id AND c.advisor_id = m.advisor_id "
+        "WHERE m.advisor_id = %s AND c.phone_number = %s AND m.direction = %s AND m.id > %s "
+        "ORDER BY m.id",
+        (advisor_id, phone, direction, after_id),
+    )
+    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]  # type: ignore[arg-type]

@@ -1,0 +1,35 @@
+"""Owns the prompt budget: which part of a long conversation the model is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.messages import BaseMessage, SystemMessage
+from langchain_core.messages.utils import count_tokens_approximately, trim_messages
+
+
+def messages_within_budget(
+    system_prompt: str, history: Sequence[BaseMessage], *, max_tokens: int
+) -> list[BaseMessage]:
+    """Return the system prompt plus the newest turns of `history` that fit in `max_tokens`.
+
+    Counting is approximate (characters / 4) on purpose: exact tokenizers download their
+    vocabularies at run time, which a server must not depend on. The cut never starts on a
+    tool result or an AI message, so the model always sees a turn from its beginning.
+    """
+    system = SystemMessage(content=system_prompt)
+    kept = trim_messages(
+        [system, *history],
+        max_tokens=max_tokens,
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        include_system=True,
+        start_on="human",
+        allow_partial=False,
+    )
+    if not kept or not isinstance(kept[0], SystemMessage):
+        kept = [system, *kept]
+    if len(kept) == 1 and history:
+        # The newest message alone exceeds the budget: still answer it rather than nothing.
+        kept.append(history[-1])
+    return list(kept)

@@ -1,0 +1,1 @@
+"""Holds the ordered SQL migrations (`NNNN_*.sql`) and the example advisor seed (`seed.sql`)."""
