@@ -13,7 +13,7 @@ from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
 from bot.settings import Settings
@@ -122,9 +122,20 @@ def build_agent_graph(
     graph.add_node("agent", call_model)
     graph.add_node("tools", ToolNode(tools))
     graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", tools_condition, {"tools": "tools", END: END})
+    graph.add_conditional_edges("agent", _route_after_agent, {"tools": "tools", END: END})
     graph.add_edge("tools", "agent")
     return graph.compile(checkpointer=checkpointer)
+
+
+def _route_after_agent(state: MessagesState) -> str:
+    """Go to the tools when the model asked for them; otherwise the turn is over.
+
+    Unlike the prebuilt `tools_condition`, an update that carries no message (the worker
+    removing a dropped reply with `update_state`) simply ends the turn.
+    """
+    messages = state.get("messages") or []
+    last = messages[-1] if messages else None
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
 
 
 def final_reply(messages: list[BaseMessage]) -> str:

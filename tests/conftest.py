@@ -1,0 +1,253 @@
+"""Shared fixtures: a real PostgreSQL, local fakes of Twilio and OpenAI, and a running app.
+
+PostgreSQL is the embedded server (pgserver) unless ADVISOR_BOT_TEST_DATABASE_URL names one,
+for example postgresql://postgres@127.0.0.1:5432/postgres. Either way the tests run in a
+database of their own, created here and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from bot.app import create_app
+from bot.database import Database, resolve_database
+from bot.migrations import upgrade
+from bot.settings import Settings
+from tests.fakes import FakeOpenAI, FakeTwilio, echo_model, start_fake_openai, start_fake_twilio
+
+AUTH_TOKEN = "test-auth-token-0123456789"
+ACCOUNT_SID = "AC" + "1" * 32
+TEST_DB_ENV = "ADVISOR_BOT_TEST_DATABASE_URL"
+
+
+def _with_database(url: str, name: str) -> str:
+    """Return `url` pointing at database `name`, for URLs and socket URIs alike."""
+    return str(psycopg.conninfo.make_conninfo(url, dbname=name))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    admin_url = os.environ.get(TEST_DB_ENV)
+    server = None
+    if not admin_url:
+        embedded = resolve_database(
+            Settings(_env_file=None, embedded_data_dir=tmp_path_factory.mktemp("pg") / "data")  # type: ignore[call-arg]
+        )
+        server, admin_url = embedded.keepalive, embedded.conninfo
+    name = f"advisor_bot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_database(admin_url, name)
+    asyncio.run(upgrade(Database(conninfo=url, transaction_pooler=False)))
+    yield url
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    if server is not None:
+        server.cleanup()
+
+
+class Db:
+    """Synchronous access to the test database, for arranging and checking state."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def query(self, text: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        with psycopg.connect(self.url, autocommit=True, row_factory=dict_row) as conn:
+            cursor = conn.execute(text, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
+
+    def add_advisor(
+        self,
+        name: str,
+        twilio_number: str,
+        *,
+        phone: str = "+573009990000",
+        active: bool = True,
+        settings: str = "{}",
+    ) -> str:
+        row = self.query(
+            "INSERT INTO advisors (name, phone_number, twilio_phone_number, is_active, settings) "
+            "VALUES (%s, %s, %s, %s, %s::jsonb) RETURNING id",
+            (name, phone, twilio_number, active, settings),
+        )
+        return str(row[0]["id"])
+
+    def count(self, table: str) -> int:
+        return int(self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"])  # noqa: S608
+
+    def outbound(self, advisor_id: str | None = None) -> list[dict[str, Any]]:
+        where = "WHERE direction = 'outbound'" + (" AND advisor_id = %s" if advisor_id else "")
+        return self.query(
+            f"SELECT * FROM messages {where} ORDER BY id",  # noqa: S608
+            (advisor_id,) if advisor_id else (),
+        )
+
+    def conversation(self, advisor_id: str, phone: str) -> dict[str, Any] | None:
+        rows = self.query(
+            "SELECT * FROM chat_history WHERE advisor_id = %s AND phone_number = %s",
+            (advisor_id, phone),
+        )
+        return rows[0] if rows else None
+
+
+_TABLES = (
+    "messages, chat_history, advisors, procrastinate_jobs, procrastinate_periodic_defers, "
+    "checkpoints, checkpoint_writes, checkpoint_blobs"
+)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Db]:
+    database = Db(database_url)
+    database.query(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+    yield database
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    fake = start_fake_twilio()
+    yield fake
+    assert fake.server is not None
+    fake.server.close()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    fake = start_fake_openai()
+    fake.behaviour = echo_model
+    yield fake
+    assert fake.server is not None
+    fake.server.close()
+
+
+@pytest.fixture
+def make_settings(
+    database_url: str, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI, tmp_path: Path
+) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "embedded_data_dir": tmp_path / "pgdata",
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": AUTH_TOKEN,
+            "twilio_api_base_url": fake_twilio.url,
+            "openai_api_key": "sk-test-not-a-real-key",
+            "openai_base_url": fake_openai.url,
+            "openai_model": "fake-model",
+            "debounce_seconds": 0,
+            "job_retry_base_seconds": 0,
+            "database_timeout_seconds": 2,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def client(settings: Settings, db: Db) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def sign(url: str, form: dict[str, str] | list[tuple[str, str]], token: str = AUTH_TOKEN) -> str:
+    params: Any = form
+    if isinstance(form, list):
+        params = _MultiDict(form)
+    return RequestValidator(token).compute_signature(url, params)
+
+
+class _MultiDict(dict[str, str]):
+    """Enough of a MultiDict for RequestValidator to sign repeated keys."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._pairs = pairs
+
+    def getall(self, key: str) -> list[str]:
+        return [value for name, value in self._pairs if name == key]
+
+
+def inbound_form(to: str, from_: str, body: str, *, sid: str | None = None, **extra: str) -> dict[str, str]:
+    message_sid = sid or "SM" + uuid.uuid4().hex
+    form = {
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "SmsStatus": "received",
+        "NumMedia": "0",
+        "MessageType": "text",
+        "From": f"whatsapp:{from_}",
+        "To": f"whatsapp:{to}",
+        "MessageSid": message_sid,
+        "SmsMessageSid": message_sid,
+        "Body": body,
+    }
+    form.update(extra)
+    return form
+
+
+def signed_post(
+    client: TestClient,
+    form: dict[str, str],
+    *,
+    path: str = "/webhooks/twilio",
+    token: str = AUTH_TOKEN,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    url = f"http://testserver{path}"
+    all_headers = {"X-Twilio-Signature": sign(url, form, token), **(headers or {})}
+    return client.post(path, data=form, headers=all_headers)
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def settle(db: Db, *, timeout: float = 15.0) -> None:
+    """Wait until the queue holds no job that is due or running."""
+    wait_for(
+        lambda: (
+            db.query(
+                "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                "AND task_name = 'answer_conversation'"
+            )[0]["n"]
+            == 0
+        ),
+        timeout=timeout,
+        what="the queue to drain",
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_samples() -> dict[str, dict[str, str]]:
+    """Twilio's own payload samples (copied from shared/twilio), keyed by file stem."""
+    import json
+
+    folder = Path(__file__).parent / "fixtures" / "twilio"
+    return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}

@@ -1,0 +1,222 @@
+"""Local HTTP stand-ins for Twilio's REST API and OpenAI's chat API.
+
+The real `twilio` and `openai` clients talk to these over loopback; each fake records every
+call so tests assert exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+class _Server:
+    """A threaded HTTP server on 127.0.0.1 with a random port, stopped by `close()`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.fake = self  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+        pass
+
+    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length)
+
+
+@dataclass
+class SentMessage:
+    """One message the bot asked Twilio to send."""
+
+    account_sid: str
+    from_: str
+    to: str
+    body: str
+    sid: str
+    authorization: str | None
+
+
+@dataclass
+class FakeTwilio:
+    """Twilio's `POST /2010-04-01/Accounts/{sid}/Messages.json`, with scripted failures."""
+
+    server: _Server | None = None
+    sent: list[SentMessage] = field(default_factory=list)
+    attempts: int = 0
+    # Each queued (status, code) is answered instead of success, one per request, in order.
+    failures: list[tuple[int, int]] = field(default_factory=list)
+    fail_always: tuple[int, int] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def bodies_to(self, number: str) -> list[str]:
+        with self.lock:
+            return [m.body for m in self.sent if m.to == f"whatsapp:{number}"]
+
+
+class _TwilioHandler(_Handler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        fake: FakeTwilio = self.server.fake.owner  # type: ignore[attr-defined]
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if len(parts) != 4 or parts[0] != "2010-04-01" or parts[3] != "Messages.json":
+            self._send_json(404, {"code": 20404, "message": "not found", "status": 404})
+            return
+        form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
+        with fake.lock:
+            fake.attempts += 1
+            failure = fake.failures.pop(0) if fake.failures else fake.fail_always
+            if failure is None:
+                sid = "SM" + uuid.uuid4().hex
+                fake.sent.append(
+                    SentMessage(
+                        account_sid=parts[2],
+                        from_=form.get("From", ""),
+                        to=form.get("To", ""),
+                        body=form.get("Body", ""),
+                        sid=sid,
+                        authorization=self.headers.get("Authorization"),
+                    )
+                )
+        if failure is not None:
+            status, code = failure
+            self._send_json(status, {"code": code, "message": f"scripted failure {code}", "status": status})
+            return
+        self._send_json(
+            201,
+            {
+                "sid": sid,
+                "status": "queued",
+                "account_sid": parts[2],
+                "from": form.get("From"),
+                "to": form.get("To"),
+                "body": form.get("Body"),
+                "num_segments": "1",
+                "direction": "outbound-api",
+            },
+        )
+
+
+def start_fake_twilio() -> FakeTwilio:
+    fake = FakeTwilio()
+    server = _Server(_TwilioHandler)
+    server.owner = fake  # type: ignore[attr-defined]
+    fake.server = server
+    return fake
+
+
+Reply = dict[str, Any]  # {"content": str} and/or {"tool_calls": [(name, arguments), ...]}
+
+
+def echo_model(messages: list[dict[str, Any]]) -> Reply:
+    """Answer with every customer message since the assistant last spoke, in order."""
+    recent: list[str] = []
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            break
+        if message["role"] == "user":
+            recent.append(str(message["content"]))
+    return {"content": "Respuesta a: " + " | ".join(reversed(recent))}
+
+
+@dataclass
+class FakeOpenAI:
+    """OpenAI's `POST /v1/chat/completions`; `behaviour` decides each answer."""
+
+    server: _Server | None = None
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    behaviour: Callable[[list[dict[str, Any]]], Reply] = echo_model
+    latency: float = 0.0
+    failures: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url + "/v1"
+
+
+class _OpenAIHandler(_Handler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        fake: FakeOpenAI = self.server.fake.owner  # type: ignore[attr-defined]
+        if urlparse(self.path).path != "/v1/chat/completions":
+            self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            return
+        request = json.loads(self._body())
+        with fake.lock:
+            fake.requests.append(request)
+            failure = fake.failures.pop(0) if fake.failures else None
+        if fake.latency:
+            time.sleep(fake.latency)
+        if failure is not None:
+            self._send_json(failure, {"error": {"message": "scripted failure", "type": "server_error"}})
+            return
+        reply = fake.behaviour(request["messages"])
+        message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
+        if reply.get("tool_calls"):
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{uuid.uuid4().hex[:12]}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(arguments)},
+                }
+                for name, arguments in reply["tool_calls"]
+            ]
+        self._send_json(
+            200,
+            {
+                "id": "chatcmpl-" + uuid.uuid4().hex,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": request.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": "tool_calls" if reply.get("tool_calls") else "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
+
+
+def start_fake_openai() -> FakeOpenAI:
+    fake = FakeOpenAI()
+    server = _Server(_OpenAIHandler)
+    server.owner = fake  # type: ignore[attr-defined]
+    fake.server = server
+    return fake
