@@ -78,7 +78,7 @@ def test_order_is_kept_within_a_conversation_under_concurrency(
         def converse(customer: str) -> None:
             for turn in range(3):
                 _post(client, f"{customer} turno {turn}", customer=customer)
-                wait_for(lambda: len(fake_twilio.bodies_to(customer)) > turn, timeout=30)
+                wait_for(lambda turn=turn: len(fake_twilio.bodies_to(customer)) > turn, timeout=30)
 
         threads = [threading.Thread(target=converse, args=(c,)) for c in customers]
         started = time.monotonic()
@@ -297,7 +297,7 @@ def test_prompt_stays_within_the_token_budget_as_the_conversation_grows(
     with TestClient(create_app(settings)) as client:
         for turn in range(25):
             _post(client, f"turno {turn} {filler}")
-            wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == turn + 1, timeout=20)
+            wait_for(lambda turn=turn: len(fake_twilio.bodies_to(CUSTOMER)) == turn + 1, timeout=20)
     sizes = [sum(len(str(m.get("content") or "")) for m in r["messages"]) for r in fake_openai.requests]
     last = fake_openai.requests[-1]["messages"]
     assert last[0]["role"] == "system"
