@@ -6,10 +6,13 @@ Every step is tracked in `advisor_bot_migrations` and runs under one advisory lo
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from procrastinate.schema import SchemaManager
@@ -74,13 +77,30 @@ def migration_files() -> list[tuple[str, str]]:
     return [(Path(entry.name).stem, entry.read_text(encoding="utf-8")) for entry in files]
 
 
+async def _acquire_lock(conn: psycopg.AsyncConnection[Any], *, timeout: float = 300.0) -> None:
+    """Take the migration lock by polling, never by waiting inside a statement.
+
+    A process blocked in `pg_advisory_lock` sits in an open transaction, and the checkpointer's
+    `CREATE INDEX CONCURRENTLY` waits for every open transaction: the two would deadlock.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (MIGRATION_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if row and row["ok"]:  # type: ignore[call-overload]
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("another process has held the migration lock for too long")
+        await asyncio.sleep(0.1)
+
+
 async def upgrade(database: Database) -> UpgradeReport:
     """Apply every pending migration; a no-op when the schema is current."""
     report = UpgradeReport()
     async with await psycopg.AsyncConnection.connect(
         database.conninfo, **connection_kwargs(database, autocommit=True)
     ) as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        await _acquire_lock(conn)
         try:
             await conn.execute(_TRACKING_TABLE)
             cursor = await conn.execute("SELECT version FROM advisor_bot_migrations")

@@ -1,0 +1,180 @@
+"""The `advisor-bot` command line, run as users run it, against the real database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from psycopg import sql
+
+from bot.app import create_app
+from bot.cli import main
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Db, wait_for
+from tests.fakes import FakeOpenAI, FakeTwilio
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    return tmp_path
+
+
+@pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    admin = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
+    name = f"advisor_bot_cli_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield psycopg.conninfo.make_conninfo(database_url, dbname=name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_db_upgrade_twice_is_a_no_op(
+    cli_env: Path, fresh_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
+    assert main(["db", "upgrade"]) == 0
+    first = capsys.readouterr().out
+    assert "0001_core" in first and "procrastinate-schema" in first
+    fresh = Db(fresh_database)
+    versions = fresh.query("SELECT version, applied_at FROM advisor_bot_migrations ORDER BY version")
+    assert main(["db", "upgrade"]) == 0
+    assert "nothing to apply" in capsys.readouterr().out
+    assert fresh.query("SELECT version, applied_at FROM advisor_bot_migrations ORDER BY version") == versions
+    rls = fresh.query(
+        "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace "
+        "AND NOT relrowsecurity"
+    )
+    assert rls == []
+
+
+def test_db_upgrade_from_several_processes_at_once(cli_env: Path, fresh_database: str) -> None:
+    env = {**os.environ, "DATABASE_URL": fresh_database, "LOG_LEVEL": "WARNING"}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
+    applied = [out.decode() for out, _ in outputs if b"applied:" in out]
+    assert len(applied) == 1
+    assert Db(fresh_database).count("advisor_bot_migrations") == 2
+
+
+def test_db_seed_runs_the_plain_insert_seed(
+    cli_env: Path, db: Db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "seed"]) == 0
+    assert "7 advisors added" in capsys.readouterr().out
+    rows = db.query("SELECT name, twilio_phone_number, is_active FROM advisors ORDER BY twilio_phone_number")
+    assert len(rows) == 7
+    assert rows[0] == {"name": "Ana Gómez", "twilio_phone_number": "+14155238886", "is_active": True}
+    assert main(["db", "seed", "--if-empty"]) == 0
+    assert "seed skipped" in capsys.readouterr().out
+    assert db.count("advisors") == 7
+
+
+def test_db_seed_runs_an_admins_own_file(cli_env: Path, db: Db, capsys: pytest.CaptureFixture[str]) -> None:
+    seed = cli_env / "nuevos.sql"
+    seed.write_text(
+        "INSERT INTO advisors (name, phone_number, twilio_phone_number, is_active) VALUES\n"
+        "    ('Laura Méndez', '+57 310 555 0101', '+1 415 555 0101', true),\n"
+        "    ('Inactivo', '+573105550102', '+14155550102', false);\n"
+    )
+    assert main(["db", "seed", str(seed)]) == 0
+    assert "2 advisors added" in capsys.readouterr().out
+    rows = db.query("SELECT name, phone_number, twilio_phone_number FROM advisors ORDER BY name")
+    assert rows == [
+        {"name": "Inactivo", "phone_number": "+573105550102", "twilio_phone_number": "+14155550102"},
+        {"name": "Laura Méndez", "phone_number": "+573105550101", "twilio_phone_number": "+14155550101"},
+    ]
+
+
+def test_a_failing_seed_changes_nothing(cli_env: Path, db: Db, capsys: pytest.CaptureFixture[str]) -> None:
+    seed = cli_env / "roto.sql"
+    seed.write_text(
+        "INSERT INTO advisors (name, phone_number, twilio_phone_number)\n"
+        "    VALUES ('A', '+5731', '+14155550101');\n"
+        "INSERT INTO advisors (name, phone_number, twilio_phone_number)\n"
+        "    VALUES ('B', '+5732', '+14155550101');\n"
+    )
+    assert main(["db", "seed", str(seed)]) == 1
+    assert "nothing changed" in capsys.readouterr().out
+    assert db.count("advisors") == 0
+    assert main(["db", "seed", str(cli_env / "missing.sql")]) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_simulate_posts_a_signed_message_and_prints_the_reply(
+    cli_env: Path,
+    db: Db,
+    settings: object,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db.add_advisor("Ana Gómez", "+14155238886")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=30, what="uvicorn to start")
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        code = main(
+            [
+                "simulate",
+                "--url",
+                f"http://127.0.0.1:{port}/webhooks/twilio",
+                "--to",
+                "whatsapp:+14155238886",
+                "--from",
+                "+57 300 111 2233",
+                "¿Tienen apartamentos?",
+            ]
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "webhook answered 200" in out
+    assert "Ana Gómez (ai, queued): Respuesta a: ¿Tienen apartamentos?" in out
+    assert fake_twilio.bodies_to("+573001112233") == ["Respuesta a: ¿Tienen apartamentos?"]
+
+
+def test_simulate_explains_an_unknown_number(
+    cli_env: Path, db: Db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    assert main(["simulate", "--to", "+14155239999", "--from", "+573001112233", "hola"]) == 1
+    assert "no advisor owns +14155239999" in capsys.readouterr().out
+    assert time.monotonic() - started < 30
