@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="web server plus an in-process worker")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-worker", action="store_true", help="web only, when `advisor-bot worker` runs elsewhere"
+    )
 
     commands.add_parser("worker", help="queue worker only, for scaling out")
 
@@ -62,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings)
     if args.command == "serve":
-        return _serve(settings, args.host, args.port)
+        return _serve(settings, args.host, args.port, run_worker=not args.no_worker)
     if args.command == "worker":
         return asyncio.run(_worker(settings))
     if args.command == "db" and args.db_command == "upgrade":
@@ -86,12 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
+def _serve(settings: Settings, host: str, port: int, *, run_worker: bool) -> int:
     import uvicorn
 
     from bot.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings, run_worker=run_worker),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
     return 0
 
 

@@ -102,8 +102,11 @@ class ConversationProcessor:
                     extra={"advisor": str(advisor_id), "conversation": str(conversation_id)},
                 )
                 return Outcome("gone")
-            # Replies recorded by an earlier attempt go out first, and are never generated twice.
-            sent = await self._deliver(advisor, conversation)
+        # Replies recorded by an earlier attempt go out first, and are never generated twice.
+        # No connection is held across the call: a job holds at most one at any time, so
+        # WORKER_CONCURRENCY jobs can never starve each other of connections.
+        sent = await self._deliver(advisor, conversation)
+        async with self._pool.connection() as conn:
             inbound = await store.unprocessed_inbound(
                 conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
             )
@@ -272,7 +275,7 @@ class ConversationProcessor:
                 )
             sent += 1
             if result.sid is None:
-                logger.warning(
+                logger.info(
                     "dry run: no Twilio credentials, reply stored but not sent",
                     extra={**_log_facts(advisor, conversation), "direction": "outbound"},
                 )

@@ -51,7 +51,7 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
     max_retries = settings.job_max_attempts - 1
     retry = RetryStrategy(
         max_attempts=max_retries,
-        exponential_wait=int(settings.job_retry_base_seconds),
+        exponential_wait=settings.job_retry_base_seconds,
         retry_exceptions=set(RETRYABLE_ERRORS),
     )
 

@@ -90,6 +90,12 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
 
 async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
     settings = runtime.settings
+    # The worker has its own pool: a busy worker can never take the connections that the
+    # webhook needs to acknowledge Twilio within its time limit.
+    worker_pool = await open_pool(
+        runtime.database, settings=settings, name="worker", max_size=settings.worker_concurrency + 2
+    )
+    closers.append(worker_pool.close)
     sender = TwilioSender(settings)
     if sender.dry_run:
         logger.warning("no Twilio credentials: replies are stored but not sent (dry run)")
@@ -103,11 +109,11 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
         closers.append(checkpoint_pool.close)
         runtime.graph = build_agent_graph(
             model,
-            build_tools(PostgresConversationFlags(runtime.pool)),
+            build_tools(PostgresConversationFlags(worker_pool)),
             prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
             checkpointer=checkpointer,
         )
-    runtime.processor = ConversationProcessor(pool=runtime.pool, graph=runtime.graph, sender=sender)
+    runtime.processor = ConversationProcessor(pool=worker_pool, graph=runtime.graph, sender=sender)
     runtime.worker_task = asyncio.create_task(
         runtime.queue.run_worker_async(
             concurrency=settings.worker_concurrency,

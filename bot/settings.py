@@ -15,7 +15,7 @@ _PLACEHOLDER_MARKERS = ("changeme", "your_", "xxxx", "<")
 class Settings(BaseSettings):
     """Every setting of advisor-bot; `.env.example` documents each field."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     environment: Literal["development", "production"] = "development"
     database_url: SecretStr | None = None
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     debounce_seconds: float = Field(default=2.0, ge=0)
     worker_concurrency: int = Field(default=10, ge=1, le=500)
     job_max_attempts: int = Field(default=6, ge=1, le=50)
-    job_retry_base_seconds: float = Field(default=2.0, ge=0)
+    job_retry_base_seconds: int = Field(default=2, ge=0, le=60)
 
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,207 @@
+"""Webhook acknowledgement benchmark: signed Twilio requests against `advisor-bot serve` on loopback.
+
+Run: `make bench` (or `.venv/bin/python -m bench.ack_latency`). Uses the embedded PostgreSQL in a
+temporary folder unless BENCH_DATABASE_URL names a server. The server runs as users run it
+(`advisor-bot serve`, in-process worker, dry-run Twilio, away-message mode); the load generator
+runs in its own process. Results replace the matching section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+TOKEN = "bench-auth-token-0123456789"
+ADVISORS = [
+    "+14155238886",
+    "+14155238887",
+    "+14155238888",
+    "+14155238889",
+    "+14155238890",
+    "+14155238891",
+    "+14155238892",
+]
+PHASES = [("sequential", 1, 1000), ("8 concurrent clients", 8, 2000)]
+BEGIN, END = "<!-- ack-latency:begin -->", "<!-- ack-latency:end -->"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _load(url: str, concurrency: int, requests: int) -> dict:
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--url",
+            url,
+            "--token",
+            TOKEN,
+            "--advisors",
+            ",".join(ADVISORS),
+            "--requests",
+            str(requests),
+            "--concurrency",
+            str(concurrency),
+            "--max-seconds",
+            "180",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return json.loads(output.stdout)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="advisor-bot-bench-") as folder:
+        env = {
+            **os.environ,
+            "EMBEDDED_DATA_DIR": f"{folder}/pgdata",
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "LOG_LEVEL": "WARNING",
+            "DEBOUNCE_SECONDS": "2",
+        }
+        for name in ("TWILIO_ACCOUNT_SID", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL"):
+            env.pop(name, None)
+        if os.environ.get("BENCH_DATABASE_URL"):
+            env["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
+        subprocess.run(
+            [sys.executable, "-m", "bot.cli", "db", "seed", "--if-empty"],
+            cwd=folder,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        port = _free_port()
+        log = open(f"{folder}/server.log", "w")  # noqa: SIM115 - closed after the server stops
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+            cwd=folder,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            else:
+                raise SystemExit("server did not become ready")
+            url = base + "/webhooks/twilio"
+            _load(url, 4, 200)  # warm-up: caches, pools, code paths
+            results = []
+            for name, concurrency, requests in PHASES:
+                result = _load(url, concurrency, requests)
+                latencies = result["latencies_ms"]
+                results.append(
+                    {
+                        "phase": name,
+                        "concurrency": concurrency,
+                        "requests": len(latencies),
+                        "statuses": result["statuses"],
+                        "median": statistics.median(latencies),
+                        "p95": _percentile(latencies, 0.95),
+                        "p99": _percentile(latencies, 0.99),
+                        "max": max(latencies),
+                        "throughput": len(latencies) / result["elapsed_s"],
+                    }
+                )
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+    _write(results)
+    for row in results:
+        print(json.dumps(row))
+    return 0
+
+
+def _write(results: list[dict]) -> None:
+    def row(r: dict) -> str:
+        statuses = ", ".join(f"{code}: {count}" for code, count in r["statuses"].items())
+        return (
+            f"| {r['phase']} | {r['requests']} | {r['median']:.2f} | {r['p95']:.2f} | "
+            f"{r['p99']:.2f} | {r['max']:.1f} | {r['throughput']:.0f} | {statuses} |"
+        )
+
+    rows = "\n".join(row(r) for r in results)
+    section = f"""{BEGIN}
+## Webhook acknowledgement
+
+Signed Twilio requests (`POST /webhooks/twilio`, text messages to the 7 seeded advisors from 500
+customers) against `advisor-bot serve` on 127.0.0.1, embedded PostgreSQL, in-process worker
+answering in away-message mode (dry-run Twilio). Each request stores the message, touches the
+conversation and enqueues its job in one transaction before the 200. The load generator is a
+separate process; latency is measured there, per request, in milliseconds.
+
+Command: `make bench` (`.venv/bin/python -m bench.ack_latency`).
+Machine: {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}.
+Measured: {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
+
+| phase | requests | median ms | p95 ms | p99 ms | max ms | req/s | HTTP statuses |
+|---|---|---|---|---|---|---|---|
+{rows}
+{END}"""
+    DOC.parent.mkdir(exist_ok=True)
+    text = (
+        DOC.read_text()
+        if DOC.exists()
+        else "# Benchmarks\n\nFigures measured on this project's machines; each section says how to "
+        "reproduce it.\n\n"
+    )
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOC.write_text(text)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
