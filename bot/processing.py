@@ -150,6 +150,7 @@ class ConversationProcessor:
         config = run_config_for(advisor.id, conversation.phone_number)
         added: list[BaseMessage] = []
         outcome_status = "answered"
+        model_error: str | None = None
         if self._graph is None:
             text = advisor.away_message()
             outcome_status = "away_message"
@@ -170,6 +171,7 @@ class ConversationProcessor:
                 )
                 text = advisor.away_message()
                 outcome_status = "ai_failed"
+                model_error = f"{type(error).__name__}: {error}"[:1000]
             else:
                 messages: list[BaseMessage] = result["messages"]
                 added = _messages_from(messages, first_id=humans[0].id)
@@ -198,6 +200,7 @@ class ConversationProcessor:
                     conversation_id=conversation.conversation_id,
                     up_to_id=inbound[-1].id,
                     outcome=outcome_status,
+                    error_message=model_error,
                 )
                 parts = split_reply(text) if text else []
                 await store.insert_pending_replies(

@@ -197,14 +197,21 @@ async def latest_inbound_id(*, conn: Conn, advisor_id: UUID, conversation_id: UU
 
 
 async def mark_processed(
-    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, up_to_id: int, outcome: str
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    up_to_id: int,
+    outcome: str,
+    error_message: str | None = None,
 ) -> None:
     """Mark the customer's messages up to `up_to_id` as consumed, with what became of them."""
     await conn.execute(
-        "UPDATE messages SET processed_at = now(), status = %s, updated_at = now() "
+        "UPDATE messages SET processed_at = now(), status = %s, error_message = %s, "
+        "updated_at = now() "
         "WHERE advisor_id = %s AND conversation_id = %s AND direction = 'inbound' "
         "AND processed_at IS NULL AND id <= %s",
-        (outcome, advisor_id, conversation_id, up_to_id),
+        (outcome, error_message, advisor_id, conversation_id, up_to_id),
     )
 
 

@@ -178,3 +178,80 @@ def test_simulate_explains_an_unknown_number(
     assert main(["simulate", "--to", "+14155239999", "--from", "+573001112233", "hola"]) == 1
     assert "no advisor owns +14155239999" in capsys.readouterr().out
     assert time.monotonic() - started < 30
+
+
+def test_a_separate_worker_process_answers_what_a_web_only_server_accepted(
+    cli_env: Path,
+    db: Db,
+    make_settings: object,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    database_url: str,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.conftest import inbound_form, signed_post
+
+    db.add_advisor("Ana", "+14155238886")
+    settings = make_settings()  # type: ignore[operator]
+    with TestClient(create_app(settings, run_worker=False)) as client:
+        assert signed_post(client, inbound_form("+14155238886", "+573001112233", "Hola")).status_code == 200
+        assert client.get("/readyz").json()["worker"] == "absent"
+    time.sleep(0.3)
+    assert fake_twilio.sent == []
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": fake_twilio.url,
+        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_BASE_URL": fake_openai.url,
+        "LOG_LEVEL": "WARNING",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "worker"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(lambda: fake_twilio.sent, timeout=30, what="the worker's reply")
+    finally:
+        worker.send_signal(2)  # SIGINT: the worker stops cleanly
+        output = worker.communicate(timeout=30)[0].decode()
+    assert worker.returncode == 0, output
+    assert fake_twilio.bodies_to("+573001112233") == ["Respuesta a: Hola"]
+
+
+def test_supabase_public_roles_cannot_read_chat_history(
+    cli_env: Path, fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on Supabase: anon/authenticated get default privileges on new tables; upgrade takes them away."""
+    fresh = Db(fresh_database)
+    fresh.query(
+        "DO $$ BEGIN "
+        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon; END IF; "
+        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') "
+        "THEN CREATE ROLE authenticated; END IF; END $$"
+    )
+    fresh.query("GRANT USAGE ON SCHEMA public TO anon, authenticated")
+    fresh.query("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated")
+    monkeypatch.setenv("DATABASE_URL", fresh_database)
+    assert main(["db", "upgrade"]) == 0
+    assert main(["db", "seed"]) == 0
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        for role in ("anon", "authenticated"):
+            for table in ("advisors", "chat_history", "messages", "checkpoints", "procrastinate_jobs"):
+                conn.execute(f"SET ROLE {role}")
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(f"SELECT * FROM {table}")  # noqa: S608
+                conn.execute("RESET ROLE")
+        # Even if someone grants the privilege back, row-level security shows no row.
+        conn.execute("GRANT SELECT ON advisors TO anon")
+        conn.execute("SET ROLE anon")
+        assert conn.execute("SELECT count(*) FROM advisors").fetchone() == (0,)
+        conn.execute("RESET ROLE")
+        # The server's own connection (the owner) reads as before.
+        assert conn.execute("SELECT count(*) FROM advisors").fetchone() == (7,)

@@ -312,3 +312,21 @@ def _sign_with(token: str, form: dict[str, str]) -> str:
     from tests.conftest import sign
 
     return sign("http://testserver/webhooks/twilio", form, token)
+
+
+def test_model_refusing_the_request_falls_back_to_the_away_message(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.failures = [400]
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the fallback reply")
+    settle(db)
+    assert len(fake_openai.requests) == 1
+    assert fake_twilio.bodies_to(CUSTOMER)[0].startswith("Hola, soy Ana.")
+    inbound = db.query("SELECT status FROM messages WHERE direction = 'inbound'")
+    assert inbound == [{"status": "ai_failed"}]
+    assert (
+        "BadRequestError"
+        in db.query("SELECT error_message FROM messages WHERE direction = 'inbound'")[0]["error_message"]
+    )
