@@ -327,6 +327,6 @@ def test_model_refusing_the_request_falls_back_to_the_away_message(
     inbound = db.query("SELECT status FROM messages WHERE direction = 'inbound'")
     assert inbound == [{"status": "ai_failed"}]
     assert (
-        "BadRequestError"
+        "Error code: 400"
         in db.query("SELECT error_message FROM messages WHERE direction = 'inbound'")[0]["error_message"]
     )
