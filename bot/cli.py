@@ -15,7 +15,7 @@ import psycopg
 
 from bot.database import connection_kwargs, resolve_database
 from bot.logging_setup import configure_logging
-from bot.migrations import upgrade
+from bot.migrations import MigrationError, upgrade
 from bot.settings import Settings
 
 
@@ -121,7 +121,11 @@ async def _worker(settings: Settings) -> int:
 
 
 async def _db_upgrade(settings: Settings) -> int:
-    report = await upgrade(resolve_database(settings))
+    try:
+        report = await upgrade(resolve_database(settings))
+    except MigrationError as error:
+        _say(f"error: {error}")
+        return 1
     if report.applied:
         _say("applied: " + ", ".join(report.applied))
     else:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from procrastinate.schema import SchemaManager
 
 from bot.database import Database, connection_kwargs
@@ -94,19 +95,58 @@ async def _acquire_lock(conn: psycopg.AsyncConnection[Any], *, timeout: float = 
         await asyncio.sleep(0.1)
 
 
+class MigrationError(RuntimeError):
+    """The schema cannot be upgraded through this connection; the message says what to do."""
+
+
+def _steps() -> list[tuple[str, str]]:
+    return [*migration_files(), (PROCRASTINATE_STEP, SchemaManager.get_schema())]
+
+
+async def _pending(conn: psycopg.AsyncConnection[Any]) -> tuple[set[str], bool]:
+    """Return the versions already applied and whether the checkpointer's schema is current."""
+    cursor = await conn.execute(
+        "SELECT to_regclass('advisor_bot_migrations') IS NOT NULL AS tracked, "
+        "to_regclass('checkpoint_migrations') IS NOT NULL AS checkpoints"
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    done: set[str] = set()
+    if row["tracked"]:  # type: ignore[call-overload]
+        cursor = await conn.execute("SELECT version FROM advisor_bot_migrations")
+        done = {r["version"] for r in await cursor.fetchall()}  # type: ignore[call-overload]
+    checkpoints_current = False
+    if row["checkpoints"]:  # type: ignore[call-overload]
+        cursor = await conn.execute("SELECT count(*) AS n FROM checkpoint_migrations")
+        count = await cursor.fetchone()
+        checkpoints_current = bool(count) and count["n"] >= len(AsyncPostgresSaver.MIGRATIONS)  # type: ignore[call-overload]
+    return done, checkpoints_current
+
+
 async def upgrade(database: Database) -> UpgradeReport:
-    """Apply every pending migration; a no-op when the schema is current."""
+    """Apply every pending migration; a no-op when the schema is current.
+
+    A current schema is detected without any lock, so every start of every process is cheap.
+    Behind a transaction pooler a session lock cannot be held, so there it only checks.
+    """
     report = UpgradeReport()
     async with await psycopg.AsyncConnection.connect(
         database.conninfo, **connection_kwargs(database, autocommit=True)
     ) as conn:
+        done, checkpoints_current = await _pending(conn)
+        if checkpoints_current and all(version in done for version, _ in _steps()):
+            return report
+        if database.transaction_pooler:
+            raise MigrationError(
+                "the schema needs upgrading, which a transaction pooler cannot do safely: run "
+                "`advisor-bot db upgrade` once with the direct or session connection string "
+                "(port 5432) as DATABASE_URL"
+            )
         await _acquire_lock(conn)
         try:
             await conn.execute(_TRACKING_TABLE)
-            cursor = await conn.execute("SELECT version FROM advisor_bot_migrations")
-            done = {row["version"] for row in await cursor.fetchall()}
-            steps = [*migration_files(), (PROCRASTINATE_STEP, SchemaManager.get_schema())]
-            for version, sql in steps:
+            done, _ = await _pending(conn)
+            for version, sql in _steps():
                 if version in done:
                     continue
                 async with conn.transaction():
