@@ -33,6 +33,9 @@ def read_inbound(form: FormData) -> InboundMessage:
             raise InvalidInboundError(f"field {key[:40]!r} is a file upload; Twilio sends text")
         if len(value) > MAX_FIELD_CHARS:
             raise InvalidInboundError(f"field {key[:40]!r} exceeds {MAX_FIELD_CHARS} characters")
+        if "\x00" in key or "\x00" in value:
+            # PostgreSQL text cannot hold NUL, and Twilio never sends it.
+            raise InvalidInboundError(f"field {key[:40]!r} contains a NUL character")
     sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
     if not sid:
         raise InvalidInboundError("missing field: MessageSid")

@@ -49,12 +49,19 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+# uvicorn adds `color_message`, a duplicate of the message with terminal colours.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+
 class _TextFormatter(logging.Formatter):
-    """A plain line followed by the routing facts present on the record."""
+    """A plain line followed by the facts passed as `extra`, routing facts first."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        facts = [f"{name}={getattr(record, name)}" for name in _ROUTING_FIELDS if hasattr(record, name)]
+        extra = [name for name in vars(record) if name not in _STANDARD_ATTRIBUTES]
+        ordered = [name for name in _ROUTING_FIELDS if name in extra]
+        ordered += sorted(name for name in extra if name not in _ROUTING_FIELDS)
+        facts = [f"{name}={getattr(record, name)}" for name in ordered]
         return f"{line} {' '.join(facts)}" if facts else line
 
 

@@ -197,6 +197,8 @@ def test_malformed_bodies_get_a_clear_4xx(
         ({"NumMedia": "many"}, "NumMedia is not a number"),
         ({"NumMedia": "99"}, "NumMedia must be between"),
         ({"Body": "x" * 9000}, "exceeds 8192 characters"),
+        ({"Body": "a\x00b"}, "contains a NUL character"),
+        ({"MediaUrl0": "\x00", "NumMedia": "1"}, "contains a NUL character"),
     ],
 )
 def test_signed_but_invalid_messages_get_400_and_nothing_stored(
