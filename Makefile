@@ -28,6 +28,7 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## Webhook acknowledgement benchmark; writes docs/benchmarks.md.
 bench: $(VENV)/.installed

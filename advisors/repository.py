@@ -18,7 +18,7 @@ async def get_advisor_by_number(*, conn: AsyncConnection[Any], number: str) -> A
         (number,),
     )
     row = await cursor.fetchone()
-    return Advisor.from_row(row) if row else None  # type: ignore[arg-type]
+    return Advisor.from_row(row) if row else None
 
 
 async def get_advisor(*, conn: AsyncConnection[Any], advisor_id: str) -> Advisor | None:
@@ -28,11 +28,11 @@ async def get_advisor(*, conn: AsyncConnection[Any], advisor_id: str) -> Advisor
         (advisor_id,),
     )
     row = await cursor.fetchone()
-    return Advisor.from_row(row) if row else None  # type: ignore[arg-type]
+    return Advisor.from_row(row) if row else None
 
 
 async def count_advisors(*, conn: AsyncConnection[Any]) -> int:
     """Return how many advisors are registered."""
     cursor = await conn.execute("SELECT count(*) AS n FROM advisors")
     row = await cursor.fetchone()
-    return int(row["n"]) if row else 0  # type: ignore[index, call-overload]
+    return int(row["n"]) if row else 0

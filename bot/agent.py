@@ -119,7 +119,8 @@ def build_agent_graph(
         return {"messages": [response]}
 
     graph = StateGraph(MessagesState, context_schema=AgentContext)
-    graph.add_node("agent", call_model)
+    # The typed overloads cover nodes taking config or runtime, not both; LangGraph passes both.
+    graph.add_node("agent", call_model)  # type: ignore[call-overload]
     graph.add_node("tools", ToolNode(tools))
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", _route_after_agent, {"tools": "tools", END: END})

@@ -149,19 +149,19 @@ async def _db_seed(settings: Settings, file: Path | None, *, if_empty: bool) -> 
     ) as conn:
         cursor = await conn.execute("SELECT count(*) AS n FROM advisors")
         row = await cursor.fetchone()
-        before = int(row["n"]) if row else 0  # type: ignore[call-overload]
+        before = int(row["n"]) if row else 0
         if if_empty and before > 0:
             _say(f"{before} advisors already registered; seed skipped")
             return 0
         try:
             async with conn.transaction():
-                await conn.execute(sql)  # type: ignore[arg-type]  # an admin's own seed file
+                await conn.execute(sql)  # an admin's own seed file
         except psycopg.Error as error:
             _say(f"error: {name} was not applied, nothing changed: {error}".strip())
             return 1
         cursor = await conn.execute("SELECT count(*) AS n FROM advisors")
         row = await cursor.fetchone()
-        after = int(row["n"]) if row else 0  # type: ignore[call-overload]
+        after = int(row["n"]) if row else 0
     _say(f"seeded {name}: {after - before} advisors added, {after} registered")
     return 0
 

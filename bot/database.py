@@ -60,12 +60,12 @@ def resolve_database(settings: Settings) -> Database:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
         warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: only the embedded default needs it
+        from pgserver.postgres_server import get_server  # lazily: only the embedded default needs it
 
         logging.getLogger("pgserver").setLevel(logging.WARNING)
         data_dir = settings.embedded_data_dir.resolve()
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        server = get_server(data_dir, cleanup_mode="stop")
     logger.info("embedded PostgreSQL ready", extra={"data_dir": str(data_dir)})
     return Database(conninfo=server.get_uri(), transaction_pooler=False, keepalive=server)
 

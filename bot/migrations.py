@@ -88,7 +88,7 @@ async def _acquire_lock(conn: psycopg.AsyncConnection[Any], *, timeout: float = 
     while True:
         cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (MIGRATION_LOCK_KEY,))
         row = await cursor.fetchone()
-        if row and row["ok"]:  # type: ignore[call-overload]
+        if row and row["ok"]:
             return
         if time.monotonic() > deadline:
             raise TimeoutError("another process has held the migration lock for too long")
@@ -112,14 +112,14 @@ async def _pending(conn: psycopg.AsyncConnection[Any]) -> tuple[set[str], bool]:
     row = await cursor.fetchone()
     assert row is not None
     done: set[str] = set()
-    if row["tracked"]:  # type: ignore[call-overload]
+    if row["tracked"]:
         cursor = await conn.execute("SELECT version FROM advisor_bot_migrations")
-        done = {r["version"] for r in await cursor.fetchall()}  # type: ignore[call-overload]
+        done = {r["version"] for r in await cursor.fetchall()}
     checkpoints_current = False
-    if row["checkpoints"]:  # type: ignore[call-overload]
+    if row["checkpoints"]:
         cursor = await conn.execute("SELECT count(*) AS n FROM checkpoint_migrations")
         count = await cursor.fetchone()
-        checkpoints_current = bool(count) and count["n"] >= len(AsyncPostgresSaver.MIGRATIONS)  # type: ignore[call-overload]
+        checkpoints_current = count is not None and count["n"] >= len(AsyncPostgresSaver.MIGRATIONS)
     return done, checkpoints_current
 
 
@@ -150,7 +150,7 @@ async def upgrade(database: Database) -> UpgradeReport:
                 if version in done:
                     continue
                 async with conn.transaction():
-                    await conn.execute(sql)  # type: ignore[arg-type]  # trusted files we ship
+                    await conn.execute(sql)  # trusted files we ship
                     await conn.execute("INSERT INTO advisor_bot_migrations (version) VALUES (%s)", (version,))
                 report.applied.append(version)
                 logger.info("migration applied", extra={"version": version})

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import openai
 from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from psycopg_pool import AsyncConnectionPool
 
@@ -112,7 +113,7 @@ class ConversationProcessor:
             )
             cursor = await conn.execute("SELECT clock_timestamp() AS now")
             started_row = await cursor.fetchone()
-        started_at: datetime = started_row["now"]  # type: ignore[index, call-overload]
+        started_at: datetime = started_row["now"]
         if not inbound:
             return Outcome("nothing_pending", sent)
         if inbound[-1].id > message_id:
@@ -159,7 +160,7 @@ class ConversationProcessor:
             try:
                 result = await self._graph.ainvoke(
                     {"messages": humans},
-                    config,  # type: ignore[arg-type]
+                    config,
                     context=AgentContext(system_prompt=advisor.system_prompt()),
                 )
             except _TRANSIENT_MODEL_ERRORS as error:
@@ -227,7 +228,7 @@ class ConversationProcessor:
         sent = await self._deliver(advisor, conversation)
         return Outcome(outcome_status, sent_before + sent)
 
-    async def _forget(self, config: dict[str, Any], added: list[BaseMessage], *, keep_humans: bool) -> None:
+    async def _forget(self, config: RunnableConfig, added: list[BaseMessage], *, keep_humans: bool) -> None:
         """Remove a dropped run's messages from the AI's memory, so it never 'said' them."""
         if self._graph is None or not added:
             return

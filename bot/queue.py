@@ -23,7 +23,7 @@ RETRY_STALLED_TASK = "retry_stalled_jobs"
 PROCESSOR_KEY = "processor"
 
 # Failures worth waiting out: Twilio or the model busy or down, the database restarting.
-RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
     TransientSendError,
     TransientModelError,
     psycopg.OperationalError,
@@ -100,7 +100,7 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
     @app.task(name=RETRY_STALLED_TASK, queueing_lock=RETRY_STALLED_TASK, pass_context=True)
     async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
         """Requeue jobs whose worker died (SIGKILL, lost machine) so every message is answered."""
-        manager = context.app.job_manager  # type: ignore[union-attr]
+        manager = context.app.job_manager
         stalled = list(await manager.get_stalled_jobs())
         for job in stalled:
             await manager.retry_job(job)

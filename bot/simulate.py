@@ -73,7 +73,7 @@ async def simulate(
             return 1
         cursor = await conn.execute("SELECT coalesce(max(id), 0) AS id FROM messages")
         row = await cursor.fetchone()
-        last_id = int(row["id"]) if row else 0  # type: ignore[call-overload]
+        last_id = int(row["id"]) if row else 0
 
         form, signature = signed_form(url=url, auth_token=auth_token, to=to_number, from_=customer, text=text)
         try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 from urllib.parse import parse_qsl
 
 import procrastinate.exceptions
 import psycopg
 import psycopg_pool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -79,7 +80,7 @@ async def read_form(request: Request, *, max_bytes: int) -> FormData | Response:
         return _error(400, "body is not valid UTF-8")
     except ValueError:
         return _error(413, f"more than {MAX_FIELDS} form fields")
-    return FormData(pairs)
+    return FormData(cast(list[tuple[str, str | UploadFile]], pairs))
 
 
 async def twilio_webhook(request: Request) -> Response:

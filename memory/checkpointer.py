@@ -28,18 +28,18 @@ def checkpointer_connection_kwargs(database: Database) -> dict[str, Any]:
 async def setup_checkpointer(conn: psycopg.AsyncConnection[Any]) -> int:
     """Create or upgrade the checkpoint tables; return how many migration steps ran."""
     count_before = await _applied_steps(conn)
-    await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
+    await AsyncPostgresSaver(conn).setup()
     return await _applied_steps(conn) - count_before
 
 
 async def _applied_steps(conn: psycopg.AsyncConnection[Any]) -> int:
     cursor = await conn.execute("SELECT to_regclass('checkpoint_migrations') IS NOT NULL AS ok")
     row = await cursor.fetchone()
-    if not row or not row["ok"]:  # type: ignore[index, call-overload]
+    if not row or not row["ok"]:
         return 0
     cursor = await conn.execute("SELECT count(*) AS n FROM checkpoint_migrations")
     row = await cursor.fetchone()
-    return int(row["n"]) if row else 0  # type: ignore[index, call-overload]
+    return int(row["n"]) if row else 0
 
 
 async def open_checkpointer(

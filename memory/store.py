@@ -146,7 +146,7 @@ async def insert_inbound(
         ),
     )
     row = await cursor.fetchone()
-    return int(row["id"]) if row else None  # type: ignore[index, call-overload]
+    return int(row["id"]) if row else None
 
 
 async def get_conversation(
@@ -160,7 +160,7 @@ async def get_conversation(
         (advisor_id, conversation_id),
     )
     row = await cursor.fetchone()
-    return Conversation.from_row(row) if row else None  # type: ignore[arg-type]
+    return Conversation.from_row(row) if row else None
 
 
 async def find_conversation(*, conn: Conn, advisor_id: UUID, phone: str) -> Conversation | None:
@@ -171,7 +171,7 @@ async def find_conversation(*, conn: Conn, advisor_id: UUID, phone: str) -> Conv
         (advisor_id, phone),
     )
     row = await cursor.fetchone()
-    return Conversation.from_row(row) if row else None  # type: ignore[arg-type]
+    return Conversation.from_row(row) if row else None
 
 
 async def unprocessed_inbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> list[StoredMessage]:
@@ -182,7 +182,7 @@ async def unprocessed_inbound(*, conn: Conn, advisor_id: UUID, conversation_id: 
         "AND direction = 'inbound' AND processed_at IS NULL ORDER BY id",
         (advisor_id, conversation_id),
     )
-    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]  # type: ignore[arg-type]
+    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]
 
 
 async def latest_inbound_id(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> int | None:
@@ -193,7 +193,7 @@ async def latest_inbound_id(*, conn: Conn, advisor_id: UUID, conversation_id: UU
         (advisor_id, conversation_id),
     )
     row = await cursor.fetchone()
-    return row["id"] if row else None  # type: ignore[index, call-overload]
+    return row["id"] if row else None
 
 
 async def mark_processed(
@@ -238,7 +238,7 @@ async def insert_pending_replies(
         )
         row = await cursor.fetchone()
         assert row is not None
-        ids.append(int(row["id"]))  # type: ignore[call-overload]
+        ids.append(int(row["id"]))
     return ids
 
 
@@ -250,7 +250,7 @@ async def pending_outbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUI
         "AND direction = 'outbound' AND status = 'pending' ORDER BY id",
         (advisor_id, conversation_id),
     )
-    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]  # type: ignore[arg-type]
+    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]
 
 
 async def mark_outbound(
@@ -313,4 +313,4 @@ async def messages_after(
         "ORDER BY m.id",
         (advisor_id, phone, direction, after_id),
     )
-    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]  # type: ignore[arg-type]
+    return [StoredMessage.from_row(row) for row in await cursor.fetchall()]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from langchain_core.runnables import RunnableConfig
+
 
 def thread_id_for(advisor_id: UUID | str, phone: str) -> str:
     """Return the checkpoint thread id of one advisor + customer conversation.
@@ -18,7 +20,7 @@ def thread_id_for(advisor_id: UUID | str, phone: str) -> str:
     return f"{advisor}_{customer}"
 
 
-def run_config_for(advisor_id: UUID | str, phone: str, **extra: Any) -> dict[str, Any]:
+def run_config_for(advisor_id: UUID | str, phone: str, **extra: Any) -> RunnableConfig:
     """Return the LangGraph run config for a conversation; every agent run is built here."""
     return {
         "configurable": {
