@@ -15,30 +15,24 @@ import uuid
 from urllib.parse import urlparse
 
 import httpx
-from twilio.request_validator import RequestValidator
+
+from bot.simulate import signed_form
 
 
 def _forms(
     url: str, token: str, advisors: list[str], count: int, run_id: str
 ) -> list[tuple[dict[str, str], str]]:
-    validator = RequestValidator(token)
-    prepared = []
-    for index in range(count):
-        sid = f"SM{run_id}{index:020d}"[:34]
-        form = {
-            "AccountSid": "AC" + "0" * 32,
-            "ApiVersion": "2010-04-01",
-            "SmsStatus": "received",
-            "NumMedia": "0",
-            "MessageType": "text",
-            "From": f"whatsapp:+5730{index % 500:08d}",
-            "To": f"whatsapp:{advisors[index % len(advisors)]}",
-            "MessageSid": sid,
-            "SmsMessageSid": sid,
-            "Body": f"Hola, mensaje {index}",
-        }
-        prepared.append((form, validator.compute_signature(url, form)))
-    return prepared
+    return [
+        signed_form(
+            url=url,
+            auth_token=token,
+            to=advisors[index % len(advisors)],
+            from_=f"+5730{index % 500:08d}",
+            text=f"Hola, mensaje {index}",
+            sid=f"SM{run_id}{index:024d}",
+        )
+        for index in range(count)
+    ]
 
 
 async def _run(

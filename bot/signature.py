@@ -70,12 +70,19 @@ def local_auth_token(settings: Settings) -> str | None:
     if settings.environment == "production":
         return None
     path = settings.embedded_data_dir.resolve().parent / "dev-twilio-auth-token"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return path.read_text(encoding="utf-8").strip()
-    token = secrets.token_hex(16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write aside, then link into place: the link fails if another process won the race, and
+    # nobody ever reads a half-written token.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token)
-    return token
+        handle.write(secrets.token_hex(16))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text(encoding="utf-8").strip()

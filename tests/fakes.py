@@ -130,11 +130,15 @@ class _TwilioHandler(_Handler):
         )
 
 
-def start_fake_twilio() -> FakeTwilio:
-    fake = FakeTwilio()
-    server = _Server(_TwilioHandler)
+def _serve(fake: FakeTwilio | FakeOpenAI, handler: type[BaseHTTPRequestHandler]) -> None:
+    server = _Server(handler)
     server.owner = fake  # type: ignore[attr-defined]
     fake.server = server
+
+
+def start_fake_twilio() -> FakeTwilio:
+    fake = FakeTwilio()
+    _serve(fake, _TwilioHandler)
     return fake
 
 
@@ -216,7 +220,5 @@ class _OpenAIHandler(_Handler):
 
 def start_fake_openai() -> FakeOpenAI:
     fake = FakeOpenAI()
-    server = _Server(_OpenAIHandler)
-    server.owner = fake  # type: ignore[attr-defined]
-    fake.server = server
+    _serve(fake, _OpenAIHandler)
     return fake
