@@ -118,13 +118,22 @@ class ConversationProcessor:
             return Outcome("nothing_pending", sent)
         if inbound[-1].id > message_id:
             return Outcome("superseded", sent)
+        if not advisor.is_active:
+            # Deactivated after the message was accepted (routing caches advisors): stay quiet.
+            await self._hold_for_advisor(advisor, conversation, inbound, outcome="advisor_inactive")
+            return Outcome("advisor_inactive", sent)
         if not conversation.ai_attention:
             await self._hold_for_advisor(advisor, conversation, inbound)
             return Outcome("held_for_advisor", sent)
         return await self._reply(advisor, conversation, inbound, started_at, sent)
 
     async def _hold_for_advisor(
-        self, advisor: Advisor, conversation: store.Conversation, inbound: list[store.StoredMessage]
+        self,
+        advisor: Advisor,
+        conversation: store.Conversation,
+        inbound: list[store.StoredMessage],
+        *,
+        outcome: str = "held_for_advisor",
     ) -> None:
         """Keep the messages for the human; the AI's memory still learns what was said."""
         if self._graph is not None:
@@ -136,9 +145,11 @@ class ConversationProcessor:
                 advisor_id=advisor.id,
                 conversation_id=conversation.conversation_id,
                 up_to_id=inbound[-1].id,
-                outcome="held_for_advisor",
+                outcome=outcome,
             )
-        logger.info("AI off: message held for the advisor", extra=_log_facts(advisor, conversation))
+        logger.info(
+            "message held for the advisor", extra={**_log_facts(advisor, conversation), "outcome": outcome}
+        )
 
     async def _reply(
         self,

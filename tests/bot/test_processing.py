@@ -330,3 +330,16 @@ def test_model_refusing_the_request_falls_back_to_the_away_message(
         "Error code: 400"
         in db.query("SELECT error_message FROM messages WHERE direction = 'inbound'")[0]["error_message"]
     )
+
+
+def test_messages_of_an_advisor_deactivated_meanwhile_get_no_ai_reply(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings(debounce_seconds=1.0))) as client:
+        _post(client, "Hola")
+        db.query("UPDATE advisors SET is_active = false WHERE id = %s", (advisor_id,))
+        settle(db)
+    assert fake_twilio.attempts == 0
+    assert fake_openai.requests == []
+    assert db.query("SELECT status FROM messages") == [{"status": "advisor_inactive"}]
