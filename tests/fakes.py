@@ -165,6 +165,8 @@ class FakeOpenAI:
     behaviour: Callable[[list[dict[str, Any]]], Reply] = echo_model
     latency: float = 0.0
     failures: list[int] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -183,8 +185,12 @@ class _OpenAIHandler(_Handler):
         with fake.lock:
             fake.requests.append(request)
             failure = fake.failures.pop(0) if fake.failures else None
+            fake.in_flight += 1
+            fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
         if fake.latency:
             time.sleep(fake.latency)
+        with fake.lock:
+            fake.in_flight -= 1
         if failure is not None:
             self._send_json(failure, {"error": {"message": "scripted failure", "type": "server_error"}})
             return
