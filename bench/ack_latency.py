@@ -36,6 +36,7 @@ ADVISORS = [
     "+14155238892",
 ]
 PHASES = [("sequential", 1, 1000), ("8 concurrent clients", 8, 2000)]
+MODES = [("serve (web + in-process worker)", []), ("serve --no-worker (web only)", ["--no-worker"])]
 BEGIN, END = "<!-- ack-latency:begin -->", "<!-- ack-latency:end -->"
 
 
@@ -89,6 +90,74 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _summary(mode: str, phase: str, concurrency: int, result: dict) -> dict:
+    latencies = result["latencies_ms"]
+    return {
+        "mode": mode,
+        "phase": phase,
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "statuses": result["statuses"],
+        "median": statistics.median(latencies),
+        "p95": _percentile(latencies, 0.95),
+        "p99": _percentile(latencies, 0.99),
+        "max": max(latencies),
+        "throughput": len(latencies) / result["elapsed_s"],
+    }
+
+
+def _measure_server(folder: str, env: dict[str, str], mode: str, flags: list[str]) -> list[dict]:
+    """Start `advisor-bot serve` with `flags`, load it, stop it; return one row per phase."""
+    port = _free_port()
+    with open(f"{folder}/server-{port}.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *flags],
+            cwd=folder,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            else:
+                raise SystemExit("server did not become ready")
+            url = base + "/webhooks/twilio"
+            _load(url, 4, 200)  # warm-up: caches, pools, code paths
+            rows = [
+                _summary(mode, name, concurrency, _load(url, concurrency, requests))
+                for name, concurrency, requests in PHASES
+            ]
+            rows.append(_summary(mode, "bare GET /healthz, sequential", 1, _bare(base + "/healthz")))
+            return rows
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def _bare(url: str, requests: int = 1000) -> dict:
+    """The same server's cheapest endpoint, as a ceiling for what the web stack itself costs."""
+    latencies = []
+    with httpx.Client(timeout=10.0) as client:
+        began = time.perf_counter()
+        for _ in range(requests):
+            started = time.perf_counter()
+            client.get(url)
+            latencies.append((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - began
+    return {"latencies_ms": latencies, "statuses": {"200": requests}, "elapsed_s": elapsed}
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="advisor-bot-bench-") as folder:
         env = {
@@ -110,53 +179,9 @@ def main() -> int:
             capture_output=True,
             timeout=120,
         )
-        port = _free_port()
-        log = open(f"{folder}/server.log", "w")  # noqa: SIM115 - closed after the server stops
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-            cwd=folder,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            else:
-                raise SystemExit("server did not become ready")
-            url = base + "/webhooks/twilio"
-            _load(url, 4, 200)  # warm-up: caches, pools, code paths
-            results = []
-            for name, concurrency, requests in PHASES:
-                result = _load(url, concurrency, requests)
-                latencies = result["latencies_ms"]
-                results.append(
-                    {
-                        "phase": name,
-                        "concurrency": concurrency,
-                        "requests": len(latencies),
-                        "statuses": result["statuses"],
-                        "median": statistics.median(latencies),
-                        "p95": _percentile(latencies, 0.95),
-                        "p99": _percentile(latencies, 0.99),
-                        "max": max(latencies),
-                        "throughput": len(latencies) / result["elapsed_s"],
-                    }
-                )
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
+        results = []
+        for mode, flags in MODES:
+            results += _measure_server(folder, env, mode, flags)
     _write(results)
     for row in results:
         print(json.dumps(row))
@@ -167,7 +192,7 @@ def _write(results: list[dict]) -> None:
     def row(r: dict) -> str:
         statuses = ", ".join(f"{code}: {count}" for code, count in r["statuses"].items())
         return (
-            f"| {r['phase']} | {r['requests']} | {r['median']:.2f} | {r['p95']:.2f} | "
+            f"| {r['mode']} | {r['phase']} | {r['requests']} | {r['median']:.2f} | {r['p95']:.2f} | "
             f"{r['p99']:.2f} | {r['max']:.1f} | {r['throughput']:.0f} | {statuses} |"
         )
 
@@ -176,17 +201,20 @@ def _write(results: list[dict]) -> None:
 ## Webhook acknowledgement
 
 Signed Twilio requests (`POST /webhooks/twilio`, text messages to the 7 seeded advisors from 500
-customers) against `advisor-bot serve` on 127.0.0.1, embedded PostgreSQL, in-process worker
-answering in away-message mode (dry-run Twilio). Each request stores the message, touches the
-conversation and enqueues its job in one transaction before the 200. The load generator is a
-separate process; latency is measured there, per request, in milliseconds.
+customers) against `advisor-bot serve` on 127.0.0.1 with the embedded PostgreSQL: once as the
+simple deployment (its in-process worker answers every message 2 s later, in away-message mode
+with dry-run Twilio, on the same cores) and once web-only (`--no-worker`, as when
+`advisor-bot worker` runs elsewhere). Each request stores the message, touches the conversation
+and enqueues its job in one transaction before the 200. The load generator is a separate
+process; latency is measured there, per request, in milliseconds. The bare `GET /healthz` row is
+the same server doing no work: the floor of the web stack itself.
 
 Command: `make bench` (`.venv/bin/python -m bench.ack_latency`).
 Machine: {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}.
 Measured: {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
 
-| phase | requests | median ms | p95 ms | p99 ms | max ms | req/s | HTTP statuses |
-|---|---|---|---|---|---|---|---|
+| server | phase | requests | median ms | p95 ms | p99 ms | max ms | req/s | HTTP statuses |
+|---|---|---|---|---|---|---|---|---|
 {rows}
 {END}"""
     DOC.parent.mkdir(exist_ok=True)
