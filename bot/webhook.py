@@ -83,8 +83,8 @@ async def read_form(request: Request, *, max_bytes: int) -> FormData | Response:
     return FormData(cast(list[tuple[str, str | UploadFile]], pairs))
 
 
-async def twilio_webhook(request: Request) -> Response:
-    """Accept one inbound WhatsApp message from Twilio."""
+async def authenticated_form(request: Request) -> FormData | Response:
+    """Return the form of a genuine Twilio request, or the error response to send instead."""
     runtime: Runtime = request.state.runtime
     settings = runtime.settings
     form = await read_form(request, max_bytes=settings.max_webhook_bytes)
@@ -103,21 +103,37 @@ async def twilio_webhook(request: Request) -> Response:
     ):
         logger.warning(
             "rejected webhook: missing or invalid X-Twilio-Signature",
-            extra={"sid": str(form.get("MessageSid", ""))[:64]},
+            extra={"path": request.url.path, "sid": str(form.get("MessageSid", ""))[:64]},
         )
         return _error(403, "invalid or missing X-Twilio-Signature")
+    return form
 
+
+def read_addresses(form: FormData) -> tuple[str, str] | Response:
+    """Return (From, To) in E.164, or the 400 response that says which one is wrong."""
+    numbers = []
     for field in ("From", "To"):
-        if not str(form.get(field) or "").strip():
+        value = str(form.get(field) or "").strip()
+        if not value:
             return _error(400, f"missing field: {field}")
-    try:
-        to_number = normalize_whatsapp_address(str(form["To"]))
-    except InvalidNumberError:
-        return _error(400, "field To is not a phone number")
-    try:
-        customer = normalize_whatsapp_address(str(form["From"]))
-    except InvalidNumberError:
-        return _error(400, "field From is not a phone number")
+        try:
+            numbers.append(normalize_whatsapp_address(value))
+        except InvalidNumberError:
+            return _error(400, f"field {field} is not a phone number")
+    return numbers[0], numbers[1]
+
+
+async def twilio_webhook(request: Request) -> Response:
+    """Accept one inbound WhatsApp message from Twilio."""
+    runtime: Runtime = request.state.runtime
+    settings = runtime.settings
+    form = await authenticated_form(request)
+    if isinstance(form, Response):
+        return form
+    addresses = read_addresses(form)
+    if isinstance(addresses, Response):
+        return addresses
+    customer, to_number = addresses
     try:
         message = read_inbound(form)
     except InvalidInboundError as error:

@@ -262,6 +262,8 @@ def test_database_down_answers_503_so_twilio_retries(
         assert down.headers["Retry-After"] == "5"
         assert ready.status_code == 503
         assert health.status_code == 200
+        # The pool reconnects with backoff; once ready, messages are accepted again.
+        wait_for(lambda: client.get("/readyz").status_code == 200, what="the server to be ready again")
         back = signed_post(client, inbound_form(ADVISOR_NUMBER, CUSTOMER, "Hola de nuevo"))
         assert back.status_code == 200
         assert client.get("/readyz").json()["database"] == "ok"
