@@ -13,8 +13,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.logging_setup import configure_logging
+from bot.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
 from bot.runtime import open_runtime
 from bot.settings import Settings
+from bot.status import twilio_status
 from bot.webhook import twilio_webhook
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
 
     return Starlette(
         routes=[
-            Route("/webhooks/twilio", twilio_webhook, methods=["POST"]),
+            Route(WEBHOOK_PATH, twilio_webhook, methods=["POST"]),
+            Route(STATUS_CALLBACK_PATH, twilio_status, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

@@ -22,6 +22,7 @@ from advisors.resolver import AdvisorResolver
 from bot.agent import build_agent_graph, build_chat_model, build_tools
 from bot.database import Database, open_pool, resolve_database
 from bot.migrations import upgrade
+from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
 from bot.queue import PROCESSOR_KEY, create_queue
 from bot.sender import TwilioSender
@@ -88,6 +89,13 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
                 await close()
 
 
+def status_callback_url(settings: Settings) -> str | None:
+    """The absolute URL Twilio reports delivery to; needs PUBLIC_BASE_URL to be reachable."""
+    if not settings.public_base_url:
+        return None
+    return settings.public_base_url + STATUS_CALLBACK_PATH
+
+
 async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
     settings = runtime.settings
     # The worker has its own pool: a busy worker can never take the connections that the
@@ -96,7 +104,7 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
         runtime.database, settings=settings, name="worker", max_size=settings.worker_concurrency + 2
     )
     closers.append(worker_pool.close)
-    sender = TwilioSender(settings)
+    sender = TwilioSender(settings, status_callback_url=status_callback_url(settings))
     if sender.dry_run:
         logger.warning("no Twilio credentials: replies are stored but not sent (dry run)")
     model = build_chat_model(settings)

@@ -80,8 +80,9 @@ class TwilioSender:
     message as not sent, and a warning says so.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, status_callback_url: str | None = None) -> None:
         self._settings = settings
+        self._status_callback_url = status_callback_url
         self._client: Client | None = None
         if settings.twilio_configured:
             assert settings.twilio_auth_token is not None
@@ -108,8 +109,14 @@ class TwilioSender:
     def _send_blocking(self, from_number: str, to_number: str, body: str) -> SendResult:
         assert self._client is not None
         try:
+            options: dict[str, str] = {}
+            if self._status_callback_url:
+                options["status_callback"] = self._status_callback_url
             message = self._client.messages.create(
-                from_=whatsapp_address(from_number), to=whatsapp_address(to_number), body=body
+                from_=whatsapp_address(from_number),
+                to=whatsapp_address(to_number),
+                body=body,
+                **options,
             )
         except TwilioRestException as error:
             if is_transient_status(error.status):

@@ -314,3 +314,24 @@ async def messages_after(
         (advisor_id, phone, direction, after_id),
     )
     return [StoredMessage.from_row(row) for row in await cursor.fetchall()]
+
+
+async def record_delivery_status(
+    *, conn: Conn, advisor_id: UUID, twilio_sid: str, status: str, error_code: str | None
+) -> bool:
+    """Move one of the advisor's sent messages to `status`, only ever forwards; return if it moved.
+
+    Twilio may deliver callbacks late or twice: `advisor_bot_status_rank` keeps 'read' from
+    falling back to 'sent', and ignores statuses it does not know.
+    """
+    changed = False
+    for table in ("messages", "advisor_channel"):
+        cursor = await conn.execute(
+            f"UPDATE {table} SET status = %s, error_code = coalesce(%s, error_code), "  # noqa: S608
+            "updated_at = now() "
+            "WHERE advisor_id = %s AND twilio_sid = %s AND direction = 'outbound' "
+            "AND advisor_bot_status_rank(%s) > advisor_bot_status_rank(status)",
+            (status, error_code, advisor_id, twilio_sid, status),
+        )
+        changed = changed or cursor.rowcount > 0
+    return changed

@@ -213,8 +213,9 @@ def signed_post(
     path: str = "/webhooks/twilio",
     token: str = AUTH_TOKEN,
     headers: dict[str, str] | None = None,
+    base_url: str = "http://testserver",
 ) -> Any:
-    url = f"http://testserver{path}"
+    url = f"{base_url}{path}"
     all_headers = {"X-Twilio-Signature": sign(url, form, token), **(headers or {})}
     return client.post(path, data=form, headers=all_headers)
 

@@ -64,6 +64,7 @@ class SentMessage:
     body: str
     sid: str
     authorization: str | None
+    status_callback: str | None = None
 
 
 @dataclass
@@ -109,6 +110,7 @@ class _TwilioHandler(_Handler):
                         body=form.get("Body", ""),
                         sid=sid,
                         authorization=self.headers.get("Authorization"),
+                        status_callback=form.get("StatusCallback"),
                     )
                 )
         if failure is not None:
