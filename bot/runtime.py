@@ -16,11 +16,12 @@ import procrastinate
 from langgraph.graph.state import CompiledStateGraph
 from psycopg_pool import AsyncConnectionPool
 
+from advisors.invalidation import listen_for_changes, poll_for_changes
 from advisors.models import Advisor
 from advisors.repository import get_advisor_by_number
 from advisors.resolver import AdvisorResolver
 from bot.agent import build_agent_graph, build_chat_model, build_tools
-from bot.database import Database, open_pool, resolve_database
+from bot.database import Database, connection_kwargs, open_pool, resolve_database
 from bot.migrations import upgrade
 from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
@@ -78,6 +79,7 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
             queue=queue,
             auth_token=local_auth_token(settings),
         )
+        await _watch_advisor_changes(runtime, closers)
         if settings.validate_twilio_signature and runtime.auth_token is None:
             logger.warning("no TWILIO_AUTH_TOKEN: every webhook will be refused with 403")
         if worker:
@@ -87,6 +89,30 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
         for close in reversed(closers):
             with contextlib.suppress(Exception):
                 await close()
+
+
+async def _watch_advisor_changes(runtime: Runtime, closers: list[Any]) -> None:
+    """Keep the advisor cache in step with the table; waits until the watcher is in place."""
+    ready = asyncio.Event()
+    kwargs = connection_kwargs(runtime.database)
+    if runtime.database.transaction_pooler:
+        watcher = poll_for_changes(
+            runtime.database.conninfo, runtime.resolver, connection_kwargs=kwargs, ready=ready
+        )
+    else:
+        watcher = listen_for_changes(
+            runtime.database.conninfo, runtime.resolver, connection_kwargs=kwargs, ready=ready
+        )
+    task = asyncio.create_task(watcher, name="advisor-bot-advisor-watcher")
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ready.wait(), timeout=10)
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    closers.append(stop)
 
 
 def status_callback_url(settings: Settings) -> str | None:
