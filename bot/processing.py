@@ -14,7 +14,8 @@ from typing import Any
 from uuid import UUID
 
 import openai
-from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage
+import procrastinate
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +24,7 @@ from advisors.models import Advisor
 from advisors.repository import get_advisor
 from bot.agent import AgentContext, final_reply
 from bot.inbound import text_for_agent
+from bot.jobs import NOTICE_TASK
 from bot.sender import PermanentSendError, TwilioSender, split_reply
 from memory import store
 from memory.thread import run_config_for
@@ -52,13 +54,14 @@ class Outcome:
 class PostgresConversationFlags:
     """The agent tools' view of a conversation's flags, backed by `chat_history`."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Any], queue: procrastinate.App) -> None:
         self._pool = pool
+        self._queue = queue
 
     async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> None:
-        """Switch the AI off for this advisor + customer only, recording why."""
-        async with self._pool.connection() as conn:
-            await store.set_ai_attention(
+        """Switch the AI off for this advisor + customer only, record why, and tell the advisor."""
+        async with self._pool.connection() as conn, conn.transaction():
+            changed = await store.set_ai_attention(
                 conn=conn,
                 advisor_id=UUID(advisor_id),
                 phone=phone,
@@ -66,6 +69,13 @@ class PostgresConversationFlags:
                 changed_by="ai",
                 reason=reason,
             )
+            if changed:
+                notice_id = await store.insert_advisor_notice(
+                    conn=conn, advisor_id=UUID(advisor_id), body=handover_notice(phone, reason)
+                )
+                await self._queue.configure_task(NOTICE_TASK, connection=conn).defer_async(
+                    advisor_id=advisor_id, notice_id=notice_id
+                )
         logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})
 
     async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
@@ -118,6 +128,9 @@ class ConversationProcessor:
             return Outcome("nothing_pending", sent)
         if inbound[-1].id > message_id:
             return Outcome("superseded", sent)
+        if conversation.opted_out:
+            await self._hold_for_advisor(advisor, conversation, inbound, outcome="opted_out")
+            return Outcome("opted_out", sent)
         if not advisor.is_active:
             # Deactivated after the message was accepted (routing caches advisors): stay quiet.
             await self._hold_for_advisor(advisor, conversation, inbound, outcome="advisor_inactive")
@@ -251,19 +264,47 @@ class ConversationProcessor:
         if removals:
             await self._graph.aupdate_state(config, {"messages": removals}, as_node="agent")
 
+    async def deliver_pending(self, *, advisor_id: UUID, conversation_id: UUID) -> Outcome:
+        """Send whatever is recorded and unsent in one conversation (an advisor's manual replies)."""
+        async with self._pool.connection() as conn:
+            advisor = await get_advisor(conn=conn, advisor_id=str(advisor_id))
+            conversation = await store.get_conversation(
+                conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+            )
+        if advisor is None or conversation is None:
+            return Outcome("gone")
+        return Outcome("delivered", await self._deliver(advisor, conversation))
+
     async def _deliver(self, advisor: Advisor, conversation: store.Conversation) -> int:
         """Send every recorded, unsent reply of this conversation; return how many went out."""
         async with self._pool.connection() as conn:
+            current = await store.get_conversation(
+                conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
+            )
             pending = await store.pending_outbound(
                 conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
             )
+            if pending and (current is None or current.opted_out):
+                # The customer opted out after these were queued: nothing more reaches them.
+                for message in pending:
+                    await store.mark_outbound(
+                        conn=conn,
+                        advisor_id=advisor.id,
+                        message_id=message.id,
+                        status="failed",
+                        error_message="not sent: the customer opted out",
+                    )
+                return 0
         sent = 0
         for message in pending:
+            template = message.payload or {}
             try:
                 result = await self._sender.send(
                     from_number=advisor.twilio_phone_number,
                     to_number=conversation.phone_number,
                     body=message.body,
+                    content_sid=template.get("content_sid"),
+                    content_variables=template.get("content_variables"),
                 )
             except PermanentSendError as error:
                 async with self._pool.connection() as conn:
@@ -276,7 +317,7 @@ class ConversationProcessor:
                         error_message=str(error)[:1000],
                     )
                 logger.error(
-                    "Twilio refused a reply",
+                    "Twilio refused a message",
                     extra={**_log_facts(advisor, conversation), "direction": "outbound"},
                 )
                 continue
@@ -289,17 +330,70 @@ class ConversationProcessor:
                     twilio_sid=result.sid,
                 )
             sent += 1
+            if message.author == "advisor":
+                await self._remember_advisor_message(advisor, conversation, message)
+            facts = {**_log_facts(advisor, conversation), "direction": "outbound", "sid": result.sid}
             if result.sid is None:
-                logger.info(
-                    "dry run: no Twilio credentials, reply stored but not sent",
-                    extra={**_log_facts(advisor, conversation), "direction": "outbound"},
-                )
+                logger.info("dry run: no Twilio credentials, message stored but not sent", extra=facts)
             else:
-                logger.info(
-                    "reply sent",
-                    extra={**_log_facts(advisor, conversation), "direction": "outbound", "sid": result.sid},
-                )
+                logger.info("message sent", extra={**facts, "author": message.author})
         return sent
+
+    async def _remember_advisor_message(
+        self, advisor: Advisor, conversation: store.Conversation, message: store.StoredMessage
+    ) -> None:
+        """Add what the human said to the AI's memory, so the AI knows it when it takes over again."""
+        if self._graph is None:
+            return
+        said = AIMessage(content=message.body, id=f"advisor-{message.id}", name="advisor")
+        await self._graph.aupdate_state(
+            run_config_for(advisor.id, conversation.phone_number), {"messages": [said]}, as_node="agent"
+        )
+
+    async def send_notice(self, *, advisor_id: UUID, notice_id: int) -> Outcome:
+        """Send one notice to the advisor's personal phone, from their Twilio number."""
+        async with self._pool.connection() as conn:
+            advisor = await get_advisor(conn=conn, advisor_id=str(advisor_id))
+            notice = await store.get_advisor_notice(conn=conn, advisor_id=advisor_id, notice_id=notice_id)
+        if advisor is None or notice is None or notice["status"] != "pending":
+            return Outcome("nothing_pending")
+        try:
+            result = await self._sender.send(
+                from_number=advisor.twilio_phone_number, to_number=advisor.phone_number, body=notice["body"]
+            )
+        except PermanentSendError as error:
+            async with self._pool.connection() as conn:
+                await store.mark_advisor_notice(
+                    conn=conn,
+                    advisor_id=advisor_id,
+                    notice_id=notice_id,
+                    status="failed",
+                    error_code=error.code,
+                    error_message=str(error)[:1000],
+                )
+            return Outcome("failed")
+        async with self._pool.connection() as conn:
+            await store.mark_advisor_notice(
+                conn=conn,
+                advisor_id=advisor_id,
+                notice_id=notice_id,
+                status=result.status,
+                twilio_sid=result.sid,
+            )
+        return Outcome("notified", 1)
+
+    async def resume_if_idle(self, *, advisor_id: UUID, conversation_id: UUID, idle_minutes: int) -> Outcome:
+        """Give the conversation back to the AI if the advisor paused it and then went quiet."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "UPDATE chat_history SET ai_attention = true, ai_attention_changed_at = now(), "
+                "ai_attention_changed_by = 'auto_resume', handover_reason = NULL, updated_at = now() "
+                "WHERE advisor_id = %s AND conversation_id = %s AND NOT ai_attention "
+                "AND ai_attention_changed_by = 'advisor' "
+                "AND last_advisor_message_at <= now() - make_interval(mins => %s)",
+                (advisor_id, conversation_id, idle_minutes),
+            )
+        return Outcome("resumed" if cursor.rowcount else "still_with_advisor")
 
     async def fail_pending(self, *, advisor_id: UUID, conversation_id: UUID, reason: str) -> int:
         """Mark unsent replies as failed once the queue gives up retrying; return how many."""
@@ -316,6 +410,15 @@ class ConversationProcessor:
                     error_message=reason[:1000],
                 )
         return len(pending)
+
+
+def handover_notice(phone: str, reason: str) -> str:
+    """The WhatsApp text that tells an advisor a customer is waiting for them."""
+    return (
+        f"🔔 {phone} necesita atención humana: {reason}\n"
+        f"La IA dejó de responderle. Contesta con: #r {phone} <texto>\n"
+        f"Devuélvela a la IA con: #ia on {phone}"
+    )
 
 
 def _human_messages(inbound: list[store.StoredMessage]) -> list[HumanMessage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 from uuid import UUID
 
@@ -12,14 +13,13 @@ import psycopg_pool
 from procrastinate import JobContext, RetryStrategy
 
 from bot.database import Database
-from bot.processing import ConversationProcessor, TransientModelError
+from bot.jobs import ANSWER_TASK, DELIVER_TASK, NOTICE_TASK, RESUME_TASK, RETRY_STALLED_TASK
+from bot.processing import ConversationProcessor, Outcome, TransientModelError
 from bot.sender import TransientSendError
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-ANSWER_TASK = "answer_conversation"
-RETRY_STALLED_TASK = "retry_stalled_jobs"
 PROCESSOR_KEY = "processor"
 
 # Failures worth waiting out: Twilio or the model busy or down, the database restarting.
@@ -31,9 +31,8 @@ RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def conversation_lock(advisor_id: UUID | str, phone: str) -> str:
-    """Return the queue lock of one advisor + customer: its jobs run one at a time, in order."""
-    return f"conversation:{advisor_id}:{phone}"
+async def _action(work: Awaitable[Outcome]) -> str:
+    return (await work).action
 
 
 def create_queue(database: Database, settings: Settings) -> procrastinate.App:
@@ -55,46 +54,68 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
         retry_exceptions=set(RETRYABLE_ERRORS),
     )
 
+    async def run_retrying(
+        context: JobContext, advisor_id: str, conversation_id: str | None, work: Awaitable[str]
+    ) -> str:
+        """Run a job's work; on a transient failure log it, and on the last attempt give up cleanly."""
+        processor: ConversationProcessor = context.additional_context[PROCESSOR_KEY]
+        try:
+            return await work
+        except RETRYABLE_ERRORS as error:
+            attempts = (context.job.attempts if context.job else 0) + 1
+            facts = {
+                "advisor": advisor_id,
+                "conversation": conversation_id,
+                "attempts": attempts,
+                "error": str(error)[:200],
+            }
+            if attempts > max_retries:
+                if conversation_id is not None:
+                    facts["failed_messages"] = await processor.fail_pending(
+                        advisor_id=UUID(advisor_id),
+                        conversation_id=UUID(conversation_id),
+                        reason=f"gave up after {attempts} attempts: {error}",
+                    )
+                logger.error("giving up after repeated transient failures", extra=facts)
+            else:
+                logger.warning("transient failure, will retry", extra=facts)
+            raise
+
     @app.task(name=ANSWER_TASK, pass_context=True, retry=retry)
     async def answer_conversation(
         context: JobContext, advisor_id: str, conversation_id: str, message_id: int
     ) -> str:
         processor: ConversationProcessor = context.additional_context[PROCESSOR_KEY]
-        try:
-            outcome = await processor.answer(
-                advisor_id=UUID(advisor_id),
-                conversation_id=UUID(conversation_id),
-                message_id=message_id,
-            )
-        except RETRYABLE_ERRORS as error:
-            attempts = (context.job.attempts if context.job else 0) + 1
-            if attempts > max_retries:
-                failed = await processor.fail_pending(
-                    advisor_id=UUID(advisor_id),
-                    conversation_id=UUID(conversation_id),
-                    reason=f"gave up after {attempts} attempts: {error}",
-                )
-                logger.error(
-                    "giving up on a reply",
-                    extra={
-                        "advisor": advisor_id,
-                        "conversation": conversation_id,
-                        "attempts": attempts,
-                        "failed_messages": failed,
-                    },
-                )
-            else:
-                logger.warning(
-                    "transient failure, will retry",
-                    extra={
-                        "advisor": advisor_id,
-                        "conversation": conversation_id,
-                        "attempts": attempts,
-                        "error": str(error)[:200],
-                    },
-                )
-            raise
-        return outcome.action
+        work = processor.answer(
+            advisor_id=UUID(advisor_id), conversation_id=UUID(conversation_id), message_id=message_id
+        )
+        return await run_retrying(context, advisor_id, conversation_id, _action(work))
+
+    @app.task(name=DELIVER_TASK, pass_context=True, retry=retry)
+    async def deliver_conversation(context: JobContext, advisor_id: str, conversation_id: str) -> str:
+        """Send an advisor's manual messages (and anything else pending) of one conversation."""
+        processor: ConversationProcessor = context.additional_context[PROCESSOR_KEY]
+        work = processor.deliver_pending(advisor_id=UUID(advisor_id), conversation_id=UUID(conversation_id))
+        return await run_retrying(context, advisor_id, conversation_id, _action(work))
+
+    @app.task(name=NOTICE_TASK, pass_context=True, retry=retry)
+    async def send_advisor_notice(context: JobContext, advisor_id: str, notice_id: int) -> str:
+        """Tell an advisor, on their personal phone, that a customer needs them."""
+        processor: ConversationProcessor = context.additional_context[PROCESSOR_KEY]
+        work = processor.send_notice(advisor_id=UUID(advisor_id), notice_id=notice_id)
+        return await run_retrying(context, advisor_id, None, _action(work))
+
+    @app.task(name=RESUME_TASK, pass_context=True, retry=retry)
+    async def resume_ai(context: JobContext, advisor_id: str, conversation_id: str) -> str:
+        """Hand a conversation back to the AI if its advisor has been silent long enough."""
+        processor: ConversationProcessor = context.additional_context[PROCESSOR_KEY]
+        assert settings.ai_resume_after_minutes is not None
+        work = processor.resume_if_idle(
+            advisor_id=UUID(advisor_id),
+            conversation_id=UUID(conversation_id),
+            idle_minutes=settings.ai_resume_after_minutes,
+        )
+        return await run_retrying(context, advisor_id, conversation_id, _action(work))
 
     @app.periodic(cron="* * * * *", periodic_id=RETRY_STALLED_TASK)
     @app.task(name=RETRY_STALLED_TASK, queueing_lock=RETRY_STALLED_TASK, pass_context=True)

@@ -143,7 +143,7 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
         closers.append(checkpoint_pool.close)
         runtime.graph = build_agent_graph(
             model,
-            build_tools(PostgresConversationFlags(worker_pool)),
+            build_tools(PostgresConversationFlags(worker_pool, runtime.queue)),
             prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
             checkpointer=checkpointer,
         )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from dataclasses import dataclass
 
 import requests
+from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -100,22 +102,42 @@ class TwilioSender:
         """True when no Twilio credentials are configured."""
         return self._client is None
 
-    async def send(self, *, from_number: str, to_number: str, body: str) -> SendResult:
-        """Send one message; raise TransientSendError or PermanentSendError on failure."""
+    async def send(
+        self,
+        *,
+        from_number: str,
+        to_number: str,
+        body: str,
+        content_sid: str | None = None,
+        content_variables: dict[str, str] | None = None,
+    ) -> SendResult:
+        """Send one message (free text, or an approved template when `content_sid` is given).
+
+        Raises:
+            TransientSendError: worth retrying later.
+            PermanentSendError: Twilio refused it for good.
+        """
         if self._client is None:
             return SendResult(sid=None, status="dry_run")
-        return await asyncio.to_thread(self._send_blocking, from_number, to_number, body)
+        options: dict[str, str] = {}
+        if self._status_callback_url:
+            options["status_callback"] = self._status_callback_url
+        if content_sid:
+            options["content_sid"] = content_sid
+            options["content_variables"] = json.dumps(content_variables or {})
+        return await asyncio.to_thread(self._send_blocking, from_number, to_number, body, options)
 
-    def _send_blocking(self, from_number: str, to_number: str, body: str) -> SendResult:
+    def _send_blocking(
+        self, from_number: str, to_number: str, body: str, options: dict[str, str]
+    ) -> SendResult:
         assert self._client is not None
+        if "content_sid" in options:
+            body = ""  # a template carries its own text
         try:
-            options: dict[str, str] = {}
-            if self._status_callback_url:
-                options["status_callback"] = self._status_callback_url
             message = self._client.messages.create(
                 from_=whatsapp_address(from_number),
                 to=whatsapp_address(to_number),
-                body=body,
+                body=body or values.unset,
                 **options,
             )
         except TwilioRestException as error:

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=6, ge=1, le=50)
     job_retry_base_seconds: int = Field(default=2, ge=0, le=60)
 
+    ai_pause_on_manual_reply: bool = True
+    ai_resume_after_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    opt_out_words: str = "STOP,BAJA,CANCELAR"
+    opt_in_words: str = "START,ALTA"
+
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_mask_phones: bool = True
@@ -85,6 +90,14 @@ class Settings(BaseSettings):
     def model_configured(self) -> bool:
         """Whether an AI model can be called: a key, or a local OpenAI-compatible server."""
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+    def opt_out_keywords(self) -> frozenset[str]:
+        """The words (case-insensitive, the whole message) that stop all messages to a customer."""
+        return frozenset(word.strip().upper() for word in self.opt_out_words.split(",") if word.strip())
+
+    def opt_in_keywords(self) -> frozenset[str]:
+        """The words that let messages flow to a customer again."""
+        return frozenset(word.strip().upper() for word in self.opt_in_words.split(",") if word.strip())
 
     def signing_key(self) -> str | None:
         """The secret that Twilio signs webhooks with, if any."""

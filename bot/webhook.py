@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 from bot.inbound import InvalidInboundError, read_inbound
-from bot.queue import ANSWER_TASK, conversation_lock
+from bot.jobs import ANSWER_TASK, conversation_lock
 from bot.runtime import Runtime
 from bot.signature import public_url_for, signature_is_valid
 from memory import store

@@ -29,11 +29,19 @@ class Conversation:
     handover_reason: str | None
     ai_attention_changed_at: datetime | None
     ai_attention_changed_by: str | None
+    opted_out: bool = False
+    last_inbound_at: datetime | None = None
+    last_advisor_message_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Conversation:
         """Build from a `chat_history` row."""
         return cls(
+            opted_out=row["opted_out"],
+            last_inbound_at=row["last_inbound_at"],
+            last_advisor_message_at=row["last_advisor_message_at"],
+            updated_at=row["updated_at"],
             conversation_id=row["conversation_id"],
             advisor_id=row["advisor_id"],
             phone_number=row["phone_number"],
@@ -97,7 +105,8 @@ class RecordedInbound:
 
 _CONVERSATION_COLUMNS = (
     "conversation_id, advisor_id, phone_number, ai_attention, audio_available, "
-    "handover_reason, ai_attention_changed_at, ai_attention_changed_by"
+    "handover_reason, ai_attention_changed_at, ai_attention_changed_by, opted_out, "
+    "last_inbound_at, last_advisor_message_at, updated_at"
 )
 _MESSAGE_COLUMNS = "id, direction, author, body, media, payload, twilio_sid, status, part, created_at"
 
@@ -335,3 +344,127 @@ async def record_delivery_status(
         )
         changed = changed or cursor.rowcount > 0
     return changed
+
+
+async def set_opt_out(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, opted_out: bool) -> None:
+    """Record that the customer stopped (or resumed) receiving messages from this advisor."""
+    await conn.execute(
+        "UPDATE chat_history SET opted_out = %s, opted_out_at = CASE WHEN %s THEN now() END, "
+        "updated_at = now() WHERE advisor_id = %s AND conversation_id = %s",
+        (opted_out, opted_out, advisor_id, conversation_id),
+    )
+
+
+async def insert_manual_reply(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    body: str,
+    payload: dict[str, Any] | None,
+    pause_ai: bool,
+) -> int:
+    """Record an advisor's own message to the customer (to be sent by the worker); return its id."""
+    cursor = await conn.execute(
+        """
+        INSERT INTO messages
+            (advisor_id, conversation_id, direction, author, body, payload, status, part)
+        VALUES (%s, %s, 'outbound', 'advisor', %s, %s, 'pending', 1)
+        RETURNING id
+        """,
+        (advisor_id, conversation_id, body, Jsonb(payload) if payload else None),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    await conn.execute(
+        "UPDATE chat_history SET last_advisor_message_at = now(), updated_at = now(), "
+        "ai_attention = CASE WHEN %s THEN false ELSE ai_attention END, "
+        "ai_attention_changed_at = CASE WHEN %s AND ai_attention THEN now() "
+        "ELSE ai_attention_changed_at END, "
+        "ai_attention_changed_by = CASE WHEN %s AND ai_attention THEN 'advisor' "
+        "ELSE ai_attention_changed_by END "
+        "WHERE advisor_id = %s AND conversation_id = %s",
+        (pause_ai, pause_ai, pause_ai, advisor_id, conversation_id),
+    )
+    return int(row["id"])
+
+
+async def waiting_conversations(*, conn: Conn, advisor_id: UUID, limit: int = 10) -> list[Conversation]:
+    """Return the advisor's conversations waiting for a human (AI off), newest first."""
+    cursor = await conn.execute(
+        f"SELECT {_CONVERSATION_COLUMNS} FROM chat_history "  # noqa: S608
+        "WHERE advisor_id = %s AND NOT ai_attention AND NOT opted_out "
+        "ORDER BY updated_at DESC LIMIT %s",
+        (advisor_id, limit),
+    )
+    return [Conversation.from_row(row) for row in await cursor.fetchall()]
+
+
+async def record_advisor_command(*, conn: Conn, advisor_id: UUID, twilio_sid: str, body: str) -> int | None:
+    """Store a command from the advisor's own phone; None when this MessageSid was seen before."""
+    cursor = await conn.execute(
+        "INSERT INTO advisor_channel (advisor_id, direction, body, twilio_sid, status) "
+        "VALUES (%s, 'inbound', %s, %s, 'received') ON CONFLICT (twilio_sid) DO NOTHING RETURNING id",
+        (advisor_id, body, twilio_sid),
+    )
+    row = await cursor.fetchone()
+    return int(row["id"]) if row else None
+
+
+async def command_reply(*, conn: Conn, advisor_id: UUID, twilio_sid: str) -> str | None:
+    """Return the confirmation already given for a command (a retried request gets the same)."""
+    cursor = await conn.execute(
+        "SELECT reply FROM advisor_channel WHERE advisor_id = %s AND twilio_sid = %s",
+        (advisor_id, twilio_sid),
+    )
+    row = await cursor.fetchone()
+    return row["reply"] if row else None
+
+
+async def finish_advisor_command(*, conn: Conn, advisor_id: UUID, command_id: int, reply: str) -> None:
+    """Store the confirmation a command got."""
+    await conn.execute(
+        "UPDATE advisor_channel SET reply = %s, status = 'done', updated_at = now() "
+        "WHERE advisor_id = %s AND id = %s",
+        (reply, advisor_id, command_id),
+    )
+
+
+async def insert_advisor_notice(*, conn: Conn, advisor_id: UUID, body: str) -> int:
+    """Record a notice for the advisor's personal phone (sent by the worker); return its id."""
+    cursor = await conn.execute(
+        "INSERT INTO advisor_channel (advisor_id, direction, body, status) "
+        "VALUES (%s, 'outbound', %s, 'pending') RETURNING id",
+        (advisor_id, body),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def get_advisor_notice(*, conn: Conn, advisor_id: UUID, notice_id: int) -> dict[str, Any] | None:
+    """Return one notice row of one advisor."""
+    cursor = await conn.execute(
+        "SELECT id, body, status FROM advisor_channel "
+        "WHERE advisor_id = %s AND id = %s AND direction = 'outbound'",
+        (advisor_id, notice_id),
+    )
+    return await cursor.fetchone()
+
+
+async def mark_advisor_notice(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    notice_id: int,
+    status: str,
+    twilio_sid: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> None:
+    """Record what became of a notice."""
+    await conn.execute(
+        "UPDATE advisor_channel SET status = %s, twilio_sid = coalesce(%s, twilio_sid), "
+        "error_code = %s, error_message = %s, updated_at = now() WHERE advisor_id = %s AND id = %s",
+        (status, twilio_sid, error_code, error_message, advisor_id, notice_id),
+    )

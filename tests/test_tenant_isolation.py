@@ -13,6 +13,7 @@ from tests.fakes import FakeOpenAI, FakeTwilio, Reply, echo_model
 ANA_NUMBER = "+14155238886"
 BRUNO_NUMBER = "+14155238887"
 CUSTOMER = "+573001112233"
+ANA_PERSONAL, BRUNO_PERSONAL = "+573005550001", "+573005550002"
 
 
 def _from_number(fake: FakeTwilio, advisor_number: str) -> list[str]:
@@ -32,8 +33,8 @@ def test_same_customer_with_two_advisors_is_two_separate_conversations(
         return echo_model(messages)
 
     fake_openai.behaviour = model
-    ana = db.add_advisor("Ana", ANA_NUMBER)
-    bruno = db.add_advisor("Bruno", BRUNO_NUMBER)
+    ana = db.add_advisor("Ana", ANA_NUMBER, phone=ANA_PERSONAL)
+    bruno = db.add_advisor("Bruno", BRUNO_NUMBER, phone=BRUNO_PERSONAL)
 
     for to, text in ((ANA_NUMBER, "Para Ana: casa en Chía"), (BRUNO_NUMBER, "Para Bruno: local")):
         assert signed_post(client, inbound_form(to, CUSTOMER, text)).status_code == 200
@@ -70,7 +71,14 @@ def test_same_customer_with_two_advisors_is_two_separate_conversations(
     # Flags: a handover and an audio preference with Ana change nothing with Bruno.
     signed_post(client, inbound_form(ANA_NUMBER, CUSTOMER, "quiero una persona"))
     signed_post(client, inbound_form(BRUNO_NUMBER, CUSTOMER, "mándame audio"))
-    wait_for(lambda: len(fake_twilio.sent) == 5, what="handover and audio replies")
+    wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 5, what="handover and audio replies")
+    # The handover notice went to Ana's personal phone, from Ana's number; Bruno heard nothing.
+    notice = wait_for(lambda: fake_twilio.bodies_to(ANA_PERSONAL), what="Ana's handover notice")
+    assert CUSTOMER in notice[0] and "quiere una persona" in notice[0]
+    assert [m.from_ for m in fake_twilio.sent if m.to == f"whatsapp:{ANA_PERSONAL}"] == [
+        f"whatsapp:{ANA_NUMBER}"
+    ]
+    assert fake_twilio.bodies_to(BRUNO_PERSONAL) == []
     settle(db)
     ana_conv, bruno_conv = db.conversation(ana, CUSTOMER), db.conversation(bruno, CUSTOMER)
     assert ana_conv is not None and bruno_conv is not None
@@ -78,12 +86,12 @@ def test_same_customer_with_two_advisors_is_two_separate_conversations(
     assert (bruno_conv["ai_attention"], bruno_conv["audio_available"]) == (True, True)
 
     # Ana's customer now waits for a human; Bruno's AI still answers the same phone.
-    sent_before = len(fake_twilio.sent)
+    sent_before = len(fake_twilio.bodies_to(CUSTOMER))
     signed_post(client, inbound_form(ANA_NUMBER, CUSTOMER, "¿hola?"))
     signed_post(client, inbound_form(BRUNO_NUMBER, CUSTOMER, "gracias"))
     wait_for(lambda: len(_from_number(fake_twilio, BRUNO_NUMBER)) == 4)
     settle(db)
-    assert len(fake_twilio.sent) == sent_before + 1
+    assert len(fake_twilio.bodies_to(CUSTOMER)) == sent_before + 1
     assert _from_number(fake_twilio, BRUNO_NUMBER)[-1] == "Respuesta a: gracias"
 
 

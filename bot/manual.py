@@ -1,0 +1,92 @@
+"""Owns an advisor's own messages to a customer (relay command or API): the rules, then the queue.
+
+The web side only records the message and enqueues its delivery; the worker sends it, adds it to
+the AI's memory and reports its fate, exactly as for AI replies.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import procrastinate
+
+from advisors.models import Advisor
+from bot.jobs import DELIVER_TASK, RESUME_TASK, conversation_lock
+from bot.settings import Settings
+from memory import store
+
+WHATSAPP_SESSION_WINDOW = timedelta(hours=24)
+
+
+class ManualReplyRefusedError(Exception):
+    """The message may not be sent; `reason` is a stable code, the text says what to do."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def session_window_open(conversation: store.Conversation, *, now: datetime | None = None) -> bool:
+    """Tell whether free-form messages may still be sent (within 24 h of the customer's last one)."""
+    if conversation.last_inbound_at is None:
+        return False
+    return (now or datetime.now(UTC)) - conversation.last_inbound_at < WHATSAPP_SESSION_WINDOW
+
+
+async def queue_manual_reply(
+    *,
+    conn: store.Conn,
+    queue: procrastinate.App,
+    settings: Settings,
+    advisor: Advisor,
+    conversation: store.Conversation,
+    text: str | None,
+    content_sid: str | None = None,
+    content_variables: dict[str, str] | None = None,
+) -> int:
+    """Record and enqueue one manual message inside the caller's transaction; return its id.
+
+    Raises:
+        ManualReplyRefusedError: the customer opted out, or the 24-hour window is closed and no
+            approved template (`content_sid`) was given, or there is nothing to send.
+    """
+    if conversation.opted_out:
+        raise ManualReplyRefusedError(
+            "the customer opted out (wrote a stop word); nothing can be sent until they opt in",
+            reason="opted_out",
+        )
+    body = (text or "").strip()
+    if not body and not content_sid:
+        raise ManualReplyRefusedError("the message is empty", reason="empty")
+    if not content_sid and not session_window_open(conversation):
+        raise ManualReplyRefusedError(
+            "more than 24 hours have passed since the customer's last message: WhatsApp only "
+            "allows an approved template now (send it with content_sid)",
+            reason="window_closed",
+        )
+    payload: dict[str, Any] | None = None
+    if content_sid:
+        payload = {"content_sid": content_sid, "content_variables": content_variables or {}}
+        body = body or f"[template {content_sid}]"
+    message_id = await store.insert_manual_reply(
+        conn=conn,
+        advisor_id=advisor.id,
+        conversation_id=conversation.conversation_id,
+        body=body,
+        payload=payload,
+        pause_ai=settings.ai_pause_on_manual_reply,
+    )
+    lock = conversation_lock(advisor.id, conversation.phone_number)
+    await queue.configure_task(DELIVER_TASK, lock=lock, connection=conn).defer_async(
+        advisor_id=str(advisor.id), conversation_id=str(conversation.conversation_id)
+    )
+    if settings.ai_pause_on_manual_reply and settings.ai_resume_after_minutes:
+        # No conversation lock here: a job holding the lock blocks every later job of the
+        # conversation until it runs, even while it is only scheduled for later.
+        await queue.configure_task(
+            RESUME_TASK,
+            schedule_in={"minutes": settings.ai_resume_after_minutes},
+            connection=conn,
+        ).defer_async(advisor_id=str(advisor.id), conversation_id=str(conversation.conversation_id))
+    return message_id
