@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import cast
 from urllib.parse import parse_qsl
 
@@ -12,13 +13,18 @@ import psycopg_pool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
+from twilio.twiml.messaging_response import MessagingResponse
 
+from advisors.models import Advisor
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
+from bot.commands import default_region, parse_command, run_command
 from bot.inbound import InvalidInboundError, read_inbound
 from bot.jobs import ANSWER_TASK, conversation_lock
 from bot.runtime import Runtime
+from bot.settings import Settings
 from bot.signature import public_url_for, signature_is_valid
 from memory import store
+from memory.store import InboundMessage
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +129,46 @@ def read_addresses(form: FormData) -> tuple[str, str] | Response:
     return numbers[0], numbers[1]
 
 
+def twiml_message(text: str) -> Response:
+    """A TwiML answer that makes Twilio send `text` back to whoever wrote."""
+    reply = MessagingResponse()
+    reply.message(text)
+    return Response(str(reply), media_type="text/xml")
+
+
+def opt_change(body: str, settings: Settings) -> bool | None:
+    """True for a stop word, False for a start word, None for any other message."""
+    word = re.sub(r"[^\w]", "", body).upper()
+    if word in settings.opt_out_keywords():
+        return True
+    if word in settings.opt_in_keywords():
+        return False
+    return None
+
+
+async def _advisor_command(runtime: Runtime, advisor: Advisor, message: InboundMessage) -> Response:
+    """Run a command the advisor sent from their own phone; a retried request gets the same answer."""
+    async with runtime.pool.connection() as conn, conn.transaction():
+        command_id = await store.record_advisor_command(
+            conn=conn, advisor_id=advisor.id, twilio_sid=message.twilio_sid, body=message.body
+        )
+        if command_id is None:
+            reply = await store.command_reply(conn=conn, advisor_id=advisor.id, twilio_sid=message.twilio_sid)
+            return twiml_message(reply) if reply else twiml_ok()
+        command = parse_command(message.body, region=default_region(advisor))
+        reply = await run_command(
+            command, conn=conn, advisor=advisor, queue=runtime.queue, settings=runtime.settings
+        )
+        await store.finish_advisor_command(
+            conn=conn, advisor_id=advisor.id, command_id=command_id, reply=reply
+        )
+    logger.info(
+        "advisor command",
+        extra={"advisor": str(advisor.id), "command": command.name, "sid": message.twilio_sid},
+    )
+    return twiml_message(reply)
+
+
 async def twilio_webhook(request: Request) -> Response:
     """Accept one inbound WhatsApp message from Twilio."""
     runtime: Runtime = request.state.runtime
@@ -152,6 +198,8 @@ async def twilio_webhook(request: Request) -> Response:
                 },
             )
             return twiml_ok()
+        if customer == advisor.phone_number:
+            return await _advisor_command(runtime, advisor, message)
         async with runtime.pool.connection() as conn:
             try:
                 async with conn.transaction():
@@ -166,6 +214,15 @@ async def twilio_webhook(request: Request) -> Response:
                     )
                     if message_id is None:
                         raise _DuplicateMessageError
+                    opt = opt_change(message.body, settings)
+                    if opt is not None:
+                        await store.set_opt_out(
+                            conn=conn, advisor_id=advisor.id, conversation_id=conversation_id, opted_out=opt
+                        )
+                        logger.info(
+                            "customer opt-out changed",
+                            extra={"advisor": str(advisor.id), "customer": customer, "opted_out": opt},
+                        )
                     await runtime.queue.configure_task(
                         ANSWER_TASK,
                         lock=conversation_lock(advisor.id, customer),
