@@ -15,6 +15,7 @@ import procrastinate
 
 from advisors.models import Advisor
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
+from bot.events import EventPublisher, attention_event
 from bot.manual import ManualReplyRefusedError, queue_manual_reply
 from bot.settings import Settings
 from memory import store
@@ -106,6 +107,7 @@ async def run_command(
     advisor: Advisor,
     queue: procrastinate.App,
     settings: Settings,
+    events: EventPublisher,
 ) -> str:
     """Carry out a command inside the caller's transaction; return the confirmation to send back."""
     if command.name == "list":
@@ -130,6 +132,10 @@ async def run_command(
             enabled=command.enabled,
             changed_by="advisor",
         )
+        if conversation.ai_attention != command.enabled:
+            await events.publish(
+                conn, "ai_attention.changed", attention_event(conversation, command.enabled, "advisor")
+            )
         return (
             f"La IA vuelve a atender a {command.phone}."
             if command.enabled
@@ -150,6 +156,7 @@ async def run_command(
             advisor=advisor,
             conversation=conversation,
             text=command.text,
+            events=events,
         )
     except ManualReplyRefusedError as error:
         return f"No enviado a {command.phone}: {_REFUSALS.get(error.reason, str(error))}"

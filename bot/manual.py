@@ -12,6 +12,7 @@ from typing import Any
 import procrastinate
 
 from advisors.models import Advisor
+from bot.events import EventPublisher, attention_event
 from bot.jobs import DELIVER_TASK, RESUME_TASK, conversation_lock
 from bot.settings import Settings
 from memory import store
@@ -42,6 +43,7 @@ async def queue_manual_reply(
     advisor: Advisor,
     conversation: store.Conversation,
     text: str | None,
+    events: EventPublisher,
     content_sid: str | None = None,
     content_variables: dict[str, str] | None = None,
 ) -> int:
@@ -77,6 +79,8 @@ async def queue_manual_reply(
         payload=payload,
         pause_ai=settings.ai_pause_on_manual_reply,
     )
+    if settings.ai_pause_on_manual_reply and conversation.ai_attention:
+        await events.publish(conn, "ai_attention.changed", attention_event(conversation, False, "advisor"))
     lock = conversation_lock(advisor.id, conversation.phone_number)
     await queue.configure_task(DELIVER_TASK, lock=lock, connection=conn).defer_async(
         advisor_id=str(advisor.id), conversation_id=str(conversation.conversation_id)

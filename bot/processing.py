@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from advisors.models import Advisor
 from advisors.repository import get_advisor
 from bot.agent import AgentContext, final_reply
+from bot.events import EventPublisher, attention_event
 from bot.inbound import text_for_agent
 from bot.jobs import NOTICE_TASK
 from bot.sender import PermanentSendError, TwilioSender, split_reply
@@ -54,9 +55,12 @@ class Outcome:
 class PostgresConversationFlags:
     """The agent tools' view of a conversation's flags, backed by `chat_history`."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], queue: procrastinate.App) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], queue: procrastinate.App, events: EventPublisher
+    ) -> None:
         self._pool = pool
         self._queue = queue
+        self._events = events
 
     async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> None:
         """Switch the AI off for this advisor + customer only, record why, and tell the advisor."""
@@ -75,6 +79,18 @@ class PostgresConversationFlags:
                 )
                 await self._queue.configure_task(NOTICE_TASK, connection=conn).defer_async(
                     advisor_id=advisor_id, notice_id=notice_id
+                )
+                conversation = await store.find_conversation(
+                    conn=conn, advisor_id=UUID(advisor_id), phone=phone
+                )
+                assert conversation is not None
+                await self._events.publish(
+                    conn,
+                    "handover.requested",
+                    {**attention_event(conversation, False, "ai"), "reason": reason},
+                )
+                await self._events.publish(
+                    conn, "ai_attention.changed", attention_event(conversation, False, "ai")
                 )
         logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})
 
@@ -95,10 +111,12 @@ class ConversationProcessor:
         pool: AsyncConnectionPool[Any],
         graph: CompiledStateGraph[Any, Any, Any, Any] | None,
         sender: TwilioSender,
+        events: EventPublisher,
     ) -> None:
         self._pool = pool
         self._graph = graph
         self._sender = sender
+        self._events = events
 
     async def answer(self, *, advisor_id: UUID, conversation_id: UUID, message_id: int) -> Outcome:
         """Process the job of inbound message `message_id`."""
@@ -307,7 +325,7 @@ class ConversationProcessor:
                     content_variables=template.get("content_variables"),
                 )
             except PermanentSendError as error:
-                async with self._pool.connection() as conn:
+                async with self._pool.connection() as conn, conn.transaction():
                     await store.mark_outbound(
                         conn=conn,
                         advisor_id=advisor.id,
@@ -316,18 +334,36 @@ class ConversationProcessor:
                         error_code=error.code,
                         error_message=str(error)[:1000],
                     )
+                    await self._events.publish(
+                        conn,
+                        "message.failed",
+                        {
+                            **_message_event(conversation, message),
+                            "error_code": error.code,
+                            "error_message": str(error)[:1000],
+                        },
+                    )
                 logger.error(
                     "Twilio refused a message",
                     extra={**_log_facts(advisor, conversation), "direction": "outbound"},
                 )
                 continue
-            async with self._pool.connection() as conn:
+            async with self._pool.connection() as conn, conn.transaction():
                 await store.mark_outbound(
                     conn=conn,
                     advisor_id=advisor.id,
                     message_id=message.id,
                     status=result.status,
                     twilio_sid=result.sid,
+                )
+                await self._events.publish(
+                    conn,
+                    "message.sent",
+                    {
+                        **_message_event(conversation, message),
+                        "twilio_sid": result.sid,
+                        "status": result.status,
+                    },
                 )
             sent += 1
             if message.author == "advisor":
@@ -384,7 +420,7 @@ class ConversationProcessor:
 
     async def resume_if_idle(self, *, advisor_id: UUID, conversation_id: UUID, idle_minutes: int) -> Outcome:
         """Give the conversation back to the AI if the advisor paused it and then went quiet."""
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
             cursor = await conn.execute(
                 "UPDATE chat_history SET ai_attention = true, ai_attention_changed_at = now(), "
                 "ai_attention_changed_by = 'auto_resume', handover_reason = NULL, updated_at = now() "
@@ -393,11 +429,22 @@ class ConversationProcessor:
                 "AND last_advisor_message_at <= now() - make_interval(mins => %s)",
                 (advisor_id, conversation_id, idle_minutes),
             )
+            if cursor.rowcount:
+                conversation = await store.get_conversation(
+                    conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+                )
+                assert conversation is not None
+                await self._events.publish(
+                    conn, "ai_attention.changed", attention_event(conversation, True, "auto_resume")
+                )
         return Outcome("resumed" if cursor.rowcount else "still_with_advisor")
 
     async def fail_pending(self, *, advisor_id: UUID, conversation_id: UUID, reason: str) -> int:
         """Mark unsent replies as failed once the queue gives up retrying; return how many."""
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
+            conversation = await store.get_conversation(
+                conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+            )
             pending = await store.pending_outbound(
                 conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
             )
@@ -409,7 +456,24 @@ class ConversationProcessor:
                     status="failed",
                     error_message=reason[:1000],
                 )
+                if conversation is not None:
+                    await self._events.publish(
+                        conn,
+                        "message.failed",
+                        {**_message_event(conversation, message), "error_message": reason[:1000]},
+                    )
         return len(pending)
+
+
+def _message_event(conversation: store.Conversation, message: store.StoredMessage) -> dict[str, Any]:
+    return {
+        "advisor_id": conversation.advisor_id,
+        "conversation_id": conversation.conversation_id,
+        "phone_number": conversation.phone_number,
+        "message_id": message.id,
+        "author": message.author,
+        "body": message.body,
+    }
 
 
 def handover_notice(phone: str, reason: str) -> str:

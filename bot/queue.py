@@ -13,7 +13,15 @@ import psycopg_pool
 from procrastinate import JobContext, RetryStrategy
 
 from bot.database import Database
-from bot.jobs import ANSWER_TASK, DELIVER_TASK, NOTICE_TASK, RESUME_TASK, RETRY_STALLED_TASK
+from bot.events import TransientEventError, deliver_event
+from bot.jobs import (
+    ANSWER_TASK,
+    DELIVER_TASK,
+    EVENT_TASK,
+    NOTICE_TASK,
+    RESUME_TASK,
+    RETRY_STALLED_TASK,
+)
 from bot.processing import ConversationProcessor, Outcome, TransientModelError
 from bot.sender import TransientSendError
 from bot.settings import Settings
@@ -116,6 +124,28 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
             idle_minutes=settings.ai_resume_after_minutes,
         )
         return await run_retrying(context, advisor_id, conversation_id, _action(work))
+
+    event_retry = RetryStrategy(
+        max_attempts=max_retries,
+        exponential_wait=settings.job_retry_base_seconds,
+        retry_exceptions={TransientEventError},
+    )
+    secret = settings.event_webhook_secret.get_secret_value() if settings.event_webhook_secret else None
+
+    @app.task(name=EVENT_TASK, pass_context=True, retry=event_retry)
+    async def deliver_event_job(context: JobContext, url: str, event: dict[str, Any]) -> int:
+        """Send one event to one receiver; transient failures are retried with backoff."""
+        try:
+            return await deliver_event(url, event, secret=secret)
+        except TransientEventError as error:
+            attempts = (context.job.attempts if context.job else 0) + 1
+            level = logging.ERROR if attempts > max_retries else logging.WARNING
+            logger.log(
+                level,
+                "event delivery failed",
+                extra={"event": event.get("type"), "attempts": attempts, "error": str(error)},
+            )
+            raise
 
     @app.periodic(cron="* * * * *", periodic_id=RETRY_STALLED_TASK)
     @app.task(name=RETRY_STALLED_TASK, queueing_lock=RETRY_STALLED_TASK, pass_context=True)

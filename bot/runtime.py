@@ -22,6 +22,7 @@ from advisors.repository import get_advisor_by_number
 from advisors.resolver import AdvisorResolver
 from bot.agent import build_agent_graph, build_chat_model, build_tools
 from bot.database import Database, connection_kwargs, open_pool, resolve_database
+from bot.events import EventPublisher
 from bot.migrations import upgrade
 from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
@@ -43,6 +44,7 @@ class Runtime:
     pool: AsyncConnectionPool[Any]
     resolver: AdvisorResolver
     queue: procrastinate.App
+    events: EventPublisher
     auth_token: str | None
     processor: ConversationProcessor | None = None
     graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
@@ -77,6 +79,7 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
             pool=pool,
             resolver=resolver,
             queue=queue,
+            events=EventPublisher(settings, queue),
             auth_token=local_auth_token(settings),
         )
         await _watch_advisor_changes(runtime, closers)
@@ -143,11 +146,13 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
         closers.append(checkpoint_pool.close)
         runtime.graph = build_agent_graph(
             model,
-            build_tools(PostgresConversationFlags(worker_pool, runtime.queue)),
+            build_tools(PostgresConversationFlags(worker_pool, runtime.queue, runtime.events)),
             prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
             checkpointer=checkpointer,
         )
-    runtime.processor = ConversationProcessor(pool=worker_pool, graph=runtime.graph, sender=sender)
+    runtime.processor = ConversationProcessor(
+        pool=worker_pool, graph=runtime.graph, sender=sender, events=runtime.events
+    )
     runtime.worker_task = asyncio.create_task(
         runtime.queue.run_worker_async(
             concurrency=settings.worker_concurrency,

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     opt_out_words: str = "STOP,BAJA,CANCELAR"
     opt_in_words: str = "START,ALTA"
 
+    event_webhook_urls: str = ""
+    event_webhook_secret: SecretStr | None = None
+
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_mask_phones: bool = True
@@ -59,6 +62,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("event_webhook_urls")
+    @classmethod
+    def _http_urls_only(cls, value: str) -> str:
+        for url in (part.strip() for part in value.split(",")):
+            if url and not url.startswith(("http://", "https://")):
+                raise ValueError(f"EVENT_WEBHOOK_URLS holds a non-HTTP address: {url[:60]!r}")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -70,7 +81,12 @@ class Settings(BaseSettings):
         """Refuse to start in production with secrets copied unchanged from `.env.example`."""
         if self.environment != "production":
             return self
-        for name in ("twilio_auth_token", "openai_api_key", "twilio_webhook_signing_key"):
+        for name in (
+            "twilio_auth_token",
+            "openai_api_key",
+            "twilio_webhook_signing_key",
+            "event_webhook_secret",
+        ):
             secret = getattr(self, name)
             if secret is None:
                 continue
@@ -90,6 +106,10 @@ class Settings(BaseSettings):
     def model_configured(self) -> bool:
         """Whether an AI model can be called: a key, or a local OpenAI-compatible server."""
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+    def event_webhook_url_list(self) -> list[str]:
+        """The receivers of events, in the order configured."""
+        return [url.strip() for url in self.event_webhook_urls.split(",") if url.strip()]
 
     def opt_out_keywords(self) -> frozenset[str]:
         """The words (case-insensitive, the whole message) that stop all messages to a customer."""

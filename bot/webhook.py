@@ -157,7 +157,12 @@ async def _advisor_command(runtime: Runtime, advisor: Advisor, message: InboundM
             return twiml_message(reply) if reply else twiml_ok()
         command = parse_command(message.body, region=default_region(advisor))
         reply = await run_command(
-            command, conn=conn, advisor=advisor, queue=runtime.queue, settings=runtime.settings
+            command,
+            conn=conn,
+            advisor=advisor,
+            queue=runtime.queue,
+            settings=runtime.settings,
+            events=runtime.events,
         )
         await store.finish_advisor_command(
             conn=conn, advisor_id=advisor.id, command_id=command_id, reply=reply
@@ -223,6 +228,19 @@ async def twilio_webhook(request: Request) -> Response:
                             "customer opt-out changed",
                             extra={"advisor": str(advisor.id), "customer": customer, "opted_out": opt},
                         )
+                    await runtime.events.publish(
+                        conn,
+                        "message.received",
+                        {
+                            "advisor_id": advisor.id,
+                            "conversation_id": conversation_id,
+                            "message_id": message_id,
+                            "phone_number": customer,
+                            "body": message.body,
+                            "media": message.media,
+                            "twilio_sid": message.twilio_sid,
+                        },
+                    )
                     await runtime.queue.configure_task(
                         ANSWER_TASK,
                         lock=conversation_lock(advisor.id, customer),

@@ -230,3 +230,52 @@ def start_fake_openai() -> FakeOpenAI:
     fake = FakeOpenAI()
     _serve(fake, _OpenAIHandler)
     return fake
+
+
+@dataclass
+class Received:
+    """One event POST as the receiver saw it."""
+
+    body: bytes
+    headers: dict[str, str]
+
+    def json(self) -> dict[str, Any]:
+        return dict(json.loads(self.body))
+
+
+@dataclass
+class FakeReceiver:
+    """A CRM-like endpoint for events: records every POST, answers scripted statuses first."""
+
+    server: _Server | None = None
+    received: list[Received] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url + "/events"
+
+    def accepted(self) -> list[dict[str, Any]]:
+        """The events answered with 200, in arrival order."""
+        with self.lock:
+            return [item.json() for item in self.received if item.headers.get("x-answered") == "200"]
+
+
+class _ReceiverHandler(_Handler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        fake: FakeReceiver = self.server.fake.owner  # type: ignore[attr-defined]
+        body = self._body()
+        with fake.lock:
+            status = fake.failures.pop(0) if fake.failures else 200
+            headers = {key.lower(): value for key, value in self.headers.items()}
+            headers["x-answered"] = str(status)
+            fake.received.append(Received(body=body, headers=headers))
+        self._send_json(status, {"ok": status == 200})
+
+
+def start_fake_receiver() -> FakeReceiver:
+    fake = FakeReceiver()
+    _serve(fake, _ReceiverHandler)  # type: ignore[arg-type]
+    return fake
