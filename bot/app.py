@@ -7,17 +7,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
 
+from bot.api import router as api_router
 from bot.logging_setup import configure_logging
 from bot.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from bot.status import twilio_status
-from bot.webhook import twilio_webhook
+from bot.webhook import DATABASE_UNAVAILABLE, twilio_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +41,43 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok", "worker": worker_state})
 
 
-def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Starlette:
-    """Build the ASGI app; with `run_worker`, the queue worker runs in the same process."""
+async def database_unavailable(request: Request, error: Exception) -> Response:
+    """The API's answer while the database is unreachable: retry later, never a stack trace."""
+    logger.error("database unavailable", extra={"path": request.url.path, "error": type(error).__name__})
+    return JSONResponse(
+        {"detail": "database unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"}
+    )
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+    """Build the ASGI app; with `run_worker`, the queue worker runs in the same process.
+
+    FastAPI (a Starlette application) serves the JSON API and its OpenAPI document at
+    `/openapi.json`; the Twilio webhooks and health checks are plain Starlette routes.
+    """
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         configure_logging(settings)
         async with open_runtime(settings, worker=run_worker) as runtime:
             app.state.runtime = runtime
             yield {"runtime": runtime}
 
-    return Starlette(
-        routes=[
-            Route(WEBHOOK_PATH, twilio_webhook, methods=["POST"]),
-            Route(STATUS_CALLBACK_PATH, twilio_status, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-        ],
+    app = FastAPI(
+        title="advisor-bot",
+        summary="One Twilio WhatsApp webhook for many sales advisors, answered by an AI agent.",
+        version="0.1.0",
         lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
     )
+    app.add_route(WEBHOOK_PATH, twilio_webhook, methods=["POST"], include_in_schema=False)
+    app.add_route(STATUS_CALLBACK_PATH, twilio_status, methods=["POST"], include_in_schema=False)
+    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.include_router(api_router)
+    for error_type in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error_type, database_unavailable)
+    return app

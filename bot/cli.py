@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import uuid
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -48,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="do nothing when advisors are already registered"
     )
 
+    advisors = commands.add_parser("advisors", help="advisor administration")
+    advisor_commands = advisors.add_subparsers(dest="advisors_command", required=True)
+    token = advisor_commands.add_parser(
+        "token", help="issue an API token for one advisor (printed once, stored as a hash)"
+    )
+    token.add_argument("advisor", help="the advisor's id or Twilio number")
+
     simulate = commands.add_parser(
         "simulate", help="post a signed Twilio-style message to a running server, print the reply"
     )
@@ -72,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_db_upgrade(settings))
     if args.command == "db" and args.db_command == "seed":
         return asyncio.run(_db_seed(settings, args.file, if_empty=args.if_empty))
+    if args.command == "advisors" and args.advisors_command == "token":
+        return asyncio.run(_advisor_token(settings, args.advisor))
     if args.command == "simulate":
         from bot.simulate import simulate
 
@@ -163,6 +173,37 @@ async def _db_seed(settings: Settings, file: Path | None, *, if_empty: bool) -> 
         row = await cursor.fetchone()
         after = int(row["n"]) if row else 0
     _say(f"seeded {name}: {after - before} advisors added, {after} registered")
+    return 0
+
+
+async def _advisor_token(settings: Settings, advisor_ref: str) -> int:
+    from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
+    from advisors.tokens import issue_token
+
+    database = resolve_database(settings)
+    async with await psycopg.AsyncConnection.connect(
+        database.conninfo, **connection_kwargs(database)
+    ) as conn:
+        try:
+            advisor_id = uuid.UUID(advisor_ref)
+            cursor = await conn.execute("SELECT id, name FROM advisors WHERE id = %s", (advisor_id,))
+        except ValueError:
+            try:
+                number = normalize_whatsapp_address(advisor_ref)
+            except InvalidNumberError:
+                _say(f"error: {advisor_ref!r} is neither an advisor id nor a phone number")
+                return 1
+            cursor = await conn.execute(
+                "SELECT id, name FROM advisors WHERE twilio_phone_number = %s", (number,)
+            )
+        row = await cursor.fetchone()
+        if row is None:
+            _say(f"error: no advisor {advisor_ref}")
+            return 1
+        async with conn.transaction():
+            token = await issue_token(conn=conn, advisor_id=row["id"])
+    _say(f"API token for {row['name']} ({row['id']}); it is shown only now:")
+    _say(token)
     return 0
 
 

@@ -78,6 +78,8 @@ def configure_logging(settings: Settings) -> None:
             settings.twilio_auth_token,
             settings.openai_api_key,
             settings.twilio_webhook_signing_key,
+            settings.admin_token,
+            settings.event_webhook_secret,
         )
         if value is not None
     ]

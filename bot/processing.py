@@ -84,6 +84,12 @@ class PostgresConversationFlags:
                     conn=conn, advisor_id=UUID(advisor_id), phone=phone
                 )
                 assert conversation is not None
+                await store.record_handover(
+                    conn=conn,
+                    advisor_id=UUID(advisor_id),
+                    conversation_id=conversation.conversation_id,
+                    reason=reason,
+                )
                 await self._events.publish(
                     conn,
                     "handover.requested",

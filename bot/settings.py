@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     opt_out_words: str = "STOP,BAJA,CANCELAR"
     opt_in_words: str = "START,ALTA"
 
+    admin_token: SecretStr | None = None
     event_webhook_urls: str = ""
     event_webhook_secret: SecretStr | None = None
 
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
             "openai_api_key",
             "twilio_webhook_signing_key",
             "event_webhook_secret",
+            "admin_token",
         ):
             secret = getattr(self, name)
             if secret is None:

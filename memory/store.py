@@ -468,3 +468,11 @@ async def mark_advisor_notice(
         "error_code = %s, error_message = %s, updated_at = now() WHERE advisor_id = %s AND id = %s",
         (status, twilio_sid, error_code, error_message, advisor_id, notice_id),
     )
+
+
+async def record_handover(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, reason: str) -> None:
+    """Keep a row per handover, so statistics can count them per day."""
+    await conn.execute(
+        "INSERT INTO handovers (advisor_id, conversation_id, reason) VALUES (%s, %s, %s)",
+        (advisor_id, conversation_id, reason),
+    )

@@ -105,7 +105,8 @@ class Db:
 
 
 _TABLES = (
-    "messages, chat_history, advisors, procrastinate_jobs, procrastinate_periodic_defers, "
+    "handovers, advisor_tokens, advisor_channel, messages, chat_history, advisors, procrastinate_jobs, "
+    "procrastinate_periodic_defers, "
     "checkpoints, checkpoint_writes, checkpoint_blobs"
 )
 

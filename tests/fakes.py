@@ -65,6 +65,7 @@ class SentMessage:
     sid: str
     authorization: str | None
     status_callback: str | None = None
+    content_sid: str | None = None
 
 
 @dataclass
@@ -111,6 +112,7 @@ class _TwilioHandler(_Handler):
                         sid=sid,
                         authorization=self.headers.get("Authorization"),
                         status_callback=form.get("StatusCallback"),
+                        content_sid=form.get("ContentSid"),
                     )
                 )
         if failure is not None:
