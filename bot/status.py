@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from bot.runtime import Runtime
-from bot.webhook import DATABASE_UNAVAILABLE, authenticated_form, read_addresses, twiml_ok
+from bot.webhook import (
+    DATABASE_UNAVAILABLE,
+    authenticated_form,
+    read_addresses,
+    retry_later,
+    twiml_ok,
+)
 from memory import store
 
 logger = logging.getLogger(__name__)
@@ -40,9 +46,7 @@ async def twilio_status(request: Request) -> Response:
                 conn=conn, advisor_id=advisor.id, twilio_sid=sid, status=status, error_code=error_code
             )
     except DATABASE_UNAVAILABLE:
-        return PlainTextResponse(
-            "database unavailable, retry later\n", status_code=503, headers={"Retry-After": "5"}
-        )
+        return retry_later()
     logger.info(
         "delivery status",
         extra={

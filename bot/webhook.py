@@ -44,6 +44,13 @@ class _DuplicateMessageError(Exception):
     """Rolls the transaction back when the MessageSid was already stored."""
 
 
+def retry_later() -> Response:
+    """503 with Retry-After: Twilio retries the webhook later, nothing is lost."""
+    return PlainTextResponse(
+        "database unavailable, retry later\n", status_code=503, headers={"Retry-After": "5"}
+    )
+
+
 def twiml_ok() -> Response:
     """The empty TwiML answer: Twilio sends nothing back on our behalf."""
     return Response(EMPTY_TWIML, media_type="text/xml")
@@ -262,9 +269,7 @@ async def twilio_webhook(request: Request) -> Response:
             "database unavailable; asking Twilio to retry",
             extra={"error": type(error).__name__, "sid": message.twilio_sid},
         )
-        return PlainTextResponse(
-            "database unavailable, retry later\n", status_code=503, headers={"Retry-After": "5"}
-        )
+        return retry_later()
     logger.info(
         "message accepted",
         extra={

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -273,11 +273,25 @@ async def mark_outbound(
     error_message: str | None = None,
 ) -> None:
     """Record what became of one outbound message."""
+    await _record_send_outcome(
+        conn, "messages", advisor_id, message_id, status, twilio_sid, error_code, error_message
+    )
+
+
+async def _record_send_outcome(
+    conn: Conn,
+    table: Literal["messages", "advisor_channel"],
+    advisor_id: UUID,
+    row_id: int,
+    status: str,
+    twilio_sid: str | None,
+    error_code: str | None,
+    error_message: str | None,
+) -> None:
     await conn.execute(
-        "UPDATE messages SET status = %s, twilio_sid = coalesce(%s, twilio_sid), "
-        "error_code = %s, error_message = %s, updated_at = now() "
-        "WHERE advisor_id = %s AND id = %s",
-        (status, twilio_sid, error_code, error_message, advisor_id, message_id),
+        f"UPDATE {table} SET status = %s, twilio_sid = coalesce(%s, twilio_sid), "  # noqa: S608
+        "error_code = %s, error_message = %s, updated_at = now() WHERE advisor_id = %s AND id = %s",
+        (status, twilio_sid, error_code, error_message, advisor_id, row_id),
     )
 
 
@@ -463,10 +477,8 @@ async def mark_advisor_notice(
     error_message: str | None = None,
 ) -> None:
     """Record what became of a notice."""
-    await conn.execute(
-        "UPDATE advisor_channel SET status = %s, twilio_sid = coalesce(%s, twilio_sid), "
-        "error_code = %s, error_message = %s, updated_at = now() WHERE advisor_id = %s AND id = %s",
-        (status, twilio_sid, error_code, error_message, advisor_id, notice_id),
+    await _record_send_outcome(
+        conn, "advisor_channel", advisor_id, notice_id, status, twilio_sid, error_code, error_message
     )
 
 
