@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from xml.etree import ElementTree
 
 import httpx
 import psycopg
@@ -41,6 +42,15 @@ def signed_form(
         "Body": text,
     }
     return form, RequestValidator(auth_token).compute_signature(url, form)
+
+
+def twiml_messages(twiml: str) -> list[str]:
+    """The texts of the `<Message>` elements of a TwiML answer."""
+    try:
+        root = ElementTree.fromstring(twiml)
+    except ElementTree.ParseError:
+        return []
+    return [element.text or "" for element in root.iter("Message")]
 
 
 async def simulate(
@@ -86,6 +96,11 @@ async def simulate(
         if response.status_code != 200:
             say(response.text.strip())
             return 1
+        immediate = twiml_messages(response.text)
+        if immediate:  # an advisor's command: the answer is in the webhook's own response
+            for text in immediate:
+                say(f"{advisor.name} (command reply): {text}")
+            return 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             replies = await store.messages_after(

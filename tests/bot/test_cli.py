@@ -257,3 +257,40 @@ def test_supabase_public_roles_cannot_read_chat_history(
         conn.execute("RESET ROLE")
         # The server's own connection (the owner) reads as before.
         assert conn.execute("SELECT count(*) FROM advisors").fetchone() == (7,)
+
+
+def test_simulate_prints_the_answer_to_an_advisors_command(
+    cli_env: Path,
+    db: Db,
+    settings: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db.add_advisor("Ana Gómez", "+14155238886", phone="+573005550001")
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")  # type: ignore[arg-type]
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, timeout=30, what="uvicorn to start")
+        monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        code = main(
+            [
+                "simulate",
+                "--url",
+                f"http://127.0.0.1:{port}/webhooks/twilio",
+                "--to",
+                "+14155238886",
+                "--from",
+                "+573005550001",
+                "#lista",
+            ]
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Ana Gómez (command reply): Nadie espera a un humano ahora mismo." in out
