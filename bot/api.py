@@ -75,6 +75,8 @@ class MessageOut(BaseModel):
     status: str
     error_code: str | None
     error_message: str | None
+    transcript: str | None = Field(description="What a voice note said, once transcribed")
+    media_error: str | None = Field(description="Why the media could not be understood")
     created_at: datetime
     updated_at: datetime
 

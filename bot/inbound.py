@@ -61,7 +61,19 @@ def read_inbound(form: FormData) -> InboundMessage:
     )
 
 
-def text_for_agent(body: str, media: list[dict[str, Any]], payload: Mapping[str, Any] | None) -> str:
+def is_audio(item: Mapping[str, Any]) -> bool:
+    """Whether a media item is a voice note or other audio."""
+    return str(item.get("content_type") or "").lower().startswith("audio/")
+
+
+def text_for_agent(
+    body: str,
+    media: list[dict[str, Any]],
+    payload: Mapping[str, Any] | None,
+    *,
+    transcript: str | None = None,
+    media_error: str | None = None,
+) -> str:
     """Render a stored inbound message as the text the agent reads.
 
     Locations and button taps carry no Body worth reading on their own, so their fields are
@@ -79,7 +91,14 @@ def text_for_agent(body: str, media: list[dict[str, Any]], payload: Mapping[str,
         parts.append(f"[Botón pulsado: {button_text} (payload: {fields.get('ButtonPayload', '')})]")
     elif body:
         parts.append(body)
-    if media:
-        kinds = ", ".join(item.get("content_type") or "desconocido" for item in media)
-        parts.append(f"[{len(media)} adjunto(s): {kinds}]")
+    if transcript:
+        parts.append(f"[Nota de voz del cliente, transcrita]: {transcript}")
+    elif media_error and any(is_audio(item) for item in media):
+        parts.append(
+            "[El cliente envió una nota de voz que no se pudo entender: pídele con amabilidad que la escriba]"
+        )
+    others = [item for item in media if not (transcript or media_error) or not is_audio(item)]
+    if others:
+        kinds = ", ".join(item.get("content_type") or "desconocido" for item in others)
+        parts.append(f"[{len(others)} adjunto(s): {kinds}]")
     return "\n".join(parts) if parts else "[mensaje vacío]"

@@ -7,7 +7,9 @@ return at once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,9 +26,12 @@ from advisors.models import Advisor
 from advisors.repository import get_advisor
 from bot.agent import AgentContext, final_reply
 from bot.events import EventPublisher, attention_event
-from bot.inbound import text_for_agent
+from bot.inbound import is_audio, text_for_agent
 from bot.jobs import NOTICE_TASK
+from bot.media import MediaError, fetch_media
 from bot.sender import PermanentSendError, TwilioSender, split_reply
+from bot.settings import Settings
+from bot.transcribe import Transcriber
 from memory import store
 from memory.thread import run_config_for
 
@@ -118,11 +123,15 @@ class ConversationProcessor:
         graph: CompiledStateGraph[Any, Any, Any, Any] | None,
         sender: TwilioSender,
         events: EventPublisher,
+        settings: Settings,
+        transcriber: Transcriber | None = None,
     ) -> None:
         self._pool = pool
         self._graph = graph
         self._sender = sender
         self._events = events
+        self._settings = settings
+        self._transcriber = transcriber
 
     async def answer(self, *, advisor_id: UUID, conversation_id: UUID, message_id: int) -> Outcome:
         """Process the job of inbound message `message_id`."""
@@ -152,6 +161,7 @@ class ConversationProcessor:
             return Outcome("nothing_pending", sent)
         if inbound[-1].id > message_id:
             return Outcome("superseded", sent)
+        inbound = await self._understand_media(advisor, inbound)
         if conversation.opted_out:
             await self._hold_for_advisor(advisor, conversation, inbound, outcome="opted_out")
             return Outcome("opted_out", sent)
@@ -163,6 +173,47 @@ class ConversationProcessor:
             await self._hold_for_advisor(advisor, conversation, inbound)
             return Outcome("held_for_advisor", sent)
         return await self._reply(advisor, conversation, inbound, started_at, sent)
+
+    async def _understand_media(
+        self, advisor: Advisor, inbound: list[store.StoredMessage]
+    ) -> list[store.StoredMessage]:
+        """Transcribe voice notes not yet understood; a failure is recorded, never fatal."""
+        if self._transcriber is None:
+            return inbound
+        understood = []
+        for message in inbound:
+            audio = next((item for item in message.media if is_audio(item)), None)
+            if audio is None or message.transcript or message.media_error:
+                understood.append(message)
+                continue
+            transcript, failure = None, None
+            started = time.perf_counter()
+            try:
+                media = await fetch_media(str(audio.get("url")), settings=self._settings)
+                transcript = await self._transcriber.transcribe(media)
+            except MediaError as error:
+                failure = f"{error.reason}: {error}"[:500]
+                logger.warning(
+                    "voice note not understood", extra={"advisor": str(advisor.id), "reason": error.reason}
+                )
+            async with self._pool.connection() as conn:
+                await store.record_media_understanding(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    message_id=message.id,
+                    transcript=transcript,
+                    media_error=failure,
+                )
+            logger.info(
+                "voice note processed",
+                extra={
+                    "advisor": str(advisor.id),
+                    "ok": failure is None,
+                    "seconds": round(time.perf_counter() - started, 3),
+                },
+            )
+            understood.append(dataclasses.replace(message, transcript=transcript, media_error=failure))
+        return understood
 
     async def _hold_for_advisor(
         self,
@@ -498,7 +549,13 @@ def _human_messages(inbound: list[store.StoredMessage]) -> list[HumanMessage]:
     """
     return [
         HumanMessage(
-            content=text_for_agent(message.body, message.media, message.payload),
+            content=text_for_agent(
+                message.body,
+                message.media,
+                message.payload,
+                transcript=message.transcript,
+                media_error=message.media_error,
+            ),
             id=f"inbound-{message.id}",
         )
         for message in inbound

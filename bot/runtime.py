@@ -30,6 +30,7 @@ from bot.queue import PROCESSOR_KEY, create_queue
 from bot.sender import TwilioSender
 from bot.settings import Settings
 from bot.signature import local_auth_token
+from bot.transcribe import Transcriber
 from memory.checkpointer import open_checkpointer
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,12 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
             checkpointer=checkpointer,
         )
     runtime.processor = ConversationProcessor(
-        pool=worker_pool, graph=runtime.graph, sender=sender, events=runtime.events
+        pool=worker_pool,
+        graph=runtime.graph,
+        sender=sender,
+        events=runtime.events,
+        settings=settings,
+        transcriber=Transcriber(settings) if model is not None else None,
     )
     runtime.worker_task = asyncio.create_task(
         runtime.queue.run_worker_async(

@@ -31,11 +31,16 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     validate_twilio_signature: bool = True
     max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_media_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    media_timeout_seconds: float = Field(default=20.0, gt=0)
+    twilio_media_hosts: str = "api.twilio.com"
+    media_cdn_hosts: str = "*.twiliocdn.com,s3-external-1.amazonaws.com"
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    openai_transcribe_model: str = "whisper-1"
     model_context_tokens: int = Field(default=16_000, ge=512)
     reply_token_reserve: int = Field(default=1_024, ge=64)
 

@@ -24,7 +24,7 @@ _CONVERSATION_FIELDS = (
 )
 _MESSAGE_FIELDS = (
     "id, direction, author, body, media, twilio_sid, status, error_code, error_message, "
-    "created_at, updated_at"
+    "transcript, media_error, created_at, updated_at"
 )
 
 

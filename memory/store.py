@@ -67,11 +67,15 @@ class StoredMessage:
     status: str
     part: int | None
     created_at: datetime
+    transcript: str | None = None
+    media_error: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> StoredMessage:
         """Build from a `messages` row."""
         return cls(
+            transcript=row.get("transcript"),
+            media_error=row.get("media_error"),
             id=row["id"],
             direction=row["direction"],
             author=row["author"],
@@ -108,7 +112,10 @@ _CONVERSATION_COLUMNS = (
     "handover_reason, ai_attention_changed_at, ai_attention_changed_by, opted_out, "
     "last_inbound_at, last_advisor_message_at, updated_at"
 )
-_MESSAGE_COLUMNS = "id, direction, author, body, media, payload, twilio_sid, status, part, created_at"
+_MESSAGE_COLUMNS = (
+    "id, direction, author, body, media, payload, twilio_sid, status, part, created_at, transcript, "
+    "media_error"
+)
 
 
 async def touch_conversation(*, conn: Conn, advisor_id: UUID, phone: str) -> UUID:
@@ -487,4 +494,15 @@ async def record_handover(*, conn: Conn, advisor_id: UUID, conversation_id: UUID
     await conn.execute(
         "INSERT INTO handovers (advisor_id, conversation_id, reason) VALUES (%s, %s, %s)",
         (advisor_id, conversation_id, reason),
+    )
+
+
+async def record_media_understanding(
+    *, conn: Conn, advisor_id: UUID, message_id: int, transcript: str | None, media_error: str | None
+) -> None:
+    """Store what a customer's media said, or why it could not be understood."""
+    await conn.execute(
+        "UPDATE messages SET transcript = %s, media_error = %s, updated_at = now() "
+        "WHERE advisor_id = %s AND id = %s",
+        (transcript, media_error, advisor_id, message_id),
     )

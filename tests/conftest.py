@@ -153,6 +153,9 @@ def make_settings(
             "job_retry_base_seconds": 0,
             "database_timeout_seconds": 2,
             "log_level": "WARNING",
+            # Loopback only: media URLs in Twilio's samples name api.twilio.com, never contacted.
+            "twilio_media_hosts": "127.0.0.1:9",
+            "media_cdn_hosts": "127.0.0.1:9",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -6,6 +6,7 @@ call so tests assert exactly what was sent.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -79,6 +80,10 @@ class FakeTwilio:
     failures: list[tuple[int, int]] = field(default_factory=list)
     fail_always: tuple[int, int] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Media: GET .../Media/{id} with the account's credentials redirects to `media_redirect` + id.
+    media_redirect: str | None = None
+    auth_token: str = ""
+    media_requests: list[dict[str, str | None]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -91,6 +96,24 @@ class FakeTwilio:
 
 
 class _TwilioHandler(_Handler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        fake: FakeTwilio = self.server.fake.owner  # type: ignore[attr-defined]
+        parts = urlparse(self.path).path.strip("/").split("/")
+        authorization = self.headers.get("Authorization")
+        with fake.lock:
+            fake.media_requests.append({"path": self.path, "authorization": authorization})
+        if len(parts) != 7 or parts[5] != "Media" or fake.media_redirect is None:
+            self._send_json(404, {"code": 20404, "message": "not found", "status": 404})
+            return
+        expected = "Basic " + base64.b64encode(f"{parts[2]}:{fake.auth_token}".encode()).decode()
+        if authorization != expected:
+            self._send_json(401, {"code": 20003, "message": "authenticate", "status": 401})
+            return
+        self.send_response(307)
+        self.send_header("Location", fake.media_redirect + parts[6])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         fake: FakeTwilio = self.server.fake.owner  # type: ignore[attr-defined]
         parts = urlparse(self.path).path.strip("/").split("/")
@@ -171,6 +194,9 @@ class FakeOpenAI:
     failures: list[int] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    transcript: str = "Hola, quisiera saber el precio del apartamento de dos habitaciones"
+    transcription_failures: list[int] = field(default_factory=list)
+    audio_uploads: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -182,6 +208,16 @@ class FakeOpenAI:
 class _OpenAIHandler(_Handler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         fake: FakeOpenAI = self.server.fake.owner  # type: ignore[attr-defined]
+        if urlparse(self.path).path == "/v1/audio/transcriptions":
+            body = self._body()
+            with fake.lock:
+                fake.audio_uploads.append(body)
+                failure = fake.transcription_failures.pop(0) if fake.transcription_failures else None
+            if failure is not None:
+                self._send_json(failure, {"error": {"message": "scripted failure", "type": "server_error"}})
+            else:
+                self._send_json(200, {"text": fake.transcript})
+            return
         if urlparse(self.path).path != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
             return
@@ -280,4 +316,43 @@ class _ReceiverHandler(_Handler):
 def start_fake_receiver() -> FakeReceiver:
     fake = FakeReceiver()
     _serve(fake, _ReceiverHandler)  # type: ignore[arg-type]
+    return fake
+
+
+@dataclass
+class FakeMediaHost:
+    """A CDN: serves files by id, records each request's headers (credentials must not arrive)."""
+
+    server: _Server | None = None
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    requests: list[dict[str, str | None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url + "/files/"
+
+
+class _MediaHostHandler(_Handler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        fake: FakeMediaHost = self.server.fake.owner  # type: ignore[attr-defined]
+        name = urlparse(self.path).path.rsplit("/", 1)[-1]
+        with fake.lock:
+            fake.requests.append({"path": self.path, "authorization": self.headers.get("Authorization")})
+            found = fake.files.get(name)
+        if found is None:
+            self._send_json(404, {"error": "not found"})
+            return
+        data, content_type = found
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def start_fake_media_host() -> FakeMediaHost:
+    fake = FakeMediaHost()
+    _serve(fake, _MediaHostHandler)  # type: ignore[arg-type]
     return fake

@@ -1,0 +1,145 @@
+"""Voice notes in: fetched from Twilio (redirect, credentials only to Twilio), transcribed, understood."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.app import create_app
+from bot.media import MediaError, fetch_media
+from bot.settings import Settings
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Db, inbound_form, settle, signed_post, wait_for
+from tests.fakes import FakeMediaHost, FakeOpenAI, FakeTwilio, start_fake_media_host
+
+VOICE_NOTE = (Path(__file__).parents[1] / "fixtures" / "audio" / "voice-note-es.ogg").read_bytes()
+ADVISOR, CUSTOMER = "+14155238886", "+573001112233"
+
+
+@pytest.fixture
+def media_host() -> Iterator[FakeMediaHost]:
+    fake = start_fake_media_host()
+    yield fake
+    assert fake.server is not None
+    fake.server.close()
+
+
+def _hostport(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}"
+
+
+@pytest.fixture
+def voice_settings(
+    make_settings: Callable[..., Settings], fake_twilio: FakeTwilio, media_host: FakeMediaHost
+) -> Callable[..., Settings]:
+    fake_twilio.media_redirect = media_host.url
+    fake_twilio.auth_token = AUTH_TOKEN
+    media_host.files["ME1"] = (VOICE_NOTE, "audio/ogg")
+
+    def build(**overrides: object) -> Settings:
+        values = {
+            "twilio_media_hosts": _hostport(fake_twilio.url),
+            "media_cdn_hosts": _hostport(media_host.url),
+        }
+        values.update(overrides)  # type: ignore[arg-type]
+        return make_settings(**values)
+
+    return build
+
+
+def _voice_form(fake_twilio: FakeTwilio, media_id: str = "ME1") -> dict[str, str]:
+    url = f"{fake_twilio.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'2' * 32}/Media/{media_id}"
+    return inbound_form(
+        ADVISOR, CUSTOMER, "", NumMedia="1", MessageType="audio", MediaContentType0="audio/ogg", MediaUrl0=url
+    )
+
+
+def _voice_round(client: TestClient, db: Db, fake_twilio: FakeTwilio, form: dict[str, str]) -> str:
+    assert signed_post(client, form).status_code == 200
+    reply = wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the reply to the voice note")
+    settle(db)
+    return str(reply[0])
+
+
+def test_a_voice_note_is_fetched_transcribed_and_answered(
+    voice_settings: Callable[..., Settings],
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    media_host: FakeMediaHost,
+) -> None:
+    db.add_advisor("Ana", ADVISOR)
+    with TestClient(create_app(voice_settings())) as client:
+        reply = _voice_round(client, db, fake_twilio, _voice_form(fake_twilio))
+    assert reply == (
+        "Respuesta a: [Nota de voz del cliente, transcrita]: "
+        "Hola, quisiera saber el precio del apartamento de dos habitaciones"
+    )
+    # The real OGG/Opus file reached the transcription endpoint unchanged.
+    assert len(fake_openai.audio_uploads) == 1 and VOICE_NOTE in fake_openai.audio_uploads[0]
+    assert b'name="model"' in fake_openai.audio_uploads[0] and b"whisper-1" in fake_openai.audio_uploads[0]
+    # Credentials went to Twilio, and not to the CDN it redirected to.
+    assert fake_twilio.media_requests[0]["authorization"].startswith("Basic ")  # type: ignore[union-attr]
+    assert [r["authorization"] for r in media_host.requests] == [None]
+    row = db.query("SELECT transcript, media_error FROM messages WHERE direction = 'inbound'")[0]
+    assert row == {"transcript": fake_openai.transcript, "media_error": None}
+
+
+def test_a_transcription_failure_still_gets_a_helpful_text_reply(
+    voice_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.transcription_failures = [500, 500]
+    db.add_advisor("Ana", ADVISOR)
+    with TestClient(create_app(voice_settings())) as client:
+        reply = _voice_round(client, db, fake_twilio, _voice_form(fake_twilio))
+    assert "nota de voz que no se pudo entender" in reply
+    assert len(fake_openai.audio_uploads) == 2  # one retry inside the client, then it gives up
+    error = db.query("SELECT media_error FROM messages WHERE direction = 'inbound'")[0]["media_error"]
+    assert error.startswith("transcription_failed")
+
+
+def test_an_oversized_download_is_refused_and_recorded(
+    voice_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR)
+    with TestClient(create_app(voice_settings(max_media_bytes=1024))) as client:
+        reply = _voice_round(client, db, fake_twilio, _voice_form(fake_twilio))
+    assert "no se pudo entender" in reply
+    assert fake_openai.audio_uploads == []
+    error = db.query("SELECT media_error FROM messages WHERE direction = 'inbound'")[0]["media_error"]
+    assert error.startswith("too_large")
+
+
+def test_a_redirect_to_a_host_not_allowed_is_not_followed(
+    voice_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, media_host: FakeMediaHost
+) -> None:
+    db.add_advisor("Ana", ADVISOR)
+    with TestClient(create_app(voice_settings(media_cdn_hosts="*.twiliocdn.com"))) as client:
+        reply = _voice_round(client, db, fake_twilio, _voice_form(fake_twilio))
+    assert "no se pudo entender" in reply
+    assert media_host.requests == []
+    error = db.query("SELECT media_error FROM messages WHERE direction = 'inbound'")[0]["media_error"]
+    assert error.startswith("host_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("url", "hosts", "reason"),
+    [
+        ("https://evil.example.com/x", "api.twilio.com", "host_not_allowed"),
+        ("http://api.twilio.com/x", "api.twilio.com", "host_not_allowed"),  # not https
+        ("https://localhost/x", "localhost", "private_address"),  # allowed by name, but private
+        ("https://10.0.0.5/x", "10.0.0.5", "private_address"),
+    ],
+)
+def test_media_policy_refuses_before_any_connection(
+    make_settings: Callable[..., Settings], url: str, hosts: str, reason: str
+) -> None:
+    settings = make_settings(twilio_media_hosts=hosts, media_cdn_hosts="")
+    with pytest.raises(MediaError) as refused:
+        asyncio.run(fetch_media(url, settings=settings))
+    assert refused.value.reason == reason
