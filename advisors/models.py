@@ -25,6 +25,9 @@ class AdvisorSettings(BaseModel):
     language: str = "es"
     away_message: str | None = None
     default_region: str | None = None
+    tts_voice: str | None = None
+    audio_default: bool = False
+    audio_reciprocal: bool = True
 
 
 @dataclass(frozen=True)

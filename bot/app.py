@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from bot.api import router as api_router
 from bot.logging_setup import configure_logging
+from bot.media_store import MEDIA_PATH, media_link_valid
 from bot.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
 from bot.runtime import open_runtime
 from bot.settings import Settings
@@ -39,6 +40,22 @@ async def readyz(request: Request) -> JSONResponse:
     worker = runtime.worker_task
     worker_state = "absent" if worker is None else ("stopped" if worker.done() else "running")
     return JSONResponse({"status": "ok", "database": "ok", "worker": worker_state})
+
+
+async def media_file(request: Request) -> Response:
+    """Serve a local media file to Twilio; a tampered, expired or unknown link is a 404."""
+    runtime = request.state.runtime
+    name = request.path_params["name"]
+    valid = media_link_valid(
+        name,
+        request.query_params.get("expires", ""),
+        request.query_params.get("signature", ""),
+        key=runtime.media_key,
+    )
+    path = runtime.settings.media_dir / name
+    if not valid or not path.is_file():
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    return FileResponse(path, media_type="audio/ogg" if name.endswith(".ogg") else None)
 
 
 async def database_unavailable(request: Request, error: Exception) -> Response:
@@ -75,6 +92,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     )
     app.add_route(WEBHOOK_PATH, twilio_webhook, methods=["POST"], include_in_schema=False)
     app.add_route(STATUS_CALLBACK_PATH, twilio_status, methods=["POST"], include_in_schema=False)
+    app.add_route(MEDIA_PATH + "/{name}", media_file, methods=["GET"], include_in_schema=False)
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     app.include_router(api_router)

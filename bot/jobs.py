@@ -10,6 +10,7 @@ NOTICE_TASK = "send_advisor_notice"
 RESUME_TASK = "resume_ai"
 EVENT_TASK = "deliver_event"
 RETRY_STALLED_TASK = "retry_stalled_jobs"
+CLEANUP_MEDIA_TASK = "cleanup_media"
 
 
 def conversation_lock(advisor_id: UUID | str, phone: str) -> str:

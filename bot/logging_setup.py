@@ -80,6 +80,8 @@ def configure_logging(settings: Settings) -> None:
             settings.twilio_webhook_signing_key,
             settings.admin_token,
             settings.event_webhook_secret,
+            settings.media_signing_key,
+            settings.supabase_service_role_key,
         )
         if value is not None
     ]

@@ -29,9 +29,11 @@ from bot.events import EventPublisher, attention_event
 from bot.inbound import is_audio, text_for_agent
 from bot.jobs import NOTICE_TASK
 from bot.media import MediaError, fetch_media
+from bot.media_store import MediaStore, MediaStoreError
 from bot.sender import PermanentSendError, TwilioSender, split_reply
 from bot.settings import Settings
 from bot.transcribe import Transcriber
+from bot.voice import SynthesisError, Synthesizer, needs_text_too, speakable
 from memory import store
 from memory.thread import run_config_for
 
@@ -125,6 +127,8 @@ class ConversationProcessor:
         events: EventPublisher,
         settings: Settings,
         transcriber: Transcriber | None = None,
+        synthesizer: Synthesizer | None = None,
+        media_store: MediaStore | None = None,
     ) -> None:
         self._pool = pool
         self._graph = graph
@@ -132,6 +136,8 @@ class ConversationProcessor:
         self._events = events
         self._settings = settings
         self._transcriber = transcriber
+        self._synthesizer = synthesizer
+        self._media_store = media_store
 
     async def answer(self, *, advisor_id: UUID, conversation_id: UUID, message_id: int) -> Outcome:
         """Process the job of inbound message `message_id`."""
@@ -277,6 +283,12 @@ class ConversationProcessor:
                 added = _messages_from(messages, first_id=humans[0].id)
                 text = final_reply(added)
 
+        parts = split_reply(text) if text else []
+        voice_url = (
+            await self._voice_reply(advisor, conversation, text) if outcome_status == "answered" else None
+        )
+        if voice_url is not None and not needs_text_too(text):
+            parts = []
         async with self._pool.connection() as conn, conn.transaction():
             # Check again just before sending: a human who took over, or a newer message,
             # wins over this reply.
@@ -302,7 +314,6 @@ class ConversationProcessor:
                     outcome=outcome_status,
                     error_message=model_error,
                 )
-                parts = split_reply(text) if text else []
                 await store.insert_pending_replies(
                     conn=conn,
                     advisor_id=advisor.id,
@@ -310,6 +321,7 @@ class ConversationProcessor:
                     reply_to=inbound[-1].id,
                     parts=parts,
                     author="ai" if outcome_status == "answered" else "system",
+                    voice_url=voice_url,
                 )
             elif human_took_over:
                 await store.mark_processed(
@@ -326,6 +338,40 @@ class ConversationProcessor:
             return Outcome(f"dropped_{reason}", sent_before)
         sent = await self._deliver(advisor, conversation)
         return Outcome(outcome_status, sent_before + sent)
+
+    async def _voice_reply(self, advisor: Advisor, conversation: store.Conversation, text: str) -> str | None:
+        """Speak the reply and publish it for Twilio, when this customer gets voice replies.
+
+        Any failure leaves the text reply to go out alone: a voice note is never worth a lost answer.
+        """
+        if self._synthesizer is None or self._media_store is None or not speakable(text):
+            return None
+        async with self._pool.connection() as conn:
+            # The agent's own tool may have just changed the preference during this run.
+            current = await store.get_conversation(
+                conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
+            )
+        if current is None or not current.audio_available:
+            return None
+        started = time.perf_counter()
+        try:
+            audio = await self._synthesizer.speak(text, voice=advisor.settings.tts_voice)
+            url = await self._media_store.publish(audio, content_type="audio/ogg", suffix="ogg")
+        except (SynthesisError, MediaStoreError) as error:
+            logger.warning(
+                "voice reply failed; sending text",
+                extra={**_log_facts(advisor, conversation), "error": str(error)[:200]},
+            )
+            return None
+        logger.info(
+            "voice reply ready",
+            extra={
+                **_log_facts(advisor, conversation),
+                "bytes": len(audio),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        return url
 
     async def _forget(self, config: RunnableConfig, added: list[BaseMessage], *, keep_humans: bool) -> None:
         """Remove a dropped run's messages from the AI's memory, so it never 'said' them."""
@@ -380,6 +426,7 @@ class ConversationProcessor:
                     body=message.body,
                     content_sid=template.get("content_sid"),
                     content_variables=template.get("content_variables"),
+                    media_url=template.get("media_url"),
                 )
             except PermanentSendError as error:
                 async with self._pool.connection() as conn, conn.transaction():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -16,12 +17,14 @@ from bot.database import Database
 from bot.events import TransientEventError, deliver_event
 from bot.jobs import (
     ANSWER_TASK,
+    CLEANUP_MEDIA_TASK,
     DELIVER_TASK,
     EVENT_TASK,
     NOTICE_TASK,
     RESUME_TASK,
     RETRY_STALLED_TASK,
 )
+from bot.media_store import delete_old_files
 from bot.processing import ConversationProcessor, Outcome, TransientModelError
 from bot.sender import TransientSendError
 from bot.settings import Settings
@@ -146,6 +149,17 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
                 extra={"event": event.get("type"), "attempts": attempts, "error": str(error)},
             )
             raise
+
+    @app.periodic(cron="17 * * * *", periodic_id=CLEANUP_MEDIA_TASK)
+    @app.task(name=CLEANUP_MEDIA_TASK, queueing_lock=CLEANUP_MEDIA_TASK)
+    async def cleanup_media(timestamp: int) -> int:
+        """Delete local voice replies older than MEDIA_RETENTION_HOURS (their links expired long ago)."""
+        removed = await asyncio.to_thread(
+            delete_old_files, settings.media_dir, older_than_seconds=settings.media_retention_hours * 3600
+        )
+        if removed:
+            logger.info("old media files deleted", extra={"count": removed})
+        return removed
 
     @app.periodic(cron="* * * * *", periodic_id=RETRY_STALLED_TASK)
     @app.task(name=RETRY_STALLED_TASK, queueing_lock=RETRY_STALLED_TASK, pass_context=True)

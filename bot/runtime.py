@@ -23,6 +23,7 @@ from advisors.resolver import AdvisorResolver
 from bot.agent import build_agent_graph, build_chat_model, build_tools
 from bot.database import Database, connection_kwargs, open_pool, resolve_database
 from bot.events import EventPublisher
+from bot.media_store import LocalMediaStore, MediaStore, MediaStoreError, SupabaseMediaStore
 from bot.migrations import upgrade
 from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
@@ -31,6 +32,7 @@ from bot.sender import TwilioSender
 from bot.settings import Settings
 from bot.signature import local_auth_token
 from bot.transcribe import Transcriber
+from bot.voice import Synthesizer
 from memory.checkpointer import open_checkpointer
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class Runtime:
     queue: procrastinate.App
     events: EventPublisher
     auth_token: str | None
+    media_key: bytes
     processor: ConversationProcessor | None = None
     graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
     worker_task: asyncio.Task[None] | None = None
@@ -82,6 +85,7 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
             queue=queue,
             events=EventPublisher(settings, queue),
             auth_token=local_auth_token(settings),
+            media_key=settings.media_key(local_auth_token(settings)),
         )
         await _watch_advisor_changes(runtime, closers)
         if settings.validate_twilio_signature and runtime.auth_token is None:
@@ -117,6 +121,18 @@ async def _watch_advisor_changes(runtime: Runtime, closers: list[Any]) -> None:
             await task
 
     closers.append(stop)
+
+
+def _media_store(runtime: Runtime) -> MediaStore | None:
+    """Where voice replies are published, or None (text only) when it cannot be set up."""
+    settings = runtime.settings
+    try:
+        if settings.media_backend == "supabase":
+            return SupabaseMediaStore(settings)
+        return LocalMediaStore(settings, key=runtime.media_key)
+    except MediaStoreError as error:
+        logger.warning("voice replies disabled: %s", error)
+        return None
 
 
 def status_callback_url(settings: Settings) -> str | None:
@@ -158,6 +174,8 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
         events=runtime.events,
         settings=settings,
         transcriber=Transcriber(settings) if model is not None else None,
+        synthesizer=Synthesizer(settings) if model is not None else None,
+        media_store=_media_store(runtime),
     )
     runtime.worker_task = asyncio.create_task(
         runtime.queue.run_worker_async(

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from twilio.base import values
@@ -110,6 +111,7 @@ class TwilioSender:
         body: str,
         content_sid: str | None = None,
         content_variables: dict[str, str] | None = None,
+        media_url: str | None = None,
     ) -> SendResult:
         """Send one message (free text, or an approved template when `content_sid` is given).
 
@@ -119,7 +121,9 @@ class TwilioSender:
         """
         if self._client is None:
             return SendResult(sid=None, status="dry_run")
-        options: dict[str, str] = {}
+        options: dict[str, Any] = {}
+        if media_url:
+            options["media_url"] = [media_url]
         if self._status_callback_url:
             options["status_callback"] = self._status_callback_url
         if content_sid:
@@ -128,7 +132,7 @@ class TwilioSender:
         return await asyncio.to_thread(self._send_blocking, from_number, to_number, body, options)
 
     def _send_blocking(
-        self, from_number: str, to_number: str, body: str, options: dict[str, str]
+        self, from_number: str, to_number: str, body: str, options: dict[str, Any]
     ) -> SendResult:
         assert self._client is not None
         if "content_sid" in options:

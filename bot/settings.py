@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +42,17 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_transcribe_model: str = "whisper-1"
+    openai_tts_model: str = "gpt-4o-mini-tts"
+    openai_tts_voice: str = "alloy"
+
+    media_backend: Literal["local", "supabase"] = "local"
+    media_dir: Path = Path(".advisor-bot/media")
+    media_link_ttl_seconds: int = Field(default=86_400, ge=60)
+    media_retention_hours: float = Field(default=48, gt=0)
+    media_signing_key: SecretStr | None = None
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+    supabase_media_bucket: str = "media"
     model_context_tokens: int = Field(default=16_000, ge=512)
     reply_token_reserve: int = Field(default=1_024, ge=64)
 
@@ -93,6 +105,8 @@ class Settings(BaseSettings):
             "twilio_webhook_signing_key",
             "event_webhook_secret",
             "admin_token",
+            "media_signing_key",
+            "supabase_service_role_key",
         ):
             secret = getattr(self, name)
             if secret is None:
@@ -117,6 +131,11 @@ class Settings(BaseSettings):
     def event_webhook_url_list(self) -> list[str]:
         """The receivers of events, in the order configured."""
         return [url.strip() for url in self.event_webhook_urls.split(",") if url.strip()]
+
+    def media_key(self, fallback: str | None) -> bytes:
+        """The key that signs local media links; every process derives the same one."""
+        secret = self.media_signing_key.get_secret_value() if self.media_signing_key else (fallback or "")
+        return hashlib.sha256(b"advisor-bot-media:" + secret.encode()).digest()
 
     def opt_out_keywords(self) -> frozenset[str]:
         """The words (case-insensitive, the whole message) that stop all messages to a customer."""

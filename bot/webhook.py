@@ -18,7 +18,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from advisors.models import Advisor
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 from bot.commands import default_region, parse_command, run_command
-from bot.inbound import InvalidInboundError, read_inbound
+from bot.inbound import InvalidInboundError, is_audio, read_inbound
 from bot.jobs import ANSWER_TASK, conversation_lock
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -216,7 +216,12 @@ async def twilio_webhook(request: Request) -> Response:
             try:
                 async with conn.transaction():
                     conversation_id = await store.touch_conversation(
-                        conn=conn, advisor_id=advisor.id, phone=customer
+                        conn=conn,
+                        advisor_id=advisor.id,
+                        phone=customer,
+                        audio_default=advisor.settings.audio_default,
+                        voice_note=advisor.settings.audio_reciprocal
+                        and any(is_audio(item) for item in message.media),
                     )
                     message_id = await store.insert_inbound(
                         conn=conn,

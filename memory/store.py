@@ -118,17 +118,24 @@ _MESSAGE_COLUMNS = (
 )
 
 
-async def touch_conversation(*, conn: Conn, advisor_id: UUID, phone: str) -> UUID:
-    """Create the advisor + customer conversation, or mark it active; return its id."""
+async def touch_conversation(
+    *, conn: Conn, advisor_id: UUID, phone: str, audio_default: bool = False, voice_note: bool = False
+) -> UUID:
+    """Create the advisor + customer conversation, or mark it active; return its id.
+
+    A new conversation starts with the advisor's default for voice replies; a voice note from
+    the customer (when the advisor's settings make audio reciprocal) switches them on.
+    """
     cursor = await conn.execute(
         """
-        INSERT INTO chat_history (advisor_id, phone_number, last_inbound_at)
-        VALUES (%s, %s, now())
+        INSERT INTO chat_history (advisor_id, phone_number, last_inbound_at, audio_available)
+        VALUES (%s, %s, now(), %s OR %s)
         ON CONFLICT (advisor_id, phone_number)
-        DO UPDATE SET updated_at = now(), last_inbound_at = now()
+        DO UPDATE SET updated_at = now(), last_inbound_at = now(),
+            audio_available = chat_history.audio_available OR %s
         RETURNING conversation_id
         """,
-        (advisor_id, phone),
+        (advisor_id, phone, audio_default, voice_note, voice_note),
     )
     row = await cursor.fetchone()
     assert row is not None
@@ -239,9 +246,33 @@ async def insert_pending_replies(
     reply_to: int,
     parts: list[str],
     author: str,
+    voice_url: str | None = None,
 ) -> list[int]:
-    """Record the intent to send each part before any call to Twilio; return their ids."""
+    """Record the intent to send each part before any call to Twilio; return their ids.
+
+    With `voice_url`, a voice note goes first and `parts` (possibly none) follow as text.
+    """
     ids: list[int] = []
+    if voice_url is not None:
+        cursor = await conn.execute(
+            """
+            INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media,
+                payload, status, reply_to, part)
+            VALUES (%s, %s, 'outbound', %s, '', %s, %s, 'pending', %s, 0)
+            RETURNING id
+            """,
+            (
+                advisor_id,
+                conversation_id,
+                author,
+                Jsonb([{"url": voice_url, "content_type": "audio/ogg"}]),
+                Jsonb({"media_url": voice_url}),
+                reply_to,
+            ),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        ids.append(int(row["id"]))
     for index, text in enumerate(parts):
         cursor = await conn.execute(
             """

@@ -10,6 +10,8 @@ import base64
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,15 @@ class _Server:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _fetch(url: str) -> tuple[int, bytes]:
+    """GET a loopback URL as Twilio would fetch a MediaUrl."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - test-only, loopback
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        return int(error.code), b""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,6 +78,7 @@ class SentMessage:
     authorization: str | None
     status_callback: str | None = None
     content_sid: str | None = None
+    media_url: str | None = None
 
 
 @dataclass
@@ -83,6 +95,8 @@ class FakeTwilio:
     # Media: GET .../Media/{id} with the account's credentials redirects to `media_redirect` + id.
     media_redirect: str | None = None
     auth_token: str = ""
+    # Like Twilio, fetch each outbound MediaUrl: (url, HTTP status, bytes).
+    media_fetches: list[tuple[str, int, bytes]] = field(default_factory=list)
     media_requests: list[dict[str, str | None]] = field(default_factory=list)
 
     @property
@@ -136,12 +150,17 @@ class _TwilioHandler(_Handler):
                         authorization=self.headers.get("Authorization"),
                         status_callback=form.get("StatusCallback"),
                         content_sid=form.get("ContentSid"),
+                        media_url=form.get("MediaUrl"),
                     )
                 )
         if failure is not None:
             status, code = failure
             self._send_json(status, {"code": code, "message": f"scripted failure {code}", "status": status})
             return
+        if form.get("MediaUrl"):
+            fetched = _fetch(form["MediaUrl"])
+            with fake.lock:
+                fake.media_fetches.append((form["MediaUrl"], *fetched))
         self._send_json(
             201,
             {
@@ -197,6 +216,9 @@ class FakeOpenAI:
     transcript: str = "Hola, quisiera saber el precio del apartamento de dos habitaciones"
     transcription_failures: list[int] = field(default_factory=list)
     audio_uploads: list[bytes] = field(default_factory=list)
+    speech_audio: bytes = b""
+    speech_requests: list[dict[str, Any]] = field(default_factory=list)
+    speech_failures: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -217,6 +239,20 @@ class _OpenAIHandler(_Handler):
                 self._send_json(failure, {"error": {"message": "scripted failure", "type": "server_error"}})
             else:
                 self._send_json(200, {"text": fake.transcript})
+            return
+        if urlparse(self.path).path == "/v1/audio/speech":
+            speech = json.loads(self._body())
+            with fake.lock:
+                fake.speech_requests.append(speech)
+                failure = fake.speech_failures.pop(0) if fake.speech_failures else None
+            if failure is not None:
+                self._send_json(failure, {"error": {"message": "scripted failure", "type": "server_error"}})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/ogg")
+            self.send_header("Content-Length", str(len(fake.speech_audio)))
+            self.end_headers()
+            self.wfile.write(fake.speech_audio)
             return
         if urlparse(self.path).path != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -355,4 +391,60 @@ class _MediaHostHandler(_Handler):
 def start_fake_media_host() -> FakeMediaHost:
     fake = FakeMediaHost()
     _serve(fake, _MediaHostHandler)  # type: ignore[arg-type]
+    return fake
+
+
+@dataclass
+class FakeSupabaseStorage:
+    """Supabase Storage's upload and sign endpoints, recording bucket, path and content type."""
+
+    server: _Server | None = None
+    uploads: list[dict[str, Any]] = field(default_factory=list)
+    signs: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+
+class _SupabaseHandler(_Handler):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        fake: FakeSupabaseStorage = self.server.fake.owner  # type: ignore[attr-defined]
+        path = urlparse(self.path).path
+        body = self._body()
+        if path.startswith("/storage/v1/object/sign/"):
+            bucket, _, key = path.removeprefix("/storage/v1/object/sign/").partition("/")
+            with fake.lock:
+                fake.signs.append(
+                    {
+                        "bucket": bucket,
+                        "path": key,
+                        "body": json.loads(body),
+                        "authorization": self.headers.get("Authorization"),
+                    }
+                )
+            self._send_json(200, {"signedURL": f"/object/sign/{bucket}/{key}?token=signed-token"})
+            return
+        if path.startswith("/storage/v1/object/"):
+            bucket, _, key = path.removeprefix("/storage/v1/object/").partition("/")
+            with fake.lock:
+                fake.uploads.append(
+                    {
+                        "bucket": bucket,
+                        "path": key,
+                        "body": body,
+                        "content_type": self.headers.get("Content-Type"),
+                        "authorization": self.headers.get("Authorization"),
+                    }
+                )
+            self._send_json(200, {"Key": f"{bucket}/{key}", "Id": str(uuid.uuid4())})
+            return
+        self._send_json(404, {"error": "not found"})
+
+
+def start_fake_supabase_storage() -> FakeSupabaseStorage:
+    fake = FakeSupabaseStorage()
+    _serve(fake, _SupabaseHandler)  # type: ignore[arg-type]
     return fake

@@ -1,0 +1,116 @@
+"""Owns hosting our own media (voice replies) where Twilio can fetch it: local or Supabase Storage.
+
+`local`: files in MEDIA_DIR, served by this app at `/media/{name}?expires=…&signature=…`, an
+unguessable name plus an HMAC over name and expiry; a tampered or expired link is a 404, and a
+periodic job deletes files older than MEDIA_RETENTION_HOURS. `supabase`: uploaded to the
+SUPABASE_MEDIA_BUCKET bucket and shared through a signed URL from Supabase itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+import warnings
+from pathlib import Path
+from typing import Protocol
+
+from bot.settings import Settings
+
+MEDIA_PATH = "/media"
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+class MediaStoreError(Exception):
+    """The media could not be stored or shared; the caller falls back to text."""
+
+
+class MediaStore(Protocol):
+    """Somewhere Twilio can fetch our media from."""
+
+    async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
+        """Store `data` and return a URL Twilio can fetch it from."""
+
+
+def sign_media(name: str, expires: int, key: bytes) -> str:
+    """The signature of a local media link."""
+    return hmac.new(key, f"{name}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def media_link_valid(
+    name: str, expires: str, signature: str, *, key: bytes, now: float | None = None
+) -> bool:
+    """Whether a local media link is genuine and not expired."""
+    if not expires.isdigit() or not set(name) <= _NAME_CHARS or name.startswith("."):
+        return False
+    if int(expires) < (now if now is not None else time.time()):
+        return False
+    return hmac.compare_digest(sign_media(name, int(expires), key), signature)
+
+
+class LocalMediaStore:
+    """Files under MEDIA_DIR, linked through this app under PUBLIC_BASE_URL."""
+
+    def __init__(self, settings: Settings, *, key: bytes) -> None:
+        if not settings.public_base_url:
+            raise MediaStoreError("MEDIA_BACKEND=local needs PUBLIC_BASE_URL for Twilio to fetch media")
+        self.folder = settings.media_dir
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._base = settings.public_base_url
+        self._key = key
+        self._ttl = settings.media_link_ttl_seconds
+
+    async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
+        """Write the file and return its signed, expiring URL."""
+        name = f"{secrets.token_urlsafe(24).lower().replace('-', 'x')}.{suffix}"
+        await asyncio.to_thread((self.folder / name).write_bytes, data)
+        expires = int(time.time()) + self._ttl
+        signature = sign_media(name, expires, self._key)
+        return f"{self._base}{MEDIA_PATH}/{name}?expires={expires}&signature={signature}"
+
+
+class SupabaseMediaStore:
+    """A Supabase Storage bucket, shared through Supabase's own signed URLs."""
+
+    def __init__(self, settings: Settings) -> None:
+        from supabase import create_client
+
+        if not settings.supabase_url or settings.supabase_service_role_key is None:
+            raise MediaStoreError("MEDIA_BACKEND=supabase needs SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY")
+        with warnings.catch_warnings():
+            # supabase-py hands its storage client a parameter that storage3 itself deprecates.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            client = create_client(
+                settings.supabase_url, settings.supabase_service_role_key.get_secret_value()
+            )
+            self._bucket = client.storage.from_(settings.supabase_media_bucket)
+        self._ttl = settings.media_link_ttl_seconds
+
+    async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
+        """Upload under `voice/<random>.<suffix>` and return a signed URL."""
+        path = f"voice/{secrets.token_urlsafe(24)}.{suffix}"
+        bucket = self._bucket
+        try:
+            await asyncio.to_thread(bucket.upload, path, data, {"content-type": content_type})
+            signed = await asyncio.to_thread(bucket.create_signed_url, path, self._ttl)
+        except Exception as error:  # noqa: BLE001 - the storage client raises many kinds; all mean "no media"
+            raise MediaStoreError(f"Supabase Storage failed: {type(error).__name__}") from error
+        url = signed.get("signedURL") or signed.get("signedUrl") or signed.get("signed_url")
+        if not url:
+            raise MediaStoreError("Supabase Storage returned no signed URL")
+        return str(url)
+
+
+def delete_old_files(folder: Path, *, older_than_seconds: float, now: float | None = None) -> int:
+    """Delete media files older than the retention; return how many went."""
+    limit = (now if now is not None else time.time()) - older_than_seconds
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
