@@ -66,6 +66,11 @@ def is_audio(item: Mapping[str, Any]) -> bool:
     return str(item.get("content_type") or "").lower().startswith("audio/")
 
 
+def is_image(item: Mapping[str, Any]) -> bool:
+    """Whether a media item is a picture."""
+    return str(item.get("content_type") or "").lower().startswith("image/")
+
+
 def text_for_agent(
     body: str,
     media: list[dict[str, Any]],
@@ -97,7 +102,14 @@ def text_for_agent(
         parts.append(
             "[El cliente envió una nota de voz que no se pudo entender: pídele con amabilidad que la escriba]"
         )
-    others = [item for item in media if not (transcript or media_error) or not is_audio(item)]
+    images = [item for item in media if is_image(item)]
+    if images:
+        parts.append(f"[El cliente envió {len(images)} imagen(es)]")
+    others = [
+        item
+        for item in media
+        if not is_image(item) and (not (transcript or media_error) or not is_audio(item))
+    ]
     if others:
         kinds = ", ".join(item.get("content_type") or "desconocido" for item in others)
         parts.append(f"[{len(others)} adjunto(s): {kinds}]")

@@ -7,6 +7,7 @@ return at once.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import time
@@ -26,7 +27,7 @@ from advisors.models import Advisor
 from advisors.repository import get_advisor
 from bot.agent import AgentContext, final_reply
 from bot.events import EventPublisher, attention_event
-from bot.inbound import is_audio, text_for_agent
+from bot.inbound import is_audio, is_image, text_for_agent
 from bot.jobs import NOTICE_TASK
 from bot.media import MediaError, fetch_media
 from bot.media_store import MediaStore, MediaStoreError
@@ -221,6 +222,32 @@ class ConversationProcessor:
             understood.append(dataclasses.replace(message, transcript=transcript, media_error=failure))
         return understood
 
+    async def _images_for_model(
+        self, advisor: Advisor, inbound: list[store.StoredMessage]
+    ) -> dict[int, list[str]]:
+        """Download the customer's pictures as data URLs, when the model accepts image input."""
+        if not self._settings.image_input_enabled():
+            return {}
+        found: dict[int, list[str]] = {}
+        for message in inbound:
+            for item in message.media:
+                if not is_image(item):
+                    continue
+                try:
+                    media = await fetch_media(str(item.get("url")), settings=self._settings)
+                except MediaError as error:
+                    logger.warning(
+                        "image not fetched; the agent is told one arrived",
+                        extra={"advisor": str(advisor.id), "reason": error.reason},
+                    )
+                    continue
+                if len(media.data) > self._settings.max_image_bytes:
+                    continue
+                content_type = media.content_type or str(item.get("content_type") or "image/jpeg")
+                encoded = base64.b64encode(media.data).decode()
+                found.setdefault(message.id, []).append(f"data:{content_type};base64,{encoded}")
+        return found
+
     async def _hold_for_advisor(
         self,
         advisor: Advisor,
@@ -261,7 +288,8 @@ class ConversationProcessor:
             text = advisor.away_message()
             outcome_status = "away_message"
         else:
-            humans = _human_messages(inbound)
+            images = await self._images_for_model(advisor, inbound)
+            humans = _human_messages(inbound, images)
             try:
                 result = await self._graph.ainvoke(
                     {"messages": humans},
@@ -589,24 +617,31 @@ def handover_notice(phone: str, reason: str) -> str:
     )
 
 
-def _human_messages(inbound: list[store.StoredMessage]) -> list[HumanMessage]:
+def _human_messages(
+    inbound: list[store.StoredMessage], images: dict[int, list[str]] | None = None
+) -> list[HumanMessage]:
     """One HumanMessage per stored message, with an id derived from the row.
 
     The stable id makes a retried job replace, not duplicate, these turns in the AI's memory.
+    With `images` (data URLs by message id), the pictures go to the model as image input.
     """
-    return [
-        HumanMessage(
-            content=text_for_agent(
-                message.body,
-                message.media,
-                message.payload,
-                transcript=message.transcript,
-                media_error=message.media_error,
-            ),
-            id=f"inbound-{message.id}",
+    messages = []
+    for message in inbound:
+        text = text_for_agent(
+            message.body,
+            message.media,
+            message.payload,
+            transcript=message.transcript,
+            media_error=message.media_error,
         )
-        for message in inbound
-    ]
+        pictures = (images or {}).get(message.id)
+        content: str | list[str | dict[str, Any]] = text
+        if pictures:
+            parts: list[str | dict[str, Any]] = [{"type": "text", "text": text}]
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in pictures]
+            content = parts
+        messages.append(HumanMessage(content=content, id=f"inbound-{message.id}"))
+    return messages
 
 
 def _messages_from(messages: list[BaseMessage], *, first_id: str | None) -> list[BaseMessage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TWILIO_DEFAULT_API_BASE_URL = "https://api.twilio.com"
+# Model families that read images; OPENAI_IMAGE_INPUT=on|off overrides the guess.
+_VISION_MODELS = re.compile(r"gpt-4o|gpt-4\.1|gpt-4-turbo|gpt-5|vision|llava|gemma-3|qwen.*vl", re.IGNORECASE)
 _PLACEHOLDER_MARKERS = ("changeme", "your_", "xxxx", "<")
 
 
@@ -43,6 +46,8 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
     openai_transcribe_model: str = "whisper-1"
     openai_tts_model: str = "gpt-4o-mini-tts"
+    openai_image_input: Literal["auto", "on", "off"] = "auto"
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     openai_tts_voice: str = "alloy"
 
     media_backend: Literal["local", "supabase"] = "local"
@@ -136,6 +141,12 @@ class Settings(BaseSettings):
         """The key that signs local media links; every process derives the same one."""
         secret = self.media_signing_key.get_secret_value() if self.media_signing_key else (fallback or "")
         return hashlib.sha256(b"advisor-bot-media:" + secret.encode()).digest()
+
+    def image_input_enabled(self) -> bool:
+        """Whether customers' pictures go to the model as image input (else it is told one came)."""
+        if self.openai_image_input != "auto":
+            return self.openai_image_input == "on"
+        return bool(_VISION_MODELS.search(self.openai_model))
 
     def opt_out_keywords(self) -> frozenset[str]:
         """The words (case-insensitive, the whole message) that stop all messages to a customer."""

@@ -143,3 +143,68 @@ def test_media_policy_refuses_before_any_connection(
     with pytest.raises(MediaError) as refused:
         asyncio.run(fetch_media(url, settings=settings))
     assert refused.value.reason == reason
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(range(256)) * 4 + b"\xff\xd9"
+
+
+def _image_form(fake_twilio: FakeTwilio, caption: str) -> dict[str, str]:
+    url = f"{fake_twilio.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'3' * 32}/Media/IMG1"
+    return inbound_form(
+        ADVISOR,
+        CUSTOMER,
+        caption,
+        NumMedia="1",
+        MessageType="image",
+        MediaContentType0="image/jpeg",
+        MediaUrl0=url,
+    )
+
+
+def test_a_picture_reaches_a_vision_model_as_image_input(
+    voice_settings: Callable[..., Settings],
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    media_host: FakeMediaHost,
+) -> None:
+    import base64
+
+    media_host.files["IMG1"] = (JPEG, "image/jpeg")
+    db.add_advisor("Ana", ADVISOR)
+    with TestClient(create_app(voice_settings(openai_image_input="on"))) as client:
+        _voice_round(client, db, fake_twilio, _image_form(fake_twilio, "¿Lo tienen en azul?"))
+    content = fake_openai.requests[-1]["messages"][-1]["content"]
+    assert isinstance(content, list)
+    assert content[0] == {"type": "text", "text": "¿Lo tienen en azul?\n[El cliente envió 1 imagen(es)]"}
+    url = content[1]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,") and base64.b64decode(url.split(",", 1)[1]) == JPEG
+
+
+def test_without_image_input_the_agent_is_told_a_picture_arrived(
+    voice_settings: Callable[..., Settings],
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    media_host: FakeMediaHost,
+) -> None:
+    media_host.files["IMG1"] = (JPEG, "image/jpeg")
+    db.add_advisor("Ana", ADVISOR)
+    with TestClient(create_app(voice_settings(openai_image_input="off"))) as client:
+        reply = _voice_round(client, db, fake_twilio, _image_form(fake_twilio, "¿Lo tienen en azul?"))
+    assert reply == "Respuesta a: ¿Lo tienen en azul?\n[El cliente envió 1 imagen(es)]"
+    assert media_host.requests == []
+
+
+def test_locations_and_buttons_read_as_text(shared_samples: dict[str, dict[str, str]]) -> None:
+    from bot.inbound import text_for_agent
+
+    location = shared_samples["inbound-location"]
+    assert (
+        text_for_agent("", [], location)
+        == "[Ubicación compartida: Oficina, Calle 26 #13-19, Bogotá (4.6097, -74.0817)]"
+    )
+    button = shared_samples["inbound-button-reply"]
+    assert text_for_agent(button["Body"], [], button) == (
+        "[Botón pulsado: Sí, agendar visita (payload: schedule_visit)]"
+    )
