@@ -30,9 +30,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Webhook acknowledgement benchmark; writes docs/benchmarks.md.
+## Benchmarks (webhook acknowledgement, voice paths); write docs/benchmarks.md.
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.ack_latency
+	$(BIN)/python -m bench.voice_latency
 
 clean:
 	rm -rf $(VENV) .advisor-bot .pytest_cache .ruff_cache
