@@ -16,7 +16,13 @@ import pytest
 import uvicorn
 
 from bot.app import create_app
-from bot.media_store import LocalMediaStore, SupabaseMediaStore, delete_old_files, media_link_valid
+from bot.media_store import (
+    LocalMediaStore,
+    SupabaseMediaStore,
+    delete_old_files,
+    media_link_valid,
+    sign_media,
+)
 from bot.settings import Settings
 from bot.voice import is_ogg_opus, needs_text_too
 from tests.conftest import Db, inbound_form, settle, sign, wait_for
@@ -148,11 +154,24 @@ def test_tampered_and_expired_media_links_are_404(
         expired = url.replace(
             "expires=", "expires=1"
         )  # a different (far later) expiry: signature no longer matches
-        for link in (tampered, bad_signature, expired, server.base + "/media/../pyproject.toml"):
+        # A genuine signature on an expiry that has passed: the link is dead.
+        from tests.conftest import AUTH_TOKEN
+
+        past = int(time.time()) - 5
+        key = Settings(_env_file=None, twilio_auth_token=AUTH_TOKEN).media_key(AUTH_TOKEN)  # type: ignore[call-arg]
+        really_expired = f"{server.base}/media/{name}?expires={past}&signature={sign_media(name, past, key)}"
+        fresh = int(time.time()) + 60
+        still_valid = f"{server.base}/media/{name}?expires={fresh}&signature={sign_media(name, fresh, key)}"
+        assert httpx.get(still_valid).status_code == 200  # the same key, so the 404s below are about expiry
+        for link in (
+            tampered,
+            bad_signature,
+            expired,
+            really_expired,
+            server.base + "/media/../pyproject.toml",
+        ):
             assert httpx.get(link).status_code == 404, link
     key = b"k" * 32
-    from bot.media_store import sign_media
-
     past = int(time.time()) - 1
     assert not media_link_valid("x.ogg", str(past), sign_media("x.ogg", past, key), key=key)
     future = int(time.time()) + 60
