@@ -23,8 +23,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.docs import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 TOKEN = "bench-auth-token-0123456789"
 ADVISORS = [
     "+14155238886",
@@ -37,7 +38,6 @@ ADVISORS = [
 ]
 PHASES = [("sequential", 1, 1000), ("8 concurrent clients", 8, 2000)]
 MODES = [("serve (web + in-process worker)", []), ("serve --no-worker (web only)", ["--no-worker"])]
-BEGIN, END = "<!-- ack-latency:begin -->", "<!-- ack-latency:end -->"
 
 
 def _free_port() -> int:
@@ -197,7 +197,9 @@ def _write(results: list[dict]) -> None:
         )
 
     rows = "\n".join(row(r) for r in results)
-    section = f"""{BEGIN}
+    replace_section(
+        "ack-latency",
+        f"""
 ## Webhook acknowledgement
 
 Signed Twilio requests (`POST /webhooks/twilio`, text messages to the 7 seeded advisors from 500
@@ -216,19 +218,8 @@ Measured: {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
 | server | phase | requests | median ms | p95 ms | p99 ms | max ms | req/s | HTTP statuses |
 |---|---|---|---|---|---|---|---|---|
 {rows}
-{END}"""
-    DOC.parent.mkdir(exist_ok=True)
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else "# Benchmarks\n\nFigures measured on this project's machines; each section says how to "
-        "reproduce it.\n\n"
+""",
     )
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
 
 
 if __name__ == "__main__":

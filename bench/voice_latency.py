@@ -27,6 +27,7 @@ import psycopg
 import uvicorn
 from twilio.request_validator import RequestValidator
 
+from bench.docs import replace_section
 from bot.app import create_app
 from bot.database import resolve_database
 from bot.migrations import upgrade
@@ -34,13 +35,11 @@ from bot.settings import Settings
 from tests.fakes import start_fake_media_host, start_fake_openai, start_fake_twilio
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 VOICE_NOTE = (ROOT / "tests" / "fixtures" / "audio" / "voice-note-es.ogg").read_bytes()
 TOKEN = "bench-auth-token-0123456789"
 ACCOUNT = "AC" + "1" * 32
 ADVISOR = "+14155238886"
 ROUNDS = 40
-BEGIN, END = "<!-- voice-latency:begin -->", "<!-- voice-latency:end -->"
 
 
 def _free_port() -> int:
@@ -172,7 +171,9 @@ def _write(results: dict[str, dict[str, float]]) -> None:
         for name, row in results.items()
     )
     measured = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = f"""{BEGIN}
+    replace_section(
+        "voice-latency",
+        f"""
 ## Voice paths: added latency
 
 The advisor's `audio_reciprocal` is off, so each path's voice preference is exactly as set.
@@ -193,13 +194,8 @@ Media folder: voice replies are files in `MEDIA_DIR` named by 32 random characte
 signed (HMAC-SHA256 over name and expiry) and expire after `MEDIA_LINK_TTL_SECONDS` (24 h); an
 hourly job deletes files older than `MEDIA_RETENTION_HOURS` (48 h), so the folder holds about
 two days of voice replies.
-{END}"""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
+""",
+    )
 
 
 if __name__ == "__main__":

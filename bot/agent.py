@@ -16,6 +16,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
+from bot.openai_client import openai_api_key
 from bot.settings import Settings
 from memory.trimming import messages_within_budget
 
@@ -84,10 +85,9 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
     """
     if not settings.model_configured:
         return None
-    api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "local"
     return ChatOpenAI(
         model=settings.openai_model,
-        api_key=api_key,  # type: ignore[arg-type]
+        api_key=openai_api_key(settings),  # type: ignore[arg-type]
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout_seconds,
         max_retries=0,

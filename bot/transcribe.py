@@ -5,6 +5,7 @@ from __future__ import annotations
 import openai
 
 from bot.media import Media, MediaError
+from bot.openai_client import audio_client
 from bot.settings import Settings
 
 _EXTENSIONS = {
@@ -23,13 +24,7 @@ class Transcriber:
 
     def __init__(self, settings: Settings) -> None:
         self._model = settings.openai_transcribe_model
-        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "local"
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=settings.openai_base_url,
-            timeout=settings.openai_timeout_seconds,
-            max_retries=1,
-        )
+        self._client = audio_client(settings)
 
     async def transcribe(self, media: Media) -> str:
         """Return the text of an audio file.

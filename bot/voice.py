@@ -6,6 +6,7 @@ import re
 
 import openai
 
+from bot.openai_client import audio_client
 from bot.settings import Settings
 
 VOICE_NOTE_MAX_BYTES = 512 * 1024  # above this WhatsApp shows an audio file, not a voice note
@@ -42,13 +43,7 @@ class Synthesizer:
     def __init__(self, settings: Settings) -> None:
         self._model = settings.openai_tts_model
         self._voice = settings.openai_tts_voice
-        api_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "local"
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=settings.openai_base_url,
-            timeout=settings.openai_timeout_seconds,
-            max_retries=1,
-        )
+        self._client = audio_client(settings)
 
     async def speak(self, text: str, *, voice: str | None = None) -> bytes:
         """Return an OGG/Opus voice note of `text`.
