@@ -39,7 +39,7 @@ VOICE_NOTE = (ROOT / "tests" / "fixtures" / "audio" / "voice-note-es.ogg").read_
 TOKEN = "bench-auth-token-0123456789"
 ACCOUNT = "AC" + "1" * 32
 ADVISOR = "+14155238886"
-ROUNDS = 40
+ROUNDS = 80
 
 
 def _free_port() -> int:
