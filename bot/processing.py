@@ -448,14 +448,31 @@ class ConversationProcessor:
         for message in pending:
             template = message.payload or {}
             try:
-                result = await self._sender.send(
-                    from_number=advisor.twilio_phone_number,
-                    to_number=conversation.phone_number,
-                    body=message.body,
-                    content_sid=template.get("content_sid"),
-                    content_variables=template.get("content_variables"),
-                    media_url=template.get("media_url"),
-                )
+                result = None
+                if message.status == "sending":
+                    result = await self._sender.find_sent(
+                        from_number=advisor.twilio_phone_number,
+                        to_number=conversation.phone_number,
+                        body="" if template.get("content_sid") else message.body,
+                        with_media=bool(template.get("media_url")),
+                        since=message.created_at,
+                    )
+                    if result is not None:
+                        logger.warning(
+                            "an earlier attempt had already sent this message; not resending",
+                            extra={**_log_facts(advisor, conversation), "sid": result.sid},
+                        )
+                if result is None:
+                    async with self._pool.connection() as conn:
+                        await store.mark_sending(conn=conn, advisor_id=advisor.id, message_id=message.id)
+                    result = await self._sender.send(
+                        from_number=advisor.twilio_phone_number,
+                        to_number=conversation.phone_number,
+                        body=message.body,
+                        content_sid=template.get("content_sid"),
+                        content_variables=template.get("content_variables"),
+                        media_url=template.get("media_url"),
+                    )
             except PermanentSendError as error:
                 async with self._pool.connection() as conn, conn.transaction():
                     await store.mark_outbound(

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -130,6 +131,41 @@ class TwilioSender:
             options["content_sid"] = content_sid
             options["content_variables"] = json.dumps(content_variables or {})
         return await asyncio.to_thread(self._send_blocking, from_number, to_number, body, options)
+
+    async def find_sent(
+        self, *, from_number: str, to_number: str, body: str, with_media: bool, since: datetime
+    ) -> SendResult | None:
+        """Ask Twilio whether a message like this one was already accepted since `since`.
+
+        Closes the window between Twilio accepting a message and us recording its SID: a retry
+        looks before it sends again, so a customer never gets the same reply twice.
+        """
+        if self._client is None:
+            return None
+        return await asyncio.to_thread(self._find_blocking, from_number, to_number, body, with_media, since)
+
+    def _find_blocking(
+        self, from_number: str, to_number: str, body: str, with_media: bool, since: datetime
+    ) -> SendResult | None:
+        assert self._client is not None
+        try:
+            recent = self._client.messages.list(
+                from_=whatsapp_address(from_number), to=whatsapp_address(to_number), limit=50
+            )
+        except TwilioRestException as error:
+            if is_transient_status(error.status):
+                raise TransientSendError(f"Twilio answered {error.status}") from error
+            raise PermanentSendError(f"Twilio refused the lookup ({error.status})", code=None) from error
+        except (requests.Timeout, requests.ConnectionError, TwilioException) as error:
+            raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
+        for message in recent:
+            created = message.date_created
+            if created is not None and created < since - timedelta(minutes=2):
+                continue
+            has_media = int(message.num_media or 0) > 0
+            if (message.body or "") == body and has_media == with_media:
+                return SendResult(sid=message.sid, status=str(message.status or "queued"))
+        return None
 
     def _send_blocking(
         self, from_number: str, to_number: str, body: str, options: dict[str, Any]

@@ -290,11 +290,15 @@ async def insert_pending_replies(
 
 
 async def pending_outbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> list[StoredMessage]:
-    """Return replies recorded but not yet accepted by Twilio, in sending order."""
+    """Return replies recorded but not yet known to be accepted by Twilio, in sending order.
+
+    `sending` ones were handed to Twilio by an attempt that never heard back (a timeout, a
+    crash): they may have gone out, and the caller must ask Twilio before sending them again.
+    """
     cursor = await conn.execute(
         f"SELECT {_MESSAGE_COLUMNS} FROM messages "  # noqa: S608
         "WHERE advisor_id = %s AND conversation_id = %s "
-        "AND direction = 'outbound' AND status = 'pending' ORDER BY id",
+        "AND direction = 'outbound' AND status IN ('pending', 'sending') ORDER BY id",
         (advisor_id, conversation_id),
     )
     return [StoredMessage.from_row(row) for row in await cursor.fetchall()]
@@ -536,4 +540,13 @@ async def record_media_understanding(
         "UPDATE messages SET transcript = %s, media_error = %s, updated_at = now() "
         "WHERE advisor_id = %s AND id = %s",
         (transcript, media_error, advisor_id, message_id),
+    )
+
+
+async def mark_sending(*, conn: Conn, advisor_id: UUID, message_id: int) -> None:
+    """Record that a message is about to be handed to Twilio (committed before the call)."""
+    await conn.execute(
+        "UPDATE messages SET status = 'sending', updated_at = now() "
+        "WHERE advisor_id = %s AND id = %s AND status = 'pending'",
+        (advisor_id, message_id),
     )

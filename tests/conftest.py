@@ -240,7 +240,7 @@ def settle(db: Db, *, timeout: float = 15.0) -> None:
         lambda: (
             db.query(
                 "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
-                "AND task_name = 'answer_conversation'"
+                "AND task_name IN ('answer_conversation', 'deliver_conversation', 'send_advisor_notice')"
             )[0]["n"]
             == 0
         ),

@@ -7,6 +7,7 @@ call so tests assert exactly what was sent.
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import threading
 import time
@@ -26,6 +27,8 @@ class _Server:
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
+        # A client that gave up (timeouts are part of some tests) is not an error worth printing.
+        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.httpd.fake = self  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -79,6 +82,7 @@ class SentMessage:
     status_callback: str | None = None
     content_sid: str | None = None
     media_url: str | None = None
+    created_rfc2822: str = field(default_factory=lambda: email.utils.formatdate(usegmt=True))
 
 
 @dataclass
@@ -95,6 +99,11 @@ class FakeTwilio:
     # Media: GET .../Media/{id} with the account's credentials redirects to `media_redirect` + id.
     media_redirect: str | None = None
     auth_token: str = ""
+    # Accept a message, then answer only after `stall_seconds`: the caller times out although
+    # Twilio has the message (the window a crash or timeout opens). Counts down per message.
+    stall_next: int = 0
+    stall_seconds: float = 0.0
+    list_requests: int = 0
     # Like Twilio, fetch each outbound MediaUrl: (url, HTTP status, bytes).
     media_fetches: list[tuple[str, int, bytes]] = field(default_factory=list)
     media_requests: list[dict[str, str | None]] = field(default_factory=list)
@@ -113,6 +122,41 @@ class _TwilioHandler(_Handler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         fake: FakeTwilio = self.server.fake.owner  # type: ignore[attr-defined]
         parts = urlparse(self.path).path.strip("/").split("/")
+        if len(parts) == 4 and parts[3] == "Messages.json":
+            query = {key: values[0] for key, values in parse_qs(urlparse(self.path).query).items()}
+            with fake.lock:
+                fake.list_requests += 1
+                found = [
+                    m
+                    for m in reversed(fake.sent)
+                    if m.to == query.get("To", m.to) and m.from_ == query.get("From", m.from_)
+                ]
+            self._send_json(
+                200,
+                {
+                    "messages": [
+                        {
+                            "sid": m.sid,
+                            "status": "sent",
+                            "body": m.body,
+                            "from": m.from_,
+                            "to": m.to,
+                            "num_media": "1" if m.media_url else "0",
+                            "date_created": m.created_rfc2822,
+                        }
+                        for m in found
+                    ],
+                    "end": len(found),
+                    "first_page_uri": self.path,
+                    "next_page_uri": None,
+                    "page": 0,
+                    "page_size": 50,
+                    "previous_page_uri": None,
+                    "start": 0,
+                    "uri": self.path,
+                },
+            )
+            return
         authorization = self.headers.get("Authorization")
         with fake.lock:
             fake.media_requests.append({"path": self.path, "authorization": authorization})
@@ -157,6 +201,11 @@ class _TwilioHandler(_Handler):
             status, code = failure
             self._send_json(status, {"code": code, "message": f"scripted failure {code}", "status": status})
             return
+        with fake.lock:
+            stall = fake.stall_next > 0
+            fake.stall_next -= 1 if stall else 0
+        if stall:
+            time.sleep(fake.stall_seconds)
         if form.get("MediaUrl"):
             fetched = _fetch(form["MediaUrl"])
             with fake.lock:

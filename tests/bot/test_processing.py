@@ -357,3 +357,28 @@ def test_messages_of_an_advisor_deactivated_meanwhile_get_no_ai_reply(
     assert fake_twilio.attempts == 0
     assert fake_openai.requests == []
     assert db.query("SELECT status FROM messages") == [{"status": "advisor_inactive"}]
+
+
+def test_a_message_twilio_accepted_but_never_confirmed_is_not_sent_twice(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio takes the message, but the answer never arrives (timeout, or the worker dies).
+
+    The retry asks Twilio's message list first, finds it, and records its SID instead of
+    sending the reply a second time.
+    """
+    fake_twilio.stall_next, fake_twilio.stall_seconds = 1, 2.0
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings(twilio_timeout_seconds=0.5))) as client:
+        _post(client, "Hola")
+        wait_for(
+            lambda: [r for r in db.outbound() if r["status"] not in ("pending", "sending")],
+            timeout=20,
+            what="the reply to be recorded",
+        )
+        settle(db)
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Respuesta a: Hola"]
+    assert fake_twilio.list_requests >= 1
+    row = db.outbound()[0]
+    assert row["twilio_sid"] == fake_twilio.sent[0].sid
+    assert row["status"] == "sent"
