@@ -166,6 +166,7 @@ def main() -> int:
             "TWILIO_AUTH_TOKEN": TOKEN,
             "LOG_LEVEL": "WARNING",
             "DEBOUNCE_SECONDS": "2",
+            "WEBHOOK_RATE_LIMIT": "0",  # one load generator is one client: measure, do not throttle
         }
         for name in ("TWILIO_ACCOUNT_SID", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL"):
             env.pop(name, None)

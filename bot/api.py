@@ -6,6 +6,7 @@ another advisor's conversation is answered exactly like one that does not exist 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -192,6 +193,9 @@ async def principal(
 ) -> Principal:
     """Authenticate the Bearer token; 401 for a missing or unknown one."""
     runtime = runtime_of(request)
+    caller = credentials.credentials if credentials else (request.client.host if request.client else "")
+    if not runtime.api_limiter.allow(hashlib.sha256(caller.encode()).hexdigest()):
+        raise HTTPException(429, "too many requests, retry later", headers={"Retry-After": "1"})
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise HTTPException(401, "missing Bearer token", headers={"WWW-Authenticate": "Bearer"})
     token = credentials.credentials

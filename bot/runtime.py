@@ -28,6 +28,7 @@ from bot.migrations import upgrade
 from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
 from bot.queue import PROCESSOR_KEY, create_queue
+from bot.ratelimit import RateLimiter
 from bot.sender import TwilioSender
 from bot.settings import Settings
 from bot.signature import local_auth_token
@@ -50,6 +51,8 @@ class Runtime:
     events: EventPublisher
     auth_token: str | None
     media_key: bytes
+    webhook_limiter: RateLimiter
+    api_limiter: RateLimiter
     processor: ConversationProcessor | None = None
     graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
     worker_task: asyncio.Task[None] | None = None
@@ -86,6 +89,8 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
             events=EventPublisher(settings, queue),
             auth_token=local_auth_token(settings),
             media_key=settings.media_key(local_auth_token(settings)),
+            webhook_limiter=RateLimiter(settings.webhook_rate_limit),
+            api_limiter=RateLimiter(settings.api_rate_limit),
         )
         await _watch_advisor_changes(runtime, closers)
         if settings.validate_twilio_signature and runtime.auth_token is None:

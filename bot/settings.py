@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     validate_twilio_signature: bool = True
     max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
+    webhook_rate_limit: float = Field(default=100.0, ge=0)
+    api_rate_limit: float = Field(default=20.0, ge=0)
     max_media_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     media_timeout_seconds: float = Field(default=20.0, gt=0)
     twilio_media_hosts: str = "api.twilio.com"

@@ -100,6 +100,12 @@ async def authenticated_form(request: Request) -> FormData | Response:
     """Return the form of a genuine Twilio request, or the error response to send instead."""
     runtime: Runtime = request.state.runtime
     settings = runtime.settings
+    client = request.client.host if request.client else "unknown"
+    if not runtime.webhook_limiter.allow(client):
+        logger.warning("webhook rate limit exceeded", extra={"client": client})
+        return PlainTextResponse(
+            "too many requests, retry later\n", status_code=429, headers={"Retry-After": "1"}
+        )
     form = await read_form(request, max_bytes=settings.max_webhook_bytes)
     if isinstance(form, Response):
         return form

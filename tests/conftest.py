@@ -155,6 +155,9 @@ def make_settings(
             "log_level": "WARNING",
             # Loopback only: media URLs in Twilio's samples name api.twilio.com, never contacted.
             "twilio_media_hosts": "127.0.0.1:9",
+            # Rate limits have their own test; elsewhere they would only make timing matter.
+            "webhook_rate_limit": 0,
+            "api_rate_limit": 0,
             "media_cdn_hosts": "127.0.0.1:9",
         }
         values.update(overrides)
