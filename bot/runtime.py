@@ -180,7 +180,7 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
         settings=settings,
         transcriber=Transcriber(settings) if model is not None else None,
         synthesizer=Synthesizer(settings) if model is not None else None,
-        media_store=_media_store(runtime),
+        media_store=_media_store(runtime) if model is not None else None,
     )
     runtime.worker_task = asyncio.create_task(
         runtime.queue.run_worker_async(
