@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import uvicorn
 from psycopg import sql
 
 from bot.app import create_app
@@ -22,6 +19,7 @@ from bot.cli import main
 from bot.migrations import migration_files
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Db, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio
+from tests.live import LiveServer, free_port
 
 
 @pytest.fixture
@@ -124,12 +122,6 @@ def test_a_failing_seed_changes_nothing(cli_env: Path, db: Db, capsys: pytest.Ca
     assert main(["db", "seed", str(cli_env / "missing.sql")]) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_simulate_posts_a_signed_message_and_prints_the_reply(
     cli_env: Path,
     db: Db,
@@ -140,14 +132,8 @@ def test_simulate_posts_a_signed_message_and_prints_the_reply(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db.add_advisor("Ana Gómez", "+14155238886")
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")  # type: ignore[arg-type]
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, timeout=30, what="uvicorn to start")
+    port = free_port()
+    with LiveServer(settings, port):  # type: ignore[arg-type]
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
         code = main(
@@ -162,9 +148,6 @@ def test_simulate_posts_a_signed_message_and_prints_the_reply(
                 "¿Tienen apartamentos?",
             ]
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
     out = capsys.readouterr().out
     assert code == 0, out
     assert "webhook answered 200" in out
@@ -267,14 +250,8 @@ def test_simulate_prints_the_answer_to_an_advisors_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     db.add_advisor("Ana Gómez", "+14155238886", phone="+573005550001")
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")  # type: ignore[arg-type]
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, timeout=30, what="uvicorn to start")
+    port = free_port()
+    with LiveServer(settings, port):  # type: ignore[arg-type]
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
         code = main(
             [
@@ -288,9 +265,6 @@ def test_simulate_prints_the_answer_to_an_advisors_command(
                 "#lista",
             ]
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
     out = capsys.readouterr().out
     assert code == 0, out
     assert "Ana Gómez (command reply): Nadie espera a un humano ahora mismo." in out

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,9 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from bot.app import create_app
 from bot.media_store import (
     LocalMediaStore,
     SupabaseMediaStore,
@@ -27,34 +23,15 @@ from bot.settings import Settings
 from bot.voice import is_ogg_opus, needs_text_too
 from tests.conftest import Db, inbound_form, settle, sign, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio, start_fake_supabase_storage
+from tests.live import LiveServer as BaseLiveServer
+from tests.live import free_port
 
 VOICE_NOTE = (Path(__file__).parents[1] / "fixtures" / "audio" / "voice-note-es.ogg").read_bytes()
 ADVISOR, CUSTOMER = "+14155238886", "+573001112233"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class LiveServer:
-    """The app on a real loopback port, so the fake Twilio can fetch our media links."""
-
-    def __init__(self, settings: Settings, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        wait_for(lambda: self.server.started, timeout=30, what="uvicorn to start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+class LiveServer(BaseLiveServer):
+    """Adds posting a signed customer message to the running server."""
 
     def post_message(self, body: str) -> int:
         url = self.base + "/webhooks/twilio"
@@ -69,7 +46,7 @@ def live(
     fake_openai.speech_audio = VOICE_NOTE
 
     def start(**overrides: Any) -> LiveServer:
-        port = _free_port()
+        port = free_port()
         settings = make_settings(
             public_base_url=f"http://127.0.0.1:{port}", media_dir=tmp_path / "media", **overrides
         )
