@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,26 +22,10 @@ from pathlib import Path
 import httpx
 
 from bench.docs import replace_section
+from bench.server import ADVISORS, ROOT, TOKEN, bench_environment, running_server
 
-ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "bench-auth-token-0123456789"
-ADVISORS = [
-    "+14155238886",
-    "+14155238887",
-    "+14155238888",
-    "+14155238889",
-    "+14155238890",
-    "+14155238891",
-    "+14155238892",
-]
 PHASES = [("sequential", 1, 1000), ("8 concurrent clients", 8, 2000)]
 MODES = [("serve (web + in-process worker)", []), ("serve --no-worker (web only)", ["--no-worker"])]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -108,41 +90,15 @@ def _summary(mode: str, phase: str, concurrency: int, result: dict) -> dict:
 
 def _measure_server(folder: str, env: dict[str, str], mode: str, flags: list[str]) -> list[dict]:
     """Start `advisor-bot serve` with `flags`, load it, stop it; return one row per phase."""
-    port = _free_port()
-    with open(f"{folder}/server-{port}.log", "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *flags],
-            cwd=folder,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            else:
-                raise SystemExit("server did not become ready")
-            url = base + "/webhooks/twilio"
-            _load(url, 4, 200)  # warm-up: caches, pools, code paths
-            rows = [
-                _summary(mode, name, concurrency, _load(url, concurrency, requests))
-                for name, concurrency, requests in PHASES
-            ]
-            rows.append(_summary(mode, "bare GET /healthz, sequential", 1, _bare(base + "/healthz")))
-            return rows
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with running_server(folder, env, flags) as base:
+        url = base + "/webhooks/twilio"
+        _load(url, 4, 200)  # warm-up: caches, pools, code paths
+        rows = [
+            _summary(mode, name, concurrency, _load(url, concurrency, requests))
+            for name, concurrency, requests in PHASES
+        ]
+        rows.append(_summary(mode, "bare GET /healthz, sequential", 1, _bare(base + "/healthz")))
+        return rows
 
 
 def _bare(url: str, requests: int = 1000) -> dict:
@@ -160,26 +116,7 @@ def _bare(url: str, requests: int = 1000) -> dict:
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="advisor-bot-bench-") as folder:
-        env = {
-            **os.environ,
-            "EMBEDDED_DATA_DIR": f"{folder}/pgdata",
-            "TWILIO_AUTH_TOKEN": TOKEN,
-            "LOG_LEVEL": "WARNING",
-            "DEBOUNCE_SECONDS": "2",
-            "WEBHOOK_RATE_LIMIT": "0",  # one load generator is one client: measure, do not throttle
-        }
-        for name in ("TWILIO_ACCOUNT_SID", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL"):
-            env.pop(name, None)
-        if os.environ.get("BENCH_DATABASE_URL"):
-            env["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
-        subprocess.run(
-            [sys.executable, "-m", "bot.cli", "db", "seed", "--if-empty"],
-            cwd=folder,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        env = bench_environment(folder)
         results = []
         for mode, flags in MODES:
             results += _measure_server(folder, env, mode, flags)

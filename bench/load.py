@@ -65,6 +65,45 @@ async def _run(
     return {"latencies_ms": latencies, "statuses": statuses, "elapsed_s": elapsed}
 
 
+async def _run_at_rate(
+    url: str, prepared: list[tuple[dict[str, str], str]], rate: float, duration: float, method: str
+) -> dict:
+    """Open loop: start one request every 1/rate seconds, whatever the answers' latency.
+
+    A closed loop (N clients waiting for answers) hides queueing: a slow server just receives
+    fewer requests. At a fixed offered rate, falling behind shows as latency and errors.
+    """
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    total = min(len(prepared), int(rate * duration))
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+
+        async def one(form: dict[str, str], signature: str) -> None:
+            started = time.perf_counter()
+            try:
+                if method == "GET":
+                    response = await client.get(url)
+                else:
+                    response = await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+                key = str(response.status_code)
+            except httpx.HTTPError as error:
+                key = type(error).__name__
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[key] = statuses.get(key, 0) + 1
+
+        began = time.perf_counter()
+        tasks = []
+        for index in range(total):
+            delay = began + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(*prepared[index])))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - began
+    return {"latencies_ms": latencies, "statuses": statuses, "elapsed_s": elapsed}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
@@ -73,12 +112,21 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--max-seconds", type=float, default=120.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests per second")
+    parser.add_argument("--duration", type=float, default=10.0, help="open loop: seconds")
+    parser.add_argument("--method", choices=["POST", "GET"], default="POST", help="GET: the bare endpoint")
     args = parser.parse_args()
     host = urlparse(args.url).hostname or ""
     if not (host == "localhost" or host.startswith("127.") or host == "::1"):
         raise SystemExit("the load generator only targets loopback addresses")
-    prepared = _forms(args.url, args.token, args.advisors.split(","), args.requests, uuid.uuid4().hex[:8])
-    result = asyncio.run(_run(args.url, prepared, args.concurrency, args.max_seconds))
+    count = int(args.rate * args.duration) if args.rate else args.requests
+    prepared = _forms(args.url, args.token, args.advisors.split(","), count, uuid.uuid4().hex[:8])
+    if args.rate:
+        if args.duration > 120 or args.rate > 5000:
+            raise SystemExit("bounded: at most 120 s and 5,000 requests/s")
+        result = asyncio.run(_run_at_rate(args.url, prepared, args.rate, args.duration, args.method))
+    else:
+        result = asyncio.run(_run(args.url, prepared, args.concurrency, args.max_seconds))
     json.dump(result, sys.stdout)
     return 0
 
