@@ -41,6 +41,11 @@ def test_random_forms_never_cause_a_server_error(
         form[name] = value
     headers = {"X-Twilio-Signature": sign("http://testserver/webhooks/twilio", form)} if signed else {}
     response = client.post("/webhooks/twilio", data=form, headers=headers)
+    if response.status_code == 503:
+        # The only 5xx allowed: the database did not answer in time (a loaded CI machine); Twilio
+        # retries it, and it must say so.
+        assert response.headers["Retry-After"] and "database unavailable" in response.text
+        return
     assert response.status_code in {200, 400, 403, 413}, (response.status_code, response.text)
     assert "Traceback" not in response.text
     if not signed:
