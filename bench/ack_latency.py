@@ -12,8 +12,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -22,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from bench.docs import replace_section
-from bench.server import ADVISORS, ROOT, TOKEN, bench_environment, running_server
+from bench.server import bench_environment, run_generator, running_server
 
 PHASES = [("sequential", 1, 1000), ("8 concurrent clients", 8, 2000)]
 MODES = [("serve (web + in-process worker)", []), ("serve --no-worker (web only)", ["--no-worker"])]
@@ -35,31 +33,9 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def _load(url: str, concurrency: int, requests: int) -> dict:
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.load",
-            "--url",
-            url,
-            "--token",
-            TOKEN,
-            "--advisors",
-            ",".join(ADVISORS),
-            "--requests",
-            str(requests),
-            "--concurrency",
-            str(concurrency),
-            "--max-seconds",
-            "180",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_generator(
+        url, "--requests", str(requests), "--concurrency", str(concurrency), "--max-seconds", "180"
     )
-    return json.loads(output.stdout)
 
 
 def _cpu_model() -> str:

@@ -35,8 +35,35 @@ def _forms(
     ]
 
 
+async def _timed(
+    client: httpx.AsyncClient,
+    url: str,
+    form: dict[str, str],
+    signature: str,
+    method: str,
+    latencies: list[float],
+    statuses: dict[str, int],
+) -> None:
+    """Send one request (a signed webhook POST, or a plain GET) and record its latency and status."""
+    started = time.perf_counter()
+    try:
+        if method == "GET":
+            response = await client.get(url)
+        else:
+            response = await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
+        key = str(response.status_code)
+    except httpx.HTTPError as error:
+        key = type(error).__name__
+    latencies.append((time.perf_counter() - started) * 1000)
+    statuses[key] = statuses.get(key, 0) + 1
+
+
 async def _run(
-    url: str, prepared: list[tuple[dict[str, str], str]], concurrency: int, max_seconds: float
+    url: str,
+    prepared: list[tuple[dict[str, str], str]],
+    concurrency: int,
+    max_seconds: float,
+    method: str = "POST",
 ) -> dict:
     latencies: list[float] = []
     statuses: dict[str, int] = {}
@@ -50,14 +77,7 @@ async def _run(
         async def worker() -> None:
             while not queue.empty() and time.monotonic() < deadline:
                 form, signature = queue.get_nowait()
-                started = time.perf_counter()
-                try:
-                    response = await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
-                    key = str(response.status_code)
-                except httpx.HTTPError as error:
-                    key = type(error).__name__
-                latencies.append((time.perf_counter() - started) * 1000)
-                statuses[key] = statuses.get(key, 0) + 1
+                await _timed(client, url, form, signature, method, latencies, statuses)
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -78,27 +98,15 @@ async def _run_at_rate(
     total = min(len(prepared), int(rate * duration))
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
     async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
-
-        async def one(form: dict[str, str], signature: str) -> None:
-            started = time.perf_counter()
-            try:
-                if method == "GET":
-                    response = await client.get(url)
-                else:
-                    response = await client.post(url, data=form, headers={"X-Twilio-Signature": signature})
-                key = str(response.status_code)
-            except httpx.HTTPError as error:
-                key = type(error).__name__
-            latencies.append((time.perf_counter() - started) * 1000)
-            statuses[key] = statuses.get(key, 0) + 1
-
         began = time.perf_counter()
         tasks = []
         for index in range(total):
             delay = began + index / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(*prepared[index])))
+            tasks.append(
+                asyncio.create_task(_timed(client, url, *prepared[index], method, latencies, statuses))
+            )
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - began
     return {"latencies_ms": latencies, "statuses": statuses, "elapsed_s": elapsed}
@@ -126,7 +134,7 @@ def main() -> int:
             raise SystemExit("bounded: at most 120 s and 5,000 requests/s")
         result = asyncio.run(_run_at_rate(args.url, prepared, args.rate, args.duration, args.method))
     else:
-        result = asyncio.run(_run(args.url, prepared, args.concurrency, args.max_seconds))
+        result = asyncio.run(_run(args.url, prepared, args.concurrency, args.max_seconds, args.method))
     json.dump(result, sys.stdout)
     return 0
 

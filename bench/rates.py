@@ -15,38 +15,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime
 
 from bench.docs import replace_section
-from bench.server import ADVISORS, ROOT, TOKEN, bench_environment, running_server
+from bench.server import bench_environment, run_generator, running_server
 
 P99_TARGET_MS = 50.0
-
-
-def _generator(url: str, *extra: str) -> dict:
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.load",
-            "--url",
-            url,
-            "--token",
-            TOKEN,
-            "--advisors",
-            ",".join(ADVISORS),
-            *extra,
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    return dict(json.loads(output.stdout))
 
 
 def _stats(result: dict) -> dict:
@@ -71,14 +46,14 @@ def main() -> int:
         env = bench_environment(folder)
         with running_server(folder, env, ["--no-worker"] if web_only else []) as base:
             webhook, bare = base + "/webhooks/twilio", base + "/healthz"
-            _generator(webhook, "--requests", "300", "--concurrency", "4")  # warm-up
+            run_generator(webhook, "--requests", "300", "--concurrency", "4")  # warm-up
             for rate in rates:
-                stats = _stats(_generator(webhook, "--rate", str(rate), "--duration", str(seconds)))
+                stats = _stats(run_generator(webhook, "--rate", str(rate), "--duration", str(seconds)))
                 rows.append({"rate": rate, **stats})
                 print(json.dumps(rows[-1]))
-            ceiling_webhook = _stats(_generator(webhook, "--requests", "3000", "--concurrency", "16"))
+            ceiling_webhook = _stats(run_generator(webhook, "--requests", "3000", "--concurrency", "16"))
             ceiling_bare = _stats(
-                _generator(bare, "--requests", "3000", "--concurrency", "16", "--method", "GET")
+                run_generator(bare, "--requests", "3000", "--concurrency", "16", "--method", "GET")
             )
     held = [row["rate"] for row in rows if row["p99"] < P99_TARGET_MS and row["errors"] == 0]
     _write(rows, ceiling_webhook, ceiling_bare, max(held) if held else None, seconds, web_only)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -80,3 +82,27 @@ def running_server(folder: str, env: dict[str, str], flags: list[str]) -> Iterat
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+def run_generator(url: str, *options: str) -> dict[str, Any]:
+    """Run `bench.load` in its own process against `url` and return its JSON result."""
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--url",
+            url,
+            "--token",
+            TOKEN,
+            "--advisors",
+            ",".join(ADVISORS),
+            *options,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    return dict(json.loads(output.stdout))
