@@ -9,7 +9,6 @@ DELIVER_TASK = "deliver_conversation"
 NOTICE_TASK = "send_advisor_notice"
 RESUME_TASK = "resume_ai"
 EVENT_TASK = "deliver_event"
-RETRY_STALLED_TASK = "retry_stalled_jobs"
 CLEANUP_MEDIA_TASK = "cleanup_media"
 
 

@@ -290,6 +290,7 @@ class ConversationProcessor:
         else:
             images = await self._images_for_model(advisor, inbound)
             humans = _human_messages(inbound, images)
+            await self._discard_unrecorded_turn(config, humans)
             try:
                 result = await self._graph.ainvoke(
                     {"messages": humans},
@@ -400,6 +401,20 @@ class ConversationProcessor:
             },
         )
         return url
+
+    async def _discard_unrecorded_turn(self, config: RunnableConfig, humans: list[HumanMessage]) -> None:
+        """Undo what an earlier attempt of this turn left in the AI's memory before it died.
+
+        A worker killed after the checkpoint saved the model's answer but before the reply was
+        recorded would otherwise show the model an answer the customer never received.
+        """
+        if self._graph is None:
+            return
+        state = await self._graph.aget_state(config)
+        leftover = _messages_from(list(state.values.get("messages", [])), first_id=humans[0].id)
+        if leftover:
+            logger.warning("discarding an interrupted attempt's answer", extra={"messages": len(leftover)})
+            await self._forget(config, leftover, keep_humans=False)
 
     async def _forget(self, config: RunnableConfig, added: list[BaseMessage], *, keep_humans: bool) -> None:
         """Remove a dropped run's messages from the AI's memory, so it never 'said' them."""

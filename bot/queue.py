@@ -22,7 +22,6 @@ from bot.jobs import (
     EVENT_TASK,
     NOTICE_TASK,
     RESUME_TASK,
-    RETRY_STALLED_TASK,
 )
 from bot.media_store import delete_old_files
 from bot.processing import ConversationProcessor, Outcome, TransientModelError
@@ -161,16 +160,23 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
             logger.info("old media files deleted", extra={"count": removed})
         return removed
 
-    @app.periodic(cron="* * * * *", periodic_id=RETRY_STALLED_TASK)
-    @app.task(name=RETRY_STALLED_TASK, queueing_lock=RETRY_STALLED_TASK, pass_context=True)
-    async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
-        """Requeue jobs whose worker died (SIGKILL, lost machine) so every message is answered."""
-        manager = context.app.job_manager
-        stalled = list(await manager.get_stalled_jobs())
-        for job in stalled:
-            await manager.retry_job(job)
-        if stalled:
-            logger.warning("requeued stalled jobs", extra={"count": len(stalled)})
-        return len(stalled)
-
     return app
+
+
+async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbeat: float) -> int:
+    """Requeue the running jobs of workers that stopped sending heartbeats (SIGKILL, lost machine).
+
+    Several workers may sweep at once: a job another sweeper already requeued is skipped.
+    """
+    manager = app.job_manager
+    requeued = 0
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat):
+        try:
+            await manager.retry_job(job)
+        except Exception as error:  # noqa: BLE001 - a lost race with another sweeper is expected
+            logger.info("stalled job already handled", extra={"job_id": job.id, "error": str(error)})
+            continue
+        requeued += 1
+    if requeued:
+        logger.warning("requeued stalled jobs", extra={"count": requeued})
+    return requeued

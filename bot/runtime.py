@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
+import psycopg
+import psycopg_pool
 from langgraph.graph.state import CompiledStateGraph
 from psycopg_pool import AsyncConnectionPool
 
@@ -27,7 +29,7 @@ from bot.media_store import LocalMediaStore, MediaStore, MediaStoreError, Supaba
 from bot.migrations import upgrade
 from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
-from bot.queue import PROCESSOR_KEY, create_queue
+from bot.queue import PROCESSOR_KEY, create_queue, requeue_stalled_jobs
 from bot.ratelimit import RateLimiter
 from bot.sender import TwilioSender
 from bot.settings import Settings
@@ -147,6 +149,20 @@ def status_callback_url(settings: Settings) -> str | None:
     return settings.public_base_url + STATUS_CALLBACK_PATH
 
 
+async def _sweep_stalled_jobs(runtime: Runtime) -> None:
+    """Requeue a dead worker's jobs at start-up and then every half stall period, for ever.
+
+    A SIGKILLed worker leaves its jobs `doing`; without this its customers would never be answered.
+    """
+    seconds = runtime.settings.stalled_worker_seconds
+    while True:
+        try:
+            await requeue_stalled_jobs(runtime.queue, seconds_since_heartbeat=seconds)
+        except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as error:
+            logger.warning("stalled job sweep failed; will retry", extra={"error": str(error)})
+        await asyncio.sleep(seconds / 2)
+
+
 async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
     settings = runtime.settings
     # The worker has its own pool: a busy worker can never take the connections that the
@@ -192,9 +208,19 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
             fetch_job_polling_interval=0.5,
             shutdown_graceful_timeout=10.0,
             delete_jobs="successful",
+            update_heartbeat_interval=settings.worker_heartbeat_seconds,
+            stalled_worker_timeout=settings.stalled_worker_seconds,
         ),
         name="advisor-bot-worker",
     )
+    sweeper = asyncio.create_task(_sweep_stalled_jobs(runtime), name="advisor-bot-stalled-sweeper")
+
+    async def stop_sweeper() -> None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+    closers.append(stop_sweeper)
 
     async def stop_worker() -> None:
         task = runtime.worker_task

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=10, ge=1, le=500)
     job_max_attempts: int = Field(default=6, ge=1, le=50)
     job_retry_base_seconds: int = Field(default=2, ge=0, le=60)
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    stalled_worker_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     ai_pause_on_manual_reply: bool = True
     ai_resume_after_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
@@ -100,6 +102,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _stalled_after_heartbeats(self) -> Settings:
+        """A live worker must never look dead: it needs at least two heartbeats per stall period."""
+        if self.stalled_worker_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError("STALLED_WORKER_SECONDS must be at least twice WORKER_HEARTBEAT_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

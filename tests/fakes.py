@@ -104,6 +104,8 @@ class FakeTwilio:
     stall_next: int = 0
     stall_seconds: float = 0.0
     list_requests: int = 0
+    # Every accepted message is answered only after this many seconds (recorded first, like Twilio).
+    latency: float = 0.0
     # Like Twilio, fetch each outbound MediaUrl: (url, HTTP status, bytes).
     media_fetches: list[tuple[str, int, bytes]] = field(default_factory=list)
     media_requests: list[dict[str, str | None]] = field(default_factory=list)
@@ -206,6 +208,8 @@ class _TwilioHandler(_Handler):
             fake.stall_next -= 1 if stall else 0
         if stall:
             time.sleep(fake.stall_seconds)
+        elif fake.latency:
+            time.sleep(fake.latency)
         if form.get("MediaUrl"):
             fetched = _fetch(form["MediaUrl"])
             with fake.lock:
