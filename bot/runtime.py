@@ -149,6 +149,35 @@ def status_callback_url(settings: Settings) -> str | None:
     return settings.public_base_url + STATUS_CALLBACK_PATH
 
 
+WORKER_RESTART_MAX_SECONDS = 10.0
+
+
+async def _supervise_worker(queue: procrastinate.App, options: dict[str, Any]) -> None:
+    """Run the queue worker for as long as the process lives, restarting it when it stops.
+
+    procrastinate stops its worker when a side task fails, e.g. its LISTEN connection while the
+    database restarts; an in-process worker that stayed stopped would leave every later message
+    unanswered although the webhook accepts them again.
+    """
+    delay = 0.5
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            await queue.run_worker_async(**options)
+            logger.error("queue worker stopped; restarting it", extra={"in_seconds": delay})
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any crash is logged and the worker restarted
+            logger.error(
+                "queue worker crashed; restarting it",
+                extra={"error": f"{type(error).__name__}: {error}", "in_seconds": delay},
+            )
+        if asyncio.get_running_loop().time() - started > 60:
+            delay = 0.5  # it had been healthy: start over with a short wait
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, WORKER_RESTART_MAX_SECONDS)
+
+
 async def _sweep_stalled_jobs(runtime: Runtime) -> None:
     """Requeue a dead worker's jobs at start-up and then every half stall period, for ever.
 
@@ -198,20 +227,20 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
         synthesizer=Synthesizer(settings) if model is not None else None,
         media_store=_media_store(runtime) if model is not None else None,
     )
+    worker_options: dict[str, Any] = {
+        "concurrency": settings.worker_concurrency,
+        "additional_context": {PROCESSOR_KEY: runtime.processor},
+        "install_signal_handlers": False,
+        "listen_notify": not runtime.database.transaction_pooler,
+        # Debounced jobs become due without a NOTIFY, so poll often enough to honour the delay.
+        "fetch_job_polling_interval": 0.5,
+        "shutdown_graceful_timeout": 10.0,
+        "delete_jobs": "successful",
+        "update_heartbeat_interval": settings.worker_heartbeat_seconds,
+        "stalled_worker_timeout": settings.stalled_worker_seconds,
+    }
     runtime.worker_task = asyncio.create_task(
-        runtime.queue.run_worker_async(
-            concurrency=settings.worker_concurrency,
-            additional_context={PROCESSOR_KEY: runtime.processor},
-            install_signal_handlers=False,
-            listen_notify=not runtime.database.transaction_pooler,
-            # Debounced jobs become due without a NOTIFY, so poll often enough to honour the delay.
-            fetch_job_polling_interval=0.5,
-            shutdown_graceful_timeout=10.0,
-            delete_jobs="successful",
-            update_heartbeat_interval=settings.worker_heartbeat_seconds,
-            stalled_worker_timeout=settings.stalled_worker_seconds,
-        ),
-        name="advisor-bot-worker",
+        _supervise_worker(runtime.queue, worker_options), name="advisor-bot-worker"
     )
     sweeper = asyncio.create_task(_sweep_stalled_jobs(runtime), name="advisor-bot-stalled-sweeper")
 
