@@ -31,6 +31,7 @@ from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
 from bot.queue import PROCESSOR_KEY, create_queue, requeue_stalled_jobs
 from bot.ratelimit import RateLimiter
+from bot.recovery import defer_orphaned_work
 from bot.sender import TwilioSender
 from bot.settings import Settings
 from bot.signature import local_auth_token
@@ -179,14 +180,18 @@ async def _supervise_worker(queue: procrastinate.App, options: dict[str, Any]) -
 
 
 async def _sweep_stalled_jobs(runtime: Runtime) -> None:
-    """Requeue a dead worker's jobs at start-up and then every half stall period, for ever.
+    """Requeue a dead worker's jobs, and queue work left without a job, every half stall period.
 
-    A SIGKILLed worker leaves its jobs `doing`; without this its customers would never be answered.
+    A SIGKILLed worker leaves its jobs `doing`; a stopped one leaves them `aborted`. Without this
+    their customers would never be answered.
     """
     seconds = runtime.settings.stalled_worker_seconds
     while True:
         try:
             await requeue_stalled_jobs(runtime.queue, seconds_since_heartbeat=seconds)
+            await defer_orphaned_work(
+                runtime.queue, runtime.pool, grace_seconds=seconds + runtime.settings.debounce_seconds
+            )
         except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as error:
             logger.warning("stalled job sweep failed; will retry", extra={"error": str(error)})
         await asyncio.sleep(seconds / 2)
