@@ -603,9 +603,25 @@ class ConversationProcessor:
                 )
         return Outcome("resumed" if cursor.rowcount else "still_with_advisor")
 
-    async def fail_pending(self, *, advisor_id: UUID, conversation_id: UUID, reason: str) -> int:
-        """Mark unsent replies as failed once the queue gives up retrying; return how many."""
+    async def fail_pending(
+        self, *, advisor_id: UUID, conversation_id: UUID, reason: str, up_to_inbound_id: int | None = None
+    ) -> int:
+        """Record that the queue gave up retrying; return how many unsent replies failed.
+
+        Unsent replies become `failed`. With `up_to_inbound_id` (an answer job), the customer's
+        unanswered messages up to it become `failed` too, so the API shows why they got no
+        answer and the recovery sweep does not retry them for ever; newer ones have their own job.
+        """
         async with self._pool.connection() as conn, conn.transaction():
+            if up_to_inbound_id is not None:
+                await store.mark_processed(
+                    conn=conn,
+                    advisor_id=advisor_id,
+                    conversation_id=conversation_id,
+                    up_to_id=up_to_inbound_id,
+                    outcome="failed",
+                    error_message=reason[:1000],
+                )
             conversation = await store.get_conversation(
                 conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
             )

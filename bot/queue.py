@@ -65,7 +65,12 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
     )
 
     async def run_retrying(
-        context: JobContext, advisor_id: str, conversation_id: str | None, work: Awaitable[str]
+        context: JobContext,
+        advisor_id: str,
+        conversation_id: str | None,
+        work: Awaitable[str],
+        *,
+        message_id: int | None = None,
     ) -> str:
         """Run a job's work; on a transient failure log it, and on the last attempt give up cleanly."""
         processor: ConversationProcessor = context.additional_context[PROCESSOR_KEY]
@@ -85,6 +90,7 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
                         advisor_id=UUID(advisor_id),
                         conversation_id=UUID(conversation_id),
                         reason=f"gave up after {attempts} attempts: {error}",
+                        up_to_inbound_id=message_id,
                     )
                 logger.error("giving up after repeated transient failures", extra=facts)
             else:
@@ -99,7 +105,7 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
         work = processor.answer(
             advisor_id=UUID(advisor_id), conversation_id=UUID(conversation_id), message_id=message_id
         )
-        return await run_retrying(context, advisor_id, conversation_id, _action(work))
+        return await run_retrying(context, advisor_id, conversation_id, _action(work), message_id=message_id)
 
     @app.task(name=DELIVER_TASK, pass_context=True, retry=retry)
     async def deliver_conversation(context: JobContext, advisor_id: str, conversation_id: str) -> str:

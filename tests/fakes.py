@@ -92,6 +92,7 @@ class FakeTwilio:
     server: _Server | None = None
     sent: list[SentMessage] = field(default_factory=list)
     attempts: int = 0
+    attempt_times: list[float] = field(default_factory=list)  # time.monotonic() of each send
     # Each queued (status, code) is answered instead of success, one per request, in order.
     failures: list[tuple[int, int]] = field(default_factory=list)
     fail_always: tuple[int, int] | None = None
@@ -183,6 +184,7 @@ class _TwilioHandler(_Handler):
         form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
         with fake.lock:
             fake.attempts += 1
+            fake.attempt_times.append(time.monotonic())
             failure = fake.failures.pop(0) if fake.failures else fake.fail_always
             if failure is None:
                 sid = "SM" + uuid.uuid4().hex
