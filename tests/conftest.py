@@ -31,6 +31,13 @@ from tests.fakes import FakeOpenAI, FakeTwilio, echo_model, start_fake_openai, s
 AUTH_TOKEN = "test-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "1" * 32
 TEST_DB_ENV = "ADVISOR_BOT_TEST_DATABASE_URL"
+# ADVISOR_BOT_LONG_TESTS=1: ten times the fuzz examples, four times the worker kills (not in CI).
+LONG_TESTS = os.environ.get("ADVISOR_BOT_LONG_TESTS") == "1"
+
+
+def fuzz_examples(short: int) -> int:
+    """Hypothesis examples per fuzz test: `short` in the suite, ten times that in the long mode."""
+    return short * 10 if LONG_TESTS else short
 
 
 def _with_database(url: str, name: str) -> str:

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from bot.app import create_app
 from bot.settings import Settings
 from memory.thread import thread_id_for
-from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
+from tests.conftest import Db, fuzz_examples, inbound_form, settle, signed_post, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio
 
 ADMIN = "admin-token-for-property-0123456789"
@@ -36,7 +36,9 @@ def app_client(make_settings: Callable[..., Settings], db: Db) -> Iterator[TestC
         yield client
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(20), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=operations)
 def test_random_interleavings_keep_every_advisor_apart(
     app_client: TestClient,

@@ -28,11 +28,10 @@ from starlette.testclient import TestClient
 
 from bot.app import create_app
 from bot.settings import Settings
-from tests.conftest import Db, inbound_form, signed_post, wait_for
+from tests.conftest import LONG_TESTS, Db, inbound_form, signed_post, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio
 
-LONG = os.environ.get("ADVISOR_BOT_LONG_TESTS") == "1"
-KILLS = 200 if LONG else 50
+KILLS = 200 if LONG_TESTS else 50
 ADVISOR_NUMBER = "+14155238886"
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from bot.app import create_app
-from tests.conftest import Db
+from tests.conftest import Db, fuzz_examples
 
 ADMIN = "admin-token-for-fuzz-0123456789"
 json_values = st.recursive(
@@ -44,7 +44,11 @@ def api(make_settings: Any, db: Db) -> Iterator[TestClient]:
         yield client
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(120),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     path=paths,
     conversation=ids,

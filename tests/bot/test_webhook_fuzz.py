@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.conftest import Db, inbound_form, sign
+from tests.conftest import Db, fuzz_examples, inbound_form, sign
 
 ADVISOR_NUMBER = "+14155238886"
 field_names = st.sampled_from(
@@ -29,7 +29,11 @@ field_values = st.text(max_size=300) | st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(changes=st.lists(st.tuples(field_names, field_values), max_size=8), signed=st.booleans())
 def test_random_forms_never_cause_a_server_error(
     client: TestClient, db: Db, changes: list[tuple[str, str]], signed: bool
@@ -52,7 +56,9 @@ def test_random_forms_never_cause_a_server_error(
         assert response.status_code in {400, 403, 413}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     body=st.binary(max_size=2000),
     content_type=st.sampled_from(
