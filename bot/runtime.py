@@ -59,6 +59,7 @@ class Runtime:
     processor: ConversationProcessor | None = None
     graph: CompiledStateGraph[Any, Any, Any, Any] | None = None
     worker_task: asyncio.Task[None] | None = None
+    webhook_in_flight: int = 0  # one event loop per process: a plain counter is exact
 
 
 @contextlib.asynccontextmanager

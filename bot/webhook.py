@@ -187,9 +187,31 @@ async def _advisor_command(runtime: Runtime, advisor: Advisor, message: InboundM
     return twiml_message(reply)
 
 
+def overloaded() -> Response:
+    """503 with a short Retry-After: shed load early instead of answering everyone late."""
+    return PlainTextResponse("overloaded, retry later\n", status_code=503, headers={"Retry-After": "1"})
+
+
 async def twilio_webhook(request: Request) -> Response:
-    """Accept one inbound WhatsApp message from Twilio."""
+    """Accept one inbound WhatsApp message from Twilio, unless too many are being accepted already.
+
+    Past saturation every request would wait its turn and all of them would come back late
+    (Twilio gives up after 15 s); refusing the excess at once keeps the accepted ones fast, and
+    Twilio retries the refused ones.
+    """
     runtime: Runtime = request.state.runtime
+    limit = runtime.settings.webhook_max_in_flight
+    if limit and runtime.webhook_in_flight >= limit:
+        logger.warning("webhook overloaded; asking Twilio to retry", extra={"in_flight": limit})
+        return overloaded()
+    runtime.webhook_in_flight += 1
+    try:
+        return await _accept_inbound(request, runtime)
+    finally:
+        runtime.webhook_in_flight -= 1
+
+
+async def _accept_inbound(request: Request, runtime: Runtime) -> Response:
     settings = runtime.settings
     form = await authenticated_form(request)
     if isinstance(form, Response):
