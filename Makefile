@@ -30,10 +30,12 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Benchmarks (webhook acknowledgement, voice paths); write docs/benchmarks.md.
+## Every benchmark of docs/benchmarks.md, figures and plots rewritten (about 25 minutes).
+## wrk (the C load generator) comes from the system's packages when it is missing.
 bench: $(VENV)/.installed
-	$(BIN)/python -m bench.ack_latency
-	$(BIN)/python -m bench.voice_latency
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .advisor-bot .pytest_cache .ruff_cache

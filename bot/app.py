@@ -18,7 +18,7 @@ from bot.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from bot.status import twilio_status
-from bot.webhook import DATABASE_UNAVAILABLE, twilio_webhook
+from bot.webhook import DATABASE_UNAVAILABLE, twilio_webhook, twiml_ok
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,11 @@ async def database_unavailable(request: Request, error: Exception) -> Response:
     )
 
 
+async def bare_twiml(request: Request) -> Response:
+    """The benchmarks' ceiling: what the webhook answers, without reading, checking or storing."""
+    return twiml_ok()
+
+
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
     """Build the ASGI app; with `run_worker`, the queue worker runs in the same process.
 
@@ -93,6 +98,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.add_route(WEBHOOK_PATH, twilio_webhook, methods=["POST"], include_in_schema=False)
     app.add_route(STATUS_CALLBACK_PATH, twilio_status, methods=["POST"], include_in_schema=False)
     app.add_route(MEDIA_PATH + "/{name}", media_file, methods=["GET"], include_in_schema=False)
+    if settings.bench_bare_endpoint:
+        app.add_route("/bench/bare", bare_twiml, methods=["POST"], include_in_schema=False)
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     app.include_router(api_router)

@@ -91,7 +91,11 @@ async def open_pool(
         database.conninfo,
         min_size=1,
         max_size=max_size or settings.database_pool_size,
-        kwargs=connection_kwargs(database, autocommit=autocommit),
+        # Named in pg_stat_activity and the server log: which part of which process it is.
+        kwargs={
+            **connection_kwargs(database, autocommit=autocommit),
+            "application_name": f"advisor-bot {name}",
+        },
         timeout=settings.database_timeout_seconds,
         open=False,
         name=name,

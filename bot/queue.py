@@ -47,7 +47,7 @@ async def _action(work: Awaitable[Outcome]) -> str:
 
 def create_queue(database: Database, settings: Settings) -> procrastinate.App:
     """Build the queue app with its tasks; the caller opens it (`open_async`)."""
-    pool_kwargs: dict[str, Any] = {}
+    pool_kwargs: dict[str, Any] = {"application_name": "advisor-bot queue"}
     if database.transaction_pooler:
         pool_kwargs["prepare_threshold"] = None
     connector = procrastinate.PsycopgConnector(

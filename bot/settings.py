@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     validate_twilio_signature: bool = True
     max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
+    bench_bare_endpoint: bool = False
     webhook_max_in_flight: int = Field(default=64, ge=0, le=10_000)
     webhook_rate_limit: float = Field(default=100.0, ge=0)
     api_rate_limit: float = Field(default=20.0, ge=0)

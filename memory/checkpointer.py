@@ -50,7 +50,7 @@ async def open_checkpointer(
         database.conninfo,
         min_size=1,
         max_size=max_size,
-        kwargs=checkpointer_connection_kwargs(database),
+        kwargs={**checkpointer_connection_kwargs(database), "application_name": "advisor-bot checkpointer"},
         open=False,
         name="checkpointer",
         check=AsyncConnectionPool.check_connection,

@@ -28,6 +28,7 @@ def test_requests_beyond_the_in_flight_limit_are_refused_at_once_and_nothing_is_
         assert (
             httpx.post(url, data=first, headers={"X-Twilio-Signature": sign(url, first)}).status_code == 200
         )
+        settle(db)  # the worker is done with the conversation: only webhook requests wait below
         forms = [inbound_form(ADVISOR_NUMBER, CUSTOMER, f"mensaje {n}") for n in range(2)]
         with psycopg.connect(database_url) as holder, ThreadPoolExecutor(max_workers=2) as pool:
             # Hold the conversation's row: two accepted requests stay in flight, waiting for it.
