@@ -106,3 +106,22 @@ def run_generator(url: str, *options: str) -> dict[str, Any]:
         timeout=400,
     )
     return dict(json.loads(output.stdout))
+
+
+def database_url(folder: str) -> str:
+    """A connection to the benchmark server's embedded PostgreSQL, for measuring it directly."""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    from pgserver.postgres_server import get_server
+
+    return str(get_server(Path(folder).resolve() / "pgdata", cleanup_mode=None).get_uri())
+
+
+def post_signed(base: str, form: dict[str, str], client: httpx.Client | None = None) -> httpx.Response:
+    """Post one webhook signed like Twilio signs it."""
+    from twilio.request_validator import RequestValidator
+
+    url = base + "/webhooks/twilio"
+    signature = RequestValidator(TOKEN).compute_signature(url, form)
+    sender = client or httpx
+    return sender.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=30)

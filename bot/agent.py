@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 
 from bot.openai_client import openai_api_key
 from bot.settings import Settings
-from memory.trimming import messages_within_budget
+from memory.trimming import forget_beyond, messages_within_budget, pictures_as_text
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ def build_agent_graph(
     tools: list[BaseTool],
     *,
     prompt_token_budget: int,
+    memory_token_budget: int | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the agent once: model ⇄ tools, memory in `checkpointer`, keyed by thread id.
@@ -106,17 +107,26 @@ def build_agent_graph(
     The system prompt arrives per run as `AgentContext`, so one compiled graph serves every
     advisor and the prompt is not copied into every checkpoint. The model sees the system
     prompt and the newest turns that fit in `prompt_token_budget`; the checkpoint keeps the
-    whole conversation.
+    newest turns within `memory_token_budget` (AI_MEMORY_TOKENS), pictures only until answered.
     """
     bound = model.bind_tools(tools)
+    if memory_token_budget is None:
+        memory_token_budget = prompt_token_budget
 
     async def call_model(
         state: MessagesState, config: RunnableConfig, runtime: Runtime[AgentContext]
     ) -> dict[str, list[Any]]:
         prompt = runtime.context.system_prompt if runtime.context else ""
-        messages = messages_within_budget(prompt, state["messages"], max_tokens=prompt_token_budget)
+        history = state["messages"]
+        messages = messages_within_budget(prompt, history, max_tokens=prompt_token_budget)
         response = await bound.ainvoke(messages, config)
-        return {"messages": [response]}
+        if isinstance(response, AIMessage) and response.tool_calls:
+            return {"messages": [response]}  # mid-turn: the tools may still need the pictures
+        # The turn is answered: keep the memory bounded (see memory.trimming), in this same update
+        # so that no extra checkpoint is written.
+        removals = forget_beyond([*history, response], max_tokens=memory_token_budget)
+        removed = {removal.id for removal in removals}
+        return {"messages": [*removals, *pictures_as_text(history, keep=removed), response]}
 
     graph = StateGraph(MessagesState, context_schema=AgentContext)
     # The typed overloads cover nodes taking config or runtime, not both; LangGraph passes both.

@@ -296,6 +296,9 @@ class ConversationProcessor:
                     {"messages": humans},
                     config,
                     context=AgentContext(system_prompt=advisor.system_prompt()),
+                    # One checkpoint per turn, at its end, instead of one per step: each checkpoint
+                    # stores the whole memory again. A crash mid-turn simply reruns the turn.
+                    durability="exit",
                 )
             except _TRANSIENT_MODEL_ERRORS as error:
                 raise TransientModelError(f"model unavailable: {type(error).__name__}") from error

@@ -221,6 +221,7 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
             model,
             build_tools(PostgresConversationFlags(worker_pool, runtime.queue, runtime.events)),
             prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
+            memory_token_budget=settings.ai_memory_tokens,
             checkpointer=checkpointer,
         )
     runtime.processor = ConversationProcessor(

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     supabase_media_bucket: str = "media"
     model_context_tokens: int = Field(default=16_000, ge=512)
     reply_token_reserve: int = Field(default=1_024, ge=64)
+    ai_memory_tokens: int = Field(default=4_000, ge=256, le=1_000_000)
 
     advisor_cache_ttl: float = Field(default=86_400, gt=0)
     unknown_number_cache_ttl: float = Field(default=60, ge=0)

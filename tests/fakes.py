@@ -246,6 +246,13 @@ def start_fake_twilio() -> FakeTwilio:
 Reply = dict[str, Any]  # {"content": str} and/or {"tool_calls": [(name, arguments), ...]}
 
 
+def _text_of(content: Any) -> str:
+    """A message's text; a picture is echoed as `[imagen]`, never as its data URL (as a model would)."""
+    if isinstance(content, str):
+        return content
+    return " ".join(part.get("text", "") if part.get("type") == "text" else "[imagen]" for part in content)
+
+
 def echo_model(messages: list[dict[str, Any]]) -> Reply:
     """Answer with every customer message since the assistant last spoke, in order."""
     recent: list[str] = []
@@ -253,7 +260,7 @@ def echo_model(messages: list[dict[str, Any]]) -> Reply:
         if message["role"] == "assistant":
             break
         if message["role"] == "user":
-            recent.append(str(message["content"]))
+            recent.append(_text_of(message["content"]))
     return {"content": "Respuesta a: " + " | ".join(reversed(recent))}
 
 

@@ -382,3 +382,21 @@ def test_a_message_twilio_accepted_but_never_confirmed_is_not_sent_twice(
     row = db.outbound()[0]
     assert row["twilio_sid"] == fake_twilio.sent[0].sid
     assert row["status"] == "sent"
+
+
+def test_the_ai_memory_stays_within_ai_memory_tokens_however_long_the_conversation(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings(ai_memory_tokens=300))) as client:
+        for turn in range(25):
+            _post(client, f"pregunta {turn}: " + "detalle " * 10)
+            wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
+        settle(db)
+    sizes = [len(request["messages"]) for request in fake_openai.requests]
+    assert sizes[-1] == sizes[-5] < sizes[0] + 2 * 25  # bounded, and no longer growing
+    last = fake_openai.requests[-1]["messages"]
+    assert last[1]["role"] == "user" and last[-1]["content"].startswith("pregunta 24")
+    # One checkpoint per turn (durability "exit"), not one per graph step.
+    checkpoints = db.query("SELECT count(*) AS n FROM checkpoints")[0]["n"]
+    assert checkpoints == 25

@@ -174,11 +174,24 @@ def test_a_picture_reaches_a_vision_model_as_image_input(
     db.add_advisor("Ana", ADVISOR)
     with TestClient(create_app(voice_settings(openai_image_input="on"))) as client:
         _voice_round(client, db, fake_twilio, _image_form(fake_twilio, "¿Lo tienen en azul?"))
-    content = fake_openai.requests[-1]["messages"][-1]["content"]
+        content = fake_openai.requests[-1]["messages"][-1]["content"]
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, "¿Y en rojo?")).status_code == 200
+        wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2, what="the next reply")
+        settle(db)
     assert isinstance(content, list)
     assert content[0] == {"type": "text", "text": "¿Lo tienen en azul?\n[El cliente envió 1 imagen(es)]"}
     url = content[1]["image_url"]["url"]
     assert url.startswith("data:image/jpeg;base64,") and base64.b64decode(url.split(",", 1)[1]) == JPEG
+    # Answered once, the picture is not sent again, nor kept in the AI's memory: its text stays.
+    later = fake_openai.requests[-1]["messages"]
+    assert later[1] == {"role": "user", "content": "¿Lo tienen en azul?\n[El cliente envió 1 imagen(es)]"}
+    snippet = url[200:260].encode()
+    holding = db.query(
+        "SELECT (SELECT count(*) FROM checkpoint_blobs WHERE position(%s::bytea IN blob) > 0)"
+        " + (SELECT count(*) FROM checkpoint_writes WHERE position(%s::bytea IN blob) > 0) AS n",
+        (snippet, snippet),
+    )[0]["n"]
+    assert db.count("checkpoint_blobs") > 0 and holding == 0  # the picture never reached a checkpoint
 
 
 def test_without_image_input_the_agent_is_told_a_picture_arrived(

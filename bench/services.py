@@ -1,0 +1,60 @@
+"""The local fakes of Twilio, the model and a media CDN (tests/fakes.py), for benchmarks that
+need replies: the server under test talks to them over loopback with the real client libraries."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from bench.server import TOKEN
+from tests.fakes import (
+    FakeMediaHost,
+    FakeOpenAI,
+    FakeTwilio,
+    start_fake_media_host,
+    start_fake_openai,
+    start_fake_twilio,
+)
+
+ACCOUNT_SID = "AC" + "b" * 32
+
+
+@dataclass
+class Services:
+    twilio: FakeTwilio
+    model: FakeOpenAI
+    media: FakeMediaHost
+
+    def environment(self) -> dict[str, str]:
+        """The server's settings pointing at these fakes."""
+        twilio_host = urlparse(self.twilio.url).netloc
+        media_host = urlparse(self.media.url).netloc
+        return {
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_API_BASE_URL": self.twilio.url,
+            "OPENAI_API_KEY": "sk-bench-not-a-real-key",
+            "OPENAI_BASE_URL": self.model.url,
+            "OPENAI_MODEL": "fake-model",
+            "TWILIO_MEDIA_HOSTS": twilio_host,
+            "MEDIA_CDN_HOSTS": media_host,
+            "DEBOUNCE_SECONDS": "0",
+        }
+
+    def media_url(self, name: str) -> str:
+        """A Twilio media URL for `name` that redirects to the fake CDN, like Twilio's do."""
+        return f"{self.twilio.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'4' * 32}/Media/{name}"
+
+
+@contextlib.contextmanager
+def local_services() -> Iterator[Services]:
+    services = Services(start_fake_twilio(), start_fake_openai(), start_fake_media_host())
+    services.twilio.media_redirect = services.media.url
+    services.twilio.auth_token = TOKEN
+    try:
+        yield services
+    finally:
+        for fake in (services.twilio, services.model, services.media):
+            assert fake.server is not None
+            fake.server.close()
