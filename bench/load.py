@@ -20,14 +20,14 @@ from bot.simulate import signed_form
 
 
 def _forms(
-    url: str, token: str, advisors: list[str], count: int, run_id: str
+    url: str, token: str, advisors: list[str], count: int, run_id: str, *, customers: int = 500
 ) -> list[tuple[dict[str, str], str]]:
     return [
         signed_form(
             url=url,
             auth_token=token,
             to=advisors[index % len(advisors)],
-            from_=f"+5730{index % 500:08d}",
+            from_=f"+5730{index % customers:08d}",
             text=f"Hola, mensaje {index}",
             sid=f"SM{run_id}{index:024d}",
         )

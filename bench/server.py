@@ -66,6 +66,7 @@ def running_server(folder: str, env: dict[str, str], flags: list[str]) -> Iterat
             stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
+        Path(folder, "server.pid").write_text(str(server.pid))  # for benchmarks that read its memory
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:

@@ -45,11 +45,16 @@ def require_wrk() -> str:
     return path
 
 
-def write_requests(path: Path, url: str, count: int, *, advisors: list[str] = ADVISORS) -> Path:
-    """Write `count` distinct signed webhooks for `url`: one `signature<TAB>body` per line."""
+def write_requests(
+    path: Path, url: str, count: int, *, advisors: list[str] = ADVISORS, customers: int = 500
+) -> Path:
+    """Write `count` distinct signed webhooks for `url`: one `signature<TAB>body` per line.
+
+    Requests go round the `advisors` from `customers` different customer numbers.
+    """
     run_id = uuid.uuid4().hex[:8]
     with path.open("w") as out:
-        for form, signature in _forms(url, TOKEN, advisors, count, run_id):
+        for form, signature in _forms(url, TOKEN, advisors, count, run_id, customers=customers):
             out.write(f"{signature}\t{urlencode(form)}\n")
     return path
 

@@ -111,7 +111,7 @@ async def open_runtime(settings: Settings, *, worker: bool, migrate: bool = True
 async def _watch_advisor_changes(runtime: Runtime, closers: list[Any]) -> None:
     """Keep the advisor cache in step with the table; waits until the watcher is in place."""
     ready = asyncio.Event()
-    kwargs = connection_kwargs(runtime.database)
+    kwargs = {**connection_kwargs(runtime.database), "application_name": "advisor-bot listener"}
     if runtime.database.transaction_pooler:
         watcher = poll_for_changes(
             runtime.database.conninfo, runtime.resolver, connection_kwargs=kwargs, ready=ready

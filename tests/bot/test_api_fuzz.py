@@ -15,7 +15,11 @@ from tests.conftest import Db, fuzz_examples
 
 ADMIN = "admin-token-for-fuzz-0123456789"
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=50),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=20), children, max_size=4)
     ),
