@@ -57,6 +57,8 @@ def _logging(url: str, on: bool) -> None:
 
 
 def _kind(sql: str) -> str:
+    if not sql.strip():
+        return "(empty query: the pool's check of a connection before lending it)"
     words = sql.strip().split()
     head = " ".join(words[:2]).upper() if words else ""
     for table in (
@@ -94,7 +96,10 @@ def main() -> int:
         url = database_url(folder)
         _logging(url, True)
         log = Path(folder).resolve() / "pgdata" / "log"
-        with running_server(folder, env, []) as base, psycopg.connect(url, autocommit=True) as conn:
+        with (
+            running_server(folder, env, []) as base,
+            psycopg.connect(url, autocommit=True, application_name="bench") as conn,
+        ):
             server = psutil.Process(int(Path(folder, "server.pid").read_text()))
             webhook = base + "/webhooks/twilio"
             rss_start = server.memory_info().rss
@@ -141,7 +146,11 @@ def _write(
     worker_table = "\n".join(
         f"| {kind} | {count / replies:.2f} |" for kind, count in worker_kinds.most_common(14)
     )
-    others = {app or "(unnamed)": n for app, n in by_app.items() if not app.startswith("advisor-bot")}
+    others = {
+        app or "(unnamed)": n
+        for app, n in by_app.items()
+        if not app.startswith("advisor-bot") and app != "bench"
+    }
     mib = 1024 * 1024
     replace_section(
         "cost",
