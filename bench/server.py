@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -12,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -83,30 +81,6 @@ def running_server(folder: str, env: dict[str, str], flags: list[str]) -> Iterat
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
-
-
-def run_generator(url: str, *options: str) -> dict[str, Any]:
-    """Run `bench.load` in its own process against `url` and return its JSON result."""
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.load",
-            "--url",
-            url,
-            "--token",
-            TOKEN,
-            "--advisors",
-            ",".join(ADVISORS),
-            *options,
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    return dict(json.loads(output.stdout))
 
 
 def database_url(folder: str) -> str:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
-from bench.load import _forms
 from bench.server import ADVISORS, TOKEN
+from bot.simulate import signed_form
 
 SCRIPT = Path(__file__).with_name("paced.lua")
 
@@ -45,6 +45,22 @@ def require_wrk() -> str:
     return path
 
 
+def signed_forms(
+    url: str, token: str, advisors: list[str], count: int, run_id: str, *, customers: int = 500
+) -> list[tuple[dict[str, str], str]]:
+    return [
+        signed_form(
+            url=url,
+            auth_token=token,
+            to=advisors[index % len(advisors)],
+            from_=f"+5730{index % customers:08d}",
+            text=f"Hola, mensaje {index}",
+            sid=f"SM{run_id}{index:024d}",
+        )
+        for index in range(count)
+    ]
+
+
 def write_requests(
     path: Path, url: str, count: int, *, advisors: list[str] = ADVISORS, customers: int = 500
 ) -> Path:
@@ -54,7 +70,7 @@ def write_requests(
     """
     run_id = uuid.uuid4().hex[:8]
     with path.open("w") as out:
-        for form, signature in _forms(url, TOKEN, advisors, count, run_id, customers=customers):
+        for form, signature in signed_forms(url, TOKEN, advisors, count, run_id, customers=customers):
             out.write(f"{signature}\t{urlencode(form)}\n")
     return path
 

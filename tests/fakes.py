@@ -83,6 +83,7 @@ class SentMessage:
     content_sid: str | None = None
     media_url: str | None = None
     created_rfc2822: str = field(default_factory=lambda: email.utils.formatdate(usegmt=True))
+    accepted_at: float = field(default_factory=time.time)  # wall clock, for end-to-end timing
 
 
 @dataclass
