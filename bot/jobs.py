@@ -10,6 +10,7 @@ NOTICE_TASK = "send_advisor_notice"
 RESUME_TASK = "resume_ai"
 EVENT_TASK = "deliver_event"
 CLEANUP_MEDIA_TASK = "cleanup_media"
+PRUNE_MEMORY_TASK = "prune_ai_memory"
 
 
 def conversation_lock(advisor_id: UUID | str, phone: str) -> str:

@@ -20,6 +20,7 @@ import openai
 import procrastinate
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,6 +37,7 @@ from bot.settings import Settings
 from bot.transcribe import Transcriber
 from bot.voice import SynthesisError, Synthesizer, needs_text_too, speakable
 from memory import store
+from memory.checkpointer import prune_superseded_checkpoints
 from memory.thread import run_config_for
 
 logger = logging.getLogger(__name__)
@@ -605,6 +607,19 @@ class ConversationProcessor:
                     conn, "ai_attention.changed", attention_event(conversation, True, "auto_resume")
                 )
         return Outcome("resumed" if cursor.rowcount else "still_with_advisor")
+
+    async def prune_memory(self) -> int:
+        """Delete superseded checkpoints (see memory.checkpointer); return conversations pruned."""
+        checkpointer = self._graph.checkpointer if self._graph is not None else None
+        if not isinstance(checkpointer, AsyncPostgresSaver):
+            return 0
+        pruned = 0
+        for _ in range(10):  # bounded per run; the next run goes on
+            batch = await prune_superseded_checkpoints(checkpointer)
+            pruned += batch
+            if batch == 0:
+                break
+        return pruned
 
     async def fail_pending(
         self, *, advisor_id: UUID, conversation_id: UUID, reason: str, up_to_inbound_id: int | None = None

@@ -21,6 +21,7 @@ from bot.jobs import (
     DELIVER_TASK,
     EVENT_TASK,
     NOTICE_TASK,
+    PRUNE_MEMORY_TASK,
     RESUME_TASK,
 )
 from bot.media_store import delete_old_files
@@ -165,6 +166,16 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
         if removed:
             logger.info("old media files deleted", extra={"count": removed})
         return removed
+
+    @app.periodic(cron="*/10 * * * *", periodic_id=PRUNE_MEMORY_TASK)
+    @app.task(name=PRUNE_MEMORY_TASK, queueing_lock=PRUNE_MEMORY_TASK, pass_context=True)
+    async def prune_ai_memory(context: JobContext, timestamp: int) -> int:
+        """Keep only the latest checkpoint of each conversation's AI memory."""
+        processor: ConversationProcessor = context.additional_context[PROCESSOR_KEY]
+        pruned = await processor.prune_memory()
+        if pruned:
+            logger.info("superseded AI memory checkpoints deleted", extra={"conversations": pruned})
+        return pruned
 
     return app
 

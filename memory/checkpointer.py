@@ -57,3 +57,29 @@ async def open_checkpointer(
     )
     await pool.open(wait=True, timeout=30.0)
     return AsyncPostgresSaver(pool), pool  # type: ignore[arg-type]
+
+
+async def prune_superseded_checkpoints(checkpointer: AsyncPostgresSaver, *, batch: int = 500) -> int:
+    """Delete every checkpoint of a conversation's AI memory but its latest; return threads pruned.
+
+    The memory only ever resumes from the latest checkpoint; the older ones (one per turn) would
+    make each conversation's storage grow by a whole memory snapshot per turn, for ever.
+    LangGraph's own `aprune` does the work, one thread per transaction, safe beside a run that
+    appends to the thread; a thread being written at that moment is skipped until next time.
+    """
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]] = checkpointer.conn  # type: ignore[assignment]
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
+            "GROUP BY thread_id HAVING count(*) > 1 LIMIT %s",
+            (batch,),
+        )
+        threads = [row["thread_id"] for row in await cursor.fetchall()]
+    pruned = 0
+    for thread_id in threads:
+        try:
+            await checkpointer.aprune([thread_id], strategy="keep_latest")
+        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected):
+            continue
+        pruned += 1
+    return pruned

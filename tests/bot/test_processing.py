@@ -400,3 +400,42 @@ def test_the_ai_memory_stays_within_ai_memory_tokens_however_long_the_conversati
     # One checkpoint per turn (durability "exit"), not one per graph step.
     checkpoints = db.query("SELECT count(*) AS n FROM checkpoints")[0]["n"]
     assert checkpoints == 25
+
+
+def test_pruning_keeps_only_the_latest_checkpoint_and_the_whole_memory(
+    make_settings: Callable[..., Settings],
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    database_url: str,
+) -> None:
+    import asyncio
+
+    from bot.database import Database
+    from memory.checkpointer import open_checkpointer, prune_superseded_checkpoints
+
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings())) as client:
+        for turn in range(4):
+            _post(client, f"pregunta {turn}")
+            wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
+        settle(db)
+        assert db.count("checkpoints") == 4
+        blobs_before = db.count("checkpoint_blobs")
+
+        async def prune() -> int:
+            saver, pool = await open_checkpointer(Database(database_url, transaction_pooler=False), max_size=2)
+            try:
+                return await prune_superseded_checkpoints(saver)
+            finally:
+                await pool.close()
+
+        assert asyncio.run(prune()) == 1
+        assert db.count("checkpoints") == 1
+        assert db.count("checkpoint_blobs") < blobs_before
+        assert asyncio.run(prune()) == 0
+        _post(client, "pregunta 4")
+        wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 5, what="the reply after pruning")
+        settle(db)
+    remembered = [m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "user"]
+    assert remembered == [f"pregunta {turn}" for turn in range(5)]
