@@ -24,6 +24,16 @@ _FINGERPRINT = (
 )
 
 
+def _stop_requested() -> bool:
+    """Whether this task was cancelled, even if a library swallowed the CancelledError.
+
+    psycopg may turn a cancellation during connect or while waiting for notifications into an
+    ordinary error or a normal return; a loop that reconnects for ever would then never stop.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def listen_for_changes(
     conninfo: str,
     resolver: AdvisorResolver,
@@ -54,11 +64,15 @@ async def listen_for_changes(
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - any failure: report, wait, reconnect
+            if _stop_requested():
+                return
             logger.warning(
                 "advisor change listener lost its connection; reconnecting",
                 extra={"error": type(error).__name__},
             )
             await asyncio.sleep(retry_seconds)
+        if _stop_requested():
+            return
 
 
 async def poll_for_changes(
@@ -88,4 +102,6 @@ async def poll_for_changes(
             raise
         except Exception as error:  # noqa: BLE001 - report and try again next round
             logger.warning("advisor change poll failed", extra={"error": type(error).__name__})
+        if _stop_requested():
+            return
         await asyncio.sleep(interval)

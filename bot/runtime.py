@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
-import psycopg
-import psycopg_pool
 from langgraph.graph.state import CompiledStateGraph
 from psycopg_pool import AsyncConnectionPool
 
@@ -124,12 +122,7 @@ async def _watch_advisor_changes(runtime: Runtime, closers: list[Any]) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(ready.wait(), timeout=10)
 
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-
-    closers.append(stop)
+    closers.append(lambda: _stop_task(task, "advisor change watcher"))
 
 
 def _media_store(runtime: Runtime) -> MediaStore | None:
@@ -164,20 +157,41 @@ async def _supervise_worker(queue: procrastinate.App, options: dict[str, Any]) -
     delay = 0.5
     while True:
         started = asyncio.get_running_loop().time()
+        failure: Exception | None = None
         try:
             await queue.run_worker_async(**options)
-            logger.error("queue worker stopped; restarting it", extra={"in_seconds": delay})
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - any crash is logged and the worker restarted
-            logger.error(
-                "queue worker crashed; restarting it",
-                extra={"error": f"{type(error).__name__}: {error}", "in_seconds": delay},
-            )
+            failure = error
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            return  # asked to stop while the worker wound down, which swallowed the request
+        logger.error(
+            "queue worker crashed; restarting it" if failure else "queue worker stopped; restarting it",
+            extra={"error": f"{type(failure).__name__}: {failure}" if failure else None, "in_seconds": delay},
+        )
         if asyncio.get_running_loop().time() - started > 60:
             delay = 0.5  # it had been healthy: start over with a short wait
         await asyncio.sleep(delay)
         delay = min(delay * 2, WORKER_RESTART_MAX_SECONDS)
+
+
+async def _stop_task(task: asyncio.Task[None] | None, what: str, *, timeout: float = 30.0) -> None:
+    """Cancel a background task and wait for it, but never let a wedged one block the shutdown.
+
+    The queue worker waits up to 10 s for its running jobs before it returns.
+    """
+    if task is None:
+        return
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        logger.error("background task did not stop in time; leaving it", extra={"task": what})
+    elif not task.cancelled() and task.exception() is not None:
+        logger.error(
+            "background task ended with an error", extra={"task": what, "error": repr(task.exception())}
+        )
 
 
 async def _sweep_stalled_jobs(runtime: Runtime) -> None:
@@ -193,8 +207,11 @@ async def _sweep_stalled_jobs(runtime: Runtime) -> None:
             await defer_orphaned_work(
                 runtime.queue, runtime.pool, grace_seconds=seconds + runtime.settings.debounce_seconds
             )
-        except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as error:
-            logger.warning("stalled job sweep failed; will retry", extra={"error": str(error)})
+        except Exception as error:  # noqa: BLE001 - database or queue trouble: try again next period
+            logger.warning("stalled job sweep failed; will retry", extra={"error": repr(error)})
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            return  # a stop request swallowed by a library while the sweep ran
         await asyncio.sleep(seconds / 2)
 
 
@@ -257,19 +274,6 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
     )
     sweeper = asyncio.create_task(_sweep_stalled_jobs(runtime), name="advisor-bot-stalled-sweeper")
 
-    async def stop_sweeper() -> None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+    closers.append(lambda: _stop_task(sweeper, "stalled job sweep"))
 
-    closers.append(stop_sweeper)
-
-    async def stop_worker() -> None:
-        task = runtime.worker_task
-        if task is None:
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-
-    closers.append(stop_worker)
+    closers.append(lambda: _stop_task(runtime.worker_task, "queue worker"))

@@ -424,7 +424,9 @@ def test_pruning_keeps_only_the_latest_checkpoint_and_the_whole_memory(
         blobs_before = db.count("checkpoint_blobs")
 
         async def prune() -> int:
-            saver, pool = await open_checkpointer(Database(database_url, transaction_pooler=False), max_size=2)
+            saver, pool = await open_checkpointer(
+                Database(database_url, transaction_pooler=False), max_size=2
+            )
             try:
                 return await prune_superseded_checkpoints(saver)
             finally:
