@@ -30,7 +30,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Every benchmark of docs/benchmarks.md, figures and plots rewritten (about 25 minutes).
+## Every benchmark of docs/benchmarks.md, figures and plots rewritten (about 15 minutes).
 ## wrk (the C load generator) comes from the system's packages when it is missing.
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

@@ -1,6 +1,6 @@
 """`make bench` (= `.venv/bin/python -m bench`): every benchmark of docs/benchmarks.md, in order.
 
-About 25 minutes on 2 cores. Each part rewrites its own section of docs/benchmarks.md (and its
+About 15 minutes on 2 cores. Each part rewrites its own section of docs/benchmarks.md (and its
 plot and raw data); parts can be run alone with `.venv/bin/python -m bench.<part>`.
 """
 
