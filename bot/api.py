@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -28,7 +28,8 @@ bearer = HTTPBearer(auto_error=False, description="The admin token or an advisor
 router = APIRouter(prefix="/api", tags=["conversations"])
 
 SystemName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,50}$")]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# PostgreSQL text and jsonb cannot hold NUL: refused here as 422 rather than failing there.
+ExternalId = Annotated[str, StringConstraints(pattern=r"^[^\x00]{1,200}$")]
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,10 @@ async def put_crm(
 
 @router.get("/crm/{system}/{external_id}", response_model=list[ConversationOut], tags=["crm"])
 async def find_by_crm(
-    request: Request, caller: Caller, system: str, external_id: str
+    request: Request,
+    caller: Caller,
+    system: Annotated[str, Path(pattern=r"^[a-z0-9_\-]{1,50}$")],
+    external_id: Annotated[str, Path(pattern=r"^[^\x00]{1,200}$")],
 ) -> list[ConversationOut]:
     """The conversations linked to one contact of an external system."""
     async with runtime_of(request).pool.connection() as conn:

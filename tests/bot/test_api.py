@@ -357,3 +357,13 @@ def test_openapi_document_matches_what_the_endpoints_do(
     for path, method, status, response in calls:
         assert str(response.status_code) == status, (path, method, response.text)
         _validate(document, path, method, status, response.json())
+
+
+def test_nul_in_crm_ids_is_refused_not_a_server_error(api: TestClient, db: Db) -> None:
+    """Found by the API fuzz test: PostgreSQL cannot store or compare text holding NUL."""
+    headers = _auth(ADMIN)
+    assert api.get("/api/crm/%00/%00", headers=headers).status_code == 422
+    assert api.get("/api/crm/hubspot/%00", headers=headers).status_code == 422
+    assert api.get("/api/crm/hubspot/42", headers=headers).status_code == 200
+    unknown = "/api/conversations/00000000-0000-0000-0000-000000000000/crm"
+    assert api.put(unknown, json={"hubspot": "a\u0000b"}, headers=headers).status_code == 422
