@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from advisors.resolver import AdvisorResolver
+from bot.tasks import cancellation_requested
 
 logger = logging.getLogger(__name__)
 
@@ -22,16 +23,6 @@ _FINGERPRINT = (
     "SELECT md5(coalesce(string_agg(id::text || twilio_phone_number || coalesce(is_active, true)::text "
     "|| phone_number || name || settings::text, ',' ORDER BY id), '')) AS fingerprint FROM advisors"
 )
-
-
-def _stop_requested() -> bool:
-    """Whether this task was cancelled, even if a library swallowed the CancelledError.
-
-    psycopg may turn a cancellation during connect or while waiting for notifications into an
-    ordinary error or a normal return; a loop that reconnects for ever would then never stop.
-    """
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 async def listen_for_changes(
@@ -64,14 +55,14 @@ async def listen_for_changes(
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - any failure: report, wait, reconnect
-            if _stop_requested():
+            if cancellation_requested():
                 return
             logger.warning(
                 "advisor change listener lost its connection; reconnecting",
                 extra={"error": type(error).__name__},
             )
             await asyncio.sleep(retry_seconds)
-        if _stop_requested():
+        if cancellation_requested():
             return
 
 
@@ -102,6 +93,6 @@ async def poll_for_changes(
             raise
         except Exception as error:  # noqa: BLE001 - report and try again next round
             logger.warning("advisor change poll failed", extra={"error": type(error).__name__})
-        if _stop_requested():
+        if cancellation_requested():
             return
         await asyncio.sleep(interval)

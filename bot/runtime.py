@@ -33,6 +33,7 @@ from bot.recovery import defer_orphaned_work
 from bot.sender import TwilioSender
 from bot.settings import Settings
 from bot.signature import local_auth_token
+from bot.tasks import cancellation_requested, stop_task
 from bot.transcribe import Transcriber
 from bot.voice import Synthesizer
 from memory.checkpointer import open_checkpointer
@@ -122,7 +123,7 @@ async def _watch_advisor_changes(runtime: Runtime, closers: list[Any]) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(ready.wait(), timeout=10)
 
-    closers.append(lambda: _stop_task(task, "advisor change watcher"))
+    closers.append(lambda: stop_task(task, "advisor change watcher"))
 
 
 def _media_store(runtime: Runtime) -> MediaStore | None:
@@ -164,8 +165,7 @@ async def _supervise_worker(queue: procrastinate.App, options: dict[str, Any]) -
             raise
         except Exception as error:  # noqa: BLE001 - any crash is logged and the worker restarted
             failure = error
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if cancellation_requested():
             return  # asked to stop while the worker wound down, which swallowed the request
         logger.error(
             "queue worker crashed; restarting it" if failure else "queue worker stopped; restarting it",
@@ -175,23 +175,6 @@ async def _supervise_worker(queue: procrastinate.App, options: dict[str, Any]) -
             delay = 0.5  # it had been healthy: start over with a short wait
         await asyncio.sleep(delay)
         delay = min(delay * 2, WORKER_RESTART_MAX_SECONDS)
-
-
-async def _stop_task(task: asyncio.Task[None] | None, what: str, *, timeout: float = 30.0) -> None:
-    """Cancel a background task and wait for it, but never let a wedged one block the shutdown.
-
-    The queue worker waits up to 10 s for its running jobs before it returns.
-    """
-    if task is None:
-        return
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=timeout)
-    if not done:
-        logger.error("background task did not stop in time; leaving it", extra={"task": what})
-    elif not task.cancelled() and task.exception() is not None:
-        logger.error(
-            "background task ended with an error", extra={"task": what, "error": repr(task.exception())}
-        )
 
 
 async def _sweep_stalled_jobs(runtime: Runtime) -> None:
@@ -209,8 +192,7 @@ async def _sweep_stalled_jobs(runtime: Runtime) -> None:
             )
         except Exception as error:  # noqa: BLE001 - database or queue trouble: try again next period
             logger.warning("stalled job sweep failed; will retry", extra={"error": repr(error)})
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
+        if cancellation_requested():
             return  # a stop request swallowed by a library while the sweep ran
         await asyncio.sleep(seconds / 2)
 
@@ -274,6 +256,6 @@ async def _start_worker(runtime: Runtime, closers: list[Any]) -> None:
     )
     sweeper = asyncio.create_task(_sweep_stalled_jobs(runtime), name="advisor-bot-stalled-sweeper")
 
-    closers.append(lambda: _stop_task(sweeper, "stalled job sweep"))
+    closers.append(lambda: stop_task(sweeper, "stalled job sweep"))
 
-    closers.append(lambda: _stop_task(runtime.worker_task, "queue worker"))
+    closers.append(lambda: stop_task(runtime.worker_task, "queue worker"))
