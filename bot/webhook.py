@@ -44,10 +44,10 @@ class _DuplicateMessageError(Exception):
     """Rolls the transaction back when the MessageSid was already stored."""
 
 
-def retry_later() -> Response:
+def retry_later(reason: str = "database unavailable", *, seconds: int = 5) -> Response:
     """503 with Retry-After: Twilio retries the webhook later, nothing is lost."""
     return PlainTextResponse(
-        "database unavailable, retry later\n", status_code=503, headers={"Retry-After": "5"}
+        f"{reason}, retry later\n", status_code=503, headers={"Retry-After": str(seconds)}
     )
 
 
@@ -187,11 +187,6 @@ async def _advisor_command(runtime: Runtime, advisor: Advisor, message: InboundM
     return twiml_message(reply)
 
 
-def overloaded() -> Response:
-    """503 with a short Retry-After: shed load early instead of answering everyone late."""
-    return PlainTextResponse("overloaded, retry later\n", status_code=503, headers={"Retry-After": "1"})
-
-
 async def twilio_webhook(request: Request) -> Response:
     """Accept one inbound WhatsApp message from Twilio, unless too many are being accepted already.
 
@@ -203,7 +198,7 @@ async def twilio_webhook(request: Request) -> Response:
     limit = runtime.settings.webhook_max_in_flight
     if limit and runtime.webhook_in_flight >= limit:
         logger.warning("webhook overloaded; asking Twilio to retry", extra={"in_flight": limit})
-        return overloaded()
+        return retry_later("overloaded", seconds=1)  # shed early rather than answer everyone late
     runtime.webhook_in_flight += 1
     try:
         return await _accept_inbound(request, runtime)
