@@ -25,7 +25,7 @@ import psycopg
 
 from bench.docs import machine_line, measured_at, replace_section
 from bench.server import ADVISORS, bench_environment, database_url, running_server
-from bench.services import Services, local_services
+from bench.services import local_services
 from bench.wrk import run_wrk, write_requests
 
 MESSAGES = 200
@@ -77,19 +77,6 @@ def _kind(sql: str) -> str:
     return head
 
 
-def _wait_for_replies(conn: psycopg.Connection, services: Services, count: int, timeout: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        busy = conn.execute(
-            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
-            "AND task_name = 'answer_conversation'"
-        ).fetchone()[0]  # type: ignore[index]
-        if len(services.twilio.sent) >= count and busy == 0:
-            return time.monotonic() - started
-        time.sleep(0.2)
-    raise SystemExit(f"only {len(services.twilio.sent)} of {count} replies within {timeout:.0f} s")
-
-
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="advisor-bot-cost-") as folder, local_services() as services:
         env = {**bench_environment(folder), **services.environment()}
@@ -107,7 +94,7 @@ def main() -> int:
             offset = log.stat().st_size
             requests = write_requests(Path(folder) / "requests.txt", webhook, MESSAGES)
             run_wrk(webhook, requests, rate=20, seconds=MESSAGES / 20, connections=4)
-            _wait_for_replies(conn, services, MESSAGES, 120)
+            services.wait_for_replies(conn, MESSAGES, timeout=120, poll=0.2)
             time.sleep(1)
             with log.open() as handle:
                 handle.seek(offset)
@@ -118,7 +105,7 @@ def main() -> int:
             # Every request from a customer of its own: 10,000 new conversations, each answered.
             many = write_requests(Path(folder) / "many.txt", webhook, CONVERSATIONS, customers=CONVERSATIONS)
             run_wrk(webhook, many, rate=200, seconds=CONVERSATIONS / 200, connections=32)
-            drain = _wait_for_replies(conn, services, replies + CONVERSATIONS, 600)
+            drain = services.wait_for_replies(conn, replies + CONVERSATIONS, timeout=600, poll=0.2)
             rss_after = server.memory_info().rss
             ready = httpx.get(base + "/readyz").json()
     _write(statements, replies, rss_start, rss_before, rss_after, drain, ready)

@@ -23,11 +23,11 @@ import time
 from typing import Any
 
 import httpx
-from twilio.request_validator import RequestValidator
 
 from bench.docs import machine_line, measured_at, replace_section
 from bench.server import ADVISORS, TOKEN, bench_environment, running_server
-from bench.services import ACCOUNT_SID, Services, local_services
+from bench.services import Services, local_services
+from bot.simulate import signed_form
 
 MODEL_LATENCIES = (0.0, 1.5)
 
@@ -35,22 +35,21 @@ MODEL_LATENCIES = (0.0, 1.5)
 async def _send_all(base: str, count: int) -> dict[str, float]:
     """Post one message per customer, 64 at a time; return when each one left, by customer."""
     url = base + "/webhooks/twilio"
-    validator = RequestValidator(TOKEN)
     sent: dict[str, float] = {}
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
         async def one(index: int) -> None:
             customer = f"+5733{index:08d}"
-            form = {
-                "AccountSid": ACCOUNT_SID,
-                "MessageSid": f"SMe2e{index:010d}{time.time_ns():020d}",
-                "From": f"whatsapp:{customer}",
-                "To": f"whatsapp:{ADVISORS[index % len(ADVISORS)]}",
-                "Body": f"Hola, ¿tienen apartamentos de 2 habitaciones? ({index})",
-                "NumMedia": "0",
-            }
-            headers = {"X-Twilio-Signature": validator.compute_signature(url, form)}
+            form, signature = signed_form(
+                url=url,
+                auth_token=TOKEN,
+                to=ADVISORS[index % len(ADVISORS)],
+                from_=customer,
+                text=f"Hola, ¿tienen apartamentos de 2 habitaciones? ({index})",
+                sid=f"SMe2e{index:010d}{time.time_ns():020d}",
+            )
+            headers = {"X-Twilio-Signature": signature}
             sent[f"whatsapp:{customer}"] = time.time()
             try:
                 response = await client.post(url, data=form, headers=headers)

@@ -19,7 +19,7 @@ import psycopg
 
 from bench.docs import machine_line, measured_at, replace_section
 from bench.server import ADVISORS, bench_environment, database_url, running_server
-from bench.wrk import WrkResult, run_wrk, write_requests
+from bench.wrk import WrkResult, connections_for, run_wrk, write_requests
 
 ADVISOR_COUNT = 10_000
 CONVERSATIONS_PER_ADVISOR = 10
@@ -75,7 +75,7 @@ def fill(url: str) -> tuple[float, int]:
 def main() -> int:
     seconds = float(os.environ.get("BENCH_SECONDS", "30"))
     rate = float(os.environ.get("BENCH_GROWTH_RATE", "100"))
-    connections = max(16, int(rate / 4))
+    connections = connections_for(rate)
     many = [f"+1555{n:07d}" for n in range(1, ADVISOR_COUNT + 1)]
     with tempfile.TemporaryDirectory(prefix="advisor-bot-growth-") as folder:
         env = bench_environment(folder)
@@ -84,33 +84,19 @@ def main() -> int:
             requests = Path(folder) / "requests.txt"
             count = int(rate * seconds * 1.05) + 200
             run_wrk(webhook, write_requests(requests, webhook, 500), rate=50, seconds=5, connections=8)
-            empty = run_wrk(
-                webhook,
-                write_requests(requests, webhook, count),
-                rate=rate,
-                seconds=seconds,
-                connections=connections,
-            )
-            print("empty", empty, flush=True)
+
+            def phase(name: str, advisors: list[str]) -> WrkResult:
+                write_requests(requests, webhook, count, advisors=advisors)
+                result = run_wrk(webhook, requests, rate=rate, seconds=seconds, connections=connections)
+                print(name, result, flush=True)
+                return result
+
+            empty = phase("empty", ADVISORS)
             fill_seconds, stored = fill(database_url(folder))
             print("filled", stored, "messages in", round(fill_seconds), "s", flush=True)
             time.sleep(5)  # let the checkpointer and autovacuum settle after the bulk load
-            cold = run_wrk(
-                webhook,
-                write_requests(requests, webhook, count, advisors=many),
-                rate=rate,
-                seconds=seconds,
-                connections=connections,
-            )
-            print("cold", cold, flush=True)
-            warm = run_wrk(
-                webhook,
-                write_requests(requests, webhook, count, advisors=many),
-                rate=rate,
-                seconds=seconds,
-                connections=connections,
-            )
-            print("warm", warm, flush=True)
+            cold = phase("cold", many)
+            warm = phase("warm", many)
     _write(empty, cold, warm, stored, fill_seconds, rate, seconds)
     return 0
 

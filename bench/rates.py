@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.docs import DOC, machine_line, measured_at, replace_section
 from bench.server import bench_environment, running_server
-from bench.wrk import WrkResult, run_wrk, write_requests
+from bench.wrk import WrkResult, connections_for, run_wrk, write_requests
 
 P99_TARGET_MS = 50.0
 CEILING_SECONDS = 10.0
@@ -31,11 +31,6 @@ DEPLOYMENTS = {
 }
 PLOT = DOC.parent / "img" / "latency-vs-rate.png"
 DATA = DOC.parent / "data" / "rates.json"
-
-
-def _connections(rate: float) -> int:
-    """Enough connections that a free one waits for each slot up to ~250 ms of latency."""
-    return int(max(16, min(256, rate / 4)))
 
 
 def measure(deployment: str, rates: list[float], seconds: float) -> dict[str, object]:
@@ -50,7 +45,7 @@ def measure(deployment: str, rates: list[float], seconds: float) -> dict[str, ob
             for rate in rates:
                 write_requests(requests, webhook, int(rate * seconds * 1.05) + 200)
                 rows.append(
-                    run_wrk(webhook, requests, rate=rate, seconds=seconds, connections=_connections(rate))
+                    run_wrk(webhook, requests, rate=rate, seconds=seconds, connections=connections_for(rate))
                 )
                 print(deployment, json.dumps(asdict(rows[-1])), flush=True)
             write_requests(requests, webhook, 40_000)

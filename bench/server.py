@@ -90,13 +90,3 @@ def database_url(folder: str) -> str:
     from pgserver.postgres_server import get_server
 
     return str(get_server(Path(folder).resolve() / "pgdata", cleanup_mode=None).get_uri())
-
-
-def post_signed(base: str, form: dict[str, str], client: httpx.Client | None = None) -> httpx.Response:
-    """Post one webhook signed like Twilio signs it."""
-    from twilio.request_validator import RequestValidator
-
-    url = base + "/webhooks/twilio"
-    signature = RequestValidator(TOKEN).compute_signature(url, form)
-    sender = client or httpx
-    return sender.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=30)

@@ -4,9 +4,13 @@ need replies: the server under test talks to them over loopback with the real cl
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
+
+import psycopg
 
 from bench.server import TOKEN
 from tests.fakes import (
@@ -41,6 +45,21 @@ class Services:
             "MEDIA_CDN_HOSTS": media_host,
             "DEBOUNCE_SECONDS": "0",
         }
+
+    def wait_for_replies(
+        self, conn: psycopg.Connection[Any], count: int, *, timeout: float, poll: float = 0.01
+    ) -> float:
+        """Wait until the fake Twilio has `count` replies and no answer job is left; return seconds."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            busy = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                "AND task_name = 'answer_conversation'"
+            ).fetchone()[0]  # type: ignore[index]
+            if len(self.twilio.sent) >= count and busy == 0:
+                return time.monotonic() - started
+            time.sleep(poll)
+        raise SystemExit(f"only {len(self.twilio.sent)} of {count} replies within {timeout:.0f} s")
 
     def media_url(self, name: str) -> str:
         """A Twilio media URL for `name` that redirects to the fake CDN, like Twilio's do."""

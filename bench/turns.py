@@ -16,15 +16,16 @@ import json
 import os
 import random
 import tempfile
-import time
 from typing import Any
 
+import httpx
 import psycopg
 from langchain_core.messages.utils import count_tokens_approximately
 
 from bench.docs import DOC, machine_line, measured_at, replace_section
-from bench.server import ADVISORS, bench_environment, database_url, post_signed, running_server
+from bench.server import ADVISORS, TOKEN, bench_environment, database_url, running_server
 from bench.services import Services, local_services
+from bot.simulate import signed_form
 
 CUSTOMER = "+573005550123"
 PICTURE_TURN = 5
@@ -45,33 +46,18 @@ def _measure(conn: psycopg.Connection[Any]) -> dict[str, int]:
     return sizes
 
 
-def _wait_idle(conn: psycopg.Connection[Any], services: Services, replies: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        busy = conn.execute(
-            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
-            "AND task_name = 'answer_conversation'"
-        ).fetchone()[0]  # type: ignore[index]
-        if len(services.twilio.bodies_to(CUSTOMER)) >= replies and busy == 0:
-            return
-        time.sleep(0.01)
-    raise SystemExit(f"turn {replies} was not answered within 60 s")
-
-
-def _turn_form(turn: int, services: Services) -> dict[str, str]:
-    sid = f"SMturn{turn:04d}{random.getrandbits(64):024x}"
-    form = {
-        "AccountSid": "AC" + "b" * 32,
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "From": f"whatsapp:{CUSTOMER}",
-        "To": f"whatsapp:{ADVISORS[0]}",
-        "Body": f"Pregunta {turn}: ¿el apartamento del piso {turn % 12 + 1} tiene balcón y parqueadero?",
-        "NumMedia": "0",
-    }
-    if turn == PICTURE_TURN:
-        form.update(NumMedia="1", MediaContentType0="image/jpeg", MediaUrl0=services.media_url("PHOTO"))
-    return form
+def _turn_form(turn: int, url: str, services: Services) -> tuple[dict[str, str], str]:
+    """The customer's message of `turn`, signed; turn PICTURE_TURN carries the photo."""
+    photo = {"NumMedia": "1", "MediaContentType0": "image/jpeg", "MediaUrl0": services.media_url("PHOTO")}
+    return signed_form(
+        url=url,
+        auth_token=TOKEN,
+        to=ADVISORS[0],
+        from_=CUSTOMER,
+        text=f"Pregunta {turn}: ¿el apartamento del piso {turn % 12 + 1} tiene balcón y parqueadero?",
+        sid=f"SMturn{turn:04d}{random.getrandbits(64):024x}",
+        extra=photo if turn == PICTURE_TURN else None,
+    )
 
 
 def run(turns: int) -> list[dict[str, Any]]:
@@ -84,13 +70,15 @@ def run(turns: int) -> list[dict[str, Any]]:
             running_server(folder, env, []) as base,
             psycopg.connect(database_url(folder), autocommit=True) as conn,
         ):
+            webhook = base + "/webhooks/twilio"
             for turn in range(1, turns + 1):
                 before = _measure(conn)
                 requests_before = len(services.model.requests)
-                response = post_signed(base, _turn_form(turn, services))
+                form, signature = _turn_form(turn, webhook, services)
+                response = httpx.post(webhook, data=form, headers={"X-Twilio-Signature": signature})
                 if response.status_code != 200:
                     raise SystemExit(f"turn {turn}: webhook answered {response.status_code}")
-                _wait_idle(conn, services, turn)
+                services.wait_for_replies(conn, turn, timeout=60)
                 after = _measure(conn)
                 prompts = services.model.requests[requests_before:]
                 prompt_chars = sum(len(json.dumps(r["messages"], ensure_ascii=False)) for r in prompts)
@@ -171,7 +159,8 @@ def _write(rows: list[dict[str, Any]], turns: int) -> None:
         before = {row["turn"]: row for row in json.loads(before_file.read_text())}
         if 10 in before and turns in before:
             headline += (
-                f"\n\nBefore the fix (same benchmark, `docs/data/turns-before-fix.json`), the whole memory,"
+                f"\n\nBefore the fix (same benchmark, whose forms then lacked some of Twilio's fields,"
+                f" `docs/data/turns-before-fix.json`), the whole memory,"
                 f" photo included, was stored again in every checkpoint, two per turn, and sent to the"
                 f" model every turn: turn 10 {before[10]['stored_bytes']:,} bytes stored /"
                 f" {before[10]['wal_bytes']:,} WAL, turn {turns} {before[turns]['stored_bytes']:,} /"

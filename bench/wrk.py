@@ -38,6 +38,11 @@ class WrkResult:
         return self.requests / self.seconds
 
 
+def connections_for(rate: float) -> int:
+    """Enough connections that a free one waits for each slot up to ~250 ms of latency."""
+    return int(max(16, min(256, rate / 4)))
+
+
 def require_wrk() -> str:
     path = shutil.which("wrk")
     if path is None:

@@ -21,9 +21,16 @@ from memory import store
 
 
 def signed_form(
-    *, url: str, auth_token: str, to: str, from_: str, text: str, sid: str | None = None
+    *,
+    url: str,
+    auth_token: str,
+    to: str,
+    from_: str,
+    text: str,
+    sid: str | None = None,
+    extra: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], str]:
-    """Return a Twilio-shaped inbound text form and its X-Twilio-Signature."""
+    """Return a Twilio-shaped inbound form (text, plus any `extra` fields) and its signature."""
     message_sid = sid or "SM" + uuid.uuid4().hex
     form = {
         "AccountSid": "AC" + "0" * 32,
@@ -40,6 +47,7 @@ def signed_form(
         "SmsSid": message_sid,
         "SmsMessageSid": message_sid,
         "Body": text,
+        **(extra or {}),
     }
     return form, RequestValidator(auth_token).compute_signature(url, form)
 
