@@ -259,6 +259,21 @@ def settle(db: Db, *, timeout: float = 15.0) -> None:
     )
 
 
+def wait_until_all_answered(db: Db, *, timeout: float, what: str) -> None:
+    """Wait until no customer message is unprocessed and no reply is still pending or sending."""
+    wait_for(
+        lambda: (
+            db.query(
+                "SELECT count(*) AS n FROM messages WHERE (direction = 'inbound' AND processed_at IS NULL) "
+                "OR (direction = 'outbound' AND status IN ('pending', 'sending'))"
+            )[0]["n"]
+            == 0
+        ),
+        timeout=timeout,
+        what=what,
+    )
+
+
 @pytest.fixture(scope="session")
 def shared_samples() -> dict[str, dict[str, str]]:
     """Twilio's own payload samples (copied from shared/twilio), keyed by file stem."""

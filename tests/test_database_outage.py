@@ -23,7 +23,7 @@ from bot.app import create_app
 from bot.database import Database
 from bot.migrations import upgrade
 from bot.settings import Settings
-from tests.conftest import Db, inbound_form, signed_post, wait_for
+from tests.conftest import Db, inbound_form, signed_post, wait_for, wait_until_all_answered
 from tests.fakes import FakeOpenAI, FakeTwilio
 
 ADVISOR_NUMBER = "+14155238886"
@@ -109,20 +109,8 @@ def test_stopped_postgres_means_503_then_every_message_is_answered_once(
             texts[sid] = f"despues {n}"
             assert _post(client, f"+57300300{n:04d}", texts[sid], sid).status_code == 200
 
-        wait_for(
-            lambda: (
-                db.query(
-                    "SELECT count(*) AS n FROM messages WHERE direction = 'inbound' AND processed_at IS NULL"
-                )[0]["n"]
-                == 0
-                and db.query(
-                    "SELECT count(*) AS n FROM messages WHERE direction = 'outbound' "
-                    "AND status IN ('pending', 'sending')"
-                )[0]["n"]
-                == 0
-            ),
-            timeout=90,
-            what="every accepted message to be answered after the restart",
+        wait_until_all_answered(
+            db, timeout=90, what="every accepted message to be answered after the restart"
         )
 
     inbound = db.query("SELECT twilio_sid, status FROM messages WHERE direction = 'inbound'")

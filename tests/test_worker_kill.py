@@ -28,7 +28,7 @@ from starlette.testclient import TestClient
 
 from bot.app import create_app
 from bot.settings import Settings
-from tests.conftest import LONG_TESTS, Db, inbound_form, signed_post, wait_for
+from tests.conftest import LONG_TESTS, Db, inbound_form, signed_post, wait_for, wait_until_all_answered
 from tests.fakes import FakeOpenAI, FakeTwilio
 
 KILLS = 200 if LONG_TESTS else 50
@@ -119,21 +119,7 @@ def test_every_accepted_message_is_answered_once_across_random_sigkills(
             workers[victim] = Worker(env, tmp_path, 2 + kill)
             workers[victim].wait_ready()
         # Let the survivors finish: every accepted message must get its reply.
-        wait_for(
-            lambda: (
-                db.query(
-                    "SELECT count(*) AS n FROM messages WHERE direction = 'inbound' AND processed_at IS NULL"
-                )[0]["n"]
-                == 0
-                and db.query(
-                    "SELECT count(*) AS n FROM messages WHERE direction = 'outbound' "
-                    "AND status IN ('pending', 'sending')"
-                )[0]["n"]
-                == 0
-            ),
-            timeout=120,
-            what="every message to be answered after the last kill",
-        )
+        wait_until_all_answered(db, timeout=120, what="every message to be answered after the last kill")
         for worker in workers:
             worker.kill()
 
