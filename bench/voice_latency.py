@@ -10,15 +10,12 @@ section of docs/benchmarks.md.
 
 from __future__ import annotations
 
-import os
-import platform
 import socket
 import statistics
 import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,7 @@ import psycopg
 import uvicorn
 from twilio.request_validator import RequestValidator
 
-from bench.docs import replace_section
+from bench.docs import machine_line, measured_at, replace_section
 from bot.app import create_app
 from bot.database import resolve_database
 from bot.migrations import upgrade
@@ -170,7 +167,6 @@ def _write(results: dict[str, dict[str, float]]) -> None:
         f"| {name} | {row['median']:.1f} | {row['p95']:.1f} | {row['median'] - baseline:+.1f} |"
         for name, row in results.items()
     )
-    measured = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     replace_section(
         "voice-latency",
         f"""
@@ -184,7 +180,7 @@ transcription and synthesis round trips (a 6 KB OGG/Opus voice note each way), w
 and Twilio fetching it from `/media`. A real model's seconds come on top.
 
 Command: `.venv/bin/python -m bench.voice_latency`.
-Machine: {os.cpu_count()} cores, Python {platform.python_version()}. Measured: {measured}.
+{machine_line()} Measured: {measured_at()}.
 
 | path | median ms | p95 ms | added to text median, ms |
 |---|---|---|---|

@@ -178,22 +178,3 @@ def create_queue(database: Database, settings: Settings) -> procrastinate.App:
         return pruned
 
     return app
-
-
-async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbeat: float) -> int:
-    """Requeue the running jobs of workers that stopped sending heartbeats (SIGKILL, lost machine).
-
-    Several workers may sweep at once: a job another sweeper already requeued is skipped.
-    """
-    manager = app.job_manager
-    requeued = 0
-    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat):
-        try:
-            await manager.retry_job(job)
-        except Exception as error:  # noqa: BLE001 - a lost race with another sweeper is expected
-            logger.info("stalled job already handled", extra={"job_id": job.id, "error": str(error)})
-            continue
-        requeued += 1
-    if requeued:
-        logger.warning("requeued stalled jobs", extra={"count": requeued})
-    return requeued

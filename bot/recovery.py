@@ -1,6 +1,8 @@
-"""Owns the last line of "every accepted message is answered": queue work that lost its job.
+"""Owns the last line of "every accepted message is answered": jobs of dead workers, and work
+that lost its job.
 
-Jobs are the normal path. But a job can end without doing its work and without a retry left:
+A SIGKILLed worker's jobs stay `doing`: they are requeued once its heartbeat is stale. And jobs
+are the normal path. But a job can end without doing its work and without a retry left:
 procrastinate aborts the jobs still running when a worker is stopped (its database connection
 died, say), and a job given up after repeated failures is final. The rows say what is owed: a
 customer message not yet processed, or a reply still pending, with no live job for its
@@ -64,3 +66,22 @@ async def defer_orphaned_work(
     if deferred:
         logger.warning("work without a job found and queued again", extra={"conversations": deferred})
     return deferred
+
+
+async def requeue_stalled_jobs(app: procrastinate.App, *, seconds_since_heartbeat: float) -> int:
+    """Requeue the running jobs of workers that stopped sending heartbeats (SIGKILL, lost machine).
+
+    Several workers may sweep at once: a job another sweeper already requeued is skipped.
+    """
+    manager = app.job_manager
+    requeued = 0
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat):
+        try:
+            await manager.retry_job(job)
+        except Exception as error:  # noqa: BLE001 - a lost race with another sweeper is expected
+            logger.info("stalled job already handled", extra={"job_id": job.id, "error": str(error)})
+            continue
+        requeued += 1
+    if requeued:
+        logger.warning("requeued stalled jobs", extra={"count": requeued})
+    return requeued

@@ -27,9 +27,9 @@ from bot.media_store import LocalMediaStore, MediaStore, MediaStoreError, Supaba
 from bot.migrations import upgrade
 from bot.paths import STATUS_CALLBACK_PATH
 from bot.processing import ConversationProcessor, PostgresConversationFlags
-from bot.queue import PROCESSOR_KEY, create_queue, requeue_stalled_jobs
+from bot.queue import PROCESSOR_KEY, create_queue
 from bot.ratelimit import RateLimiter
-from bot.recovery import defer_orphaned_work
+from bot.recovery import defer_orphaned_work, requeue_stalled_jobs
 from bot.sender import TwilioSender
 from bot.settings import Settings
 from bot.signature import local_auth_token
