@@ -1,5 +1,4 @@
-"""Owns the last line of "every accepted message is answered": jobs of dead workers, and work
-that lost its job.
+"""Owns the last line of "every accepted message is answered": dead workers' and lost jobs.
 
 A SIGKILLed worker's jobs stay `doing`: they are requeued once its heartbeat is stale. And jobs
 are the normal path. But a job can end without doing its work and without a retry left:
