@@ -25,10 +25,12 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+## ruff, formatting, mypy --strict, and the architecture's import contracts (docs/architecture.md).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Every benchmark of docs/benchmarks.md, figures and plots rewritten (about 15 minutes).
 ## wrk (the C load generator) comes from the system's packages when it is missing.

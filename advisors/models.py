@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 DEFAULT_SYSTEM_PROMPT = (
     "Eres {advisor_name}, asesor comercial. Respondes por WhatsApp a clientes en nombre de "
@@ -30,9 +28,13 @@ class AdvisorSettings(BaseModel):
     audio_reciprocal: bool = True
 
 
-@dataclass(frozen=True)
-class Advisor:
-    """One human sales advisor and the Twilio WhatsApp number customers write to."""
+class Advisor(BaseModel):
+    """One human sales advisor and the Twilio WhatsApp number customers write to.
+
+    Built from an `advisors` row by column name: `Advisor.model_validate(row)`.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     id: UUID
     name: str
@@ -41,17 +43,15 @@ class Advisor:
     is_active: bool
     settings: AdvisorSettings
 
+    @field_validator("is_active", mode="before")
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Advisor:
-        """Build an Advisor from a row of the `advisors` table."""
-        return cls(
-            id=row["id"],
-            name=row["name"],
-            phone_number=row["phone_number"],
-            twilio_phone_number=row["twilio_phone_number"],
-            is_active=bool(row["is_active"]),
-            settings=AdvisorSettings.model_validate(row.get("settings") or {}),
-        )
+    def _unset_is_inactive(cls, value: object) -> object:
+        return bool(value)
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _no_settings_are_defaults(cls, value: object) -> object:
+        return value or {}
 
     def system_prompt(self) -> str:
         """The prompt the agent answers this advisor's customers with."""

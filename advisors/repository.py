@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from psycopg import AsyncConnection
 
 from advisors.models import Advisor
+from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 
-_COLUMNS = "id, name, phone_number, twilio_phone_number, is_active, settings"
+_COLUMNS = ", ".join(Advisor.model_fields)
 
 
 async def get_advisor_by_number(*, conn: AsyncConnection[Any], number: str) -> Advisor | None:
@@ -18,7 +20,7 @@ async def get_advisor_by_number(*, conn: AsyncConnection[Any], number: str) -> A
         (number,),
     )
     row = await cursor.fetchone()
-    return Advisor.from_row(row) if row else None
+    return Advisor.model_validate(row) if row else None
 
 
 async def get_advisor(*, conn: AsyncConnection[Any], advisor_id: str) -> Advisor | None:
@@ -28,7 +30,7 @@ async def get_advisor(*, conn: AsyncConnection[Any], advisor_id: str) -> Advisor
         (advisor_id,),
     )
     row = await cursor.fetchone()
-    return Advisor.from_row(row) if row else None
+    return Advisor.model_validate(row) if row else None
 
 
 async def count_advisors(*, conn: AsyncConnection[Any]) -> int:
@@ -36,3 +38,51 @@ async def count_advisors(*, conn: AsyncConnection[Any]) -> int:
     cursor = await conn.execute("SELECT count(*) AS n FROM advisors")
     row = await cursor.fetchone()
     return int(row["n"]) if row else 0
+
+
+async def list_advisor_rows(*, conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+    """Return every advisor as stored (settings untouched), by name, for administration."""
+    cursor = await conn.execute(
+        "SELECT id, name, phone_number, twilio_phone_number, coalesce(is_active, false) AS is_active, "
+        "created_at, settings FROM advisors ORDER BY name, id"
+    )
+    return list(await cursor.fetchall())
+
+
+async def find_advisor(*, conn: AsyncConnection[Any], ref: str) -> Advisor | None:
+    """Return the advisor an admin means by `ref`: an id, or a Twilio number in any usual form."""
+    try:
+        return await get_advisor(conn=conn, advisor_id=str(UUID(ref)))
+    except ValueError:
+        pass
+    try:
+        number = normalize_whatsapp_address(ref)
+    except InvalidNumberError:
+        return None
+    return await get_advisor_by_number(conn=conn, number=number)
+
+
+async def add_advisor(
+    *, conn: AsyncConnection[Any], name: str, phone_number: str, twilio_phone_number: str
+) -> Advisor:
+    """Register an advisor (active); the table's trigger normalises and checks both numbers."""
+    cursor = await conn.execute(
+        "INSERT INTO advisors (name, phone_number, twilio_phone_number, is_active) "
+        f"VALUES (%s, %s, %s, true) RETURNING {_COLUMNS}",  # noqa: S608
+        (name, phone_number, twilio_phone_number),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return Advisor.model_validate(row)
+
+
+async def set_active(*, conn: AsyncConnection[Any], advisor_id: UUID, active: bool) -> bool:
+    """Activate or deactivate one advisor; return whether anything changed.
+
+    The table's trigger tells every process, which drops the advisor from its caches.
+    """
+    cursor = await conn.execute(
+        "UPDATE advisors SET is_active = %s WHERE id = %s AND is_active IS DISTINCT FROM %s",
+        (active, advisor_id, active),
+    )
+    return cursor.rowcount > 0

@@ -27,7 +27,7 @@ import httpx
 from bench.docs import machine_line, measured_at, replace_section
 from bench.server import ADVISORS, TOKEN, bench_environment, running_server
 from bench.services import Services, local_services
-from bot.simulate import signed_form
+from bot.cli.simulate import signed_form
 
 MODEL_LATENCIES = (0.0, 1.5)
 

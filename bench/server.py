@@ -33,7 +33,10 @@ def bench_environment(folder: str) -> dict[str, str]:
         "TWILIO_AUTH_TOKEN": TOKEN,
         "LOG_LEVEL": "WARNING",
         "DEBOUNCE_SECONDS": "2",
-        "WEBHOOK_RATE_LIMIT": "0",  # one load generator is one client: measure, do not throttle
+        # One load generator is one client: measure, do not throttle or cap it.
+        "WEBHOOK_RATE_LIMIT": "0",
+        "MAX_CONNECTIONS_PER_CLIENT": "0",
+        "AI_LOOP_MAX_REPLIES": "0",  # scripted customers write faster than any human
         "PYTHONPATH": str(ROOT),
     }
     for name in ("TWILIO_ACCOUNT_SID", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL"):

@@ -25,7 +25,7 @@ from langchain_core.messages.utils import count_tokens_approximately
 from bench.docs import DOC, machine_line, measured_at, replace_section
 from bench.server import ADVISORS, TOKEN, bench_environment, database_url, running_server
 from bench.services import Services, local_services
-from bot.simulate import signed_form
+from bot.cli.simulate import signed_form
 
 CUSTOMER = "+573005550123"
 PICTURE_TURN = 5

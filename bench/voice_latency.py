@@ -26,7 +26,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.docs import machine_line, measured_at, replace_section
 from bot.app import create_app
-from bot.database import resolve_database
+from bot.infra.database import resolve_database
 from bot.migrations import upgrade
 from bot.settings import Settings
 from tests.fakes import start_fake_media_host, start_fake_openai, start_fake_twilio

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 from bench.server import ADVISORS, TOKEN
-from bot.simulate import signed_form
+from bot.cli.simulate import signed_form
 
 SCRIPT = Path(__file__).with_name("paced.lua")
 

@@ -1,61 +1,36 @@
-"""Owns the web application: routes, and the lifespan that opens and closes the runtime."""
+"""Owns the web application: its routes, and the lifespan that opens what the process runs.
+
+The web side (`bot.web`) always runs; with `run_worker` the queue worker (`bot.worker`) runs in
+the same process too. Without it, the process never imports the worker, the agent or LangGraph.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
-from bot.api import router as api_router
+from bot.infra.database import DATABASE_UNAVAILABLE, resolve_database
+from bot.infra.job_queue import open_job_queue
 from bot.logging_setup import configure_logging
-from bot.media_store import MEDIA_PATH, media_link_valid
-from bot.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
-from bot.runtime import open_runtime
+from bot.migrations import upgrade_on_start
 from bot.settings import Settings
-from bot.status import twilio_status
-from bot.webhook import DATABASE_UNAVAILABLE, twilio_webhook, twiml_ok
+from bot.twilio.media_hosting import MEDIA_PATH
+from bot.twilio.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
+from bot.web.api import router as api_router
+from bot.web.delivery_status import delivery_status
+from bot.web.health import healthz, readyz
+from bot.web.load import ClientCap, LoadState
+from bot.web.media_links import media_file
+from bot.web.runtime import open_web_runtime
+from bot.web.twilio_requests import twiml_ok
+from bot.web.webhook import twilio_webhook
 
 logger = logging.getLogger(__name__)
-
-
-async def healthz(request: Request) -> JSONResponse:
-    """Process alive: answers without touching the database."""
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> JSONResponse:
-    """Database reachable within a second: load balancers stop routing here when it is not."""
-    runtime = request.state.runtime
-    try:
-        async with asyncio.timeout(1.0), runtime.pool.connection(timeout=1.0) as conn:
-            await conn.execute("SELECT 1")
-    except Exception as error:  # noqa: BLE001 - any failure means "not ready", and is reported
-        logger.warning("readiness check failed", extra={"error": type(error).__name__})
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    worker = runtime.worker_task
-    worker_state = "absent" if worker is None else ("stopped" if worker.done() else "running")
-    return JSONResponse({"status": "ok", "database": "ok", "worker": worker_state})
-
-
-async def media_file(request: Request) -> Response:
-    """Serve a local media file to Twilio; a tampered, expired or unknown link is a 404."""
-    runtime = request.state.runtime
-    name = request.path_params["name"]
-    valid = media_link_valid(
-        name,
-        request.query_params.get("expires", ""),
-        request.query_params.get("signature", ""),
-        key=runtime.media_key,
-    )
-    path = runtime.settings.media_dir / name
-    if not valid or not path.is_file():
-        return JSONResponse({"detail": "not found"}, status_code=404)
-    return FileResponse(path, media_type="audio/ogg" if name.endswith(".ogg") else None)
 
 
 async def database_unavailable(request: Request, error: Exception) -> Response:
@@ -78,13 +53,24 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     `/openapi.json`; the Twilio webhooks and health checks are plain Starlette routes.
     """
     settings = settings or Settings()
+    load = LoadState()  # shared by the per-client cap (outermost) and the handlers
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, object]]:
         configure_logging(settings)
-        async with open_runtime(settings, worker=run_worker) as runtime:
-            app.state.runtime = runtime
-            yield {"runtime": runtime}
+        database = resolve_database(settings)
+        await upgrade_on_start(database)
+        async with (
+            open_job_queue(database, settings) as queue,
+            open_web_runtime(settings, database, queue, load=load) as web,
+        ):
+            if not run_worker:
+                yield {"runtime": web, "worker": None}
+                return
+            from bot.worker.runner import run_worker as running  # only here: it loads the agent
+
+            async with running(settings, database, queue) as worker:
+                yield {"runtime": web, "worker": worker}
 
     app = FastAPI(
         title="advisor-bot",
@@ -96,13 +82,14 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         redoc_url=None,
     )
     app.add_route(WEBHOOK_PATH, twilio_webhook, methods=["POST"], include_in_schema=False)
-    app.add_route(STATUS_CALLBACK_PATH, twilio_status, methods=["POST"], include_in_schema=False)
+    app.add_route(STATUS_CALLBACK_PATH, delivery_status, methods=["POST"], include_in_schema=False)
     app.add_route(MEDIA_PATH + "/{name}", media_file, methods=["GET"], include_in_schema=False)
     if settings.bench_bare_endpoint:
         app.add_route("/bench/bare", bare_twiml, methods=["POST"], include_in_schema=False)
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     app.include_router(api_router)
+    app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, database_unavailable)
     return app

@@ -13,44 +13,61 @@ from bot.settings import Settings
 
 _PHONE = re.compile(r"(?<![\w.])\+?\d{10,15}\b")
 _ROUTING_FIELDS = ("advisor", "advisor_number", "customer", "conversation", "direction", "sid")
-
-
-class MaskPhonesFilter(logging.Filter):
-    """Masks customer numbers in messages and routing fields before any handler sees them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record in place; never drops it."""
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        if isinstance(record.msg, str):
-            record.msg = _PHONE.sub(lambda match: mask_phone(match.group(0)), record.msg)
-        customer = getattr(record, "customer", None)
-        if isinstance(customer, str):
-            record.customer = mask_phone(customer)
-        return True
-
-
-class RedactSecretsFilter(logging.Filter):
-    """Replaces configured secret values wherever they would appear in a log line."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self._secrets = [secret for secret in secrets if len(secret) >= 6]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record in place; never drops it."""
-        if not self._secrets:
-            return True
-        message = record.getMessage()
-        for secret in self._secrets:
-            message = message.replace(secret, "[redacted]")
-        record.msg, record.args = message, None
-        return True
-
-
 # uvicorn adds `color_message`, a duplicate of the message with terminal colours.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+
+# Our own Twilio numbers are routing facts, not customers' data: the one field left unmasked.
+_OWN_NUMBER_FIELDS = frozenset({"advisor_number"})
+MAX_LOGGED_CHARS = 1_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, f"\\x{ord(char):02x}")
+
+
+class SafeRecordFilter(logging.Filter):
+    """Makes every field of a record safe to print, before any handler sees it.
+
+    Secrets are redacted and customer numbers masked in the message and in every `extra` field
+    (nested dicts and lists included: the job queue logs whole jobs); control characters are
+    escaped, so a caller cannot forge log lines, and long values are cut, so a caller cannot
+    flood the log. Tracebacks (`exc_info`) keep their lines.
+    """
+
+    def __init__(self, secrets: list[str], *, mask_phones: bool) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if len(secret) >= 6]
+        self._mask_phones = mask_phones
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops it."""
+        record.msg, record.args = self._clean(record.getMessage()), None
+        for name, value in list(vars(record).items()):
+            if name in _STANDARD_ATTRIBUTES:
+                continue
+            setattr(record, name, self._clean(value, mask=name not in _OWN_NUMBER_FIELDS))
+        return True
+
+    def _clean(self, value: object, *, mask: bool = True, escape: bool = True) -> object:
+        if isinstance(value, str):
+            text = value
+            for secret in self._secrets:
+                text = text.replace(secret, "[redacted]")
+            if self._mask_phones and mask:
+                text = _PHONE.sub(lambda match: mask_phone(match.group(0)), text)
+            if escape:
+                text = _CONTROL.sub(_escape, text)
+            if len(text) > MAX_LOGGED_CHARS:
+                text = f"{text[:MAX_LOGGED_CHARS]}…[{len(text) - MAX_LOGGED_CHARS} more chars]"
+            return text
+        if isinstance(value, dict):
+            return {key: self._clean(item, mask=mask) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._clean(item, mask=mask) for item in value]
+        return value
 
 
 class _TextFormatter(logging.Formatter):
@@ -85,9 +102,7 @@ def configure_logging(settings: Settings) -> None:
         )
         if value is not None
     ]
-    handler.addFilter(RedactSecretsFilter(secrets))
-    if settings.log_mask_phones:
-        handler.addFilter(MaskPhonesFilter())
+    handler.addFilter(SafeRecordFilter(secrets, mask_phones=settings.log_mask_phones))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_advisor_bot", False):

@@ -7,6 +7,7 @@ Every step is tracked in `advisor_bot_migrations` and runs under one advisory lo
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import time
 from dataclasses import dataclass, field
@@ -15,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from procrastinate.schema import SchemaManager
 
-from bot.database import Database, connection_kwargs
-from memory.checkpointer import setup_checkpointer
+from bot.infra.database import Database, connection_kwargs
 
 logger = logging.getLogger(__name__)
 
 # Any constant works; it only has to be the same in every process of this application.
 MIGRATION_LOCK_KEY = 7_246_813_021
 PROCRASTINATE_STEP = "procrastinate-schema"
+CHECKPOINTER_DISTRIBUTION = "langgraph-checkpoint-postgres"
 
 _TRACKING_TABLE = """
 CREATE TABLE IF NOT EXISTS advisor_bot_migrations (
@@ -103,24 +103,23 @@ def _steps() -> list[tuple[str, str]]:
     return [*migration_files(), (PROCRASTINATE_STEP, SchemaManager.get_schema())]
 
 
-async def _pending(conn: psycopg.AsyncConnection[Any]) -> tuple[set[str], bool]:
-    """Return the versions already applied and whether the checkpointer's schema is current."""
-    cursor = await conn.execute(
-        "SELECT to_regclass('advisor_bot_migrations') IS NOT NULL AS tracked, "
-        "to_regclass('checkpoint_migrations') IS NOT NULL AS checkpoints"
-    )
+def checkpointer_step() -> str:
+    """The step that records the checkpointer's schema as set up by the installed version.
+
+    Read from the package metadata, not from LangGraph itself: a process that only serves the
+    web (and never runs the agent) can tell the schema is current without importing LangGraph.
+    """
+    return f"{CHECKPOINTER_DISTRIBUTION}=={importlib.metadata.version(CHECKPOINTER_DISTRIBUTION)}"
+
+
+async def _applied(conn: psycopg.AsyncConnection[Any]) -> set[str]:
+    """Return the steps already applied (none before the tracking table exists)."""
+    cursor = await conn.execute("SELECT to_regclass('advisor_bot_migrations') IS NOT NULL AS tracked")
     row = await cursor.fetchone()
-    assert row is not None
-    done: set[str] = set()
-    if row["tracked"]:
-        cursor = await conn.execute("SELECT version FROM advisor_bot_migrations")
-        done = {r["version"] for r in await cursor.fetchall()}
-    checkpoints_current = False
-    if row["checkpoints"]:
-        cursor = await conn.execute("SELECT count(*) AS n FROM checkpoint_migrations")
-        count = await cursor.fetchone()
-        checkpoints_current = count is not None and count["n"] >= len(AsyncPostgresSaver.MIGRATIONS)
-    return done, checkpoints_current
+    if not row or not row["tracked"]:
+        return set()
+    cursor = await conn.execute("SELECT version FROM advisor_bot_migrations")
+    return {r["version"] for r in await cursor.fetchall()}
 
 
 async def upgrade(database: Database) -> UpgradeReport:
@@ -133,8 +132,8 @@ async def upgrade(database: Database) -> UpgradeReport:
     async with await psycopg.AsyncConnection.connect(
         database.conninfo, **connection_kwargs(database, autocommit=True)
     ) as conn:
-        done, checkpoints_current = await _pending(conn)
-        if checkpoints_current and all(version in done for version, _ in _steps()):
+        wanted = [version for version, _ in _steps()] + [checkpointer_step()]
+        if set(wanted) <= await _applied(conn):
             return report
         if database.transaction_pooler:
             raise MigrationError(
@@ -145,7 +144,7 @@ async def upgrade(database: Database) -> UpgradeReport:
         await _acquire_lock(conn)
         try:
             await conn.execute(_TRACKING_TABLE)
-            done, _ = await _pending(conn)
+            done = await _applied(conn)
             for version, sql in _steps():
                 if version in done:
                     continue
@@ -154,11 +153,26 @@ async def upgrade(database: Database) -> UpgradeReport:
                     await conn.execute("INSERT INTO advisor_bot_migrations (version) VALUES (%s)", (version,))
                 report.applied.append(version)
                 logger.info("migration applied", extra={"version": version})
-            checkpointer_steps = await setup_checkpointer(conn)
-            if checkpointer_steps:
-                report.applied.append(f"langgraph-checkpoint ({checkpointer_steps} steps)")
+            if checkpointer_step() not in done:
+                from memory.ai.checkpointer import setup_checkpointer  # only here: it loads LangGraph
+
+                checkpointer_steps = await setup_checkpointer(conn)
+                await conn.execute(
+                    "INSERT INTO advisor_bot_migrations (version) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (checkpointer_step(),),
+                )
+                if checkpointer_steps:
+                    report.applied.append(f"langgraph-checkpoint ({checkpointer_steps} steps)")
             if report.applied:
                 await conn.execute(_LOCK_DOWN_TABLES)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    return report
+
+
+async def upgrade_on_start(database: Database) -> UpgradeReport:
+    """Apply pending migrations as a process starts, and say so in the log when any ran."""
+    report = await upgrade(database)
+    if report.applied:
+        logger.info("database schema upgraded", extra={"steps": report.applied})
     return report

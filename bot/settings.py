@@ -37,8 +37,11 @@ class Settings(BaseSettings):
     max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
     bench_bare_endpoint: bool = False
     webhook_max_in_flight: int = Field(default=64, ge=0, le=10_000)
+    webhook_body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_connections_per_client: int = Field(default=32, ge=0, le=100_000)
     webhook_rate_limit: float = Field(default=100.0, ge=0)
     api_rate_limit: float = Field(default=20.0, ge=0)
+    api_auth_failure_rate_limit: float = Field(default=0.2, ge=0)
     max_media_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     media_timeout_seconds: float = Field(default=20.0, gt=0)
     twilio_media_hosts: str = "api.twilio.com"
@@ -76,6 +79,8 @@ class Settings(BaseSettings):
     stalled_worker_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     ai_pause_on_manual_reply: bool = True
+    ai_loop_max_replies: int = Field(default=20, ge=0, le=1000)
+    ai_loop_window_seconds: float = Field(default=300, gt=0, le=86_400)
     ai_resume_after_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
     opt_out_words: str = "STOP,BAJA,CANCELAR"
     opt_in_words: str = "START,ALTA"
@@ -134,7 +139,10 @@ class Settings(BaseSettings):
             if any(marker in value for marker in _PLACEHOLDER_MARKERS):
                 raise ValueError(f"{name.upper()} still holds a placeholder value")
         if self.database_url is None:
-            raise ValueError("DATABASE_URL is required when ENVIRONMENT=production")
+            raise ValueError(
+                "ENVIRONMENT=production needs DATABASE_URL: the embedded PostgreSQL keeps its data "
+                "on this machine's disk, which a deploy throws away"
+            )
         return self
 
     @property

@@ -1,1 +1,1 @@
-"""Conversation state: the per-advisor store, the AI's checkpointed memory and its trimming."""
+"""Conversation state: the records of every conversation and message, and the AI's own memory."""

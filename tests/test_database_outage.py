@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.app import create_app
-from bot.database import Database
+from bot.infra.database import Database
 from bot.migrations import upgrade
 from bot.settings import Settings
 from tests.conftest import Db, inbound_form, signed_post, wait_for, wait_until_all_answered
@@ -33,9 +34,11 @@ class StoppablePostgres:
     """A private PostgreSQL server that a test may stop and start like an operator would."""
 
     def __init__(self, folder: Path) -> None:
-        from pgserver.postgres_server import get_server
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (CI)
+            warnings.simplefilter("ignore")
+            from pgserver.postgres_server import get_server
 
-        self.server: Any = get_server(folder, cleanup_mode="delete")
+            self.server: Any = get_server(folder, cleanup_mode="delete")
         self.url = str(self.server.get_uri())
 
     def stop(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from bot.app import create_app
@@ -73,14 +74,16 @@ def test_twilio_429_for_good_backs_off_exponentially_gives_up_and_shows_why(
     assert "429" in reply["error_message"]
 
 
+@pytest.mark.parametrize("attempts", [3, 1])
 def test_a_model_that_times_out_is_retried_a_bounded_number_of_times_and_the_message_shows_why(
-    db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI, make_settings: Any
+    attempts: int, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI, make_settings: Any
 ) -> None:
+    """JOB_MAX_ATTEMPTS=1 means one attempt (the queue library reads a retry bound of 0 as none)."""
     db.add_advisor("Ana", ADVISOR_NUMBER)
     fake_openai.latency = 1.0
     settings = make_settings(
         openai_timeout_seconds=0.2,
-        job_max_attempts=3,
+        job_max_attempts=attempts,
         admin_token=ADMIN,
         worker_heartbeat_seconds=0.2,
         stalled_worker_seconds=1,
@@ -96,9 +99,9 @@ def test_a_model_that_times_out_is_retried_a_bounded_number_of_times_and_the_mes
         # Two recovery sweeps later, the failed message is still not retried: it was given up.
         time.sleep(1.5)
         messages = _conversation_messages(client, db, CUSTOMERS[0])
-    assert len(fake_openai.requests) == 3
+    assert len(fake_openai.requests) == attempts
     assert fake_twilio.sent == []
     inbound = next(message for message in messages if message["direction"] == "inbound")
     assert inbound["status"] == "failed"
-    assert "gave up after 3 attempts" in inbound["error_message"]
+    assert f"gave up after {attempts} attempts" in inbound["error_message"]
     assert "model unavailable" in inbound["error_message"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from memory.thread import thread_id_for
+from memory.ai.thread import thread_id_for
 from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio, Reply, echo_model
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from bot.app import create_app
 from bot.settings import Settings
-from memory.thread import thread_id_for
+from memory.ai.thread import thread_id_for
 from tests.conftest import Db, fuzz_examples, inbound_form, settle, signed_post, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import AUTH_TOKEN, Db, inbound_form, signed_post, wait_for
-from tests.fakes import FakeTwilio
+from tests.fakes import FakeOpenAI, FakeTwilio
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +71,47 @@ def test_phone_masking_can_be_switched_off(
     logging.getLogger("test").info("from +573001112233", extra={"customer": "+573001112233"})
     err = capfd.readouterr().err
     assert "from +573001112233" in err and "customer=+573001112233" in err
+
+
+def test_a_failed_job_logged_by_the_queue_library_carries_no_customer_number(
+    make_settings: Callable[..., Settings],
+    db: Db,
+    fake_openai: FakeOpenAI,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The queue library logs a failed job whole (lock and arguments); none of it names the customer."""
+    db.add_advisor("Ana", "+14155238886")
+    fake_openai.latency = 1.0
+    settings = make_settings(
+        log_format="json", log_level="INFO", openai_timeout_seconds=0.2, job_max_attempts=1
+    )
+    with TestClient(create_app(settings)) as client:
+        assert signed_post(client, inbound_form("+14155238886", "+573001112233", "Hola")).status_code == 200
+        wait_for(
+            lambda: db.query("SELECT 1 FROM procrastinate_jobs WHERE status = 'failed'"),
+            what="the job to fail",
+        )
+    err = capfd.readouterr().err
+    conversation = str(db.query("SELECT conversation_id FROM chat_history")[0]["conversation_id"])
+    assert any("conversation:" in line and conversation in line for line in err.splitlines()), err
+    assert "573001112233" not in err
+    assert "+57******2233" in err
+
+
+def test_nobody_can_forge_or_flood_a_log_line(
+    make_settings: Callable[..., Settings], db: Db, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(log_format="text", log_level="INFO")
+    with TestClient(create_app(settings)) as client:
+        forged = inbound_form("+14155238886", "+573001112233", "hola", MessageSid="SM1\nINFO admin logged in")
+        assert client.post("/webhooks/twilio", data=forged).status_code == 403  # unsigned
+    err = capfd.readouterr().err
+    assert not any(line.startswith("INFO admin logged in") for line in err.splitlines())
+    assert "SM1\\nINFO admin logged in" in err
+    logging.getLogger("test").warning(
+        "huge",
+        extra={"sid": "S" * 60_000, "job": {"lock": "+573001112233", "kwargs": [AUTH_TOKEN]}},
+    )
+    line = next(line for line in capfd.readouterr().err.splitlines() if " huge " in line)
+    assert len(line) < 3_000 and "59000 more chars" in line
+    assert "+573001112233" not in line and AUTH_TOKEN not in line and "[redacted]" in line

@@ -1,0 +1,85 @@
+"""Owns how the agent reads a customer's messages: stored rows rendered as the model's input.
+
+Locations, button taps, transcribed voice notes and pictures become plain words (or image input)
+here, so the model reads every kind of WhatsApp message the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from bot.twilio.inbound import is_audio, is_image
+from memory.records.models import Message
+
+
+def text_for_agent(
+    body: str,
+    media: list[dict[str, Any]],
+    payload: Mapping[str, Any] | None,
+    *,
+    transcript: str | None = None,
+    media_error: str | None = None,
+) -> str:
+    """Render a stored inbound message as the text the agent reads.
+
+    Locations and button taps carry no Body worth reading on their own, so their fields are
+    spelled out; attachments are announced so the agent can acknowledge them.
+    """
+    fields = payload or {}
+    parts: list[str] = []
+    message_type = str(fields.get("MessageType") or "")
+    if message_type == "location" or ("Latitude" in fields and "Longitude" in fields):
+        where = ", ".join(str(fields[key]) for key in ("Label", "Address") if fields.get(key))
+        coordinates = f"{fields.get('Latitude')}, {fields.get('Longitude')}"
+        parts.append(f"[Ubicación compartida: {where} ({coordinates})]".replace(":  (", ": ("))
+    if fields.get("ButtonPayload") or message_type == "button":
+        button_text = fields.get("ButtonText") or body
+        parts.append(f"[Botón pulsado: {button_text} (payload: {fields.get('ButtonPayload', '')})]")
+    elif body:
+        parts.append(body)
+    if transcript:
+        parts.append(f"[Nota de voz del cliente, transcrita]: {transcript}")
+    elif media_error and any(is_audio(item) for item in media):
+        parts.append(
+            "[El cliente envió una nota de voz que no se pudo entender: pídele con amabilidad que la escriba]"
+        )
+    images = [item for item in media if is_image(item)]
+    if images:
+        parts.append(f"[El cliente envió {len(images)} imagen(es)]")
+    others = [
+        item
+        for item in media
+        if not is_image(item) and (not (transcript or media_error) or not is_audio(item))
+    ]
+    if others:
+        kinds = ", ".join(item.get("content_type") or "desconocido" for item in others)
+        parts.append(f"[{len(others)} adjunto(s): {kinds}]")
+    return "\n".join(parts) if parts else "[mensaje vacío]"
+
+
+def human_messages(inbound: list[Message], images: dict[int, list[str]] | None = None) -> list[HumanMessage]:
+    """One HumanMessage per stored message, with an id derived from the row.
+
+    The stable id makes a retried job replace, not duplicate, these turns in the AI's memory.
+    With `images` (data URLs by message id), the pictures go to the model as image input.
+    """
+    messages = []
+    for message in inbound:
+        text = text_for_agent(
+            message.body,
+            message.media,
+            message.payload,
+            transcript=message.transcript,
+            media_error=message.media_error,
+        )
+        pictures = (images or {}).get(message.id)
+        content: str | list[str | dict[str, Any]] = text
+        if pictures:
+            parts: list[str | dict[str, Any]] = [{"type": "text", "text": text}]
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in pictures]
+            content = parts
+        messages.append(HumanMessage(content=content, id=f"inbound-{message.id}"))
+    return messages

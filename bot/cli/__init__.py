@@ -1,0 +1,178 @@
+"""Owns the `advisor-bot` command line: serve, worker, db, advisors, simulate.
+
+Every failure a user can cause or fix (a bad setting, an unreachable database, a wrong argument)
+ends as one `error:` line that says what to fix, and a non-zero exit code; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.cli.console import fail
+from bot.infra.database import DATABASE_UNAVAILABLE, DatabaseSettingError
+from bot.logging_setup import configure_logging
+from bot.settings import Settings
+
+# Settings whose values are never echoed back, even in an error.
+_SECRET_HINTS = ("token", "key", "secret", "password", "database_url")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="advisor-bot",
+        description="WhatsApp sales bot for many advisors, one Twilio webhook. "
+        "Settings come from the environment or .env (see .env.example).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="web server plus an in-process worker")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=int, default=_default_port(), help="port to listen on (default $PORT or 8000)"
+    )
+    serve.add_argument(
+        "--no-worker", action="store_true", help="web only, when `advisor-bot worker` runs elsewhere"
+    )
+
+    commands.add_parser("worker", help="queue worker only, for scaling out")
+
+    db = commands.add_parser("db", help="database schema and seeds")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    db_commands.add_parser("upgrade", help="apply pending migrations (safe to repeat)")
+    seed = db_commands.add_parser("seed", help="run a seed file (default: the 7 example advisors)")
+    seed.add_argument("file", nargs="?", type=Path, help="SQL file; default sql/seed.sql")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="do nothing when advisors are already registered"
+    )
+
+    advisors = commands.add_parser("advisors", help="advisor administration, without writing SQL")
+    advisor_commands = advisors.add_subparsers(dest="advisors_command", required=True, metavar="COMMAND")
+    advisor_commands.add_parser("list", help="every advisor: id, active, numbers, name")
+    add = advisor_commands.add_parser("add", help="register an advisor (active)")
+    add.add_argument("--name", required=True, help="the advisor's name, as customers see it")
+    add.add_argument("--phone", required=True, help="the advisor's own phone, e.g. +573001112233")
+    add.add_argument("--twilio-number", required=True, help="the Twilio WhatsApp number customers write to")
+    for verb, text in (
+        ("deactivate", "stop answering for an advisor and revoke their API tokens"),
+        ("activate", "answer for an advisor again"),
+    ):
+        toggle = advisor_commands.add_parser(verb, help=text)
+        toggle.add_argument("advisor", help="the advisor's id or Twilio number")
+    token = advisor_commands.add_parser(
+        "token", help="issue an API token for one advisor (printed once, stored as a hash)"
+    )
+    token.add_argument("advisor", help="the advisor's id or Twilio number")
+    token.add_argument("--label", help="what the token is for, shown by `tokens list`")
+    tokens = advisor_commands.add_parser("tokens", help="list or revoke API tokens")
+    token_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="COMMAND")
+    listed = token_commands.add_parser("list", help="tokens: created, last used, revoked; never the secret")
+    listed.add_argument("advisor", nargs="?", help="only this advisor's (id or Twilio number)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token (or all of one advisor's)")
+    target = revoke.add_mutually_exclusive_group(required=True)
+    target.add_argument("token_id", nargs="?", type=int, help="the token's id, from `tokens list`")
+    target.add_argument("--advisor", help="revoke every token of this advisor (id or Twilio number)")
+
+    simulate = commands.add_parser(
+        "simulate", help="post a signed Twilio-style message to a running server, print the reply"
+    )
+    simulate.add_argument("--to", required=True, help="the advisor's Twilio WhatsApp number")
+    simulate.add_argument("--from", dest="from_", required=True, help="the customer's number")
+    simulate.add_argument("text", help="the customer's message")
+    simulate.add_argument(
+        "--port", type=int, default=_default_port(), help="the server's port (default $PORT or 8000)"
+    )
+    simulate.add_argument(
+        "--url",
+        help="the server's address, e.g. https://bot.example.com (the webhook path is added); "
+        "default http://127.0.0.1:PORT",
+    )
+    simulate.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a reply")
+    return parser
+
+
+def _default_port() -> int:
+    value = os.environ.get("PORT", "")
+    return int(value) if value.isdigit() else 8000
+
+
+def settings_errors(error: ValidationError) -> list[str]:
+    """One line per bad setting: its environment name, what is wrong, and the value unless secret."""
+    lines = []
+    for problem in error.errors():
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if not problem["loc"]:  # a rule across settings: its message names them
+            lines.append(message)
+            continue
+        name = str(problem["loc"][0])
+        shown = "" if any(hint in name for hint in _SECRET_HINTS) else f" (got {problem.get('input')!r})"
+        lines.append(f"setting {name.upper()}: {message}{shown}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for line in settings_errors(error):
+            fail(line)
+        return 2
+    configure_logging(settings)
+    try:
+        return _run(args, settings)
+    except DatabaseSettingError as error:
+        return fail(str(error), 2)
+    except DATABASE_UNAVAILABLE as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return fail(
+            f"cannot reach the database: {reason}. Check DATABASE_URL and that PostgreSQL is running."
+        )
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli import db, server
+
+    if args.command == "serve":
+        return server.serve(settings, args.host, args.port, run_worker=not args.no_worker)
+    if args.command == "worker":
+        return asyncio.run(server.worker(settings))
+    if args.command == "db" and args.db_command == "upgrade":
+        return asyncio.run(db.db_upgrade(settings))
+    if args.command == "db" and args.db_command == "seed":
+        return asyncio.run(db.db_seed(settings, args.file, if_empty=args.if_empty))
+    if args.command == "advisors":
+        return asyncio.run(_advisors(args, settings))
+    if args.command == "simulate":
+        from bot.cli.simulate import simulate
+
+        url = (args.url or f"http://127.0.0.1:{args.port}").rstrip("/")
+        return asyncio.run(
+            simulate(settings, to=args.to, from_=args.from_, text=args.text, url=url, timeout=args.timeout)
+        )
+    return 2
+
+
+async def _advisors(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli import advisors
+
+    command = args.advisors_command
+    if command == "list":
+        return await advisors.list_advisors(settings)
+    if command == "add":
+        return await advisors.add(
+            settings, name=args.name, phone=args.phone, twilio_number=args.twilio_number
+        )
+    if command in ("activate", "deactivate"):
+        return await advisors.set_activity(settings, args.advisor, active=command == "activate")
+    if command == "token":
+        return await advisors.token(settings, args.advisor, label=args.label)
+    if args.tokens_command == "list":
+        return await advisors.tokens_list(settings, args.advisor)
+    return await advisors.tokens_revoke(settings, args.token_id, advisor_ref=args.advisor)

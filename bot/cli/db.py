@@ -1,0 +1,68 @@
+"""Owns `advisor-bot db upgrade` and `advisor-bot db seed`: the schema and the admins' SQL seeds."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+
+from bot.cli.console import fail, say
+from bot.infra.database import connection_kwargs, resolve_database
+from bot.migrations import MigrationError, upgrade
+from bot.settings import Settings
+
+
+async def db_upgrade(settings: Settings) -> int:
+    """Apply pending migrations and say which."""
+    try:
+        report = await upgrade(resolve_database(settings))
+    except MigrationError as error:
+        return fail(str(error))
+    if report.applied:
+        say("applied: " + ", ".join(report.applied))
+    else:
+        say("schema is up to date; nothing to apply")
+    return 0
+
+
+async def db_seed(settings: Settings, file: Path | None, *, if_empty: bool) -> int:
+    """Run a seed file in one transaction: all of it, or (with the database's reason) none of it."""
+    if file is None:
+        sql = resources.files("sql").joinpath("seed.sql").read_text(encoding="utf-8")
+        name = "sql/seed.sql"
+    else:
+        if not file.is_file():
+            return fail(f"no such file: {file}")
+        sql, name = file.read_text(encoding="utf-8"), str(file)
+    database = resolve_database(settings)
+    await upgrade(database)
+    async with await psycopg.AsyncConnection.connect(
+        database.conninfo, **connection_kwargs(database)
+    ) as conn:
+        before = await _count(conn)
+        if if_empty and before > 0:
+            say(f"{before} advisors already registered; seed skipped")
+            return 0
+        try:
+            async with conn.transaction():
+                await conn.execute(sql)  # an admin's own seed file
+        except psycopg.Error as error:
+            return fail(f"{name} was not applied, nothing changed: {_reason(error)}")
+        after = await _count(conn)
+    say(f"seeded {name}: {after - before} advisors added, {after} registered")
+    return 0
+
+
+async def _count(conn: psycopg.AsyncConnection[dict[str, int]]) -> int:
+    row = await (await conn.execute("SELECT count(*) AS n FROM advisors")).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def _reason(error: psycopg.Error) -> str:
+    """The database's message and hint on one line (they name the row and the value)."""
+    diag = error.diag
+    text = diag.message_primary or str(error).strip().splitlines()[0]
+    if diag.message_hint:
+        text += f" ({diag.message_hint})"
+    return text

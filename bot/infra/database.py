@@ -1,0 +1,126 @@
+"""Owns where the database is: the embedded PostgreSQL default, or DATABASE_URL, and the pools."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import procrastinate.exceptions
+import psycopg
+import psycopg_pool
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SUPABASE_TRANSACTION_POOLER_PORT = 6543
+
+# The database is unreachable, restarting or saturated: the caller answers "retry later".
+DATABASE_UNAVAILABLE = (
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    procrastinate.exceptions.ConnectorException,
+)
+
+
+class DatabaseSettingError(RuntimeError):
+    """The configuration names no usable database; the text says what to set."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """A resolved connection target; `keepalive` holds the embedded server open while referenced."""
+
+    conninfo: str
+    transaction_pooler: bool
+    keepalive: Any = None
+
+
+def uses_transaction_pooler(url: str) -> bool:
+    """Tell whether `url` targets a transaction pooler (Supabase's port 6543, or `pgbouncer=true`).
+
+    Such poolers hand each transaction to any server connection, so server-side prepared
+    statements and LISTEN/NOTIFY cannot be relied on there.
+    """
+    parsed = urlparse(url)
+    query = {key.lower(): values for key, values in parse_qs(parsed.query).items()}
+    flagged = any(value.lower() == "true" for value in query.get("pgbouncer", []))
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    return flagged or port == SUPABASE_TRANSACTION_POOLER_PORT
+
+
+def _strip_pgbouncer_flag(url: str) -> str:
+    """Drop the Prisma-style `pgbouncer=true` flag that libpq would reject as unknown."""
+    parsed = urlparse(url)
+    if "pgbouncer" not in parsed.query.lower():
+        return url
+    kept = [part for part in parsed.query.split("&") if not part.lower().startswith("pgbouncer=")]
+    return parsed._replace(query="&".join(kept)).geturl()
+
+
+def resolve_database(settings: Settings) -> Database:
+    """Return the database to use, starting the embedded PostgreSQL when no URL is configured."""
+    if settings.database_url is not None:
+        url = settings.database_url.get_secret_value()
+        return Database(conninfo=_strip_pgbouncer_flag(url), transaction_pooler=uses_transaction_pooler(url))
+    if settings.environment == "production":
+        # A deploy's disk is thrown away: conversations and AI memory would vanish with it.
+        raise DatabaseSettingError(
+            "ENVIRONMENT=production needs DATABASE_URL: the embedded PostgreSQL keeps its data on "
+            "this machine's disk, which a deploy throws away"
+        )
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
+        warnings.simplefilter("ignore")
+        from pgserver.postgres_server import get_server  # lazily: only the embedded default needs it
+
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        data_dir = settings.embedded_data_dir.resolve()
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        server = get_server(data_dir, cleanup_mode="stop")
+    logger.info("embedded PostgreSQL ready", extra={"data_dir": str(data_dir)})
+    return Database(conninfo=server.get_uri(), transaction_pooler=False, keepalive=server)
+
+
+def connection_kwargs(database: Database, *, autocommit: bool = False) -> dict[str, Any]:
+    """Return psycopg connection options; no server-side prepared statements behind a pooler."""
+    kwargs: dict[str, Any] = {"autocommit": autocommit, "row_factory": dict_row}
+    if database.transaction_pooler:
+        kwargs["prepare_threshold"] = None
+    return kwargs
+
+
+async def open_pool(
+    database: Database,
+    *,
+    settings: Settings,
+    name: str,
+    autocommit: bool = False,
+    max_size: int | None = None,
+) -> AsyncConnectionPool:
+    """Open an async pool and wait until its first connection works."""
+    pool = AsyncConnectionPool(
+        database.conninfo,
+        min_size=1,
+        max_size=max_size or settings.database_pool_size,
+        # Named in pg_stat_activity and the server log: which part of which process it is.
+        kwargs={
+            **connection_kwargs(database, autocommit=autocommit),
+            "application_name": f"advisor-bot {name}",
+        },
+        timeout=settings.database_timeout_seconds,
+        open=False,
+        name=name,
+        # A connection broken by a database restart is replaced instead of failing a request.
+        check=AsyncConnectionPool.check_connection,
+    )
+    await pool.open(wait=True, timeout=max(settings.database_timeout_seconds, 30.0))
+    return pool

@@ -1,0 +1,57 @@
+"""Owns the advisor endpoints: the list (admin), per-day statistics, and the routing cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from advisors.invalidation import announce_change
+from advisors.repository import get_advisor, list_advisor_rows
+from bot.web.api.auth import Caller, runtime_of, uuid_or_404
+from bot.web.api.schemas import AdvisorOut, CacheInvalidated, StatsDay, StatsOut
+from memory.records import stats
+
+router = APIRouter(tags=["advisors"])
+
+
+@router.get("/advisors", response_model=list[AdvisorOut])
+async def list_advisors(request: Request, caller: Caller) -> list[AdvisorOut]:
+    """Every registered advisor (admin only)."""
+    caller.require_admin()
+    async with runtime_of(request).pool.connection() as conn:
+        rows = await list_advisor_rows(conn=conn)
+    return [AdvisorOut.model_validate(row) for row in rows]
+
+
+@router.get("/advisors/{advisor_id}/stats", response_model=StatsOut)
+async def advisor_stats(
+    request: Request,
+    caller: Caller,
+    advisor_id: str,
+    days: Annotated[int, Query(ge=1, le=366, description="How many days back, today included")] = 30,
+) -> StatsOut:
+    """Per day: conversations, inbound messages, AI and human replies, handovers, first-response time."""
+    target = uuid_or_404(advisor_id, "advisor")
+    if not caller.is_admin and caller.advisor_id != target:
+        raise HTTPException(404, "no such advisor")
+    async with runtime_of(request).pool.connection() as conn:
+        if await get_advisor(conn=conn, advisor_id=str(target)) is None:
+            raise HTTPException(404, "no such advisor")
+        until = datetime.now(UTC).date()
+        rows = await stats.advisor_stats(
+            conn=conn, advisor_id=target, since=until - timedelta(days=days - 1), until=until
+        )
+    return StatsOut(advisor_id=target, days=[StatsDay.model_validate(row) for row in rows])
+
+
+@router.post("/admin/cache/invalidate", response_model=CacheInvalidated, tags=["admin"])
+async def invalidate_cache(request: Request, caller: Caller) -> CacheInvalidated:
+    """Drop the advisor routing cache in every running process (admin only)."""
+    caller.require_admin()
+    runtime = runtime_of(request)
+    runtime.resolver.invalidate()
+    async with runtime.pool.connection() as conn:
+        await announce_change(conn)
+    return CacheInvalidated(status="invalidated")

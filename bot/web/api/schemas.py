@@ -1,0 +1,119 @@
+"""Owns the API's request and response bodies that are not records themselves.
+
+Conversations and messages are answered as `memory.records.models` defines them; only pages,
+inputs and the advisor and statistics views are declared here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+
+from memory.records.models import Conversation, Message
+
+SystemName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,50}$")]
+# PostgreSQL text and jsonb cannot hold NUL: refused here as 422 rather than failing there.
+ExternalId = Annotated[str, StringConstraints(pattern=r"^[^\x00]{1,200}$")]
+
+
+class ConversationPage(BaseModel):
+    """A page of conversations; pass `next_cursor` as `cursor` for the next one."""
+
+    items: list[Conversation]
+    next_cursor: str | None
+
+
+class MessagePage(BaseModel):
+    """A page of messages, oldest first."""
+
+    items: list[Message]
+    next_cursor: str | None
+
+
+class ConversationDetail(Conversation):
+    """A conversation with (a page of) its messages."""
+
+    messages: MessagePage
+
+
+class ConversationPatch(BaseModel):
+    """The flags an advisor may change; at least one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ai_attention: bool | None = None
+    audio_available: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ConversationPatch:
+        if self.ai_attention is None and self.audio_available is None:
+            raise ValueError("give ai_attention and/or audio_available")
+        return self
+
+
+class ManualReplyIn(BaseModel):
+    """A message the advisor sends by hand: free text, or an approved template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1600)] | None = (
+        None
+    )
+    content_sid: Annotated[str, StringConstraints(pattern=r"^HX[0-9a-fA-F]{32}$")] | None = None
+    content_variables: dict[str, Annotated[str, StringConstraints(max_length=1024)]] | None = None
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> ManualReplyIn:
+        if self.text is None and self.content_sid is None:
+            raise ValueError("give text, or content_sid for an approved template")
+        if self.content_variables and self.content_sid is None:
+            raise ValueError("content_variables go with content_sid")
+        return self
+
+
+class ManualReplyOut(BaseModel):
+    """The accepted message; the worker sends it and reports through events and status."""
+
+    message_id: int
+    conversation_id: UUID
+    status: str
+
+
+class AdvisorOut(BaseModel):
+    """One registered advisor, with the settings exactly as stored."""
+
+    id: UUID
+    name: str
+    phone_number: str
+    twilio_phone_number: str
+    is_active: bool
+    created_at: datetime
+    settings: dict[str, Any]
+
+
+class StatsDay(BaseModel):
+    """One day (UTC) of an advisor's activity."""
+
+    day: date
+    conversations: int
+    inbound: int
+    ai_replies: int
+    human_replies: int
+    handovers: int
+    median_first_response_seconds: float | None
+
+
+class StatsOut(BaseModel):
+    """Per-day activity of one advisor."""
+
+    advisor_id: UUID
+    days: list[StatsDay]
+
+
+class CacheInvalidated(BaseModel):
+    """The advisor cache was dropped in every process."""
+
+    status: str

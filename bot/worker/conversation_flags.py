@@ -1,0 +1,85 @@
+"""Owns the worker's changes to a conversation's flags: the agent tools' database side, and hand-back.
+
+The agent's tools (`bot.agent.tools`) say *what* to change; `PostgresConversationFlags` does it,
+always for the advisor + customer of the run, in one transaction with its notice and events.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+import procrastinate
+from psycopg_pool import AsyncConnectionPool
+
+from bot.infra.events import EventPublisher, attention_event
+from bot.infra.job_queue import NOTICE_TASK
+from bot.worker.notices import handover_notice
+from bot.worker.parts import Outcome, WorkerParts
+from memory.records import advisor_channel, conversations
+
+logger = logging.getLogger(__name__)
+
+
+class PostgresConversationFlags:
+    """The agent tools' view of a conversation's flags, backed by `chat_history`."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], queue: procrastinate.App, events: EventPublisher
+    ) -> None:
+        self._pool = pool
+        self._queue = queue
+        self._events = events
+
+    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> None:
+        """Switch the AI off for this advisor + customer only, record why, and tell the advisor."""
+        advisor = UUID(advisor_id)
+        async with self._pool.connection() as conn, conn.transaction():
+            changed = await conversations.set_ai_attention(
+                conn=conn, advisor_id=advisor, phone=phone, enabled=False, changed_by="ai", reason=reason
+            )
+            if changed:
+                notice_id = await advisor_channel.insert_advisor_notice(
+                    conn=conn, advisor_id=advisor, body=handover_notice(phone, reason)
+                )
+                await self._queue.configure_task(NOTICE_TASK, connection=conn).defer_async(
+                    advisor_id=advisor_id, notice_id=notice_id
+                )
+                conversation = await conversations.find_conversation(
+                    conn=conn, advisor_id=advisor, phone=phone
+                )
+                assert conversation is not None
+                await conversations.record_handover(
+                    conn=conn, advisor_id=advisor, conversation_id=conversation.conversation_id, reason=reason
+                )
+                switched_off = attention_event(conversation, False, "ai")
+                await self._events.publish(conn, "handover.requested", {**switched_off, "reason": reason})
+                await self._events.publish(conn, "ai_attention.changed", switched_off)
+        logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})
+
+    async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
+        """Record the customer's voice-reply preference for this advisor only."""
+        async with self._pool.connection() as conn:
+            await conversations.set_audio_available(
+                conn=conn, advisor_id=UUID(advisor_id), phone=phone, enabled=enabled
+            )
+
+
+async def resume_if_idle(
+    parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID, idle_minutes: int
+) -> Outcome:
+    """Give the conversation back to the AI if the advisor paused it and then went quiet."""
+    async with parts.pool.connection() as conn, conn.transaction():
+        resumed = await conversations.resume_ai_if_advisor_idle(
+            conn=conn, advisor_id=advisor_id, conversation_id=conversation_id, idle_minutes=idle_minutes
+        )
+        if resumed:
+            conversation = await conversations.get_conversation(
+                conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+            )
+            assert conversation is not None
+            await parts.events.publish(
+                conn, "ai_attention.changed", attention_event(conversation, True, "auto_resume")
+            )
+    return Outcome("resumed" if resumed else "still_with_advisor")

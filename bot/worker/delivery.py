@@ -1,0 +1,205 @@
+"""Owns delivery: sending a conversation's recorded, unsent replies through Twilio, exactly once.
+
+Every reply is recorded (`pending`) before Twilio is called and marked `sending` just before the
+call; a retry that finds one `sending` asks Twilio's message list before sending it again. The
+fate of each reply (sent, refused, given up) is stored and published as an event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from advisors.models import Advisor
+from advisors.repository import get_advisor
+from bot.twilio.sender import PermanentSendError, SendResult
+from bot.worker.parts import Outcome, WorkerParts, log_facts
+from memory.records import conversations
+from memory.records import messages as message_records
+from memory.records.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_CHARS = 1000
+
+
+def message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
+    """The data of a `message.sent` / `message.failed` event."""
+    return {
+        "advisor_id": conversation.advisor_id,
+        "conversation_id": conversation.conversation_id,
+        "phone_number": conversation.phone_number,
+        "message_id": message.id,
+        "author": message.author,
+        "body": message.body,
+    }
+
+
+async def deliver_pending(parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID) -> Outcome:
+    """Send whatever is recorded and unsent in one conversation (an advisor's manual replies)."""
+    async with parts.pool.connection() as conn:
+        advisor = await get_advisor(conn=conn, advisor_id=str(advisor_id))
+        conversation = await conversations.get_conversation(
+            conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+        )
+    if advisor is None or conversation is None:
+        return Outcome("gone")
+    return Outcome("delivered", await deliver(parts, advisor, conversation))
+
+
+async def deliver(parts: WorkerParts, advisor: Advisor, conversation: Conversation) -> int:
+    """Send every recorded, unsent reply of this conversation; return how many went out."""
+    async with parts.pool.connection() as conn:
+        current = await conversations.get_conversation(
+            conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
+        )
+        pending = await message_records.pending_outbound(
+            conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
+        )
+        if pending and (current is None or current.opted_out):
+            # The customer opted out after these were queued: nothing more reaches them.
+            for message in pending:
+                await message_records.mark_outbound(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    message_id=message.id,
+                    status="failed",
+                    error_message="not sent: the customer opted out",
+                )
+            return 0
+    sent = 0
+    for message in pending:
+        try:
+            result = await _send_once(parts, advisor, conversation, message)
+        except PermanentSendError as error:
+            await _record_refusal(parts, advisor, conversation, message, error)
+            continue
+        async with parts.pool.connection() as conn, conn.transaction():
+            await message_records.mark_outbound(
+                conn=conn,
+                advisor_id=advisor.id,
+                message_id=message.id,
+                status=result.status,
+                twilio_sid=result.sid,
+            )
+            await parts.events.publish(
+                conn,
+                "message.sent",
+                {**message_event(conversation, message), "twilio_sid": result.sid, "status": result.status},
+            )
+        sent += 1
+        if message.author == "advisor":
+            await parts.memory.remember_advisor_message(
+                advisor_id=advisor.id,
+                phone=conversation.phone_number,
+                message_id=message.id,
+                body=message.body,
+            )
+        facts = {**log_facts(advisor, conversation), "direction": "outbound", "sid": result.sid}
+        if result.sid is None:
+            logger.info("dry run: no Twilio credentials, message stored but not sent", extra=facts)
+        else:
+            logger.info("message sent", extra={**facts, "author": message.author})
+    return sent
+
+
+async def _send_once(
+    parts: WorkerParts, advisor: Advisor, conversation: Conversation, message: Message
+) -> SendResult:
+    """Send one reply, unless an attempt that never heard back had already sent it."""
+    template = message.payload or {}
+    if message.status == "sending":
+        found = await parts.sender.find_sent(
+            from_number=advisor.twilio_phone_number,
+            to_number=conversation.phone_number,
+            body="" if template.get("content_sid") else message.body,
+            with_media=bool(template.get("media_url")),
+            since=message.created_at,
+        )
+        if found is not None:
+            logger.warning(
+                "an earlier attempt had already sent this message; not resending",
+                extra={**log_facts(advisor, conversation), "sid": found.sid},
+            )
+            return found
+    async with parts.pool.connection() as conn:
+        await message_records.mark_sending(conn=conn, advisor_id=advisor.id, message_id=message.id)
+    return await parts.sender.send(
+        from_number=advisor.twilio_phone_number,
+        to_number=conversation.phone_number,
+        body=message.body,
+        content_sid=template.get("content_sid"),
+        content_variables=template.get("content_variables"),
+        media_url=template.get("media_url"),
+    )
+
+
+async def _record_refusal(
+    parts: WorkerParts,
+    advisor: Advisor,
+    conversation: Conversation,
+    message: Message,
+    error: PermanentSendError,
+) -> None:
+    """Store Twilio's refusal on the message and report it; it is not retried."""
+    reason = str(error)[:MAX_ERROR_CHARS]
+    async with parts.pool.connection() as conn, conn.transaction():
+        await message_records.mark_outbound(
+            conn=conn,
+            advisor_id=advisor.id,
+            message_id=message.id,
+            status="failed",
+            error_code=error.code,
+            error_message=reason,
+        )
+        await parts.events.publish(
+            conn,
+            "message.failed",
+            {**message_event(conversation, message), "error_code": error.code, "error_message": reason},
+        )
+    logger.error(
+        "Twilio refused a message", extra={**log_facts(advisor, conversation), "direction": "outbound"}
+    )
+
+
+async def fail_pending(
+    parts: WorkerParts,
+    *,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    reason: str,
+    up_to_inbound_id: int | None = None,
+) -> int:
+    """Record that the queue gave up retrying; return how many unsent replies failed.
+
+    Unsent replies become `failed`. With `up_to_inbound_id` (an answer job), the customer's
+    unanswered messages up to it become `failed` too, so the API shows why they got no
+    answer and the recovery sweep does not retry them for ever; newer ones have their own job.
+    """
+    reason = reason[:MAX_ERROR_CHARS]
+    async with parts.pool.connection() as conn, conn.transaction():
+        if up_to_inbound_id is not None:
+            await message_records.mark_processed(
+                conn=conn,
+                advisor_id=advisor_id,
+                conversation_id=conversation_id,
+                up_to_id=up_to_inbound_id,
+                outcome="failed",
+                error_message=reason,
+            )
+        conversation = await conversations.get_conversation(
+            conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+        )
+        pending = await message_records.pending_outbound(
+            conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+        )
+        for message in pending:
+            await message_records.mark_outbound(
+                conn=conn, advisor_id=advisor_id, message_id=message.id, status="failed", error_message=reason
+            )
+            if conversation is not None:
+                await parts.events.publish(
+                    conn, "message.failed", {**message_event(conversation, message), "error_message": reason}
+                )
+    return len(pending)

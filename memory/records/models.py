@@ -1,0 +1,103 @@
+"""Owns the shape of a conversation and of a message: one definition for the SQL, the worker and the API.
+
+Rows become models by column name (`Model.model_validate(row)`), and the column lists of the
+queries are derived from the fields, so a new column is added in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+Conn = AsyncConnection[Any]
+
+WHATSAPP_SESSION_WINDOW = timedelta(hours=24)
+
+
+class Record(BaseModel):
+    """A row read from the database: immutable, built from a dict row by column name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def columns(cls, *, prefix: str = "", exclude: frozenset[str] = frozenset()) -> str:
+        """The SELECT list for this model's fields, optionally qualified by a table alias."""
+        return ", ".join(prefix + name for name in cls.model_fields if name not in exclude)
+
+
+class Conversation(Record):
+    """One advisor + customer conversation (a `chat_history` row) and its flags."""
+
+    conversation_id: UUID
+    advisor_id: UUID
+    phone_number: str
+    ai_attention: bool
+    audio_available: bool
+    handover_reason: str | None
+    ai_attention_changed_at: datetime | None
+    ai_attention_changed_by: str | None
+    opted_out: bool
+    opted_out_at: datetime | None
+    last_inbound_at: datetime | None
+    last_advisor_message_at: datetime | None
+    crm_refs: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+    def session_window_open(self, *, now: datetime | None = None) -> bool:
+        """Whether free-form messages may still be sent (within 24 h of the customer's last one)."""
+        if self.last_inbound_at is None:
+            return False
+        return (now or datetime.now(UTC)) - self.last_inbound_at < WHATSAPP_SESSION_WINDOW
+
+    @computed_field(description="Free-form messages allowed (customer wrote within 24 h)")  # type: ignore[prop-decorator]
+    @property
+    def window_open(self) -> bool:
+        """The session window, as the API shows it."""
+        return self.session_window_open()
+
+
+class Message(Record):
+    """One message of a conversation (a `messages` row), inbound or outbound."""
+
+    id: int
+    direction: str
+    author: str
+    body: str
+    media: list[dict[str, Any]]
+    payload: dict[str, Any] | None = Field(default=None, exclude=True)
+    twilio_sid: str | None
+    status: str
+    part: int | None = Field(default=None, exclude=True)
+    error_code: str | None
+    error_message: str | None
+    transcript: str | None = Field(description="What a voice note said, once transcribed")
+    media_error: str | None = Field(description="Why the media could not be understood")
+    attempts: int = Field(default=0, exclude=True)
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("media", mode="before")
+    @classmethod
+    def _no_media_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
+
+
+# The API never shows Twilio's raw form, how a reply was split or how often a worker tried;
+# the worker needs all three.
+MESSAGE_PRIVATE_FIELDS = frozenset({"payload", "part", "attempts"})
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message as the webhook received it, before it is stored."""
+
+    twilio_sid: str
+    body: str
+    media: list[dict[str, str]]
+    payload: dict[str, Any]

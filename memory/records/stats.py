@@ -1,0 +1,63 @@
+"""Owns the statistics query: per advisor and day, how much happened and how fast it was answered."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from memory.records.models import Conn
+
+
+async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: date) -> list[dict[str, Any]]:
+    """Return per-day activity of one advisor between two dates (inclusive, UTC days).
+
+    First-response time: for each conversation and day, from the customer's first message of the
+    day to the first reply (AI or human) after it.
+    """
+    cursor = await conn.execute(
+        """
+        WITH days AS (
+            SELECT d::date AS day FROM generate_series(%(since)s::date, %(until)s::date, interval '1 day') d
+        ),
+        msgs AS (
+            SELECT (created_at AT TIME ZONE 'UTC')::date AS day, conversation_id, direction, author,
+                created_at
+            FROM messages
+            WHERE advisor_id = %(advisor)s
+              AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
+        ),
+        firsts AS (
+            SELECT day, conversation_id, min(created_at) AS first_inbound
+            FROM msgs WHERE direction = 'inbound' GROUP BY day, conversation_id
+        ),
+        responses AS (
+            SELECT f.day, extract(epoch FROM (
+                SELECT min(m.created_at) FROM messages m
+                WHERE m.advisor_id = %(advisor)s AND m.conversation_id = f.conversation_id
+                  AND m.direction = 'outbound' AND m.created_at >= f.first_inbound
+                  AND m.status NOT IN ('failed', 'pending')
+            ) - f.first_inbound) AS seconds
+            FROM firsts f
+        ),
+        handover_days AS (
+            SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM handovers
+            WHERE advisor_id = %(advisor)s
+              AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
+            GROUP BY 1
+        )
+        SELECT d.day,
+            (SELECT count(DISTINCT conversation_id) FROM msgs WHERE msgs.day = d.day) AS conversations,
+            (SELECT count(*) FROM msgs WHERE msgs.day = d.day AND direction = 'inbound') AS inbound,
+            (SELECT count(*) FROM msgs WHERE msgs.day = d.day AND direction = 'outbound'
+                AND author = 'ai') AS ai_replies,
+            (SELECT count(*) FROM msgs WHERE msgs.day = d.day AND direction = 'outbound'
+                AND author = 'advisor') AS human_replies,
+            coalesce((SELECT n FROM handover_days h WHERE h.day = d.day), 0) AS handovers,
+            (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM responses r
+                WHERE r.day = d.day AND seconds IS NOT NULL) AS median_first_response_seconds
+        FROM days d ORDER BY d.day
+        """,
+        {"advisor": advisor_id, "since": since, "until": until},
+    )
+    return list(await cursor.fetchall())

@@ -1,0 +1,80 @@
+"""How stored messages read to the model: every WhatsApp kind becomes words, ids stay stable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.agent.prompts import human_messages, text_for_agent
+from memory.records.models import Message
+
+
+def _inbound(message_id: int, body: str, **fields: object) -> Message:
+    now = datetime.now(UTC)
+    row: dict[str, object] = {
+        "id": message_id,
+        "direction": "inbound",
+        "author": "customer",
+        "body": body,
+        "media": [],
+        "payload": None,
+        "twilio_sid": f"SM{message_id}",
+        "status": "received",
+        "part": None,
+        "error_code": None,
+        "error_message": None,
+        "transcript": None,
+        "media_error": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row.update(fields)
+    return Message.model_validate(row)
+
+
+def test_locations_and_buttons_read_as_text(shared_samples: dict[str, dict[str, str]]) -> None:
+    location = shared_samples["inbound-location"]
+    assert (
+        text_for_agent("", [], location)
+        == "[Ubicación compartida: Oficina, Calle 26 #13-19, Bogotá (4.6097, -74.0817)]"
+    )
+    button = shared_samples["inbound-button-reply"]
+    assert text_for_agent(button["Body"], [], button) == (
+        "[Botón pulsado: Sí, agendar visita (payload: schedule_visit)]"
+    )
+
+
+def test_voice_notes_read_as_their_transcript_or_as_a_request_to_write() -> None:
+    audio = [{"url": "https://api.twilio.com/x", "content_type": "audio/ogg"}]
+    assert text_for_agent("", audio, None, transcript="quiero dos") == (
+        "[Nota de voz del cliente, transcrita]: quiero dos"
+    )
+    unreadable = text_for_agent("", audio, None, media_error="too large")
+    assert "no se pudo entender" in unreadable
+    assert "adjunto" not in unreadable
+    assert text_for_agent("", [], None) == "[mensaje vacío]"
+
+
+def test_other_attachments_are_announced_by_kind() -> None:
+    media = [
+        {"url": "https://api.twilio.com/a", "content_type": "application/pdf"},
+        {"url": "https://api.twilio.com/b", "content_type": "image/png"},
+    ]
+    assert text_for_agent("catálogo", media, None) == (
+        "catálogo\n[El cliente envió 1 imagen(es)]\n[1 adjunto(s): application/pdf]"
+    )
+
+
+def test_each_row_becomes_one_turn_whose_id_survives_a_retry() -> None:
+    rows = [_inbound(7, "hola"), _inbound(8, "¿precio?")]
+    first, again = human_messages(rows), human_messages(rows)
+    assert [m.id for m in first] == ["inbound-7", "inbound-8"] == [m.id for m in again]
+    assert [m.content for m in first] == ["hola", "¿precio?"]
+
+
+def test_pictures_go_to_the_model_as_image_input_beside_the_text() -> None:
+    media = [{"url": "https://api.twilio.com/i", "content_type": "image/jpeg"}]
+    (turn,) = human_messages([_inbound(9, "¿en azul?", media=media)], {9: ["data:image/jpeg;base64,AA=="]})
+    assert turn.content == [
+        {"type": "text", "text": "¿en azul?\n[El cliente envió 1 imagen(es)]"},
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AA=="}},
+    ]

@@ -1,0 +1,131 @@
+"""Events to other systems: signed, enqueued with the change they report, retried after failures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.app import create_app
+from bot.infra.events import SIGNATURE_HEADER, sign_event, verify_event
+from bot.settings import Settings
+from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
+from tests.fakes import FakeOpenAI, FakeReceiver, FakeTwilio, Reply, echo_model, start_fake_receiver
+
+SECRET = "whsec_test_0123456789abcdef"
+ADVISOR, ADVISOR_PHONE, CUSTOMER = "+14155238886", "+573005550001", "+573001112233"
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeReceiver]:
+    fake = start_fake_receiver()
+    yield fake
+    assert fake.server is not None
+    fake.server.close()
+
+
+@pytest.fixture
+def events_client(
+    make_settings: Callable[..., Settings], db: Db, receiver: FakeReceiver
+) -> Iterator[TestClient]:
+    settings = make_settings(event_webhook_urls=receiver.url, event_webhook_secret=SECRET)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _types(receiver: FakeReceiver) -> list[str]:
+    return [event["type"] for event in receiver.accepted()]
+
+
+def test_signature_round_trip_and_tampering() -> None:
+    body = b'{"type":"message.sent"}'
+    now = int(time.time())
+    header = sign_event(body, secret=SECRET, timestamp=now)
+    assert verify_event(body, header, secret=SECRET)
+    assert not verify_event(body + b" ", header, secret=SECRET)
+    assert not verify_event(body, header, secret="another-secret-000")
+    assert not verify_event(body, sign_event(body, secret=SECRET, timestamp=now - 3600), secret=SECRET)
+    assert not verify_event(body, "garbage", secret=SECRET)
+
+
+def test_events_are_signed_and_retried_after_the_receiver_fails_twice(
+    events_client: TestClient, db: Db, receiver: FakeReceiver, fake_twilio: FakeTwilio
+) -> None:
+    receiver.failures = [500, 503]
+    advisor_id = db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    assert signed_post(events_client, inbound_form(ADVISOR, CUSTOMER, "Hola")).status_code == 200
+    wait_for(lambda: {"message.received", "message.sent"} <= set(_types(receiver)), what="both events")
+    attempts = [item for item in receiver.received if item.json()["type"] == "message.received"]
+    assert [item.headers["x-answered"] for item in attempts] == ["500", "503", "200"]
+    assert len({item.json()["id"] for item in attempts}) == 1  # the same event, delivered again
+    for item in receiver.received:
+        assert verify_event(item.body, item.headers[SIGNATURE_HEADER.lower()], secret=SECRET)
+    received = next(e for e in receiver.accepted() if e["type"] == "message.received")
+    assert received["data"]["advisor_id"] == advisor_id
+    assert received["data"]["phone_number"] == CUSTOMER
+    assert received["data"]["body"] == "Hola"
+    sent = next(e for e in receiver.accepted() if e["type"] == "message.sent")
+    assert sent["data"]["twilio_sid"] == fake_twilio.sent[0].sid
+    assert sent["data"]["author"] == "ai"
+
+
+def test_handover_and_attention_changes_are_reported(
+    events_client: TestClient,
+    db: Db,
+    receiver: FakeReceiver,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+) -> None:
+    def model(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "Te paso con Ana."}
+        if "persona" in str(messages[-1]["content"]):
+            return {"tool_calls": [("hand_over_to_advisor", {"reason": "pide una persona"})]}
+        return echo_model(messages)
+
+    fake_openai.behaviour = model
+    db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    signed_post(events_client, inbound_form(ADVISOR, CUSTOMER, "quiero una persona"))
+    wait_for(lambda: "handover.requested" in _types(receiver), what="the handover event")
+    handover = next(e for e in receiver.accepted() if e["type"] == "handover.requested")
+    assert handover["data"]["reason"] == "pide una persona"
+    assert handover["data"]["phone_number"] == CUSTOMER
+    wait_for(lambda: "ai_attention.changed" in _types(receiver))
+    signed_post(events_client, inbound_form(ADVISOR, ADVISOR_PHONE, "#ia on 3001112233"))
+    wait_for(lambda: _types(receiver).count("ai_attention.changed") == 2, what="the hand-back event")
+    changes = [e["data"] for e in receiver.accepted() if e["type"] == "ai_attention.changed"]
+    assert [(c["ai_attention"], c["changed_by"]) for c in changes] == [(False, "ai"), (True, "advisor")]
+
+
+def test_a_failed_send_is_reported(
+    events_client: TestClient, db: Db, receiver: FakeReceiver, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_always = (400, 21211)
+    db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    signed_post(events_client, inbound_form(ADVISOR, CUSTOMER, "Hola"))
+    wait_for(lambda: "message.failed" in _types(receiver), what="the failure event")
+    failed = next(e for e in receiver.accepted() if e["type"] == "message.failed")
+    assert failed["data"]["error_code"] == "21211"
+
+
+def test_a_receiver_refusing_for_good_is_not_retried(
+    events_client: TestClient, db: Db, receiver: FakeReceiver
+) -> None:
+    receiver.failures = [410]
+    db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    signed_post(events_client, inbound_form(ADVISOR, CUSTOMER, "Hola"))
+    settle(db)
+    wait_for(lambda: "message.sent" in _types(receiver))
+    received = [item for item in receiver.received if item.json()["type"] == "message.received"]
+    assert [item.headers["x-answered"] for item in received] == ["410"]
+
+
+def test_no_receivers_means_no_event_jobs(client: TestClient, db: Db, fake_twilio: FakeTwilio) -> None:
+    db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    signed_post(client, inbound_form(ADVISOR, CUSTOMER, "Hola"))
+    wait_for(lambda: fake_twilio.sent)
+    settle(db)
+    assert db.count("procrastinate_jobs WHERE task_name = 'deliver_event'") == 0

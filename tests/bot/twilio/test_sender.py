@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.twilio.sender import WHATSAPP_BODY_LIMIT, is_transient_status, split_reply
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Hola.", 1600, ["Hola."]),
+        ("", 1600, []),
+        ("Uno. Dos. Tres.", 10, ["Uno. Dos.", "Tres."]),
+        ("palabra palabra palabra", 16, ["palabra palabra", "palabra"]),
+        ("x" * 25, 10, ["x" * 10, "x" * 10, "x" * 5]),
+        ("Línea uno\nLínea dos que es larga", 12, ["Línea uno", "Línea dos", "que es larga"]),
+        ("¿Sí? ¡Claro! Vale…", 7, ["¿Sí?", "¡Claro!", "Vale…"]),
+    ],
+)
+def test_split_reply(text: str, limit: int, expected: list[str]) -> None:
+    assert split_reply(text, limit) == expected
+
+
+def test_split_reply_of_3000_characters_gives_two_whole_sentence_parts() -> None:
+    text = ("Tenemos apartamentos de dos y tres habitaciones en el norte. " * 50).strip()
+    parts = split_reply(text)
+    assert len(parts) == 2
+    assert all(len(part) <= WHATSAPP_BODY_LIMIT for part in parts)
+    assert parts[0].endswith(".") and parts[1].startswith("Tenemos")
+    assert " ".join(parts) == text
+
+
+def test_split_reply_refuses_a_non_positive_limit() -> None:
+    with pytest.raises(ValueError):
+        split_reply("hola", 0)
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"), [(None, True), (429, True), (500, True), (503, True), (400, False), (404, False)]
+)
+def test_is_transient_status(status: int | None, transient: bool) -> None:
+    assert is_transient_status(status) is transient

@@ -1,0 +1,481 @@
+"""The worker path end to end: webhook → queue → agent (fake OpenAI) → Twilio (fake)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from bot.app import create_app
+from bot.settings import Settings
+from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
+from tests.fakes import FakeOpenAI, FakeTwilio, Reply, echo_model
+
+ADVISOR_NUMBER = "+14155238886"
+CUSTOMER = "+573001112233"
+
+
+def _post(client: TestClient, body: str, *, to: str = ADVISOR_NUMBER, customer: str = CUSTOMER) -> None:
+    response = signed_post(client, inbound_form(to, customer, body))
+    assert response.status_code == 200, response.text
+
+
+def test_ai_attention_off_means_no_reply_but_message_kept(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER))
+    db.query(
+        "UPDATE chat_history SET ai_attention = false WHERE advisor_id = %s AND phone_number = %s",
+        (advisor_id, CUSTOMER),
+    )
+    calls_before = len(fake_openai.requests)
+    _post(client, "¿Sigues ahí?")
+    settle(db)
+    rows = db.query("SELECT body, status, processed_at FROM messages WHERE direction = 'inbound' ORDER BY id")
+    assert rows[1]["body"] == "¿Sigues ahí?"
+    assert rows[1]["status"] == "held_for_advisor"
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Respuesta a: Hola"]
+    assert len(fake_openai.requests) == calls_before
+    # When the AI is back, it remembers what the customer said while it was off.
+    db.query("UPDATE chat_history SET ai_attention = true WHERE advisor_id = %s", (advisor_id,))
+    _post(client, "Ya volví")
+    wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2)
+    contents = [m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "user"]
+    assert contents == ["Hola", "¿Sigues ahí?", "Ya volví"]
+
+
+def test_a_burst_of_three_messages_gets_one_reply_with_all_in_context(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings(debounce_seconds=1.0))) as client:
+        for text in ("Hola", "quiero el apartamento", "de 2 habitaciones"):
+            _post(client, text)
+        wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the reply")
+        settle(db)
+    assert fake_twilio.bodies_to(CUSTOMER) == [
+        "Respuesta a: Hola | quiero el apartamento | de 2 habitaciones"
+    ]
+    assert len(fake_openai.requests) == 1
+    statuses = db.query("SELECT status FROM messages WHERE direction = 'inbound'")
+    assert {row["status"] for row in statuses} == {"answered"}
+
+
+def test_order_is_kept_within_a_conversation_under_concurrency(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    """Ten customers write at once, each waiting for the previous reply: replies stay in order."""
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    customers = [f"+5730011100{i:02d}" for i in range(10)]
+    fake_openai.latency = 0.2
+    with TestClient(create_app(make_settings(worker_concurrency=8))) as client:
+
+        def converse(customer: str) -> None:
+            for turn in range(3):
+                _post(client, f"{customer} turno {turn}", customer=customer)
+                wait_for(lambda turn=turn: len(fake_twilio.bodies_to(customer)) > turn, timeout=30)
+
+        threads = [threading.Thread(target=converse, args=(c,)) for c in customers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    for customer in customers:
+        assert fake_twilio.bodies_to(customer) == [
+            f"Respuesta a: {customer} turno {turn}" for turn in range(3)
+        ]
+    # Different conversations were answered side by side, not one after another.
+    assert fake_openai.max_in_flight >= 2
+    assert {request["model"] for request in fake_openai.requests} == {"fake-model"}
+
+
+def test_a_newer_message_while_the_model_thinks_drops_the_stale_reply(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    fake_openai.latency = 0.3
+    _post(client, "primero")
+    wait_for(lambda: fake_openai.requests, what="the first model call")
+    _post(client, "segundo")
+    _post(client, "tercero")
+    settle(db)
+    # The answer to "primero" alone is stale once newer messages exist: one reply covers all,
+    # in the order the customer wrote them.
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Respuesta a: primero | segundo | tercero"]
+    assert len(fake_openai.requests) == 2
+    roles = [m["role"] for m in fake_openai.requests[-1]["messages"]]
+    assert roles == ["system", "user", "user", "user"]
+
+
+def test_a_3000_character_answer_arrives_as_two_messages(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    sentence = "Este apartamento tiene dos habitaciones y una vista preciosa. "
+    long_text = (sentence * 60)[:3000].rstrip()
+    fake_openai.behaviour = lambda messages: {"content": long_text}
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Cuéntame todo")
+    wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2, what="two parts")
+    parts = fake_twilio.bodies_to(CUSTOMER)
+    assert all(len(part) <= 1600 for part in parts)
+    assert parts[0].endswith(".")
+    assert " ".join(parts) == long_text
+    settle(db)
+    assert [row["part"] for row in db.outbound()] == [1, 2]
+
+
+def test_twilio_500_is_retried_and_then_succeeds(client: TestClient, db: Db, fake_twilio: FakeTwilio) -> None:
+    fake_twilio.failures = [(500, 20500), (503, 20503)]
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the retried reply")
+    settle(db)
+    assert fake_twilio.attempts == 3
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Respuesta a: Hola"]
+    assert [row["status"] for row in db.outbound()] == ["queued"]
+
+
+def test_twilio_permanent_error_is_stored_and_not_retried(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_always = (400, 21211)
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    wait_for(lambda: [r for r in db.outbound() if r["status"] == "failed"], what="the failure")
+    settle(db)
+    row = db.outbound()[0]
+    assert row["error_code"] == "21211"
+    assert "400" in row["error_message"]
+    assert fake_twilio.attempts == 1
+
+
+def test_twilio_down_for_good_gives_up_after_bounded_attempts(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_always = (500, 20500)
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings(job_max_attempts=3))) as client:
+        _post(client, "Hola")
+        wait_for(lambda: [r for r in db.outbound() if r["status"] == "failed"], what="giving up")
+        settle(db)
+    assert fake_twilio.attempts == 3
+    assert "gave up after 3 attempts" in db.outbound()[0]["error_message"]
+    failed_jobs = db.query("SELECT status FROM procrastinate_jobs WHERE task_name = 'answer_conversation'")
+    assert [job["status"] for job in failed_jobs] == ["failed"]
+
+
+def test_model_outage_is_retried(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.failures = [500, 429]
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the reply after model retries")
+    assert len(fake_openai.requests) == 3
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Respuesta a: Hola"]
+    # The retried runs did not duplicate the customer's message in the AI's memory.
+    _post(client, "Otra pregunta")
+    wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2)
+    roles = [m["role"] for m in fake_openai.requests[-1]["messages"]]
+    assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_the_system_prompt_comes_from_the_advisors_settings(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor(
+        "Ana",
+        ADVISOR_NUMBER,
+        settings='{"system_prompt": "Eres {advisor_name}, de Inmobiliaria Sol.", "language": "en"}',
+    )
+    _post(client, "Hello")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER))
+    system = fake_openai.requests[0]["messages"][0]
+    assert system["role"] == "system"
+    assert system["content"].startswith("Eres Ana, de Inmobiliaria Sol.")
+    assert system["content"].endswith("Idioma de respuesta: en.")
+
+
+def test_offline_mode_answers_with_the_away_message(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor(
+        "Ana", ADVISOR_NUMBER, settings='{"away_message": "Hola, soy {advisor_name}; ya te escribo."}'
+    )
+    settings = make_settings(openai_api_key=None, openai_base_url=None)
+    with TestClient(create_app(settings)) as client:
+        _post(client, "Hola")
+        wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the away message")
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Hola, soy Ana; ya te escribo."]
+    assert fake_openai.requests == []
+    assert db.outbound()[0]["author"] == "system"
+
+
+def test_dry_run_without_twilio_credentials_stores_the_reply_unsent(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    settings = make_settings(twilio_account_sid="", twilio_auth_token="still-signs-webhooks-1")
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/webhooks/twilio",
+            data=(form := inbound_form(ADVISOR_NUMBER, CUSTOMER, "Hola")),
+            headers={"X-Twilio-Signature": _sign_with("still-signs-webhooks-1", form)},
+        )
+        assert response.status_code == 200
+        row = wait_for(lambda: [r for r in db.outbound() if r["status"] == "dry_run"])[0]
+    assert row["body"] == "Respuesta a: Hola"
+    assert row["twilio_sid"] is None
+    assert fake_twilio.attempts == 0
+
+
+def test_agent_hands_over_to_the_human_and_then_stays_quiet(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    def model(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "Te paso con Ana, ella te escribe en breve."}
+        if "persona" in str(messages[-1]["content"]):
+            return {"tool_calls": [("hand_over_to_advisor", {"reason": "Pide hablar con una persona"})]}
+        return echo_model(messages)
+
+    fake_openai.behaviour = model
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Quiero hablar con una persona")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the handover notice")
+    conversation = db.conversation(advisor_id, CUSTOMER)
+    assert conversation is not None
+    assert conversation["ai_attention"] is False
+    assert conversation["handover_reason"] == "Pide hablar con una persona"
+    assert conversation["ai_attention_changed_by"] == "ai"
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Te paso con Ana, ella te escribe en breve."]
+    _post(client, "¿Hola?")
+    settle(db)
+    assert len(fake_twilio.bodies_to(CUSTOMER)) == 1
+    tools = {tool["function"]["name"] for tool in fake_openai.requests[0]["tools"]}
+    assert tools == {"hand_over_to_advisor", "set_audio_preference"}
+
+
+def test_agent_sets_the_audio_preference_for_this_customer(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    def model(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "Listo, te enviaré audios."}
+        return {"tool_calls": [("set_audio_preference", {"enabled": True})]}
+
+    fake_openai.behaviour = model
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "mándame audios")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER))
+    conversation = db.conversation(advisor_id, CUSTOMER)
+    assert conversation is not None and conversation["audio_available"] is True
+    assert conversation["ai_attention"] is True
+
+
+def test_reply_is_dropped_when_the_advisor_takes_over_while_the_model_thinks(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
+    fake_openai.latency = 1.0
+    _post(client, "Hola")
+    wait_for(lambda: fake_openai.requests, what="the model call to start")
+    db.query(
+        "UPDATE chat_history SET ai_attention = false, ai_attention_changed_by = 'advisor', "
+        "ai_attention_changed_at = now() WHERE advisor_id = %s",
+        (advisor_id,),
+    )
+    settle(db)
+    assert fake_twilio.attempts == 0
+    assert db.outbound() == []
+    assert db.query("SELECT status FROM messages")[0]["status"] == "held_for_advisor"
+    # The dropped answer was removed from the AI's memory: it never "said" it.
+    fake_openai.latency = 0
+    db.query("UPDATE chat_history SET ai_attention = true WHERE advisor_id = %s", (advisor_id,))
+    _post(client, "¿Hola?")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER))
+    roles = [m["role"] for m in fake_openai.requests[-1]["messages"]]
+    assert roles == ["system", "user", "user"]
+
+
+def test_prompt_stays_within_the_token_budget_as_the_conversation_grows(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    # 25 turns in seconds look like another bot: the loop guard is off for this test.
+    settings = make_settings(model_context_tokens=900, reply_token_reserve=100, ai_loop_max_replies=0)
+    filler = "palabra " * 40
+    with TestClient(create_app(settings)) as client:
+        for turn in range(25):
+            _post(client, f"turno {turn} {filler}")
+            wait_for(lambda turn=turn: len(fake_twilio.bodies_to(CUSTOMER)) == turn + 1, timeout=20)
+    sizes = [sum(len(str(m.get("content") or "")) for m in r["messages"]) for r in fake_openai.requests]
+    last = fake_openai.requests[-1]["messages"]
+    assert last[0]["role"] == "system"
+    assert last[-1]["content"].startswith("turno 24 ")
+    assert last[1]["role"] == "user"
+    # ~4 characters a token: every prompt stays under the 800-token budget once it is reached.
+    assert max(sizes) <= 800 * 4
+    assert sizes[-1] <= sizes[12] * 1.2
+
+
+def _sign_with(token: str, form: dict[str, str]) -> str:
+    from tests.conftest import sign
+
+    return sign("http://testserver/webhooks/twilio", form, token)
+
+
+def test_model_refusing_the_request_falls_back_to_the_away_message(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.failures = [400]
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the fallback reply")
+    settle(db)
+    assert len(fake_openai.requests) == 1
+    assert fake_twilio.bodies_to(CUSTOMER)[0].startswith("Hola, soy Ana.")
+    inbound = db.query("SELECT status FROM messages WHERE direction = 'inbound'")
+    assert inbound == [{"status": "ai_failed"}]
+    assert (
+        "Error code: 400"
+        in db.query("SELECT error_message FROM messages WHERE direction = 'inbound'")[0]["error_message"]
+    )
+
+
+def test_messages_of_an_advisor_deactivated_meanwhile_get_no_ai_reply(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings(debounce_seconds=1.0))) as client:
+        _post(client, "Hola")
+        db.query("UPDATE advisors SET is_active = false WHERE id = %s", (advisor_id,))
+        settle(db)
+    assert fake_twilio.attempts == 0
+    assert fake_openai.requests == []
+    assert db.query("SELECT status FROM messages") == [{"status": "advisor_inactive"}]
+
+
+def test_a_message_twilio_accepted_but_never_confirmed_is_not_sent_twice(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio
+) -> None:
+    """Twilio takes the message, but the answer never arrives (timeout, or the worker dies).
+
+    The retry asks Twilio's message list first, finds it, and records its SID instead of
+    sending the reply a second time.
+    """
+    fake_twilio.stall_next, fake_twilio.stall_seconds = 1, 2.0
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings(twilio_timeout_seconds=0.5))) as client:
+        _post(client, "Hola")
+        wait_for(
+            lambda: [r for r in db.outbound() if r["status"] not in ("pending", "sending")],
+            timeout=20,
+            what="the reply to be recorded",
+        )
+        settle(db)
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Respuesta a: Hola"]
+    assert fake_twilio.list_requests >= 1
+    row = db.outbound()[0]
+    assert row["twilio_sid"] == fake_twilio.sent[0].sid
+    assert row["status"] == "sent"
+
+
+def test_the_ai_memory_stays_within_ai_memory_tokens_however_long_the_conversation(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    # Many turns in seconds look like another bot: the loop guard is off for this test.
+    with TestClient(create_app(make_settings(ai_memory_tokens=300, ai_loop_max_replies=0))) as client:
+        for turn in range(25):
+            _post(client, f"pregunta {turn}: " + "detalle " * 10)
+            wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
+        settle(db)
+    sizes = [len(request["messages"]) for request in fake_openai.requests]
+    assert sizes[-1] == sizes[-5] < sizes[0] + 2 * 25  # bounded, and no longer growing
+    last = fake_openai.requests[-1]["messages"]
+    assert last[1]["role"] == "user" and last[-1]["content"].startswith("pregunta 24")
+    # One checkpoint per turn (durability "exit"), not one per graph step.
+    checkpoints = db.query("SELECT count(*) AS n FROM checkpoints")[0]["n"]
+    assert checkpoints == 25
+
+
+def test_pruning_keeps_only_the_latest_checkpoint_and_the_whole_memory(
+    make_settings: Callable[..., Settings],
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    database_url: str,
+) -> None:
+    import asyncio
+
+    from memory.ai.checkpointer import open_checkpointer, prune_superseded_checkpoints
+
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    with TestClient(create_app(make_settings())) as client:
+        for turn in range(4):
+            _post(client, f"pregunta {turn}")
+            wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
+        settle(db)
+        assert db.count("checkpoints") == 4
+        blobs_before = db.count("checkpoint_blobs")
+
+        async def prune() -> int:
+            saver, pool = await open_checkpointer(database_url, transaction_pooler=False, max_size=2)
+            try:
+                return await prune_superseded_checkpoints(saver)
+            finally:
+                await pool.close()
+
+        assert asyncio.run(prune()) == 1
+        assert db.count("checkpoints") == 1
+        assert db.count("checkpoint_blobs") < blobs_before
+        assert asyncio.run(prune()) == 0
+        _post(client, "pregunta 4")
+        wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 5, what="the reply after pruning")
+        settle(db)
+    remembered = [m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "user"]
+    assert remembered == [f"pregunta {turn}" for turn in range(5)]
+
+
+def test_our_own_numbers_are_never_answered_so_two_advisors_cannot_loop(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    db.add_advisor("Bruno", "+14155238887", phone="+573009990001")
+    _post(client, "Hola, soy el bot de Bruno", customer="+14155238887")
+    _post(client, "Hola", customer=CUSTOMER)  # a real customer is still answered
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the customer's reply")
+    settle(db)
+    assert fake_twilio.bodies_to("+14155238887") == []
+    assert db.query("SELECT phone_number FROM chat_history") == [{"phone_number": CUSTOMER}]
+    assert len(fake_openai.requests) == 1
+
+
+def test_a_bot_answering_the_ai_is_handed_to_the_advisor_after_a_bounded_number_of_replies(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER, phone="+573005550001")
+    with TestClient(create_app(make_settings(ai_loop_max_replies=3, ai_loop_window_seconds=600))) as client:
+        for turn in range(6):  # an auto-responder that answers every reply
+            _post(client, f"Respuesta automática {turn}")
+            wait_for(
+                lambda: (
+                    db.query("SELECT 1 FROM messages WHERE direction = 'inbound' AND processed_at IS NULL")
+                    == []
+                ),
+                what="the message to be processed",
+            )
+        settle(db)
+    assert len(fake_twilio.bodies_to(CUSTOMER)) == 3
+    assert len(fake_openai.requests) == 3
+    conversation = db.query("SELECT ai_attention, handover_reason FROM chat_history")[0]
+    assert conversation["ai_attention"] is False
+    assert "sin un humano" in conversation["handover_reason"]
+    wait_for(lambda: fake_twilio.bodies_to("+573005550001"), what="the advisor's notice")
+    held = db.query("SELECT count(*) AS n FROM messages WHERE status = 'held_for_advisor'")[0]["n"]
+    assert held == 3

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages.utils import count_tokens_approximately
+
+from memory.ai.trimming import forget_beyond, messages_within_budget, pictures_as_text
+
+
+def _conversation(turns: int) -> list:
+    history: list = []
+    for turn in range(turns):
+        history.append(HumanMessage(f"pregunta {turn} " + "palabra " * 30, id=f"h{turn}"))
+        history.append(AIMessage(f"respuesta {turn} " + "palabra " * 30, id=f"a{turn}"))
+    return history
+
+
+def test_short_conversations_are_sent_whole() -> None:
+    history = _conversation(3)
+    kept = messages_within_budget("Eres Ana.", history, max_tokens=10_000)
+    assert kept == [SystemMessage("Eres Ana."), *history]
+
+
+def test_long_conversations_keep_the_system_prompt_and_the_newest_turns_within_budget() -> None:
+    for turns in (10, 100, 1000):
+        history = [*_conversation(turns), HumanMessage("la última", id="last")]
+        kept = messages_within_budget("Eres Ana.", history, max_tokens=500)
+        assert isinstance(kept[0], SystemMessage)
+        assert kept[-1].content == "la última"
+        assert isinstance(kept[1], HumanMessage)
+        assert count_tokens_approximately(kept) <= 500
+
+
+def test_a_cut_never_starts_on_a_tool_result() -> None:
+    history = [
+        HumanMessage("hola " * 50, id="h0"),
+        AIMessage(
+            "", tool_calls=[{"name": "hand_over_to_advisor", "args": {"reason": "x"}, "id": "c1"}], id="a0"
+        ),
+        ToolMessage("ok", tool_call_id="c1", id="t0"),
+        AIMessage("listo " * 20, id="a1"),
+        HumanMessage("gracias", id="h1"),
+    ]
+    kept = messages_within_budget("Eres Ana.", history, max_tokens=60)
+    assert not isinstance(kept[1], ToolMessage | AIMessage)
+
+
+def test_an_oversized_newest_message_is_still_sent() -> None:
+    kept = messages_within_budget("Eres Ana.", [HumanMessage("x" * 10_000, id="big")], max_tokens=100)
+    assert [type(m) for m in kept] == [SystemMessage, HumanMessage]
+
+
+def test_memory_beyond_its_budget_is_forgotten_from_the_oldest_customer_turn() -> None:
+    history = _conversation(40)
+    removals = forget_beyond(history, max_tokens=400)
+    removed = {removal.id for removal in removals}
+    kept = [message for message in history if message.id not in removed]
+    assert kept and kept[-1] is history[-1]
+    assert isinstance(kept[0], HumanMessage)
+    assert count_tokens_approximately(kept) <= 400
+    assert [m.id for m in history if m.id in removed] == [m.id for m in history[: len(removed)]]
+    assert forget_beyond(_conversation(2), max_tokens=10_000) == []
+
+
+def test_pictures_become_their_text_once_answered() -> None:
+    photo = {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + "A" * 10_000}}
+    history = [
+        HumanMessage([{"type": "text", "text": "¿Lo tienen en azul?"}, photo], id="h1"),
+        AIMessage("Sí, en azul también.", id="a1"),
+        HumanMessage([{"type": "text", "text": "y este"}, photo], id="h2"),
+    ]
+    replaced = pictures_as_text(history, keep={"h2"})
+    assert replaced == [HumanMessage("¿Lo tienen en azul?", id="h1")]
