@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +25,7 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from bot.app import create_app
-from bot.database import Database, resolve_database
+from bot.infra.database import Database, resolve_database
 from bot.migrations import upgrade
 from bot.settings import Settings
 from tests.fakes import FakeOpenAI, FakeTwilio, echo_model, start_fake_openai, start_fake_twilio
@@ -33,6 +35,10 @@ ACCOUNT_SID = "AC" + "1" * 32
 TEST_DB_ENV = "ADVISOR_BOT_TEST_DATABASE_URL"
 # ADVISOR_BOT_LONG_TESTS=1: ten times the fuzz examples, four times the worker kills (not in CI).
 LONG_TESTS = os.environ.get("ADVISOR_BOT_LONG_TESTS") == "1"
+# How many times longer than on a quiet machine a wait may take before it counts as a failure.
+# A wait only costs time when something is broken, so being generous keeps a loaded CI machine
+# (seen: 12 s to start Python) from failing what works, without slowing a passing run.
+PATIENCE = float(os.environ.get("ADVISOR_BOT_TEST_PATIENCE", "4"))
 
 
 def fuzz_examples(short: int) -> int:
@@ -46,12 +52,15 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     admin_url = os.environ.get(TEST_DB_ENV)
     server = None
+    # Not under pytest's basetemp: a second pytest run deletes all but its three latest
+    # basetemps, which would pull the data folder from under this session's server.
+    folder = Path(tempfile.mkdtemp(prefix="advisor-bot-test-pg-"))
     if not admin_url:
         embedded = resolve_database(
-            Settings(_env_file=None, embedded_data_dir=tmp_path_factory.mktemp("pg") / "data")  # type: ignore[call-arg]
+            Settings(_env_file=None, embedded_data_dir=folder / "data")  # type: ignore[call-arg]
         )
         server, admin_url = embedded.keepalive, embedded.conninfo
     name = f"advisor_bot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -64,6 +73,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     if server is not None:
         server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 class Db:
@@ -113,6 +123,7 @@ class Db:
 
 _TABLES = (
     "handovers, advisor_tokens, advisor_channel, messages, chat_history, advisors, procrastinate_jobs, "
+    "advisor_bot_events, "
     "procrastinate_periodic_defers, "
     "checkpoints, checkpoint_writes, checkpoint_blobs"
 )
@@ -235,6 +246,8 @@ def signed_post(
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str = "condition") -> Any:
+    """Poll until `predicate` is truthy; `timeout` is for a quiet machine and is scaled by PATIENCE."""
+    timeout *= PATIENCE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()

@@ -127,6 +127,6 @@ def test_upgrade_through_the_pooler_checks_but_never_migrates(
     Db(database_url).query("DELETE FROM advisor_bot_migrations WHERE version = 'procrastinate-schema'")
     try:
         assert main(["db", "upgrade"]) == 1
-        assert "port 5432" in capsys.readouterr().out
+        assert "port 5432" in capsys.readouterr().err  # an error, so on stderr
     finally:
         Db(database_url).query("INSERT INTO advisor_bot_migrations (version) VALUES ('procrastinate-schema')")
