@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_SYSTEM_PROMPT = (
     "Eres {advisor_name}, asesor comercial. Respondes por WhatsApp a clientes en nombre de "
@@ -12,6 +12,14 @@ DEFAULT_SYSTEM_PROMPT = (
     "no puedes ayudarle, usa la herramienta para pasar la conversación al asesor humano."
 )
 DEFAULT_AWAY_MESSAGE = "Hola, soy {advisor_name}. Recibí tu mensaje y te responderé personalmente muy pronto."
+
+
+class ApprovedTemplate(BaseModel):
+    """A WhatsApp template Twilio approved (its Content SID), offered outside the 24 h window."""
+
+    name: str
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    variables: list[str] = []
 
 
 class AdvisorSettings(BaseModel):
@@ -26,6 +34,21 @@ class AdvisorSettings(BaseModel):
     tts_voice: str | None = None
     audio_default: bool = False
     audio_reciprocal: bool = True
+    templates: list[ApprovedTemplate] = []
+
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _only_valid_templates(cls, value: object) -> object:
+        """A mistyped template is left out of the picker; it must never stop the advisor's routing."""
+        if not isinstance(value, list):
+            return []
+        kept = []
+        for entry in value:
+            try:
+                kept.append(ApprovedTemplate.model_validate(entry))
+            except ValueError:
+                continue
+        return kept
 
 
 class Advisor(BaseModel):

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from advisors.models import Advisor
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
@@ -86,3 +87,22 @@ async def set_active(*, conn: AsyncConnection[Any], advisor_id: UUID, active: bo
         (active, advisor_id, active),
     )
     return cursor.rowcount > 0
+
+
+async def update_advisor(
+    *,
+    conn: AsyncConnection[Any],
+    advisor_id: UUID,
+    name: str,
+    phone_number: str,
+    twilio_phone_number: str,
+    settings: dict[str, Any],
+) -> Advisor | None:
+    """Change an advisor's name, numbers and settings keys (others kept); the trigger checks numbers."""
+    cursor = await conn.execute(
+        "UPDATE advisors SET name = %s, phone_number = %s, twilio_phone_number = %s, "
+        f"settings = settings || %s WHERE id = %s RETURNING {_COLUMNS}",  # noqa: S608
+        (name, phone_number, twilio_phone_number, Jsonb(settings), advisor_id),
+    )
+    row = await cursor.fetchone()
+    return Advisor.model_validate(row) if row else None

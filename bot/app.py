@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from bot.infra.database import DATABASE_UNAVAILABLE, resolve_database
 from bot.infra.job_queue import open_job_queue
@@ -22,6 +23,9 @@ from bot.settings import Settings
 from bot.twilio.media_hosting import MEDIA_PATH
 from bot.twilio.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
 from bot.web.api import router as api_router
+from bot.web.console import router as console_router
+from bot.web.console.guard import SignInRequiredError
+from bot.web.console.rendering import STATIC_DIR
 from bot.web.delivery_status import delivery_status
 from bot.web.health import healthz, readyz
 from bot.web.load import ClientCap, LoadState
@@ -39,6 +43,19 @@ async def database_unavailable(request: Request, error: Exception) -> Response:
     return JSONResponse(
         {"detail": "database unavailable, retry later"}, status_code=503, headers={"Retry-After": "5"}
     )
+
+
+async def sign_in_required(request: Request, error: Exception) -> Response:
+    """A console request without a valid session goes to the sign-in page (htmx: HX-Redirect)."""
+    login = str(request.url_for("console_login"))
+    if request.headers.get("hx-request"):
+        return Response(status_code=401, headers={"HX-Redirect": login})
+    return RedirectResponse(login, status_code=303)
+
+
+async def to_console(request: Request) -> Response:
+    """`/` is the console's inbox."""
+    return RedirectResponse(request.url_for("console_inbox"), status_code=307)
 
 
 async def bare_twiml(request: Request) -> Response:
@@ -89,6 +106,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     app.include_router(api_router)
+    app.add_route("/", to_console, methods=["GET"], include_in_schema=False)
+    app.include_router(console_router)
+    app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")
+    app.add_exception_handler(SignInRequiredError, sign_in_required)
     app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, database_unavailable)

@@ -1,4 +1,4 @@
-"""Owns the `advisor-bot` command line: serve, worker, db, advisors, simulate.
+"""Owns the `advisor-bot` command line: serve, worker, db, advisors, console, simulate.
 
 Every failure a user can cause or fix (a bad setting, an unreachable database, a wrong argument)
 ends as one `error:` line that says what to fix, and a non-zero exit code; never a traceback.
@@ -78,6 +78,18 @@ def _parser() -> argparse.ArgumentParser:
     target.add_argument("token_id", nargs="?", type=int, help="the token's id, from `tokens list`")
     target.add_argument("--advisor", help="revoke every token of this advisor (id or Twilio number)")
 
+    console = commands.add_parser("console", help="the web console")
+    console_commands = console.add_subparsers(dest="console_command", required=True, metavar="COMMAND")
+    link = console_commands.add_parser(
+        "link", help="print a single-use sign-in link for one advisor (valid 15 minutes)"
+    )
+    link.add_argument("advisor", help="the advisor's id or Twilio number")
+    link.add_argument(
+        "--base-url",
+        help="the server's address as the advisor's browser reaches it; "
+        "default PUBLIC_BASE_URL, else http://localhost:$PORT (8000)",
+    )
+
     simulate = commands.add_parser(
         "simulate", help="post a signed Twilio-style message to a running server, print the reply"
     )
@@ -149,6 +161,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(db.db_seed(settings, args.file, if_empty=args.if_empty))
     if args.command == "advisors":
         return asyncio.run(_advisors(args, settings))
+    if args.command == "console":
+        from bot.cli import advisors
+
+        base = args.base_url or settings.public_base_url or f"http://localhost:{_default_port()}"
+        return asyncio.run(advisors.console_link(settings, args.advisor, base_url=base.rstrip("/")))
     if args.command == "simulate":
         from bot.cli.simulate import simulate
 

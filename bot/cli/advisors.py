@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from advisors.console_access import LINK_LIFETIME, issue_link
 from advisors.models import Advisor
 from advisors.repository import add_advisor, find_advisor, list_advisor_rows, set_active
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
@@ -167,4 +168,22 @@ async def tokens_revoke(settings: Settings, token_id: int | None, *, advisor_ref
     if count == 0:
         return fail(f"no live token with id {token_id} (`advisor-bot advisors tokens list`)")
     say(f"token {token_id} revoked; it stops working in every process within seconds")
+    return 0
+
+
+async def console_link(settings: Settings, ref: str, *, base_url: str) -> int:
+    """Print a single-use sign-in link to the web console for an active advisor."""
+    async with _connection(settings) as conn:
+        advisor = await _advisor(conn, ref)
+        if advisor is None:
+            return 1
+        if not advisor.is_active:
+            return fail(
+                f"{advisor.name} is inactive; activate them first (`advisor-bot advisors activate {ref}`)"
+            )
+        async with conn.transaction():
+            secret = await issue_link(conn=conn, advisor_id=advisor.id)
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    say(f"sign-in link for {advisor.name}, valid {minutes} minutes, single use:")
+    say(f"{base_url}/console/link/{secret}")
     return 0

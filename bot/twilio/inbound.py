@@ -70,6 +70,7 @@ def read_inbound(form: FormData) -> InboundMessage:
         body=str(form.get("Body") or ""),
         media=media,
         payload=form_payload(form),
+        profile_name=str(form.get("ProfileName") or "").strip()[:200] or None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Owns advisor commands over WhatsApp: `#ia`, `#audio`, `#r`, `#lista`, `#ayuda`.
+"""Owns advisor commands over WhatsApp: `#ia`, `#audio`, `#r`, `#lista`, `#web`, `#ayuda`.
 
 An advisor writes from their personal number to their own Twilio number; such a message is a
 command for that advisor and acts only on that advisor's conversations. Each command is answered
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import phonenumbers
 import procrastinate
 
+from advisors.console_access import issue_link
 from advisors.models import Advisor
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 from bot.infra.events import EventPublisher, attention_event
@@ -27,6 +28,7 @@ HELP_TEXT = (
     "#ia off <tel> / #ia on <tel> — parar o devolver la IA\n"
     "#audio on|off <tel> — respuestas en audio\n"
     "#r <tel> <texto> — responder al cliente\n"
+    "#web — enlace para entrar a la consola web\n"
     "#ayuda — esta ayuda"
 )
 _PHONE_TOKEN = re.compile(r"^[+\d().\-]+$")
@@ -84,6 +86,8 @@ def parse_command(text: str, *, region: str | None) -> Command:
     head, rest = words[0].lower(), (words[1] if len(words) > 1 else "").strip()
     if head == "#lista":
         return Command("list")
+    if head == "#web":
+        return Command("web")
     if head in {"#ia", "#audio"}:
         switch, _, target = rest.partition(" ")
         if switch.lower() not in {"on", "off"} or not target.strip():
@@ -109,8 +113,12 @@ async def run_command(
     queue: procrastinate.App,
     settings: Settings,
     events: EventPublisher,
+    console_base: str = "",
 ) -> str:
-    """Carry out a command inside the caller's transaction; return the confirmation to send back."""
+    """Carry out a command inside the caller's transaction; return the confirmation to send back.
+
+    `console_base` is the server's public address, for the sign-in link `#web` answers with.
+    """
     if command.name == "list":
         waiting = await conversations.waiting_conversations(conn=conn, advisor_id=advisor.id)
         if not waiting:
@@ -119,6 +127,12 @@ async def run_command(
             f"• {c.phone_number}" + (f" — {c.handover_reason}" if c.handover_reason else "") for c in waiting
         ]
         return "Esperando a un humano (más reciente primero):\n" + "\n".join(lines)
+    if command.name == "web":
+        secret = await issue_link(conn=conn, advisor_id=advisor.id)
+        return (
+            "Tu enlace para entrar a la consola (válido 15 minutos, un solo uso):\n"
+            f"{console_base}/console/link/{secret}"
+        )
     if command.name == "help" or command.phone is None:
         return f"{command.problem}\n\n{HELP_TEXT}" if command.problem else HELP_TEXT
     conversation = await conversations.find_conversation(

@@ -16,6 +16,7 @@ from typing import Any
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
+from advisors.console_access import cookie_key
 from advisors.invalidation import AdvisorCache, FingerprintWatch, follow_notifications
 from advisors.models import Advisor
 from advisors.repository import get_advisor_by_number
@@ -27,6 +28,7 @@ from bot.infra.events import EventPublisher
 from bot.infra.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.twilio.signature import local_auth_token
+from bot.web.live import POLL_SECONDS, ChangePoll, ConsoleHub, follow_changes
 from bot.web.load import LoadState
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class WebRuntime:
     api_limiter: RateLimiter
     auth_failure_limiter: RateLimiter
     tokens: TokenCache
+    console_key: bytes
+    console_hub: ConsoleHub = field(default_factory=ConsoleHub)
     load: LoadState = field(default_factory=LoadState)
 
 
@@ -67,6 +71,8 @@ async def open_web_runtime(
                 return await get_advisor_by_number(conn=conn, number=number)
 
         auth_token = local_auth_token(settings)
+        async with pool.connection() as conn:
+            console_key = await cookie_key(conn=conn)
         runtime = WebRuntime(
             settings=settings,
             pool=pool,
@@ -81,14 +87,17 @@ async def open_web_runtime(
             api_limiter=RateLimiter(settings.api_rate_limit),
             auth_failure_limiter=RateLimiter(settings.api_auth_failure_rate_limit, burst=AUTH_FAILURE_BURST),
             tokens=TokenCache(),
+            console_key=console_key,
             load=load or LoadState(),
         )
         if settings.validate_twilio_signature and auth_token is None:
             logger.warning("no TWILIO_AUTH_TOKEN: every webhook will be refused with 403")
         watcher = await _watch_advisor_changes([runtime.resolver, runtime.tokens], database)
+        live = _follow_console_changes(runtime.console_hub, database)
         try:
             yield runtime
         finally:
+            await stop_task(live, "console change follower")
             await stop_task(watcher, "advisor change watcher")
     finally:
         await pool.close()
@@ -111,3 +120,18 @@ async def _watch_advisor_changes(caches: list[AdvisorCache], database: Database)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(ready.wait(), timeout=10)
     return task
+
+
+def _follow_console_changes(hub: ConsoleHub, database: Database) -> asyncio.Task[None]:
+    """Hand every conversation change to the console pages open on this process."""
+    kwargs = {**connection_kwargs(database), "application_name": "advisor-bot console listener"}
+    if database.transaction_pooler:
+        poll = ChangePoll(database.conninfo, hub, connection_kwargs=kwargs)
+        follower = keep_running(poll.look, what="console change poll", pause=POLL_SECONDS)
+    else:
+
+        async def listen() -> None:
+            await follow_changes(database.conninfo, hub, connection_kwargs=kwargs)
+
+        follower = keep_running(listen, what="console change listener", pause=LISTEN_RETRY_SECONDS)
+    return asyncio.create_task(follower, name="advisor-bot-console-follower")

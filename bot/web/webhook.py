@@ -30,6 +30,9 @@ from memory.records.models import InboundMessage
 logger = logging.getLogger(__name__)
 
 
+WEB_LINK_SENT = "Enlace de entrada enviado (un solo uso). Escribe #web para pedir otro."
+
+
 class _DuplicateMessageError(Exception):
     """Rolls the transaction back when the MessageSid was already stored."""
 
@@ -44,8 +47,13 @@ def opt_change(body: str, settings: Settings) -> bool | None:
     return None
 
 
-async def _advisor_command(runtime: WebRuntime, advisor: Advisor, message: InboundMessage) -> Response:
-    """Run a command the advisor sent from their own phone; a retried request gets the same answer."""
+async def _advisor_command(
+    runtime: WebRuntime, advisor: Advisor, message: InboundMessage, base_url: str
+) -> Response:
+    """Run a command the advisor sent from their own phone; a retried request gets the same answer.
+
+    A sign-in link is a secret: what is stored of a `#web` answer says a link was sent, not the link.
+    """
     async with runtime.pool.connection() as conn, conn.transaction():
         command_id = await advisor_channel.record_advisor_command(
             conn=conn, advisor_id=advisor.id, twilio_sid=message.twilio_sid, body=message.body
@@ -63,9 +71,11 @@ async def _advisor_command(runtime: WebRuntime, advisor: Advisor, message: Inbou
             queue=runtime.queue,
             settings=runtime.settings,
             events=runtime.events,
+            console_base=base_url,
         )
+        stored = WEB_LINK_SENT if command.name == "web" else reply
         await advisor_channel.finish_advisor_command(
-            conn=conn, advisor_id=advisor.id, command_id=command_id, reply=reply
+            conn=conn, advisor_id=advisor.id, command_id=command_id, reply=stored
         )
     logger.info(
         "advisor command",
@@ -93,12 +103,13 @@ async def twilio_webhook(request: Request) -> Response:
         return retry_later("overloaded", seconds=1)  # shed early rather than answer everyone late
     runtime.load.webhook_in_flight += 1
     try:
-        return await _accept_inbound(form, runtime)
+        base_url = runtime.settings.public_base_url or str(request.base_url).rstrip("/")
+        return await _accept_inbound(form, runtime, base_url)
     finally:
         runtime.load.webhook_in_flight -= 1
 
 
-async def _accept_inbound(form: FormData, runtime: WebRuntime) -> Response:
+async def _accept_inbound(form: FormData, runtime: WebRuntime, base_url: str) -> Response:
     settings = runtime.settings
     addresses = read_addresses(form)
     if isinstance(addresses, Response):
@@ -123,7 +134,7 @@ async def _accept_inbound(form: FormData, runtime: WebRuntime) -> Response:
             )
             return twiml_ok()
         if customer == advisor.phone_number:
-            return await _advisor_command(runtime, advisor, message)
+            return await _advisor_command(runtime, advisor, message, base_url)
         if await runtime.resolver.resolve(customer) is not None:
             # One of our own Twilio numbers: answering would let two advisors' bots talk for ever.
             logger.warning(
@@ -141,6 +152,7 @@ async def _accept_inbound(form: FormData, runtime: WebRuntime) -> Response:
                         audio_default=advisor.settings.audio_default,
                         voice_note=advisor.settings.audio_reciprocal
                         and any(is_audio(item) for item in message.media),
+                        profile_name=message.profile_name,
                     )
                     message_id = await messages.insert_inbound(
                         conn=conn,

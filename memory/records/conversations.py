@@ -16,23 +16,31 @@ _COLUMNS = Conversation.columns()
 
 
 async def touch_conversation(
-    *, conn: Conn, advisor_id: UUID, phone: str, audio_default: bool = False, voice_note: bool = False
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    phone: str,
+    audio_default: bool = False,
+    voice_note: bool = False,
+    profile_name: str | None = None,
 ) -> UUID:
     """Create the advisor + customer conversation, or mark it active; return its id.
 
     A new conversation starts with the advisor's default for voice replies; a voice note from
-    the customer (when the advisor's settings make audio reciprocal) switches them on.
+    the customer (when the advisor's settings make audio reciprocal) switches them on. The
+    customer's WhatsApp profile name is kept as it last came.
     """
     cursor = await conn.execute(
         """
-        INSERT INTO chat_history (advisor_id, phone_number, last_inbound_at, audio_available)
-        VALUES (%s, %s, now(), %s OR %s)
+        INSERT INTO chat_history (advisor_id, phone_number, last_inbound_at, audio_available, profile_name)
+        VALUES (%s, %s, now(), %s OR %s, %s)
         ON CONFLICT (advisor_id, phone_number)
         DO UPDATE SET updated_at = now(), last_inbound_at = now(),
-            audio_available = chat_history.audio_available OR %s
+            audio_available = chat_history.audio_available OR %s,
+            profile_name = coalesce(excluded.profile_name, chat_history.profile_name)
         RETURNING conversation_id
         """,
-        (advisor_id, phone, audio_default, voice_note, voice_note),
+        (advisor_id, phone, audio_default, voice_note, profile_name, voice_note),
     )
     row = await cursor.fetchone()
     assert row is not None

@@ -36,6 +36,7 @@ class Conversation(Record):
     conversation_id: UUID
     advisor_id: UUID
     phone_number: str
+    profile_name: str | None = Field(default=None, description="The customer's WhatsApp profile name")
     ai_attention: bool
     audio_available: bool
     handover_reason: str | None
@@ -101,3 +102,4 @@ class InboundMessage:
     body: str
     media: list[dict[str, str]]
     payload: dict[str, Any]
+    profile_name: str | None = None

@@ -13,7 +13,8 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
     """Return per-day activity of one advisor between two dates (inclusive, UTC days).
 
     First-response time: for each conversation and day, from the customer's first message of the
-    day to the first reply (AI or human) after it.
+    day to the first reply (AI or human) after it. First human response: to the first message
+    written by the advisor (the away message and the AI do not count).
     """
     cursor = await conn.execute(
         """
@@ -37,7 +38,13 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
                 WHERE m.advisor_id = %(advisor)s AND m.conversation_id = f.conversation_id
                   AND m.direction = 'outbound' AND m.created_at >= f.first_inbound
                   AND m.status NOT IN ('failed', 'pending')
-            ) - f.first_inbound) AS seconds
+            ) - f.first_inbound) AS seconds,
+            extract(epoch FROM (
+                SELECT min(m.created_at) FROM messages m
+                WHERE m.advisor_id = %(advisor)s AND m.conversation_id = f.conversation_id
+                  AND m.direction = 'outbound' AND m.author = 'advisor' AND m.created_at >= f.first_inbound
+                  AND m.status NOT IN ('failed', 'pending')
+            ) - f.first_inbound) AS human_seconds
             FROM firsts f
         ),
         handover_days AS (
@@ -55,7 +62,9 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
                 AND author = 'advisor') AS human_replies,
             coalesce((SELECT n FROM handover_days h WHERE h.day = d.day), 0) AS handovers,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM responses r
-                WHERE r.day = d.day AND seconds IS NOT NULL) AS median_first_response_seconds
+                WHERE r.day = d.day AND seconds IS NOT NULL) AS median_first_response_seconds,
+            (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY human_seconds) FROM responses r
+                WHERE r.day = d.day AND human_seconds IS NOT NULL) AS median_first_human_response_seconds
         FROM days d ORDER BY d.day
         """,
         {"advisor": advisor_id, "since": since, "until": until},

@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from advisors.repository import get_advisor
-from bot.infra.events import attention_event
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
 from bot.web.api.auth import Caller, Principal, runtime_of, uuid_or_404
 from bot.web.api.schemas import (
@@ -20,7 +19,8 @@ from bot.web.api.schemas import (
     ManualReplyOut,
     MessagePage,
 )
-from memory.records import conversations, listing
+from bot.web.conversation_switches import switch_ai, switch_audio
+from memory.records import listing
 from memory.records.models import Conn, Conversation
 
 router = APIRouter(tags=["conversations"])
@@ -104,24 +104,16 @@ async def patch_conversation(
     changed_by = "admin" if caller.is_admin else "advisor"
     async with runtime.pool.connection() as conn, conn.transaction():
         conversation = await load_visible(conn, caller, conversation_id)
-        if patch.ai_attention is not None and patch.ai_attention != conversation.ai_attention:
-            await conversations.set_ai_attention(
+        if patch.ai_attention is not None:
+            await switch_ai(
                 conn=conn,
-                advisor_id=conversation.advisor_id,
-                phone=conversation.phone_number,
+                events=runtime.events,
+                conversation=conversation,
                 enabled=patch.ai_attention,
                 changed_by=changed_by,
             )
-            await runtime.events.publish(
-                conn, "ai_attention.changed", attention_event(conversation, patch.ai_attention, changed_by)
-            )
         if patch.audio_available is not None:
-            await conversations.set_audio_available(
-                conn=conn,
-                advisor_id=conversation.advisor_id,
-                phone=conversation.phone_number,
-                enabled=patch.audio_available,
-            )
+            await switch_audio(conn=conn, conversation=conversation, enabled=patch.audio_available)
         return await load_visible(conn, caller, conversation_id)
 
 

@@ -104,6 +104,7 @@ class StatsDay(BaseModel):
     human_replies: int
     handovers: int
     median_first_response_seconds: float | None
+    median_first_human_response_seconds: float | None
 
 
 class StatsOut(BaseModel):

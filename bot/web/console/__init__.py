@@ -1,0 +1,10 @@
+"""The web console under `/console`: advisors' inbox and conversations, the admin's advisors and dashboard."""
+
+from fastapi import APIRouter
+
+from bot.web.console import admin, events, pages
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(admin.router)
+router.include_router(events.router)

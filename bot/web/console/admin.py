@@ -1,0 +1,366 @@
+"""Owns the admin's console: advisors (add, edit, (de)activate, tokens, sign-in links) and the team dashboard.
+
+Every change goes through the `advisors` and `advisor_tokens` tables, whose triggers tell every
+process: a new advisor routes at once, a deactivation ends the advisor's sessions and tokens.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import psycopg
+from fastapi import APIRouter, HTTPException, Query, Request
+from markupsafe import Markup
+from starlette.responses import Response
+
+from advisors.console_access import issue_link
+from advisors.repository import add_advisor, get_advisor, list_advisor_rows, set_active, update_advisor
+from advisors.tokens import issue_token, list_tokens, revoke_tokens
+from bot.web.console.charts import colour, stacked_bars
+from bot.web.console.guard import Acting, SignedIn, Viewer, runtime_of
+from bot.web.console.rendering import render
+from memory.records import stats
+from memory.records.models import Conn
+
+router = APIRouter(prefix="/console/admin", include_in_schema=False)
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PHONE = re.compile(r"\+[0-9]{6,15}")
+METRICS = ("conversations", "inbound", "ai_replies", "human_replies", "handovers")
+MAX_DAYS = 366
+
+
+def _advisor_id(who: Viewer, value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise HTTPException(404, who.t("error.not_found")) from None
+
+
+def _database_problem(error: psycopg.Error) -> str:
+    """What the database said was wrong with an advisor's numbers, as the admin should read it."""
+    hint = f" ({error.diag.message_hint})" if error.diag.message_hint else ""
+    if isinstance(error, psycopg.errors.UniqueViolation) and error.diag.constraint_name:
+        return "that Twilio number already belongs to another advisor"
+    return f"{error.diag.message_primary or type(error).__name__}{hint}"
+
+
+async def _advisors_page(
+    request: Request, who: Viewer, *, problem: str | None = None, status_code: int = 200
+) -> Response:
+    async with runtime_of(request).pool.connection() as conn:
+        rows = await list_advisor_rows(conn=conn)
+    return render(
+        request, "admin_advisors.html", who, status_code=status_code, advisors=rows, problem=problem
+    )
+
+
+@router.get("/advisors", name="console_advisors")
+async def advisors_page(request: Request, who: SignedIn) -> Response:
+    """Every advisor, and the form to add one."""
+    who.require_admin()
+    return await _advisors_page(request, who)
+
+
+@router.post("/advisors", name="console_add_advisor")
+async def add_advisor_page(request: Request, who: Acting) -> Response:
+    """Register an advisor; they route at once (every process drops its cache entry)."""
+    who.require_admin()
+    form = who.form
+    name = form.get("name", "").strip()[:100]
+    if not name:
+        return await _advisors_page(request, who, problem="name", status_code=422)
+    try:
+        async with runtime_of(request).pool.connection() as conn, conn.transaction():
+            await add_advisor(
+                conn=conn,
+                name=name,
+                phone_number=form.get("phone_number", ""),
+                twilio_phone_number=form.get("twilio_phone_number", ""),
+            )
+    except psycopg.Error as error:
+        if isinstance(error, psycopg.OperationalError):
+            raise
+        return await _advisors_page(request, who, problem=_database_problem(error), status_code=422)
+    return await _advisors_page(request, who)
+
+
+async def _advisor_page(
+    request: Request,
+    who: Viewer,
+    advisor_id: UUID,
+    *,
+    problem: str | None = None,
+    secret: str | None = None,
+    secret_kind: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    async with runtime_of(request).pool.connection() as conn:
+        advisor = await get_advisor(conn=conn, advisor_id=str(advisor_id))
+        if advisor is None:
+            raise HTTPException(404, who.t("error.not_found"))
+        tokens = await list_tokens(conn=conn, advisor_id=advisor_id)
+    return render(
+        request,
+        "admin_advisor.html",
+        who,
+        status_code=status_code,
+        advisor=advisor,
+        tokens=tokens,
+        problem=problem,
+        secret=secret,
+        secret_kind=secret_kind,
+    )
+
+
+@router.get("/advisors/{advisor_id}", name="console_advisor")
+async def advisor_page(request: Request, who: SignedIn, advisor_id: str) -> Response:
+    """One advisor: settings, activity, tokens and sign-in links."""
+    who.require_admin()
+    return await _advisor_page(request, who, _advisor_id(who, advisor_id))
+
+
+@router.post("/advisors/{advisor_id}", name="console_save_advisor")
+async def save_advisor(request: Request, who: Acting, advisor_id: str) -> Response:
+    """Save name, numbers, AI instructions, away message, language and voice."""
+    who.require_admin()
+    target = _advisor_id(who, advisor_id)
+    form = who.form
+    name = form.get("name", "").strip()[:100]
+    if not name:
+        return await _advisor_page(request, who, target, problem="name", status_code=422)
+    settings: dict[str, Any] = {
+        "system_prompt": form.get("system_prompt", "").strip()[:8000] or None,
+        "away_message": form.get("away_message", "").strip()[:1600] or None,
+        "language": form.get("language", "es").strip()[:10] or "es",
+        "tts_voice": form.get("tts_voice", "").strip()[:40] or None,
+    }
+    try:
+        async with runtime_of(request).pool.connection() as conn, conn.transaction():
+            updated = await update_advisor(
+                conn=conn,
+                advisor_id=target,
+                name=name,
+                phone_number=form.get("phone_number", ""),
+                twilio_phone_number=form.get("twilio_phone_number", ""),
+                settings=settings,
+            )
+    except psycopg.Error as error:
+        if isinstance(error, psycopg.OperationalError):
+            raise
+        return await _advisor_page(request, who, target, problem=_database_problem(error), status_code=422)
+    if updated is None:
+        raise HTTPException(404, who.t("error.not_found"))
+    return await _advisor_page(request, who, target, problem=None)
+
+
+@router.post("/advisors/{advisor_id}/active", name="console_advisor_active")
+async def advisor_active(request: Request, who: Acting, advisor_id: str) -> Response:
+    """Activate, or deactivate (which also revokes the advisor's tokens and ends their sessions)."""
+    who.require_admin()
+    target = _advisor_id(who, advisor_id)
+    active = who.form.get("active") == "true"
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        await set_active(conn=conn, advisor_id=target, active=active)
+        if not active:
+            await revoke_tokens(conn=conn, advisor_id=target)
+    return await _advisor_page(request, who, target)
+
+
+@router.post("/advisors/{advisor_id}/tokens", name="console_issue_token")
+async def issue_token_page(request: Request, who: Acting, advisor_id: str) -> Response:
+    """Issue an API token, shown once on the page that answers."""
+    who.require_admin()
+    target = _advisor_id(who, advisor_id)
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        advisor = await get_advisor(conn=conn, advisor_id=str(target))
+        if advisor is None:
+            raise HTTPException(404, who.t("error.not_found"))
+        if not advisor.is_active:
+            return await _advisor_page(request, who, target, problem=who.t("admin.inactive"), status_code=409)
+        token = await issue_token(
+            conn=conn, advisor_id=target, label=who.form.get("label", "").strip()[:60] or None
+        )
+    return await _advisor_page(request, who, target, secret=token, secret_kind="token")
+
+
+@router.post("/tokens/{token_id}/revoke", name="console_revoke_token")
+async def revoke_token_page(request: Request, who: Acting, token_id: int) -> Response:
+    """Revoke one token: it, and every console session opened with it, stop at once."""
+    who.require_admin()
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        cursor = await conn.execute("SELECT advisor_id FROM advisor_tokens WHERE id = %s", (token_id,))
+        row = await cursor.fetchone()
+        if row is None:
+            raise HTTPException(404, who.t("error.not_found"))
+        await revoke_tokens(conn=conn, token_id=token_id)
+    return await _advisor_page(request, who, row["advisor_id"])
+
+
+@router.post("/advisors/{advisor_id}/link", name="console_issue_link")
+async def issue_link_page(request: Request, who: Acting, advisor_id: str) -> Response:
+    """Make a single-use sign-in link (15 minutes) to hand to the advisor."""
+    who.require_admin()
+    target = _advisor_id(who, advisor_id)
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        advisor = await get_advisor(conn=conn, advisor_id=str(target))
+        if advisor is None:
+            raise HTTPException(404, who.t("error.not_found"))
+        if not advisor.is_active:
+            return await _advisor_page(request, who, target, problem=who.t("admin.inactive"), status_code=409)
+        secret = await issue_link(conn=conn, advisor_id=target)
+    link = str(request.url_for("console_link", link=secret))
+    return await _advisor_page(request, who, target, secret=link, secret_kind="link")
+
+
+async def _team_stats(conn: Conn, days: int) -> tuple[list[date], list[dict[str, Any]]]:
+    until = datetime.now(UTC).date()
+    since = until - timedelta(days=days - 1)
+    team = []
+    for row in await list_advisor_rows(conn=conn):
+        per_day = await stats.advisor_stats(conn=conn, advisor_id=row["id"], since=since, until=until)
+        team.append({"advisor": row, "days": per_day})
+    return [since + timedelta(days=i) for i in range(days)], team
+
+
+def _median_minutes(values: list[float]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    seconds = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return round(seconds / 60, 1)
+
+
+@router.get("/dashboard", name="console_dashboard")
+async def dashboard(
+    request: Request, who: SignedIn, days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 14
+) -> Response:
+    """Per advisor and day: conversations, inbound, AI and human replies, handovers, first human response."""
+    who.require_admin()
+    async with runtime_of(request).pool.connection() as conn:
+        calendar, team = await _team_stats(conn, days)
+    charts = {
+        metric: Markup(  # noqa: S704 - built by stacked_bars, which escapes every text it places
+            stacked_bars(
+                who.t(f"dashboard.{metric}"),
+                calendar,
+                [(m["advisor"]["name"], [float(d[metric]) for d in m["days"]]) for m in team],
+            )
+        )
+        for metric in METRICS
+    }
+    totals = []
+    for index, member in enumerate(team):
+        firsts = [d["median_first_human_response_seconds"] for d in member["days"]]
+        totals.append(
+            {
+                "advisor": member["advisor"],
+                "colour": colour(index),
+                **{metric: sum(int(d[metric]) for d in member["days"]) for metric in METRICS},
+                # The median of the daily medians: a summary, the CSV has each day's.
+                "first_human_minutes": _median_minutes([float(x) for x in firsts if x is not None]),
+            }
+        )
+    grand = {metric: sum(t[metric] for t in totals) for metric in METRICS}
+    return render(
+        request, "dashboard.html", who, days=days, charts=charts, totals=totals, grand=grand, metrics=METRICS
+    )
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run: text starting like a formula gets a leading '."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS and not PHONE.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _csv(rows: list[list[Any]], filename: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/stats.csv", name="console_stats_csv")
+async def stats_csv(
+    request: Request, who: SignedIn, days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30
+) -> Response:
+    """The dashboard's figures, one row per advisor and day."""
+    who.require_admin()
+    async with runtime_of(request).pool.connection() as conn:
+        _, team = await _team_stats(conn, days)
+    header = ["advisor_id", "advisor", "day", *METRICS, "median_first_human_response_seconds"]
+    rows: list[list[Any]] = [header]
+    for member in team:
+        for day in member["days"]:
+            rows.append(
+                [
+                    member["advisor"]["id"],
+                    member["advisor"]["name"],
+                    day["day"].isoformat(),
+                    *(day[metric] for metric in METRICS),
+                    day["median_first_human_response_seconds"],
+                ]
+            )
+    return _csv(rows, f"advisor-stats-{days}d.csv")
+
+
+@router.get("/conversations.csv", name="console_conversations_csv")
+async def conversations_csv(
+    request: Request,
+    who: SignedIn,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
+) -> Response:
+    """Conversations with activity in a date range (UTC days, inclusive), with their counts."""
+    who.require_admin()
+    last = until or datetime.now(UTC).date()
+    first = since or last - timedelta(days=29)
+    if first > last or (last - first).days >= MAX_DAYS:
+        raise HTTPException(422, f"from must be before to, at most {MAX_DAYS} days apart")
+    async with runtime_of(request).pool.connection() as conn:
+        cursor = await conn.execute(
+            """
+            SELECT c.conversation_id, a.name AS advisor, c.phone_number, c.profile_name, c.created_at,
+                c.last_inbound_at, c.ai_attention, c.opted_out,
+                count(*) FILTER (WHERE m.direction = 'inbound') AS inbound,
+                count(*) FILTER (WHERE m.author = 'ai') AS ai_replies,
+                count(*) FILTER (WHERE m.author = 'advisor') AS human_replies
+            FROM messages m
+            JOIN chat_history c ON c.conversation_id = m.conversation_id AND c.advisor_id = m.advisor_id
+            JOIN advisors a ON a.id = c.advisor_id
+            WHERE m.created_at >= %s::date AND m.created_at < %s::date + 1
+            GROUP BY c.conversation_id, a.name
+            ORDER BY a.name, c.created_at
+            """,
+            (first, last),
+        )
+        found = await cursor.fetchall()
+    columns = [
+        "conversation_id",
+        "advisor",
+        "phone_number",
+        "profile_name",
+        "created_at",
+        "last_inbound_at",
+        "ai_attention",
+        "opted_out",
+        "inbound",
+        "ai_replies",
+        "human_replies",
+    ]
+    rows: list[list[Any]] = [columns, *([row[column] for column in columns] for row in found)]
+    return _csv(rows, f"conversations-{first.isoformat()}-{last.isoformat()}.csv")

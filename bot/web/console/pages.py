@@ -1,0 +1,411 @@
+"""Owns the advisor's console: signing in and out, the inbox, a conversation and what is done in it.
+
+Isolation is the API's: an advisor's session reads and writes only through queries scoped to
+that advisor, and another advisor's conversation is a 404 exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from advisors.console_access import (
+    end_session,
+    open_session,
+    read_cookie,
+    sign_cookie,
+    token_id_for,
+    use_link,
+)
+from advisors.repository import get_advisor, list_advisor_rows
+from bot.twilio.media_fetch import MediaError, fetch_media
+from bot.twilio.media_hosting import MEDIA_PATH
+from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
+from bot.web.console.guard import (
+    LANGUAGE_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Acting,
+    SignedIn,
+    Viewer,
+    client_address,
+    read_form,
+    runtime_of,
+)
+from bot.web.console.rendering import render
+from bot.web.console.texts import LANGUAGES
+from bot.web.conversation_switches import switch_ai, switch_audio
+from memory.records import inbox, listing
+from memory.records.models import Conn, Conversation, Message
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+INBOX_PAGE = 50
+TIMELINE_LIMIT = 200
+TEMPLATE_VARIABLES = 5
+_SAFE_MEDIA_TYPES = ("image/", "audio/", "video/", "application/pdf")
+
+
+def _cookie_flags(request: Request) -> dict[str, Any]:
+    base = runtime_of(request).settings.public_base_url or ""
+    return {"httponly": True, "samesite": "lax", "secure": base.startswith("https://"), "path": "/"}
+
+
+def _signed_in(request: Request, session_id: str, *, go_to: str = "/console") -> Response:
+    response = RedirectResponse(go_to, status_code=303)
+    runtime = runtime_of(request)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sign_cookie(session_id, runtime.console_key),
+        max_age=12 * 3600,
+        **_cookie_flags(request),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+def _login_page(
+    request: Request, *, template: str = "login.html", problem: str | None = None, **extra: Any
+) -> Response:
+    """A sign-in form, with a fresh double-submit token (no session exists yet to hold one)."""
+    login_csrf = secrets.token_urlsafe(24)
+    status = 429 if problem == "login.throttled" else (401 if problem else 200)
+    response = render(
+        request, template, None, status_code=status, problem=problem, login_csrf=login_csrf, **extra
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, login_csrf, max_age=3600, **_cookie_flags(request))
+    return response
+
+
+def _login_csrf_holds(request: Request, form: dict[str, str]) -> bool:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(expected) and hmac.compare_digest(expected.encode(), form.get("csrf", "").encode())
+
+
+@router.get("/login", name="console_login")
+async def login_page(request: Request) -> Response:
+    """The token sign-in form (admin token or an advisor's API token)."""
+    return _login_page(request)
+
+
+@router.post("/login", name="console_sign_in")
+async def sign_in(request: Request) -> Response:
+    """Sign in with ADMIN_TOKEN or an advisor's API token; failures are throttled per address."""
+    runtime = runtime_of(request)
+    client = client_address(request)
+    if not runtime.auth_failure_limiter.peek(client):
+        return _login_page(request, problem="login.throttled")
+    form = await read_form(request)
+    if not _login_csrf_holds(request, form):
+        raise HTTPException(403, "sign-in form expired; reload the page")
+    token = form.get("token", "").strip()
+    admin = runtime.settings.admin_token
+    async with runtime.pool.connection() as conn, conn.transaction():
+        if (
+            admin is not None
+            and token
+            and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
+        ):
+            return _signed_in(request, await open_session(conn=conn, advisor_id=None))
+        found = await token_id_for(conn=conn, token=token) if token else None
+        if found is not None:
+            token_id, advisor_id = found
+            return _signed_in(
+                request, await open_session(conn=conn, advisor_id=advisor_id, token_id=token_id)
+            )
+    runtime.auth_failure_limiter.allow(client)
+    return _login_page(request, problem="login.bad_token")
+
+
+@router.get("/link/{link}", name="console_link")
+async def link_page(request: Request, link: str) -> Response:
+    """A sign-in link: the page spends it by POST (the browser submits it at once).
+
+    Opening the URL alone spends nothing, so a chat app's link preview cannot use it up.
+    """
+    return _login_page(request, template="link.html", link=link[:100])
+
+
+@router.post("/link", name="console_use_link")
+async def use_sign_in_link(request: Request) -> Response:
+    """Spend a single-use link (15 minutes) and open an advisor's session."""
+    runtime = runtime_of(request)
+    client = client_address(request)
+    if not runtime.auth_failure_limiter.peek(client):
+        return _login_page(request, problem="login.throttled")
+    form = await read_form(request)
+    if not _login_csrf_holds(request, form):
+        raise HTTPException(403, "sign-in form expired; open the link again")
+    async with runtime.pool.connection() as conn, conn.transaction():
+        advisor_id = await use_link(conn=conn, secret=form.get("link", ""))
+        if advisor_id is not None:
+            return _signed_in(request, await open_session(conn=conn, advisor_id=advisor_id))
+    runtime.auth_failure_limiter.allow(client)
+    return _login_page(request, problem="login.bad_link")
+
+
+@router.post("/logout", name="console_sign_out")
+async def sign_out(request: Request, who: Acting) -> Response:
+    """End the session at once, here and in every process."""
+    runtime = runtime_of(request)
+    session_id = read_cookie(request.cookies.get(SESSION_COOKIE, ""), runtime.console_key)
+    if session_id:
+        async with runtime.pool.connection() as conn:
+            await end_session(conn=conn, session_id=session_id)
+    response = RedirectResponse(request.url_for("console_login"), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/lang/{language}", name="console_language")
+async def choose_language(request: Request, language: str) -> Response:
+    """Switch the console's language (a cookie), back to the page it was chosen on."""
+    back = request.headers.get("referer", "")
+    base = str(request.base_url)
+    response = RedirectResponse(back if back.startswith(base) else "/console", status_code=303)
+    if language in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, **_cookie_flags(request))
+    return response
+
+
+async def _advisor_names(conn: Conn, who: Viewer) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    if not who.is_admin:
+        return [], {}
+    rows = await list_advisor_rows(conn=conn)
+    return rows, {str(row["id"]): row["name"] for row in rows}
+
+
+@router.get("", name="console_inbox")
+async def inbox_page(
+    request: Request,
+    who: SignedIn,
+    show: str = "all",
+    q: Annotated[str, Query(max_length=200)] = "",
+    advisor: str = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = INBOX_PAGE,
+) -> Response:
+    """The inbox: conversations by latest activity, with filters and search."""
+    filter_: inbox.InboxFilter = show if show in ("waiting", "ai") else "all"  # type: ignore[assignment]
+    scope = who.advisor_id
+    if who.is_admin and advisor:
+        try:
+            scope = UUID(advisor)
+        except ValueError:
+            scope = None
+    q = q.replace("\x00", "")
+    async with runtime_of(request).pool.connection() as conn:
+        rows = await inbox.inbox(conn=conn, advisor_id=scope, show=filter_, search=q, limit=limit + 1)
+        advisors, names = await _advisor_names(conn, who)
+    query = {"show": filter_, "q": q, "advisor": advisor if who.is_admin else ""}
+    more_url = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        more_url = "/console?" + urlencode({**query, "limit": limit + INBOX_PAGE})
+    return render(
+        request,
+        "inbox.html",
+        who,
+        rows=rows,
+        show=filter_,
+        q=q,
+        advisors=advisors,
+        advisor_names=names,
+        advisor_filter=advisor,
+        more_url=more_url,
+        refresh_url="/console?" + urlencode({**query, "limit": limit}),
+    )
+
+
+async def _visible(conn: Conn, who: Viewer, conversation_id: str) -> Conversation:
+    try:
+        wanted = UUID(conversation_id)
+    except ValueError:
+        raise HTTPException(404, who.t("error.not_found")) from None
+    conversation = await listing.find_visible_conversation(
+        conn=conn, advisor_id=who.advisor_id, conversation_id=wanted
+    )
+    if conversation is None:
+        raise HTTPException(404, who.t("error.not_found"))
+    return conversation
+
+
+async def _conversation_page(
+    request: Request, who: Viewer, conversation_id: str, *, problem: str | None = None, status_code: int = 200
+) -> Response:
+    async with runtime_of(request).pool.connection() as conn:
+        conversation = await _visible(conn, who, conversation_id)
+        advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
+        items = await inbox.timeline(
+            conn=conn,
+            advisor_id=conversation.advisor_id,
+            conversation_id=conversation.conversation_id,
+            limit=TIMELINE_LIMIT,
+        )
+    assert advisor is not None
+    shown = [{"kind": _kind(item), "value": item} for item in items]
+    messages = sum(1 for item in items if isinstance(item, Message))
+
+    def media_link(message: Message, index: int) -> str:
+        return str(
+            request.url_for(
+                "console_media",
+                conversation_id=str(conversation.conversation_id),
+                message_id=str(message.id),
+                index=str(index),
+            )
+        )
+
+    return render(
+        request,
+        "conversation.html",
+        who,
+        status_code=status_code,
+        c=conversation,
+        advisor=advisor,
+        items=shown,
+        truncated=messages >= TIMELINE_LIMIT,
+        templates=advisor.settings.templates,
+        problem=problem,
+        media_link=media_link,
+        conversation_title=conversation.profile_name or conversation.phone_number,
+    )
+
+
+def _kind(item: object) -> str:
+    if isinstance(item, Message):
+        return "message"
+    if isinstance(item, inbox.Note):
+        return "note"
+    return "handover"
+
+
+@router.get("/c/{conversation_id}", name="console_conversation")
+async def conversation_page(request: Request, who: SignedIn, conversation_id: str) -> Response:
+    """One conversation: history, switches, reply box and notes."""
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.post("/c/{conversation_id}/ai", name="console_switch_ai")
+async def switch_ai_page(request: Request, who: Acting, conversation_id: str) -> Response:
+    """Turn the AI on or off for this customer."""
+    runtime = runtime_of(request)
+    async with runtime.pool.connection() as conn, conn.transaction():
+        conversation = await _visible(conn, who, conversation_id)
+        await switch_ai(
+            conn=conn,
+            events=runtime.events,
+            conversation=conversation,
+            enabled=who.form.get("enabled") == "true",
+            changed_by="admin" if who.is_admin else "advisor",
+        )
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.post("/c/{conversation_id}/audio", name="console_switch_audio")
+async def switch_audio_page(request: Request, who: Acting, conversation_id: str) -> Response:
+    """Send this customer voice replies, or text only."""
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        conversation = await _visible(conn, who, conversation_id)
+        await switch_audio(conn=conn, conversation=conversation, enabled=who.form.get("enabled") == "true")
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.post("/c/{conversation_id}/reply", name="console_reply")
+async def reply(request: Request, who: Acting, conversation_id: str) -> Response:
+    """Send a message by hand from the advisor's number (or an approved template outside 24 h)."""
+    runtime = runtime_of(request)
+    form = who.form
+    content_sid = (form.get("content_sid_typed") or form.get("content_sid") or "").strip() or None
+    variables = {
+        str(n): form[f"var{n}"].strip()
+        for n in range(1, TEMPLATE_VARIABLES + 1)
+        if form.get(f"var{n}", "").strip()
+    }
+    text = form.get("text", "").strip()[:1600] or None
+    if content_sid is not None and (len(content_sid) != 34 or not content_sid.startswith("HX")):
+        return await _conversation_page(
+            request, who, conversation_id, problem="Content SID: HX + 32", status_code=422
+        )
+    try:
+        async with runtime.pool.connection() as conn, conn.transaction():
+            conversation = await _visible(conn, who, conversation_id)
+            advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
+            assert advisor is not None
+            await queue_manual_reply(
+                conn=conn,
+                queue=runtime.queue,
+                settings=runtime.settings,
+                advisor=advisor,
+                conversation=conversation,
+                text=None if content_sid else text,
+                content_sid=content_sid,
+                content_variables=variables or None,
+                events=runtime.events,
+            )
+    except ManualReplyRefusedError as error:
+        return await _conversation_page(request, who, conversation_id, problem=str(error), status_code=409)
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.post("/c/{conversation_id}/notes", name="console_note")
+async def add_note(request: Request, who: Acting, conversation_id: str) -> Response:
+    """Keep an internal note; it is never sent to the customer."""
+    body = who.form.get("body", "").strip()[:4000]
+    if not body:
+        return await _conversation_page(request, who, conversation_id, problem="—", status_code=422)
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        conversation = await _visible(conn, who, conversation_id)
+        await inbox.add_note(
+            conn=conn,
+            advisor_id=conversation.advisor_id,
+            conversation_id=conversation.conversation_id,
+            author="admin" if who.is_admin else "advisor",
+            body=body,
+        )
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.get("/c/{conversation_id}/media/{message_id}/{index}", name="console_media")
+async def media(
+    request: Request, who: SignedIn, conversation_id: str, message_id: int, index: int
+) -> Response:
+    """A message's picture or voice note, fetched with the server's Twilio credentials.
+
+    The browser cannot fetch Twilio's media itself (it needs the account's credentials); the
+    fetch goes through the same host policy as the worker's.
+    """
+    runtime = runtime_of(request)
+    async with runtime.pool.connection() as conn:
+        conversation = await _visible(conn, who, conversation_id)
+        cursor = await conn.execute(
+            "SELECT media FROM messages WHERE advisor_id = %s AND conversation_id = %s AND id = %s",
+            (conversation.advisor_id, conversation.conversation_id, message_id),
+        )
+        row = await cursor.fetchone()
+    items = (row["media"] if row else None) or []
+    if not 0 <= index < len(items):
+        raise HTTPException(404, who.t("error.not_found"))
+    url = str(items[index].get("url") or "")
+    own = f"{runtime.settings.public_base_url or ''}{MEDIA_PATH}/"
+    if runtime.settings.public_base_url and url.startswith(own):
+        return RedirectResponse(url, status_code=302)
+    try:
+        fetched = await fetch_media(url, settings=runtime.settings)
+    except MediaError as error:
+        raise HTTPException(502, f"media unavailable: {error}") from None
+    content_type = fetched.content_type if fetched.content_type.startswith(_SAFE_MEDIA_TYPES) else ""
+    return Response(
+        fetched.data,
+        media_type=content_type or "application/octet-stream",
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": "inline" if content_type else "attachment",
+        },
+    )

@@ -1,0 +1,73 @@
+"""Owns turning console data into HTML: the Jinja2 environment and the helpers templates use.
+
+Pages are rendered on the server; htmx (vendored, served from `/console/static`) swaps the
+parts that change. A page and its partial refresh are the same template: htmx selects the
+element it asked for (`hx-select`), so there is one way to draw each thing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from bot.web.console.guard import Viewer, language_of
+from bot.web.console.texts import text
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+# Colombia has no daylight saving time: one offset for every message of the year.
+SHOWN_TIMEZONE = timezone(timedelta(hours=-5), "COT")
+# Only this server's scripts run on a console page (an injected <script> would not); inline
+# styles are allowed for the dashboard's colour swatches and htmx's indicator style.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+_TICKS = {"sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!", "undelivered": "!"}
+
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def when(moment: datetime | None) -> str:
+    """A time as an advisor reads it: the hour today, else the day and hour (Bogotá time)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(SHOWN_TIMEZONE)
+    today = datetime.now(UTC).astimezone(SHOWN_TIMEZONE).date()
+    return local.strftime("%H:%M") if local.date() == today else local.strftime("%d/%m %H:%M")
+
+
+def ticks(status: str) -> str:
+    """WhatsApp-like delivery marks; pending and queued show a circle."""
+    return _TICKS.get(status, "○")
+
+
+def render(
+    request: Request, template: str, viewer: Viewer | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a page (or the element of it an htmx request selects) in the viewer's language."""
+    language = viewer.language if viewer else language_of(request)
+
+    def static(path: str) -> str:
+        return str(request.url_for("console_static", path=path))
+
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "viewer": viewer,
+            "lang": language,
+            "t": lambda key: text(key, language),
+            "when": when,
+            "ticks": ticks,
+            "static": static,
+            **context,
+        },
+        status_code=status_code,
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": CONTENT_SECURITY_POLICY},
+    )

@@ -1,0 +1,66 @@
+// advisor-bot console: the little that needs the browser. htmx does the requests and swaps;
+// this file adds the CSRF header, follows the server's change events, and submits sign-in links.
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta) event.detail.headers["X-CSRF-Token"] = meta.content;
+  });
+
+  // A session that ended (signed out, deactivated) makes htmx requests answer 401/403 or a
+  // redirect to the sign-in page: show that page instead of swapping it into a fragment.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 409 || status === 422) { event.detail.shouldSwap = true; event.detail.isError = false; }
+  });
+
+  function scrollTimeline() {
+    var timeline = document.getElementById("timeline");
+    if (timeline) window.scrollTo(0, document.body.scrollHeight);
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "timeline") scrollTimeline();
+    var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
+    if (form && event.detail.xhr.status < 300) form.reset();
+  });
+
+  function refresh(id) {
+    var element = document.getElementById(id);
+    if (element && window.htmx) window.htmx.trigger(element, "refresh");
+  }
+
+  function follow() {
+    var url = document.body.dataset.live;
+    if (!url || !window.EventSource) return;
+    var source = new EventSource(url);
+    source.addEventListener("change", function (event) {
+      refresh("inbox-list");
+      var timeline = document.getElementById("timeline");
+      if (timeline && timeline.dataset.conversation === event.data) {
+        refresh("timeline");
+        refresh("conversation-head");
+      }
+    });
+    source.addEventListener("reload", function () { window.location.reload(); });
+    source.addEventListener("ended", function () { source.close(); window.location.reload(); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var link = document.getElementById("link-form");
+    if (link) link.requestSubmit();
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+    document.querySelectorAll('.segmented input[type="radio"]').forEach(function (radio) {
+      radio.addEventListener("change", function () {
+        radio.closest(".segmented").querySelectorAll("label").forEach(function (label) {
+          label.classList.toggle("on", label.contains(radio));
+        });
+      });
+    });
+    scrollTimeline();
+    follow();
+  });
+})();

@@ -1,0 +1,187 @@
+"""Owns the console's queries: the inbox, a conversation's timeline, notes, and what changed.
+
+The inbox lists newest activity first, filtered and searched; the timeline merges messages,
+internal notes and handovers in one order.
+
+Message text is searched through the full-text index of `sql/0008_console.sql` (Spanish stemming
+or-ed with a simple configuration), so a search stays an index look-up at a million messages.
+Every query takes `advisor_id`; `None` is spelled out by the caller only for the admin.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from memory.records.models import MESSAGE_PRIVATE_FIELDS, Conn, Conversation, Message
+
+InboxFilter = Literal["all", "waiting", "ai"]
+SEARCH_VECTOR = "(to_tsvector('spanish'::regconfig, m.body) || to_tsvector('simple'::regconfig, m.body))"
+SEARCH_QUERY = "(websearch_to_tsquery('spanish', %(q)s) || websearch_to_tsquery('simple', %(q)s))"
+_CONVERSATION_FIELDS = Conversation.columns(prefix="c.")
+_MESSAGE_FIELDS = Message.columns(prefix="m.", exclude=MESSAGE_PRIVATE_FIELDS)
+
+
+class InboxRow(Conversation):
+    """A conversation as the inbox lists it: who, the last message, and what waits."""
+
+    last_body: str | None
+    last_author: str | None
+    last_at: datetime | None
+    last_media: int | None
+    unanswered: int
+
+
+@dataclass(frozen=True)
+class Note:
+    """An internal note on a conversation, never sent to the customer."""
+
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The AI passed the conversation to its human, and why."""
+
+    id: int
+    reason: str | None
+    created_at: datetime
+
+
+TimelineItem = Message | Note | Handover
+
+
+async def inbox(
+    *,
+    conn: Conn,
+    advisor_id: UUID | None,
+    show: InboxFilter = "all",
+    search: str = "",
+    limit: int = 50,
+) -> list[InboxRow]:
+    """The newest `limit` conversations by activity, filtered, optionally matching `search`.
+
+    A search matches the customer's name, digits of their phone, or the text of any message.
+    """
+    conditions = ["true"]
+    params: dict[str, Any] = {"limit": limit}
+    if advisor_id is not None:
+        conditions.append("c.advisor_id = %(advisor)s")
+        params["advisor"] = advisor_id
+    if show == "waiting":
+        conditions.append("NOT c.ai_attention")
+    elif show == "ai":
+        conditions.append("c.ai_attention")
+    text = search.strip()
+    if text:
+        params["q"] = text
+        params["name"] = f"%{_escape_like(text)}%"
+        matches = ["c.profile_name ILIKE %(name)s"]
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 3:
+            params["digits"] = f"%{digits}%"
+            matches.append("c.phone_number LIKE %(digits)s")
+        scope = "m.advisor_id = %(advisor)s AND " if advisor_id is not None else ""
+        matches.append(
+            f"c.conversation_id IN (SELECT m.conversation_id FROM messages m "  # noqa: S608
+            f"WHERE {scope}{SEARCH_VECTOR} @@ {SEARCH_QUERY})"
+        )
+        conditions.append("(" + " OR ".join(matches) + ")")
+    cursor = await conn.execute(
+        f"""
+        SELECT {_CONVERSATION_FIELDS},
+            last.body AS last_body, last.author AS last_author, last.created_at AS last_at,
+            last.media_count AS last_media,
+            (SELECT count(*) FROM messages u
+             WHERE u.advisor_id = c.advisor_id AND u.conversation_id = c.conversation_id
+               AND u.direction = 'inbound'
+               AND u.id > coalesce((SELECT max(o.id) FROM messages o
+                                    WHERE o.advisor_id = c.advisor_id
+                                      AND o.conversation_id = c.conversation_id
+                                      AND o.direction = 'outbound'), 0)) AS unanswered
+        FROM chat_history c
+        LEFT JOIN LATERAL (
+            SELECT m.body, m.author, m.created_at, jsonb_array_length(m.media) AS media_count
+            FROM messages m
+            WHERE m.advisor_id = c.advisor_id AND m.conversation_id = c.conversation_id
+            ORDER BY m.id DESC LIMIT 1
+        ) last ON true
+        WHERE {" AND ".join(conditions)}
+        ORDER BY c.updated_at DESC, c.conversation_id DESC
+        LIMIT %(limit)s
+        """,  # noqa: S608 - only fixed fragments are formatted in; values are parameters
+        params,
+    )
+    return [InboxRow.model_validate(row) for row in await cursor.fetchall()]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def timeline(
+    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, limit: int = 200
+) -> list[TimelineItem]:
+    """The newest `limit` messages of a conversation with its notes and handovers, oldest first."""
+    cursor = await conn.execute(
+        f"SELECT {_MESSAGE_FIELDS} FROM messages m "  # noqa: S608
+        "WHERE m.advisor_id = %s AND m.conversation_id = %s ORDER BY m.id DESC LIMIT %s",
+        (advisor_id, conversation_id, limit),
+    )
+    messages = [Message.model_validate(row) for row in await cursor.fetchall()]
+    since = messages[-1].created_at if len(messages) == limit else None
+    cursor = await conn.execute(
+        "SELECT id, author, body, created_at FROM conversation_notes "
+        "WHERE advisor_id = %s AND conversation_id = %s AND (%s::timestamptz IS NULL OR created_at >= %s) "
+        "ORDER BY id",
+        (advisor_id, conversation_id, since, since),
+    )
+    notes = [Note(**row) for row in await cursor.fetchall()]
+    cursor = await conn.execute(
+        "SELECT id, reason, created_at FROM handovers "
+        "WHERE advisor_id = %s AND conversation_id = %s AND (%s::timestamptz IS NULL OR created_at >= %s) "
+        "ORDER BY id",
+        (advisor_id, conversation_id, since, since),
+    )
+    handovers = [Handover(**row) for row in await cursor.fetchall()]
+    items: list[TimelineItem] = [*messages, *notes, *handovers]
+    return sorted(items, key=lambda item: item.created_at)
+
+
+async def add_note(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, author: str, body: str) -> int:
+    """Keep an internal note on a conversation; it is never sent to the customer."""
+    cursor = await conn.execute(
+        "INSERT INTO conversation_notes (advisor_id, conversation_id, author, body) "
+        "VALUES (%s, %s, %s, %s) RETURNING id",
+        (advisor_id, conversation_id, author, body),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return int(row["id"])
+
+
+async def changed_since(*, conn: Conn, since: datetime) -> dict[tuple[UUID, UUID], datetime]:
+    """Conversations changed after `since`, with their latest change.
+
+    The live console's poll behind a transaction pooler, where LISTEN does not work.
+    """
+    cursor = await conn.execute(
+        """
+        SELECT advisor_id, conversation_id, max(at) AS at FROM (
+            SELECT advisor_id, conversation_id, updated_at AS at FROM messages WHERE updated_at > %(since)s
+            UNION ALL
+            SELECT advisor_id, conversation_id, updated_at FROM chat_history WHERE updated_at > %(since)s
+            UNION ALL
+            SELECT advisor_id, conversation_id, created_at FROM conversation_notes
+            WHERE created_at > %(since)s
+        ) changed GROUP BY advisor_id, conversation_id
+        """,
+        {"since": since},
+    )
+    return {(row["advisor_id"], row["conversation_id"]): row["at"] for row in await cursor.fetchall()}

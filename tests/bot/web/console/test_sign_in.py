@@ -1,0 +1,118 @@
+"""Signing in to the console: links (single use, 15 minutes), tokens, throttling, and sessions
+that end the moment the advisor is deactivated."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.bot.web.console.conftest import Console
+
+ANA = "+14155238886"
+
+
+def test_a_link_signs_in_once_and_never_again(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    link = console.link(ana)
+    page.goto(link)
+    page.wait_for_url(f"{console.base}/console")
+    expect(page.get_by_test_id("search")).to_be_visible()
+    page.context.clear_cookies()
+    page.goto(link)  # the same link again, in a browser that is not signed in
+    expect(page.get_by_test_id("login-problem")).to_be_visible()
+    assert page.url.endswith("/console/link")
+    page.goto(f"{console.base}/console")
+    assert page.url.endswith("/console/login")
+
+
+def test_an_expired_link_is_refused(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    page.goto(console.link(ana, lifetime=timedelta(seconds=-1)))
+    expect(page.get_by_test_id("login-problem")).to_be_visible()
+    page.goto(f"{console.base}/console")
+    assert page.url.endswith("/console/login")
+
+
+def test_opening_a_link_without_submitting_it_spends_nothing(console: Console, page: Page) -> None:
+    """A chat app's link preview fetches the URL; only the page's POST uses the link."""
+    ana = console.db.add_advisor("Ana", ANA)
+    link = console.link(ana)
+    assert httpx.get(link, timeout=10).status_code == 200
+    assert console.db.query("SELECT used_at FROM console_links")[0]["used_at"] is None
+    page.goto(link)
+    page.wait_for_url(f"{console.base}/console")
+    assert console.db.query("SELECT used_at FROM console_links")[0]["used_at"] is not None
+
+
+def test_advisors_sign_in_with_an_api_token_and_admins_with_admin_token(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    page.goto(f"{console.base}/console/login")
+    page.get_by_test_id("login-token").fill(console.token(ana))
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url(f"{console.base}/console")
+    expect(page.locator("text=Asesores")).to_have_count(0)  # no admin menu for an advisor
+    page.context.clear_cookies()
+    console.sign_in_as_admin(page)
+    expect(page.get_by_role("link", name="Asesores")).to_be_visible()
+    page.context.clear_cookies()
+    page.goto(f"{console.base}/console/login")
+    page.get_by_test_id("login-token").fill("abt_not-a-real-token")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-problem")).to_be_visible()
+
+
+def test_sign_in_guesses_are_throttled_per_address(console: Console) -> None:
+    with httpx.Client(base_url=console.base, timeout=10) as browser:
+        statuses = []
+        for n in range(40):
+            form_page = browser.get("/console/login")
+            csrf = form_page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            answer = browser.post("/console/login", data={"csrf": csrf, "token": f"guess-{n}"})
+            statuses.append(answer.status_code)
+    assert statuses[0] == 401
+    assert 429 in statuses, statuses
+    sessions = console.db.query("SELECT count(*) AS n FROM console_sessions")[0]["n"]
+    assert sessions == 0
+
+
+def test_a_post_without_the_csrf_token_is_refused(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    console.inbound(ANA, "+573001112233", "hola")
+    conversation = console.db.query("SELECT conversation_id FROM chat_history")[0]["conversation_id"]
+    console.sign_in(page, ana)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    url = f"{console.base}/console/c/{conversation}/ai"
+    refused = httpx.post(url, data={"enabled": "false"}, cookies=cookies, timeout=10)
+    forged = httpx.post(url, data={"enabled": "false", "csrf": "forged"}, cookies=cookies, timeout=10)
+    assert refused.status_code == 403 and forged.status_code == 403
+    assert console.db.query("SELECT ai_attention FROM chat_history")[0]["ai_attention"] is True
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    allowed = httpx.post(url, data={"enabled": "false"}, headers={"X-CSRF-Token": csrf or ""}, cookies=cookies)
+    assert allowed.status_code == 200
+    assert console.db.query("SELECT ai_attention FROM chat_history")[0]["ai_attention"] is False
+
+
+def test_a_deactivated_advisors_open_session_is_refused_on_its_next_action(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    console.inbound(ANA, "+573001112233", "hola")
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").first.click()
+    expect(page.get_by_test_id("ai-toggle")).to_have_attribute("aria-pressed", "true")
+    console.db.query("UPDATE advisors SET is_active = false WHERE id = %s", (ana,))
+    page.get_by_test_id("ai-toggle").click()  # an htmx request: sent to the sign-in page
+    page.wait_for_url(f"{console.base}/console/login")
+    assert console.db.query("SELECT ai_attention FROM chat_history")[0]["ai_attention"] is True
+    page.goto(f"{console.base}/console")
+    assert page.url.endswith("/console/login")
+
+
+def test_signing_out_ends_the_session(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    console.sign_in(page, ana)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    page.get_by_role("button", name="Salir").click()
+    page.wait_for_url(f"{console.base}/console/login")
+    stolen = httpx.get(f"{console.base}/console", cookies=cookies, timeout=10, follow_redirects=False)
+    assert stolen.status_code == 303 and stolen.headers["location"].endswith("/console/login")
