@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,17 @@ run: $(VENV)/.installed
 	$(BIN)/advisor-bot db seed --if-empty
 	$(BIN)/advisor-bot serve --port $(PORT)
 
-## Set up, then run the linter and the whole test suite.
-test: $(VENV)/.installed
+## Set up, then run the linter and the whole test suite (the console's tests drive Debian's Chromium).
+test: $(VENV)/.installed browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## Debian's chromium for the console's browser tests, installed when missing (root or sudo).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { APT="apt-get"; [ "$$(id -u)" = 0 ] || APT="sudo apt-get"; \
+	    $$APT update -qq && DEBIAN_FRONTEND=noninteractive $$APT install -y -qq chromium >/dev/null; } || \
+	  { echo "install Debian's chromium package (apt-get install chromium) for the console's tests"; exit 1; }
 
 ## ruff, formatting, mypy --strict, and the architecture's import contracts (docs/architecture.md).
 lint: $(VENV)/.installed

@@ -81,7 +81,9 @@ class Console:
             "MessageStatus": status,
             **({"ErrorCode": error_code} if error_code else {}),
         }
-        return httpx.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form)}, timeout=30).status_code
+        return httpx.post(
+            url, data=form, headers={"X-Twilio-Signature": sign(url, form)}, timeout=30
+        ).status_code
 
     def _run(self, work: Callable[[psycopg.AsyncConnection[Any]], Any]) -> Any:
         async def go() -> Any:

@@ -89,12 +89,16 @@ def test_a_post_without_the_csrf_token_is_refused(console: Console, page: Page) 
     assert refused.status_code == 403 and forged.status_code == 403
     assert console.db.query("SELECT ai_attention FROM chat_history")[0]["ai_attention"] is True
     csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
-    allowed = httpx.post(url, data={"enabled": "false"}, headers={"X-CSRF-Token": csrf or ""}, cookies=cookies)
+    allowed = httpx.post(
+        url, data={"enabled": "false"}, headers={"X-CSRF-Token": csrf or ""}, cookies=cookies
+    )
     assert allowed.status_code == 200
     assert console.db.query("SELECT ai_attention FROM chat_history")[0]["ai_attention"] is False
 
 
-def test_a_deactivated_advisors_open_session_is_refused_on_its_next_action(console: Console, page: Page) -> None:
+def test_a_deactivated_advisors_open_session_is_refused_on_its_next_action(
+    console: Console, page: Page
+) -> None:
     ana = console.db.add_advisor("Ana", ANA)
     console.inbound(ANA, "+573001112233", "hola")
     console.sign_in(page, ana)

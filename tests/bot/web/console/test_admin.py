@@ -1,0 +1,111 @@
+"""The admin console: new advisors route at once; tokens and links; the dashboard and its exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from tests.bot.web.console.conftest import Console
+from tests.conftest import settle, wait_for
+
+ANA = "+14155238886"
+NEW_NUMBER = "+14155550199"
+CUSTOMER = "+573001112233"
+
+
+def test_an_advisor_added_in_the_console_routes_at_once(console: Console, page: Page) -> None:
+    console.db.add_advisor("Ana", ANA)
+    console.inbound(NEW_NUMBER, CUSTOMER, "antes de existir")  # cached as unknown
+    console.sign_in_as_admin(page)
+    page.get_by_role("link", name="Asesores").click()
+    page.get_by_test_id("advisor-name").fill("Carla Ruiz")
+    page.get_by_test_id("advisor-twilio-number").fill("+1 415 555 0199")
+    page.get_by_test_id("advisor-phone").fill("+57 300 777 8899")
+    page.get_by_test_id("advisor-add").click()
+    expect(page.locator(f'[data-testid=advisor-row][data-twilio-number="{NEW_NUMBER}"]')).to_be_visible()
+    console.inbound(NEW_NUMBER, CUSTOMER, "hola Carla")
+    reply = wait_for(lambda: console.twilio.bodies_to(CUSTOMER), what="the new advisor's reply")
+    assert reply == ["Respuesta a: hola Carla"]
+    assert console.twilio.sent[0].from_ == f"whatsapp:{NEW_NUMBER}"
+
+
+def test_a_malformed_number_is_refused_with_the_reason_and_nothing_is_stored(
+    console: Console, page: Page
+) -> None:
+    console.sign_in_as_admin(page)
+    page.goto(f"{console.base}/console/admin/advisors")
+    page.get_by_test_id("advisor-name").fill("Sin país")
+    page.get_by_test_id("advisor-twilio-number").fill("310 555 0103")
+    page.get_by_test_id("advisor-phone").fill("+573007778899")
+    page.get_by_test_id("advisor-add").click()
+    expect(page.get_by_test_id("admin-problem")).to_contain_text("country code")
+    assert console.db.count("advisors") == 0
+
+
+def test_admin_issues_and_revokes_tokens_and_links_and_deactivation_ends_sessions(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    console.sign_in_as_admin(page)
+    page.goto(f"{console.base}/console/admin/advisors/{ana}")
+    page.get_by_test_id("link-issue").click()
+    link = page.get_by_test_id("secret-value").inner_text()
+    assert link.startswith(f"{console.base}/console/link/")
+    page.get_by_test_id("token-issue").click()
+    token = page.get_by_test_id("secret-value").inner_text()
+    assert token.startswith("abt_")
+    with httpx.Client(base_url=console.base, timeout=10) as api:
+        assert api.get("/api/conversations", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        page.get_by_test_id("token-revoke").click()
+        expect(page.get_by_test_id("token-row")).to_contain_text("Revocado")
+        wait_for(
+            lambda: (
+                api.get("/api/conversations", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+            ),
+            what="the revoked token to stop working",
+        )
+    advisor_context = page.context.browser.new_context()  # type: ignore[union-attr]
+    advisor_page = advisor_context.new_page()
+    advisor_page.goto(link)
+    advisor_page.wait_for_url(f"{console.base}/console")
+    page.get_by_test_id("advisor-active").click()  # deactivate
+    expect(page.get_by_test_id("advisor-active")).to_have_text("Activar")
+    advisor_page.reload()
+    assert advisor_page.url.endswith("/console/login")
+    advisor_context.close()
+
+
+def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    console.db.add_advisor("Bruno", "+14155238887", phone="+573009990002")
+    for n in range(3):
+        console.inbound(ANA, f"+57300111000{n}", f"hola {n}")
+    console.inbound("+14155238887", CUSTOMER, "hola Bruno")
+    settle(console.db)
+    console.sign_in_as_admin(page)
+    page.goto(f"{console.base}/console/admin/dashboard")
+    ana_row = page.locator(f'[data-testid=dashboard-row][data-advisor="{ana}"]')
+    expect(ana_row.locator("[data-metric=inbound]")).to_have_text("3")
+    expect(ana_row.locator("[data-metric=ai_replies]")).to_have_text("3")
+    expect(page.locator("tfoot [data-metric=inbound]")).to_have_text("4")
+    expect(page.locator("svg.chart")).to_have_count(5)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    stats = httpx.get(f"{console.base}/console/admin/stats.csv?days=7", cookies=cookies, timeout=10)
+    assert stats.status_code == 200 and stats.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(stats.text)))
+    assert len(rows) == 14 and sum(int(r["inbound"]) for r in rows if r["advisor"] == "Ana") == 3
+    conversations = httpx.get(f"{console.base}/console/admin/conversations.csv", cookies=cookies, timeout=10)
+    exported = list(csv.DictReader(io.StringIO(conversations.text)))
+    assert sorted(r["phone_number"] for r in exported) == sorted(
+        [f"+57300111000{n}" for n in range(3)] + [CUSTOMER]
+    )
+    advisor_context = page.context.browser.new_context()  # type: ignore[union-attr]
+    advisor_page = advisor_context.new_page()
+    advisor_page.goto(console.link(ana))
+    advisor_page.wait_for_url(f"{console.base}/console")
+    answer = advisor_page.goto(f"{console.base}/console/admin/dashboard")
+    assert answer is not None and answer.status == 403
+    advisor_context.close()

@@ -1,0 +1,151 @@
+"""The advisor's inbox and conversations in a real browser: isolation, live updates, taking over,
+replying by hand with delivery ticks, and templates outside the 24-hour window."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.bot.web.console.conftest import Console, screenshot_dir
+from tests.conftest import settle, wait_for
+
+ANA, BRUNO = "+14155238886", "+14155238887"
+ANA_PHONE = "+573009990001"
+CUSTOMER, OTHER = "+573001112233", "+573004445566"
+
+
+def _conversation_id(console: Console, advisor_id: str, phone: str) -> str:
+    row = console.db.conversation(advisor_id, phone)
+    assert row is not None
+    return str(row["conversation_id"])
+
+
+def test_an_advisor_sees_only_their_conversations_in_the_list_by_url_and_live(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    bruno = console.db.add_advisor("Bruno", BRUNO, phone="+573009990002")
+    console.inbound(ANA, CUSTOMER, "hola Ana", ProfileName="Camila")
+    console.inbound(BRUNO, CUSTOMER, "hola Bruno")
+    console.inbound(BRUNO, OTHER, "solo de Bruno")
+    settle(console.db)
+    console.sign_in(page, ana)
+    rows = page.get_by_test_id("conversation-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-phone", CUSTOMER)
+    expect(rows.first).to_contain_text("Camila")
+    # Bruno's conversation with the same customer, by URL: a 404 like one that does not exist.
+    brunos = _conversation_id(console, bruno, CUSTOMER)
+    answer = page.goto(f"{console.base}/console/c/{brunos}")
+    assert answer is not None and answer.status == 404
+    answer = page.goto(f"{console.base}/console/c/00000000-0000-0000-0000-000000000000")
+    assert answer is not None and answer.status == 404
+    # Live events: Ana's stream never names Bruno's conversations.
+    page.goto(f"{console.base}/console")
+    page.evaluate(
+        "window.heard = []; new EventSource('/console/events')"
+        ".addEventListener('change', e => window.heard.push(e.data))"
+    )
+    page.wait_for_timeout(300)
+    console.inbound(BRUNO, OTHER, "otra vez Bruno")
+    console.inbound(ANA, CUSTOMER, "otra vez Ana")
+    anas = _conversation_id(console, ana, CUSTOMER)
+    page.wait_for_function(f"window.heard.includes('{anas}')")
+    heard = page.evaluate("window.heard")
+    assert brunos not in heard and _conversation_id(console, bruno, OTHER) not in heard
+    # And the search of an advisor finds only their own.
+    page.get_by_test_id("search").fill("Bruno")
+    expect(page.get_by_test_id("conversation-row")).to_have_count(0)
+
+
+def test_a_new_message_appears_without_reloading(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "primer mensaje")
+    settle(console.db)
+    console.sign_in(page, ana)
+    expect(page.get_by_test_id("conversation-row")).to_have_count(1)
+    console.inbound(ANA, OTHER, "soy nuevo", ProfileName="Daniela")
+    new_row = page.locator(f'[data-testid=conversation-row][data-phone="{OTHER}"]')
+    expect(new_row).to_be_visible()
+    expect(new_row).to_contain_text("Daniela")
+    new_row.click()
+    expect(page.get_by_test_id("message")).to_have_count(2)  # the message and the AI's reply
+    console.inbound(ANA, OTHER, "y otra cosa")
+    expect(page.locator("[data-testid=message][data-author=customer]")).to_have_count(2)
+    expect(page.locator("[data-testid=message][data-author=customer]").last).to_contain_text("y otra cosa")
+
+
+def test_turning_the_ai_off_in_the_console_stops_its_next_reply(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "hola")
+    wait_for(lambda: console.twilio.bodies_to(CUSTOMER), what="the AI's first reply")
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").first.click()
+    toggle = page.get_by_test_id("ai-toggle")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    console.inbound(ANA, CUSTOMER, "¿sigues ahí?")
+    settle(console.db)
+    assert console.twilio.bodies_to(CUSTOMER) == ["Respuesta a: hola"]
+    conversation = console.db.conversation(ana, CUSTOMER)
+    assert conversation is not None and conversation["ai_attention_changed_by"] == "advisor"
+    page.goto(f"{console.base}/console?show=waiting")
+    expect(page.get_by_test_id("badge-waiting")).to_be_visible()
+    expect(page.get_by_test_id("badge-unanswered")).to_contain_text("1")
+
+
+def test_a_reply_typed_in_the_console_is_sent_from_the_advisors_number_and_shows_its_tick(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "quiero hablar con alguien")
+    settle(console.db)
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").first.click()
+    page.get_by_test_id("reply-text").fill("Hola, soy Ana. Te llamo en 5 minutos.")
+    page.get_by_test_id("reply-send").click()
+    sent = wait_for(
+        lambda: [m for m in console.twilio.sent if m.body == "Hola, soy Ana. Te llamo en 5 minutos."],
+        what="the advisor's reply at Twilio",
+    )[0]
+    assert sent.from_ == f"whatsapp:{ANA}" and sent.to == f"whatsapp:{CUSTOMER}"
+    advisor_bubble = page.locator("[data-testid=message][data-author=advisor]")
+    expect(advisor_bubble).to_have_count(1)
+    assert console.status(sent.sid, "delivered", sender=ANA, customer=CUSTOMER) == 200
+    expect(advisor_bubble.get_by_test_id("delivery")).to_have_attribute("data-status", "delivered")
+    assert console.status(sent.sid, "read", sender=ANA, customer=CUSTOMER) == 200
+    expect(advisor_bubble.get_by_test_id("delivery")).to_have_attribute("data-status", "read")
+    page.get_by_test_id("note-text").fill("Prefiere llamada por la tarde")
+    page.get_by_test_id("note-save").click()
+    expect(page.get_by_test_id("note")).to_contain_text("Prefiere llamada por la tarde")
+    assert all("Prefiere" not in m.body for m in console.twilio.sent)  # a note is never sent
+    folder = screenshot_dir()
+    if folder:
+        page.screenshot(path=str(folder / "console-conversation.png"), full_page=True)
+
+
+def test_outside_the_24_hour_window_only_a_template_can_be_sent(console: Console, page: Page) -> None:
+    template = "HX" + "ab" * 16
+    ana = console.db.add_advisor(
+        "Ana",
+        ANA,
+        phone=ANA_PHONE,
+        settings='{"templates": [{"name": "seguimiento", "content_sid": "'
+        + template
+        + '", "variables": ["nombre"]}]}',
+    )
+    console.inbound(ANA, CUSTOMER, "hola")
+    settle(console.db)
+    console.db.query("UPDATE chat_history SET last_inbound_at = now() - interval '2 days'")
+    console.sign_in(page, ana)
+    expect(page.get_by_test_id("badge-window-closed")).to_be_visible()
+    page.get_by_test_id("conversation-row").first.click()
+    expect(page.get_by_test_id("reply-text")).to_have_count(0)
+    expect(page.get_by_test_id("template-form")).to_be_visible()
+    page.get_by_test_id("template-pick").select_option(template)
+    page.get_by_test_id("template-var-1").fill("Camila")
+    page.get_by_test_id("template-send").click()
+    sent = wait_for(lambda: [m for m in console.twilio.sent if m.content_sid], what="the template")[0]
+    assert sent.content_sid == template and sent.from_ == f"whatsapp:{ANA}"
+    stored = console.db.query("SELECT payload FROM messages WHERE author = 'advisor'")[0]["payload"]
+    assert stored["content_variables"] == {"1": "Camila"}
