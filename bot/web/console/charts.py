@@ -10,7 +10,7 @@ from datetime import date
 from html import escape
 
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626")
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 180, 36, 22, 8
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 420, 180, 34, 24, 10
 
 
 def colour(index: int) -> str:
@@ -46,7 +46,7 @@ def stacked_bars(title: str, days: list[date], series: list[tuple[str, list[floa
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" '
                 f'fill="{colour(index)}"><title>{label}</title></rect>'
             )
-        if len(days) <= 16 or i % max(len(days) // 8, 1) == 0:
+        if i % -(-len(days) // 7) == 0:  # at most seven day labels fit under a bar chart
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" class="axis">'
                 f"{day.strftime('%d/%m')}</text>"

@@ -120,3 +120,17 @@ def test_signing_out_ends_the_session(console: Console, page: Page) -> None:
     page.wait_for_url(f"{console.base}/console/login")
     stolen = httpx.get(f"{console.base}/console", cookies=cookies, timeout=10, follow_redirects=False)
     assert stolen.status_code == 303 and stolen.headers["location"].endswith("/console/login")
+
+
+def test_the_web_command_answers_with_a_link_that_is_not_kept(console: Console, page: Page) -> None:
+    console.db.add_advisor("Ana", ANA, phone="+573009990001")
+    answer = console.inbound(ANA, "+573009990001", "#web")
+    assert answer.status_code == 200
+    link = answer.text.split(f"{console.base}/console/link/", 1)[1].split("<", 1)[0].strip()
+    stored = console.db.query("SELECT reply FROM advisor_channel")[0]["reply"]
+    assert link and link not in stored
+    page.goto(f"{console.base}/console/link/{link}")
+    page.wait_for_url(f"{console.base}/console")
+    expect(page.get_by_test_id("search")).to_be_visible()
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_test_id("search")).to_have_attribute("placeholder", "Search name, phone or text")
