@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from bot.web.console import admin, events, pages
+from bot.web.console import admin, events, pages, sign_in
 
 router = APIRouter()
+router.include_router(sign_in.router)
 router.include_router(pages.router)
 router.include_router(admin.router)
 router.include_router(events.router)

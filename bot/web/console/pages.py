@@ -1,4 +1,4 @@
-"""Owns the advisor's console: signing in and out, the inbox, a conversation and what is done in it.
+"""Owns the advisor's console: the inbox, a conversation, and what is done in it.
 
 Isolation is the API's: an advisor's session reads and writes only through queries scoped to
 that advisor, and another advisor's conversation is a 404 exactly like one that does not exist.
@@ -6,8 +6,6 @@ that advisor, and another advisor's conversation is a 404 exactly like one that 
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -15,31 +13,17 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from advisors.console_access import (
-    end_session,
-    open_session,
-    read_cookie,
-    sign_cookie,
-    token_id_for,
-    use_link,
-)
 from advisors.repository import get_advisor, list_advisor_rows
 from bot.twilio.media_fetch import MediaError, fetch_media
 from bot.twilio.media_hosting import MEDIA_PATH
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
 from bot.web.console.guard import (
-    LANGUAGE_COOKIE,
-    LOGIN_CSRF_COOKIE,
-    SESSION_COOKIE,
     Acting,
     SignedIn,
     Viewer,
-    client_address,
-    read_form,
     runtime_of,
 )
 from bot.web.console.rendering import render
-from bot.web.console.texts import LANGUAGES
 from bot.web.conversation_switches import switch_ai, switch_audio
 from memory.records import inbox, listing
 from memory.records.models import Conn, Conversation, Message
@@ -50,128 +34,6 @@ INBOX_PAGE = 50
 TIMELINE_LIMIT = 200
 TEMPLATE_VARIABLES = 5
 _SAFE_MEDIA_TYPES = ("image/", "audio/", "video/", "application/pdf")
-
-
-def _cookie_flags(request: Request) -> dict[str, Any]:
-    base = runtime_of(request).settings.public_base_url or ""
-    return {"httponly": True, "samesite": "lax", "secure": base.startswith("https://"), "path": "/"}
-
-
-def _signed_in(request: Request, session_id: str, *, go_to: str = "/console") -> Response:
-    response = RedirectResponse(go_to, status_code=303)
-    runtime = runtime_of(request)
-    response.set_cookie(
-        SESSION_COOKIE,
-        sign_cookie(session_id, runtime.console_key),
-        max_age=12 * 3600,
-        **_cookie_flags(request),
-    )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
-    return response
-
-
-def _login_page(
-    request: Request, *, template: str = "login.html", problem: str | None = None, **extra: Any
-) -> Response:
-    """A sign-in form, with a fresh double-submit token (no session exists yet to hold one)."""
-    login_csrf = secrets.token_urlsafe(24)
-    status = 429 if problem == "login.throttled" else (401 if problem else 200)
-    response = render(
-        request, template, None, status_code=status, problem=problem, login_csrf=login_csrf, **extra
-    )
-    response.set_cookie(LOGIN_CSRF_COOKIE, login_csrf, max_age=3600, **_cookie_flags(request))
-    return response
-
-
-def _login_csrf_holds(request: Request, form: dict[str, str]) -> bool:
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    return bool(expected) and hmac.compare_digest(expected.encode(), form.get("csrf", "").encode())
-
-
-@router.get("/login", name="console_login")
-async def login_page(request: Request) -> Response:
-    """The token sign-in form (admin token or an advisor's API token)."""
-    return _login_page(request)
-
-
-@router.post("/login", name="console_sign_in")
-async def sign_in(request: Request) -> Response:
-    """Sign in with ADMIN_TOKEN or an advisor's API token; failures are throttled per address."""
-    runtime = runtime_of(request)
-    client = client_address(request)
-    if not runtime.auth_failure_limiter.peek(client):
-        return _login_page(request, problem="login.throttled")
-    form = await read_form(request)
-    if not _login_csrf_holds(request, form):
-        raise HTTPException(403, "sign-in form expired; reload the page")
-    token = form.get("token", "").strip()
-    admin = runtime.settings.admin_token
-    async with runtime.pool.connection() as conn, conn.transaction():
-        if (
-            admin is not None
-            and token
-            and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
-        ):
-            return _signed_in(request, await open_session(conn=conn, advisor_id=None))
-        found = await token_id_for(conn=conn, token=token) if token else None
-        if found is not None:
-            token_id, advisor_id = found
-            return _signed_in(
-                request, await open_session(conn=conn, advisor_id=advisor_id, token_id=token_id)
-            )
-    runtime.auth_failure_limiter.allow(client)
-    return _login_page(request, problem="login.bad_token")
-
-
-@router.get("/link/{link}", name="console_link")
-async def link_page(request: Request, link: str) -> Response:
-    """A sign-in link: the page spends it by POST (the browser submits it at once).
-
-    Opening the URL alone spends nothing, so a chat app's link preview cannot use it up.
-    """
-    return _login_page(request, template="link.html", link=link[:100])
-
-
-@router.post("/link", name="console_use_link")
-async def use_sign_in_link(request: Request) -> Response:
-    """Spend a single-use link (15 minutes) and open an advisor's session."""
-    runtime = runtime_of(request)
-    client = client_address(request)
-    if not runtime.auth_failure_limiter.peek(client):
-        return _login_page(request, problem="login.throttled")
-    form = await read_form(request)
-    if not _login_csrf_holds(request, form):
-        raise HTTPException(403, "sign-in form expired; open the link again")
-    async with runtime.pool.connection() as conn, conn.transaction():
-        advisor_id = await use_link(conn=conn, secret=form.get("link", ""))
-        if advisor_id is not None:
-            return _signed_in(request, await open_session(conn=conn, advisor_id=advisor_id))
-    runtime.auth_failure_limiter.allow(client)
-    return _login_page(request, problem="login.bad_link")
-
-
-@router.post("/logout", name="console_sign_out")
-async def sign_out(request: Request, who: Acting) -> Response:
-    """End the session at once, here and in every process."""
-    runtime = runtime_of(request)
-    session_id = read_cookie(request.cookies.get(SESSION_COOKIE, ""), runtime.console_key)
-    if session_id:
-        async with runtime.pool.connection() as conn:
-            await end_session(conn=conn, session_id=session_id)
-    response = RedirectResponse(request.url_for("console_login"), status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
-
-
-@router.get("/lang/{language}", name="console_language")
-async def choose_language(request: Request, language: str) -> Response:
-    """Switch the console's language (a cookie), back to the page it was chosen on."""
-    back = request.headers.get("referer", "")
-    base = str(request.base_url)
-    response = RedirectResponse(back if back.startswith(base) else "/console", status_code=303)
-    if language in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, **_cookie_flags(request))
-    return response
 
 
 async def _advisor_names(conn: Conn, who: Viewer) -> tuple[list[dict[str, Any]], dict[str, str]]:
