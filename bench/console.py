@@ -171,9 +171,7 @@ def _write(
     )
     total = sum(len(body) for body in assets.values())
     total_gz = sum(len(gzip.compress(body)) for body in assets.values())
-    search_rows = "\n".join(
-        f"| {name} | {ms:.1f} ms | {rows} |" for name, (ms, rows) in searches.items()
-    )
+    search_rows = "\n".join(f"| {name} | {ms:.1f} ms | {rows} |" for name, (ms, rows) in searches.items())
     replace_section(
         "console",
         f"""

@@ -31,7 +31,11 @@ from bot.twilio.signature import local_auth_token
 ANA = "+14155238886"
 OUT = Path("docs/img")
 CUSTOMERS = [
-    ("+573001234501", "Camila Restrepo", ["Hola, ¿qué precio tiene el plan familiar?", "¿Incluye odontología?"]),
+    (
+        "+573001234501",
+        "Camila Restrepo",
+        ["Hola, ¿qué precio tiene el plan familiar?", "¿Incluye odontología?"],
+    ),
     ("+573001234502", "Andrés Gómez", ["Buenas tardes, quiero agendar una cita para el jueves"]),
     ("+573001234503", "Valentina Ríos", ["Necesito hablar con un asesor, por favor"]),
     ("+573001234504", "Julián Ortiz", ["¿Tienen sede en Medellín?"]),
@@ -53,7 +57,9 @@ def _populate(url: str, token: str) -> None:
 
 async def _link(settings: Settings, url: str) -> str:
     database = resolve_database(settings)
-    async with await psycopg.AsyncConnection.connect(database.conninfo, **connection_kwargs(database)) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        database.conninfo, **connection_kwargs(database)
+    ) as conn:
         advisor = await get_advisor_by_number(conn=conn, number=ANA)
         assert advisor is not None, "run `advisor-bot db seed` first"
         return f"{url}/console/link/{await issue_link(conn=conn, advisor_id=advisor.id)}"
@@ -89,7 +95,9 @@ def main() -> None:
         if page.get_by_test_id("ai-toggle").get_attribute("aria-pressed") == "true":
             page.get_by_test_id("ai-toggle").click()
             page.wait_for_selector('[data-testid=ai-toggle][aria-pressed="false"]')
-        page.get_by_test_id("reply-text").fill("Hola Valentina, soy Ana. ¿Te llamo a este número en 5 minutos?")
+        page.get_by_test_id("reply-text").fill(
+            "Hola Valentina, soy Ana. ¿Te llamo a este número en 5 minutos?"
+        )
         page.get_by_test_id("reply-send").click()
         page.wait_for_selector("[data-testid=message][data-author=advisor]")
         page.get_by_test_id("note-text").fill("Prefiere llamada; interesada en plan familiar")
