@@ -27,7 +27,7 @@ from bench.growth import fill
 from bench.server import bench_environment, database_url, running_server
 
 ADMIN = "bench-admin-token-0123456789"
-BIG = "+15550000001"
+BIG = "+15559999999"
 BIG_CONVERSATIONS = 10_000
 REPEAT = 20
 
@@ -182,7 +182,8 @@ on the embedded PostgreSQL holding {messages:,} messages (10,000 advisors x 10 c
 messages, plus one advisor with 10,000 conversations whose inbox is measured). Medians of
 {REPEAT} requests from one client.
 
-Page weight of the inbox (what a first visit downloads; nothing from elsewhere):
+Page weight of the inbox (what a first visit downloads, nothing from elsewhere; the app sends it
+gzipped to browsers, which all ask for it):
 
 | Part | Bytes | Gzipped |
 |---|---:|---:|

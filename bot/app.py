@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -110,7 +111,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(console_router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")
     app.add_exception_handler(SignInRequiredError, sign_in_required)
-    app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)
+    # Console pages and API pages shrink about tenfold; webhook answers are below the minimum,
+    # and server-sent events are never compressed (Starlette excludes text/event-stream).
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)  # outermost
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, database_unavailable)
     return app
