@@ -117,6 +117,9 @@ async def inbox(
         LIMIT %(limit)s
         """,  # noqa: S608 - only fixed fragments are formatted in; values are parameters
         params,
+        # Never a prepared (generic) plan: it cannot see how many messages this advisor has, and
+        # for a rare word it scans them all instead of the full-text index (measured: 74 vs 15 ms).
+        prepare=False,
     )
     return [InboxRow.model_validate(row) for row in await cursor.fetchall()]
 

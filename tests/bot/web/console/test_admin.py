@@ -109,3 +109,20 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     answer = advisor_page.goto(f"{console.base}/console/admin/dashboard")
     assert answer is not None and answer.status == 403
     advisor_context.close()
+
+
+def test_the_admin_sees_every_advisors_conversations_and_can_filter_by_advisor(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    console.db.add_advisor("Bruno", "+14155238887", phone="+573009990002")
+    console.inbound(ANA, CUSTOMER, "para Ana")
+    console.inbound("+14155238887", CUSTOMER, "para Bruno")
+    settle(console.db)
+    console.sign_in_as_admin(page)
+    expect(page.get_by_test_id("conversation-row")).to_have_count(2)
+    page.get_by_test_id("advisor-filter").select_option(ana)
+    expect(page.get_by_test_id("conversation-row")).to_have_count(1)
+    expect(page.get_by_test_id("conversation-row")).to_contain_text("Ana")
+    page.get_by_test_id("conversation-row").click()
+    expect(page.get_by_test_id("message").first).to_contain_text("para Ana")
