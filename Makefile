@@ -39,7 +39,7 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## Every benchmark of docs/benchmarks.md, figures and plots rewritten (about 15 minutes).
+## Every benchmark of docs/benchmarks.md, figures and plots rewritten (about 20 minutes).
 ## wrk (the C load generator) comes from the system's packages when it is missing.
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

@@ -1,6 +1,6 @@
 """`make bench` (= `.venv/bin/python -m bench`): every benchmark of docs/benchmarks.md, in order.
 
-About 15 minutes on 2 cores. Each part rewrites its own section of docs/benchmarks.md (and its
+About 20 minutes on 2 cores. Each part rewrites its own section of docs/benchmarks.md (and its
 plot and raw data); parts can be run alone with `.venv/bin/python -m bench.<part>`.
 """
 
@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-PARTS = ["rates", "end_to_end", "growth", "turns", "cost", "voice_latency"]
+PARTS = ["rates", "end_to_end", "growth", "turns", "cost", "voice_latency", "console"]
 
 
 def main() -> int:
