@@ -1,10 +1,11 @@
-"""The JSON API under `/api`: conversations, advisors, CRM links, admin."""
+"""The JSON API under `/api`: conversations, customer profiles, advisors, CRM links, admin."""
 
 from fastapi import APIRouter
 
-from bot.web.api import advisors, conversations, crm
+from bot.web.api import advisors, conversations, crm, profiles
 
 router = APIRouter(prefix="/api")
 router.include_router(conversations.router)
 router.include_router(advisors.router)
 router.include_router(crm.router)
+router.include_router(profiles.router)

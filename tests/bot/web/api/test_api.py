@@ -295,6 +295,8 @@ EXPECTED_OPERATIONS = {
     ("/api/conversations/{conversation_id}/messages", "post"),
     ("/api/conversations/{conversation_id}/crm", "get"),
     ("/api/conversations/{conversation_id}/crm", "put"),
+    ("/api/conversations/{conversation_id}/profile", "get"),
+    ("/api/conversations/{conversation_id}/profile", "patch"),
     ("/api/crm/{system}/{external_id}", "get"),
     ("/api/admin/cache/invalidate", "post"),
 }
@@ -342,6 +344,22 @@ def test_openapi_document_matches_what_the_endpoints_do(
             api.put(f"/api/conversations/{conversation}/crm", json={"hubspot": "1"}, headers=admin),
         ),
         ("/api/crm/{system}/{external_id}", "get", "200", api.get("/api/crm/hubspot/1", headers=admin)),
+        (
+            "/api/conversations/{conversation_id}/profile",
+            "patch",
+            "200",
+            api.patch(
+                f"/api/conversations/{conversation}/profile",
+                json={"labels": ["vip"], "data": {"ciudad": "Cali"}, "stage": "interested"},
+                headers=admin,
+            ),
+        ),
+        (
+            "/api/conversations/{conversation_id}/profile",
+            "get",
+            "200",
+            api.get(f"/api/conversations/{conversation}/profile", headers=admin),
+        ),
         (
             "/api/advisors/{advisor_id}/stats",
             "get",
