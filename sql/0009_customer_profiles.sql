@@ -19,3 +19,7 @@ CREATE TABLE IF NOT EXISTS customer_profiles (
 );
 CREATE INDEX IF NOT EXISTS idx_customer_profiles_labels ON customer_profiles USING gin (labels jsonb_path_ops);
 CREATE INDEX IF NOT EXISTS idx_customer_profiles_advisor_stage ON customer_profiles (advisor_id, stage);
+
+-- When the profile last changed, on the conversation row the worker reads anyway: the rendered
+-- profile in the agent's prompt is cached under it, so a change anywhere is seen at the next turn.
+ALTER TABLE chat_history ADD COLUMN IF NOT EXISTS profile_updated_at timestamptz;

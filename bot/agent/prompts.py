@@ -13,6 +13,7 @@ from langchain_core.messages import HumanMessage
 
 from bot.twilio.inbound import is_audio, is_image
 from memory.records.models import Message
+from memory.records.profiles import CustomerProfile
 
 
 def text_for_agent(
@@ -83,3 +84,23 @@ def human_messages(inbound: list[Message], images: dict[int, list[str]] | None =
             content = parts
         messages.append(HumanMessage(content=content, id=f"inbound-{message.id}"))
     return messages
+
+
+def profile_block(profile: CustomerProfile) -> str:
+    """What the agent is told of the customer, after the advisor's instructions; empty if nothing."""
+    lines = []
+    if profile.name:
+        lines.append(f"Nombre: {profile.name}")
+    if profile.stage != "new":
+        lines.append(f"Etapa: {profile.stage}")
+    if profile.labels:
+        lines.append("Etiquetas: " + ", ".join(profile.labels))
+    for key, value in list(profile.data.items())[:20]:
+        lines.append(f"{key}: {str(value)[:200]}")
+    if profile.notes:
+        lines.append(f"Notas del asesor: {profile.notes[:1000]}")
+    if not lines:
+        return ""
+    return "Lo que sabes de este cliente (actualízalo con update_customer_profile):\n" + "\n".join(
+        f"- {line}" for line in lines
+    )

@@ -6,7 +6,7 @@ worker (`bot.worker.conversation_flags`), so the agent never holds a connection 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
@@ -20,6 +20,18 @@ class ConversationFlags(Protocol):
 
     async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
         """Set whether the customer receives voice replies."""
+
+    async def update_profile(
+        self,
+        *,
+        advisor_id: str,
+        phone: str,
+        name: str | None,
+        facts: dict[str, str] | None,
+        labels: list[str] | None,
+        stage: str | None,
+    ) -> None:
+        """Remember who the customer is: name, facts (merged), labels (added), sales stage."""
 
 
 def _conversation_of(config: RunnableConfig) -> tuple[str, str]:
@@ -58,4 +70,35 @@ def build_tools(flags: ConversationFlags) -> list[BaseTool]:
         await flags.set_audio(advisor_id=advisor_id, phone=phone, enabled=enabled)
         return "Preference saved."
 
-    return [hand_over_to_advisor, set_audio_preference]
+    @tool
+    async def update_customer_profile(  # noqa: D417
+        config: RunnableConfig,
+        name: str | None = None,
+        facts: dict[str, str] | None = None,
+        labels: list[str] | None = None,
+        stage: Literal["new", "interested", "booked", "inactive"] | None = None,
+    ) -> str:
+        """Remember what the customer told you about themselves, for this and later conversations.
+
+        Use it when the customer gives their name, a fact worth remembering (city, budget,
+        family, what they want), when a label fits, or when the sales stage changes.
+
+        Args:
+            name: The name the customer gave (not a guess).
+            facts: Short facts, e.g. {"ciudad": "Cali", "presupuesto": "200 millones"}.
+            labels: Labels to add, e.g. ["interesado en arriendo"].
+            stage: "interested" once they show real interest, "booked" once a visit or purchase
+                is agreed, "inactive" if they say they are no longer interested.
+        """
+        advisor_id, phone = _conversation_of(config)
+        await flags.update_profile(
+            advisor_id=advisor_id,
+            phone=phone,
+            name=name[:200] if name else None,
+            facts={str(k)[:50]: str(v)[:500] for k, v in list((facts or {}).items())[:20]} or None,
+            labels=[label[:50] for label in (labels or [])[:20]] or None,
+            stage=stage,
+        )
+        return "Profile saved."
+
+    return [hand_over_to_advisor, set_audio_preference, update_customer_profile]

@@ -96,6 +96,12 @@ async def answer_conversation(
     return await _reply(parts, advisor, conversation, inbound, started_at, sent)
 
 
+async def _system_prompt(parts: WorkerParts, advisor: Advisor, conversation: Conversation) -> str:
+    """The advisor's instructions, then what is known of this customer."""
+    known = await parts.profile_prompts.block(parts.pool, conversation)
+    return f"{advisor.system_prompt()}\n\n{known}" if known else advisor.system_prompt()
+
+
 async def _give_up_on_poison(
     parts: WorkerParts, advisor: Advisor, conversation: Conversation, inbound: list[Message]
 ) -> list[Message]:
@@ -201,7 +207,7 @@ async def _reply(
             result = await parts.graph.ainvoke(
                 {"messages": humans},
                 config,
-                context=AgentContext(system_prompt=advisor.system_prompt()),
+                context=AgentContext(system_prompt=await _system_prompt(parts, advisor, conversation)),
                 # One checkpoint per turn, at its end, instead of one per step: each checkpoint
                 # stores the whole memory again. A crash mid-turn simply reruns the turn.
                 durability="exit",

@@ -17,7 +17,7 @@ from bot.infra.events import EventPublisher, attention_event
 from bot.infra.job_queue import NOTICE_TASK
 from bot.worker.notices import handover_notice
 from bot.worker.parts import Outcome, WorkerParts
-from memory.records import advisor_channel, conversations
+from memory.records import advisor_channel, conversations, profiles
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,36 @@ class PostgresConversationFlags:
             await conversations.set_audio_available(
                 conn=conn, advisor_id=UUID(advisor_id), phone=phone, enabled=enabled
             )
+
+    async def update_profile(
+        self,
+        *,
+        advisor_id: str,
+        phone: str,
+        name: str | None,
+        facts: dict[str, str] | None,
+        labels: list[str] | None,
+        stage: str | None,
+    ) -> None:
+        """Write what the agent learnt about this advisor's customer: labels add, facts merge."""
+        advisor = UUID(advisor_id)
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await profiles.find_profile(conn=conn, advisor_id=advisor, phone=phone)
+            if current is None:
+                return
+            changes: dict[str, Any] = {}
+            if name:
+                changes["name"] = name
+            if facts:
+                changes["data"] = facts
+            if labels:
+                changes["labels"] = list(dict.fromkeys([*current.labels, *labels]))
+            if stage in profiles.STAGES:
+                changes["stage"] = stage
+            if changes:
+                await profiles.update_profile(
+                    conn=conn, advisor_id=advisor, conversation_id=current.conversation_id, changes=changes
+                )
 
 
 async def resume_if_idle(

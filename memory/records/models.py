@@ -47,6 +47,7 @@ class Conversation(Record):
     last_inbound_at: datetime | None
     last_advisor_message_at: datetime | None
     crm_refs: dict[str, str]
+    profile_updated_at: datetime | None = Field(default=None, description="When the profile last changed")
     created_at: datetime
     updated_at: datetime
 

@@ -60,6 +60,15 @@ async def get_profile(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) ->
     return CustomerProfile.model_validate(row) if row else None
 
 
+async def find_profile(*, conn: Conn, advisor_id: UUID, phone: str) -> CustomerProfile | None:
+    """The profile of one advisor's customer, by the customer's phone."""
+    cursor = await conn.execute(
+        _SELECT + " WHERE c.advisor_id = %s AND c.phone_number = %s", (advisor_id, phone)
+    )
+    row = await cursor.fetchone()
+    return CustomerProfile.model_validate(row) if row else None
+
+
 async def update_profile(
     *, conn: Conn, advisor_id: UUID, conversation_id: UUID, changes: dict[str, Any]
 ) -> CustomerProfile | None:
@@ -85,4 +94,9 @@ async def update_profile(
     )
     if await cursor.fetchone() is None:
         return None
+    await conn.execute(
+        "UPDATE chat_history SET profile_updated_at = clock_timestamp() "
+        "WHERE advisor_id = %s AND conversation_id = %s",
+        (advisor_id, conversation_id),
+    )
     return await get_profile(conn=conn, advisor_id=advisor_id, conversation_id=conversation_id)
