@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from pydantic import Field
+
 from memory.records.models import MESSAGE_PRIVATE_FIELDS, Conn, Conversation, Message
 
 InboxFilter = Literal["all", "waiting", "ai"]
@@ -28,6 +30,7 @@ _MESSAGE_FIELDS = Message.columns(prefix="m.", exclude=MESSAGE_PRIVATE_FIELDS)
 class InboxRow(Conversation):
     """A conversation as the inbox lists it: who, the last message, and what waits."""
 
+    display_name: str | None = Field(description="The name the customer gave, else their WhatsApp name")
     last_body: str | None
     last_author: str | None
     last_at: datetime | None
@@ -82,7 +85,7 @@ async def inbox(
     if text:
         params["q"] = text
         params["name"] = f"%{_escape_like(text)}%"
-        matches = ["c.profile_name ILIKE %(name)s"]
+        matches = ["coalesce(p.name, c.profile_name) ILIKE %(name)s"]
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 3:
             params["digits"] = f"%{digits}%"
@@ -95,7 +98,7 @@ async def inbox(
         conditions.append("(" + " OR ".join(matches) + ")")
     cursor = await conn.execute(
         f"""
-        SELECT {_CONVERSATION_FIELDS},
+        SELECT {_CONVERSATION_FIELDS}, coalesce(p.name, c.profile_name) AS display_name,
             last.body AS last_body, last.author AS last_author, last.created_at AS last_at,
             last.media_count AS last_media,
             (SELECT count(*) FROM messages u
@@ -106,6 +109,7 @@ async def inbox(
                                       AND o.conversation_id = c.conversation_id
                                       AND o.direction = 'outbound'), 0)) AS unanswered
         FROM chat_history c
+        LEFT JOIN customer_profiles p ON p.conversation_id = c.conversation_id AND p.advisor_id = c.advisor_id
         LEFT JOIN LATERAL (
             SELECT m.body, m.author, m.created_at, jsonb_array_length(m.media) AS media_count
             FROM messages m

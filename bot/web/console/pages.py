@@ -25,7 +25,7 @@ from bot.web.console.guard import (
 )
 from bot.web.console.rendering import render
 from bot.web.conversation_switches import switch_ai, switch_audio
-from memory.records import inbox, listing
+from memory.records import inbox, listing, profiles
 from memory.records.models import Conn, Conversation, Message
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -109,6 +109,9 @@ async def _conversation_page(
             conversation_id=conversation.conversation_id,
             limit=TIMELINE_LIMIT,
         )
+        profile = await profiles.get_profile(
+            conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
+        )
     assert advisor is not None
     shown = [{"kind": _kind(item), "value": item} for item in items]
     messages = sum(1 for item in items if isinstance(item, Message))
@@ -129,13 +132,14 @@ async def _conversation_page(
         who,
         status_code=status_code,
         c=conversation,
+        profile=profile,
         advisor=advisor,
         items=shown,
         truncated=messages >= TIMELINE_LIMIT,
         templates=advisor.settings.templates,
         problem=problem,
         media_link=media_link,
-        conversation_title=conversation.profile_name or conversation.phone_number,
+        conversation_title=(profile.name if profile else None) or conversation.phone_number,
     )
 
 
@@ -271,3 +275,27 @@ async def media(
             "Content-Disposition": "inline" if content_type else "attachment",
         },
     )
+
+
+@router.post("/c/{conversation_id}/profile", name="console_profile")
+async def save_profile(request: Request, who: Acting, conversation_id: str) -> Response:
+    """Edit who the customer is: name, stage, labels, notes, marketing consent."""
+    form = who.form
+    stage = form.get("stage", "new")
+    labels = [label.strip()[:50] for label in form.get("labels", "").split(",") if label.strip()]
+    changes: dict[str, Any] = {
+        "name": form.get("name", "").strip()[:200] or None,
+        "stage": stage if stage in profiles.STAGES else "new",
+        "labels": list(dict.fromkeys(labels))[:50],
+        "notes": form.get("notes", "").strip()[:8000] or None,
+        "marketing_consent": form.get("marketing_consent") == "true",
+    }
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        conversation = await _visible(conn, who, conversation_id)
+        await profiles.update_profile(
+            conn=conn,
+            advisor_id=conversation.advisor_id,
+            conversation_id=conversation.conversation_id,
+            changes=changes,
+        )
+    return await _conversation_page(request, who, conversation_id)

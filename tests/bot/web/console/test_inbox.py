@@ -149,3 +149,25 @@ def test_outside_the_24_hour_window_only_a_template_can_be_sent(console: Console
     assert sent.content_sid == template and sent.from_ == f"whatsapp:{ANA}"
     stored = console.db.query("SELECT payload FROM messages WHERE author = 'advisor'")[0]["payload"]
     assert stored["content_variables"] == {"1": "Camila"}
+
+
+def test_the_customer_profile_is_edited_in_the_conversation(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "hola", ProfileName="Cami")
+    settle(console.db)
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").first.click()
+    profile = page.get_by_test_id("profile")
+    expect(profile).to_contain_text("Cami")
+    profile.locator("summary").click()
+    page.get_by_test_id("profile-name").fill("Camila Restrepo")
+    page.get_by_test_id("profile-stage").select_option("booked")
+    page.get_by_test_id("profile-labels").fill("vip, plan familiar")
+    page.get_by_test_id("profile-save").click()
+    expect(page.get_by_test_id("profile").locator("summary")).to_contain_text("Camila Restrepo")
+    stored = console.db.query("SELECT name, stage, labels FROM customer_profiles")
+    assert stored == [{"name": "Camila Restrepo", "stage": "booked", "labels": ["vip", "plan familiar"]}]
+    page.goto(f"{console.base}/console")
+    expect(page.get_by_test_id("conversation-row").first).to_contain_text(
+        "Cami"
+    )  # WhatsApp's name in the list
