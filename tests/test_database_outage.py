@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -55,11 +57,15 @@ class StoppablePostgres:
 
 
 @pytest.fixture
-def stoppable_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoppablePostgres]:
-    postgres = StoppablePostgres(tmp_path_factory.mktemp("outage") / "pgdata")
+def stoppable_postgres() -> Iterator[StoppablePostgres]:
+    # Outside pytest's own temporary folder, like the suite's embedded server: a second pytest
+    # session makes that folder private again, and pgserver runs PostgreSQL as another user.
+    folder = Path(tempfile.mkdtemp(prefix="advisor-bot-outage-pg-"))
+    postgres = StoppablePostgres(folder / "pgdata")
     asyncio.run(upgrade(Database(conninfo=postgres.url, transaction_pooler=False)))
     yield postgres
     postgres.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _post(client: TestClient, customer: str, text: str, sid: str) -> Any:

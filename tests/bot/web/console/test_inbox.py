@@ -111,6 +111,10 @@ def test_a_reply_typed_in_the_console_is_sent_from_the_advisors_number_and_shows
     assert sent.from_ == f"whatsapp:{ANA}" and sent.to == f"whatsapp:{CUSTOMER}"
     advisor_bubble = page.locator("[data-testid=message][data-author=advisor]")
     expect(advisor_bubble).to_have_count(1)
+    # Twilio calls back once it has the message, after its answer to us was stored.
+    wait_for(
+        lambda: console.db.query("SELECT 1 FROM messages WHERE twilio_sid = %s", (sent.sid,)), what="the SID"
+    )
     assert console.status(sent.sid, "delivered", sender=ANA, customer=CUSTOMER) == 200
     expect(advisor_bubble.get_by_test_id("delivery")).to_have_attribute("data-status", "delivered")
     assert console.status(sent.sid, "read", sender=ANA, customer=CUSTOMER) == 200
