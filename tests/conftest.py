@@ -122,7 +122,8 @@ class Db:
 
 
 _TABLES = (
-    "customer_profiles, conversation_notes, console_links, console_sessions, "
+    "knowledge_passages, knowledge_documents, customer_profiles, "
+    "conversation_notes, console_links, console_sessions, "
     "handovers, advisor_tokens, advisor_channel, messages, chat_history, advisors, procrastinate_jobs, "
     "advisor_bot_events, "
     "procrastinate_periodic_defers, "

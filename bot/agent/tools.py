@@ -34,6 +34,13 @@ class ConversationFlags(Protocol):
         """Remember who the customer is: name, facts (merged), labels (added), sales stage."""
 
 
+class KnowledgeSearch(Protocol):
+    """What the business sells, searched for one advisor (their documents and the shared ones)."""
+
+    async def search(self, *, advisor_id: str, query: str) -> list[str]:
+        """The best passages for `query`, each with its source."""
+
+
 def _conversation_of(config: RunnableConfig) -> tuple[str, str]:
     configurable = config.get("configurable") or {}
     advisor_id, phone = configurable.get("advisor_id"), configurable.get("phone_number")
@@ -42,7 +49,7 @@ def _conversation_of(config: RunnableConfig) -> tuple[str, str]:
     return str(advisor_id), str(phone)
 
 
-def build_tools(flags: ConversationFlags) -> list[BaseTool]:
+def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = None) -> list[BaseTool]:
     """Return the agent's tools; each acts only on the conversation named in the run config."""
 
     @tool
@@ -101,4 +108,23 @@ def build_tools(flags: ConversationFlags) -> list[BaseTool]:
         )
         return "Profile saved."
 
-    return [hand_over_to_advisor, set_audio_preference, update_customer_profile]
+    @tool
+    async def search_knowledge(query: str, config: RunnableConfig) -> str:  # noqa: D417
+        """Search what the business sells: products, prices, availability, conditions, FAQ.
+
+        State prices, availability and conditions only from what this search returns, never
+        from memory or guesses. When it finds nothing that answers the customer, say you will
+        check, and hand the conversation over to the advisor.
+
+        Args:
+            query: The customer's question in a few words, e.g. "precio apartamento 2 habitaciones".
+        """
+        advisor_id, _ = _conversation_of(config)
+        assert knowledge is not None
+        found = await knowledge.search(advisor_id=advisor_id, query=query[:500])
+        if not found:
+            return "Nothing found. Do not invent an answer: offer to check and hand over to the advisor."
+        return "\n\n".join(found)
+
+    tools: list[BaseTool] = [hand_over_to_advisor, set_audio_preference, update_customer_profile]
+    return [*tools, search_knowledge] if knowledge is not None else tools

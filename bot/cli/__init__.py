@@ -1,4 +1,4 @@
-"""Owns the `advisor-bot` command line: serve, worker, db, advisors, console, simulate.
+"""Owns the `advisor-bot` command line: serve, worker, db, advisors, knowledge, console, simulate.
 
 Every failure a user can cause or fix (a bad setting, an unreachable database, a wrong argument)
 ends as one `error:` line that says what to fix, and a non-zero exit code; never a traceback.
@@ -77,6 +77,22 @@ def _parser() -> argparse.ArgumentParser:
     target = revoke.add_mutually_exclusive_group(required=True)
     target.add_argument("token_id", nargs="?", type=int, help="the token's id, from `tokens list`")
     target.add_argument("--advisor", help="revoke every token of this advisor (id or Twilio number)")
+
+    knowledge = commands.add_parser("knowledge", help="what the business sells, for the agent to search")
+    knowledge_commands = knowledge.add_subparsers(dest="knowledge_command", required=True, metavar="COMMAND")
+    knowledge_add = knowledge_commands.add_parser(
+        "add", help="add or replace documents (Markdown, text, CSV); a changed file replaces its passages"
+    )
+    knowledge_add.add_argument(
+        "--advisor",
+        required=True,
+        help="the advisor's id or Twilio number, or `all` to share with every advisor",
+    )
+    knowledge_add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    knowledge_list = knowledge_commands.add_parser("list", help="documents: id, advisor, passages, source")
+    knowledge_list.add_argument("--advisor", help="only what this advisor's agent reads (theirs and shared)")
+    knowledge_remove = knowledge_commands.add_parser("remove", help="delete a document and its passages")
+    knowledge_remove.add_argument("document_id", type=int, help="the document's id, from `knowledge list`")
 
     console = commands.add_parser("console", help="the web console")
     console_commands = console.add_subparsers(dest="console_command", required=True, metavar="COMMAND")
@@ -161,6 +177,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(db.db_seed(settings, args.file, if_empty=args.if_empty))
     if args.command == "advisors":
         return asyncio.run(_advisors(args, settings))
+    if args.command == "knowledge":
+        from bot.cli import knowledge
+
+        if args.knowledge_command == "add":
+            return asyncio.run(knowledge.add(settings, args.advisor, args.files))
+        if args.knowledge_command == "list":
+            return asyncio.run(knowledge.list_documents(settings, args.advisor))
+        return asyncio.run(knowledge.remove(settings, args.document_id))
     if args.command == "console":
         from bot.cli import advisors
 

@@ -31,6 +31,7 @@ from bot.twilio.sender import TwilioSender
 from bot.twilio.signature import local_auth_token
 from bot.worker.conversation_flags import PostgresConversationFlags
 from bot.worker.job_handlers import PARTS_KEY, register_job_handlers
+from bot.worker.knowledge_search import PostgresKnowledge
 from bot.worker.parts import WorkerParts
 from bot.worker.recovery import defer_orphaned_work, requeue_stalled_jobs
 from memory.ai.checkpointer import open_checkpointer
@@ -112,7 +113,7 @@ async def run_worker(
             stack.push_async_callback(checkpoint_pool.close)
             graph = build_agent_graph(
                 model,
-                build_tools(flags),
+                build_tools(flags, PostgresKnowledge(pool)),
                 prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
                 memory_token_budget=settings.ai_memory_tokens,
                 checkpointer=checkpointer,

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from bot.web.api import advisors, conversations, crm, profiles
+from bot.web.api import advisors, conversations, crm, knowledge, profiles
 
 router = APIRouter(prefix="/api")
 router.include_router(conversations.router)
 router.include_router(advisors.router)
 router.include_router(crm.router)
 router.include_router(profiles.router)
+router.include_router(knowledge.router)

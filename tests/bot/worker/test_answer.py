@@ -257,7 +257,12 @@ def test_agent_hands_over_to_the_human_and_then_stays_quiet(
     settle(db)
     assert len(fake_twilio.bodies_to(CUSTOMER)) == 1
     tools = {tool["function"]["name"] for tool in fake_openai.requests[0]["tools"]}
-    assert tools == {"hand_over_to_advisor", "set_audio_preference", "update_customer_profile"}
+    assert tools == {
+        "hand_over_to_advisor",
+        "set_audio_preference",
+        "update_customer_profile",
+        "search_knowledge",
+    }
 
 
 def test_agent_sets_the_audio_preference_for_this_customer(

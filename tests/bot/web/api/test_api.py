@@ -299,6 +299,10 @@ EXPECTED_OPERATIONS = {
     ("/api/conversations/{conversation_id}/profile", "patch"),
     ("/api/crm/{system}/{external_id}", "get"),
     ("/api/admin/cache/invalidate", "post"),
+    ("/api/knowledge", "post"),
+    ("/api/knowledge", "get"),
+    ("/api/knowledge/{document_id}", "delete"),
+    ("/api/knowledge/search", "get"),
 }
 
 

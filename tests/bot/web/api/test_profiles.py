@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 from starlette.testclient import TestClient
 
-from bot.app import create_app
-from bot.cli import main
-from bot.settings import Settings
+from tests.bot.web.api.conftest import ADMIN_TOKEN, advisor_bearer, bearer
 from tests.conftest import Db, inbound_form, settle, signed_post
 
-ADMIN = "admin-token-for-profile-tests-0123"
 ANA, BRUNO, CUSTOMER = "+14155238886", "+14155238887", "+573001112233"
-
-
-@pytest.fixture
-def api(make_settings: Callable[..., Settings], db: Db) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(admin_token=ADMIN))) as client:
-        yield client
-
-
-def _token(
-    db: Db, advisor: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> dict[str, str]:
-    monkeypatch.setenv("DATABASE_URL", db.url)
-    assert main(["advisors", "token", advisor]) == 0
-    return {"Authorization": "Bearer " + capsys.readouterr().out.strip().splitlines()[-1]}
 
 
 def _conversation(db: Db, advisor_id: str, phone: str = CUSTOMER) -> str:
@@ -36,16 +17,18 @@ def _conversation(db: Db, advisor_id: str, phone: str = CUSTOMER) -> str:
     return str(row["conversation_id"])
 
 
-def test_a_profile_starts_from_what_whatsapp_says_and_keeps_what_it_is_told(api: TestClient, db: Db) -> None:
+def test_a_profile_starts_from_what_whatsapp_says_and_keeps_what_it_is_told(
+    admin_api: TestClient, db: Db
+) -> None:
     ana = db.add_advisor("Ana", ANA)
-    assert signed_post(api, inbound_form(ANA, CUSTOMER, "hola", ProfileName="Cami")).status_code == 200
+    assert signed_post(admin_api, inbound_form(ANA, CUSTOMER, "hola", ProfileName="Cami")).status_code == 200
     settle(db)
-    admin = {"Authorization": f"Bearer {ADMIN}"}
+    admin = bearer(ADMIN_TOKEN)
     url = f"/api/conversations/{_conversation(db, ana)}/profile"
-    fresh = api.get(url, headers=admin).json()
+    fresh = admin_api.get(url, headers=admin).json()
     assert fresh["name"] == "Cami" and fresh["stage"] == "new" and fresh["labels"] == []
     assert fresh["first_interaction_at"] and fresh["last_interaction_at"] and fresh["updated_at"] is None
-    changed = api.patch(
+    changed = admin_api.patch(
         url,
         headers=admin,
         json={
@@ -55,18 +38,18 @@ def test_a_profile_starts_from_what_whatsapp_says_and_keeps_what_it_is_told(api:
         },
     ).json()
     assert changed["name"] == "Camila Restrepo" and changed["labels"] == ["vip", "plan familiar"]
-    again = api.patch(url, headers=admin, json={"data": {"hijos": 2}, "stage": "interested"}).json()
+    again = admin_api.patch(url, headers=admin, json={"data": {"hijos": 2}, "stage": "interested"}).json()
     assert again["data"] == {"ciudad": "Cali", "hijos": 2} and again["stage"] == "interested"
     assert again["name"] == "Camila Restrepo" and again["labels"] == ["vip", "plan familiar"]
     # A new message with another WhatsApp name does not overwrite the name the customer gave.
-    assert signed_post(api, inbound_form(ANA, CUSTOMER, "otra vez", ProfileName="C")).status_code == 200
-    assert api.get(url, headers=admin).json()["name"] == "Camila Restrepo"
+    assert signed_post(admin_api, inbound_form(ANA, CUSTOMER, "otra vez", ProfileName="C")).status_code == 200
+    assert admin_api.get(url, headers=admin).json()["name"] == "Camila Restrepo"
 
 
-def test_bad_fields_are_refused_and_nothing_changes(api: TestClient, db: Db) -> None:
+def test_bad_fields_are_refused_and_nothing_changes(admin_api: TestClient, db: Db) -> None:
     ana = db.add_advisor("Ana", ANA)
-    signed_post(api, inbound_form(ANA, CUSTOMER, "hola"))
-    admin = {"Authorization": f"Bearer {ADMIN}"}
+    signed_post(admin_api, inbound_form(ANA, CUSTOMER, "hola"))
+    admin = bearer(ADMIN_TOKEN)
     url = f"/api/conversations/{_conversation(db, ana)}/profile"
     for body in (
         {},
@@ -76,28 +59,34 @@ def test_bad_fields_are_refused_and_nothing_changes(api: TestClient, db: Db) -> 
         {"phone_number": "+1"},
         {"name": ""},
     ):
-        assert api.patch(url, headers=admin, json=body).status_code == 422, body
+        assert admin_api.patch(url, headers=admin, json=body).status_code == 422, body
     assert db.count("customer_profiles") == 0
 
 
 def test_the_same_customer_has_one_profile_per_advisor_and_no_advisor_reaches_anothers(
-    api: TestClient, db: Db, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    admin_api: TestClient, db: Db, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ana = db.add_advisor("Ana", ANA, phone="+573009990001")
     bruno = db.add_advisor("Bruno", BRUNO, phone="+573009990002")
     for advisor in (ANA, BRUNO):
         assert (
-            signed_post(api, inbound_form(advisor, CUSTOMER, "hola", ProfileName="Cami")).status_code == 200
+            signed_post(admin_api, inbound_form(advisor, CUSTOMER, "hola", ProfileName="Cami")).status_code
+            == 200
         )
-    as_ana, as_bruno = _token(db, ANA, monkeypatch, capsys), _token(db, BRUNO, monkeypatch, capsys)
+    as_ana, as_bruno = (
+        advisor_bearer(db, ANA, monkeypatch, capsys),
+        advisor_bearer(db, BRUNO, monkeypatch, capsys),
+    )
     anas = f"/api/conversations/{_conversation(db, ana)}/profile"
     brunos = f"/api/conversations/{_conversation(db, bruno)}/profile"
-    assert api.patch(anas, headers=as_ana, json={"name": "Camila", "stage": "booked"}).status_code == 200
-    assert api.get(brunos, headers=as_ana).status_code == 404
-    assert api.patch(brunos, headers=as_ana, json={"stage": "inactive"}).status_code == 404
-    bruno_view = api.get(brunos, headers=as_bruno).json()
+    assert (
+        admin_api.patch(anas, headers=as_ana, json={"name": "Camila", "stage": "booked"}).status_code == 200
+    )
+    assert admin_api.get(brunos, headers=as_ana).status_code == 404
+    assert admin_api.patch(brunos, headers=as_ana, json={"stage": "inactive"}).status_code == 404
+    bruno_view = admin_api.get(brunos, headers=as_bruno).json()
     assert bruno_view["name"] == "Cami" and bruno_view["stage"] == "new"
-    assert api.get(anas, headers=as_ana).json()["stage"] == "booked"
+    assert admin_api.get(anas, headers=as_ana).json()["stage"] == "booked"
     assert db.query("SELECT advisor_id FROM customer_profiles") == [
         {"advisor_id": db.query("SELECT id FROM advisors WHERE name = 'Ana'")[0]["id"]}
     ]

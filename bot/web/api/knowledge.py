@@ -1,0 +1,112 @@
+"""Owns the knowledge endpoints: add, list, remove and search what the business sells.
+
+An advisor's token reads their own documents and the shared ones, and adds or removes only their
+own; the admin manages every document, shared ones (for every advisor) included.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from advisors.repository import get_advisor
+from bot.web.api.auth import Caller, Principal, runtime_of
+from memory.knowledge import store
+from memory.knowledge.passages import MAX_DOCUMENT_BYTES, UnreadableDocumentError, decode, split
+
+router = APIRouter(tags=["knowledge"])
+
+
+class DocumentIn(BaseModel):
+    """A document as text: Markdown or plain text, or CSV when `source` ends in .csv."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00/\\]+$")
+    ]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOCUMENT_BYTES)]
+    advisor_id: UUID | None = None
+    shared: bool = False
+
+
+class DocumentOut(store.Document):
+    """A stored document; `outcome` says whether this request added, replaced or left it unchanged."""
+
+    outcome: str | None = None
+
+
+def _owner(caller: Principal, advisor_id: UUID | None, shared: bool) -> UUID | None:
+    """Whose document this is: an advisor's own, or (admin only) one advisor's or everyone's."""
+    if not caller.is_admin:
+        if shared or (advisor_id is not None and advisor_id != caller.advisor_id):
+            raise HTTPException(403, "an advisor adds documents for themselves only")
+        return caller.advisor_id
+    if shared == (advisor_id is not None):
+        raise HTTPException(422, "give advisor_id, or shared: true for every advisor")
+    return advisor_id
+
+
+@router.post("/knowledge", response_model=DocumentOut, status_code=201)
+async def add_document(
+    request: Request, response: Response, caller: Caller, document: DocumentIn
+) -> DocumentOut:
+    """Add a document, or replace the one with the same source (201 added, 200 replaced or unchanged)."""
+    owner = _owner(caller, document.advisor_id, document.shared)
+    try:
+        text = decode(document.text.encode(), document.source)
+    except UnreadableDocumentError as error:
+        raise HTTPException(422, str(error)) from None
+    passages = split(text, document.source)
+    if not passages:
+        raise HTTPException(422, f"{document.source}: no text to search")
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        if owner is not None and await get_advisor(conn=conn, advisor_id=str(owner)) is None:
+            raise HTTPException(404, "no such advisor")
+        stored, outcome = await store.add_document(
+            conn=conn, advisor_id=owner, source=document.source, passages=passages, content=text
+        )
+    if outcome != "added":
+        response.status_code = 200
+    return DocumentOut(**stored.model_dump(), outcome=outcome)
+
+
+@router.get("/knowledge", response_model=list[DocumentOut])
+async def list_documents(
+    request: Request, caller: Caller, advisor_id: UUID | None = None
+) -> list[DocumentOut]:
+    """Documents this caller's agent reads (an advisor: theirs and the shared ones)."""
+    scope = caller.advisor_id if not caller.is_admin else advisor_id
+    async with runtime_of(request).pool.connection() as conn:
+        documents = await store.list_documents(conn=conn, advisor_id=scope)
+    return [DocumentOut(**d.model_dump()) for d in documents]
+
+
+@router.delete("/knowledge/{document_id}", status_code=204)
+async def remove_document(request: Request, caller: Caller, document_id: int) -> Response:
+    """Delete a document and its passages (an advisor: only their own)."""
+    async with runtime_of(request).pool.connection() as conn, conn.transaction():
+        removed = await store.remove_document(
+            conn=conn, document_id=document_id, advisor_id=caller.advisor_id
+        )
+    if not removed:
+        raise HTTPException(404, "no such document")
+    return Response(status_code=204)
+
+
+@router.get("/knowledge/search", response_model=list[store.Passage])
+async def search(
+    request: Request,
+    caller: Caller,
+    q: Annotated[str, Query(min_length=1, max_length=500)],
+    limit: Annotated[int, Query(ge=1, le=store.MAX_RESULTS)] = 3,
+    advisor_id: UUID | None = None,
+) -> list[store.Passage]:
+    """The passages that best answer `q`, as the advisor's agent would find them."""
+    scope = caller.advisor_id if not caller.is_admin else advisor_id
+    async with runtime_of(request).pool.connection() as conn:
+        found = await store.search(conn=conn, advisor_id=scope, query=q.replace("\x00", ""), limit=limit)
+    return found

@@ -1,0 +1,1 @@
+"""What the business sells: documents split into passages, and their search."""

@@ -1,0 +1,104 @@
+"""Owns turning a document into passages: Markdown and plain text by section and paragraph, CSV by row.
+
+A passage is what the agent reads when it searches: small enough that the best few fit in a
+prompt (about 800 characters), whole enough to carry a price with what it is the price of.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+MAX_PASSAGE_CHARS = 800
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+READABLE = (".md", ".markdown", ".txt", ".csv")
+
+
+class UnreadableDocumentError(ValueError):
+    """A document that cannot be read as text; the message says why, and nothing is stored."""
+
+
+def read_document(path: Path) -> str:
+    """The text of a Markdown, plain-text or CSV file, or why it cannot be read."""
+    if path.suffix.lower() not in READABLE:
+        raise UnreadableDocumentError(
+            f"{path.name}: only {', '.join(READABLE)} files are read (export PDFs and documents as text)"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UnreadableDocumentError(f"{path}: {error.strerror or error}") from error
+    return decode(data, path.name)
+
+
+def decode(data: bytes, name: str) -> str:
+    """Bytes as UTF-8 text (a BOM is dropped); refuse binary or oversized content."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise UnreadableDocumentError(f"{name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UnreadableDocumentError(f"{name}: not UTF-8 text (byte {error.start})") from error
+    if "\x00" in text:
+        raise UnreadableDocumentError(f"{name}: binary content, not text")
+    if not text.strip():
+        raise UnreadableDocumentError(f"{name}: empty")
+    return text
+
+
+def split(text: str, name: str) -> list[str]:
+    """The passages of a document, in order."""
+    if name.lower().endswith(".csv"):
+        return _csv_rows(text)
+    return _sections(text)
+
+
+def _csv_rows(text: str) -> list[str]:
+    """One passage per row, each value named by its column: "Producto: X; Precio: Y"."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if len(rows) < 2:
+        return [" ".join(rows[0])] if rows else []
+    header = [h.strip() for h in rows[0]]
+    passages = []
+    for row in rows[1:]:
+        pairs = [f"{h}: {v.strip()}" for h, v in zip(header, row, strict=False) if v.strip()]
+        if pairs:
+            passages.append("; ".join(pairs)[: MAX_PASSAGE_CHARS * 2])
+    return passages
+
+
+def _sections(text: str) -> list[str]:
+    """Paragraphs packed up to MAX_PASSAGE_CHARS; a heading starts a passage and is kept in it."""
+    passages: list[str] = []
+    heading = ""
+    current = ""
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+        block = block.strip()
+        if not block:
+            continue
+        if block.startswith("#"):
+            first, _, rest = block.partition("\n")
+            if current:
+                passages.append(current)
+            heading = first.lstrip("#").strip()
+            current = heading
+            block = rest.strip()
+            if not block:
+                continue
+        candidate = f"{current}\n{block}" if current else block
+        if len(candidate) <= MAX_PASSAGE_CHARS:
+            current = candidate
+            continue
+        if current and current != heading:
+            passages.append(current)
+        current = f"{heading}\n{block}" if heading else block
+        while len(current) > MAX_PASSAGE_CHARS:
+            cut = current.rfind(" ", 0, MAX_PASSAGE_CHARS)
+            cut = cut if cut > MAX_PASSAGE_CHARS // 2 else MAX_PASSAGE_CHARS
+            passages.append(current[:cut].strip())
+            current = (f"{heading}\n" if heading else "") + current[cut:].strip()
+    if current and current != heading:
+        passages.append(current)
+    return passages
