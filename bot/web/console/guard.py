@@ -11,20 +11,20 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import parse_qsl
 from uuid import UUID
 
 from fastapi import Depends, HTTPException, Request
+from starlette.responses import Response
 
 from advisors.console_access import ConsoleSession, find_session, read_cookie
 from bot.web.console.texts import Language, pick_language, text
 from bot.web.runtime import WebRuntime
+from bot.web.twilio_requests import read_form as read_capped_form
 
 SESSION_COOKIE = "advisor_console"
 LANGUAGE_COOKIE = "advisor_console_lang"
 LOGIN_CSRF_COOKIE = "advisor_console_login"
 MAX_FORM_BYTES = 64 * 1024
-MAX_FORM_FIELDS = 100
 
 
 class SignInRequiredError(Exception):
@@ -93,21 +93,17 @@ async def viewer(request: Request) -> Viewer:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """A URL-encoded form body within a size and field cap (the console posts nothing else)."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(413, "form too large")
-    try:
-        pairs = parse_qsl(
-            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FORM_FIELDS
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise HTTPException(400, "not a form") from None
-    if any("\x00" in key or "\x00" in value for key, value in pairs):
-        raise HTTPException(400, "NUL in form")
-    return dict(pairs)
+    """The URL-encoded form the console posts, read like a webhook's: capped in size and time."""
+    runtime = runtime_of(request)
+    form = await read_capped_form(
+        request, max_bytes=MAX_FORM_BYTES, timeout=runtime.settings.webhook_body_timeout_seconds
+    )
+    if isinstance(form, Response):
+        raise HTTPException(form.status_code, bytes(form.body).decode().strip())
+    fields = {key: str(value) for key, value in form.items()}
+    if any("\x00" in key or "\x00" in value for key, value in fields.items()):
+        raise HTTPException(400, "NUL in form")  # PostgreSQL text cannot hold it
+    return fields
 
 
 @dataclass(frozen=True)
