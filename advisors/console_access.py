@@ -64,18 +64,6 @@ async def use_link(*, conn: Conn, secret: str) -> UUID | None:
     return row["advisor_id"] if row else None
 
 
-async def token_id_for(*, conn: Conn, token: str) -> tuple[int, UUID] | None:
-    """The (token id, advisor) of a live API token of an active advisor, for a token sign-in."""
-    cursor = await conn.execute(
-        "UPDATE advisor_tokens t SET last_used_at = now() FROM advisors a "
-        "WHERE a.id = t.advisor_id AND t.token_sha256 = %s AND t.revoked_at IS NULL "
-        "AND a.is_active IS TRUE RETURNING t.id, t.advisor_id",
-        (_sha256(token),),
-    )
-    row = await cursor.fetchone()
-    return (int(row["id"]), row["advisor_id"]) if row else None
-
-
 async def open_session(
     *,
     conn: Conn,

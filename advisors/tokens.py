@@ -50,16 +50,22 @@ async def issue_token(*, conn: AsyncConnection[Any], advisor_id: UUID, label: st
     return token
 
 
-async def advisor_for_token(*, conn: AsyncConnection[Any], token: str) -> UUID | None:
-    """Return the active advisor a valid, unrevoked token belongs to, and note that it was used."""
+async def live_token(*, conn: AsyncConnection[Any], token: str) -> tuple[int, UUID] | None:
+    """The (token id, advisor) of an unrevoked token of an active advisor, noting that it was used."""
     cursor = await conn.execute(
         "UPDATE advisor_tokens t SET last_used_at = now() FROM advisors a "
         "WHERE a.id = t.advisor_id AND t.token_sha256 = %s AND t.revoked_at IS NULL "
-        "AND a.is_active IS TRUE RETURNING t.advisor_id",
+        "AND a.is_active IS TRUE RETURNING t.id, t.advisor_id",
         (token_hash(token),),
     )
     row = await cursor.fetchone()
-    return row["advisor_id"] if row else None
+    return (int(row["id"]), row["advisor_id"]) if row else None
+
+
+async def advisor_for_token(*, conn: AsyncConnection[Any], token: str) -> UUID | None:
+    """Return the active advisor a valid, unrevoked token belongs to, and note that it was used."""
+    found = await live_token(conn=conn, token=token)
+    return found[1] if found else None
 
 
 async def list_tokens(*, conn: AsyncConnection[Any], advisor_id: UUID | None = None) -> list[TokenInfo]:

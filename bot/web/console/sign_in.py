@@ -19,9 +19,9 @@ from advisors.console_access import (
     open_session,
     read_cookie,
     sign_cookie,
-    token_id_for,
     use_link,
 )
+from advisors.tokens import live_token
 from bot.web.console.guard import (
     LANGUAGE_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -68,9 +68,15 @@ def _login_page(
     return response
 
 
-def _login_csrf_holds(request: Request, form: dict[str, str]) -> bool:
+async def _sign_in_form(request: Request, expired: str) -> dict[str, str] | Response:
+    """A sign-in POST's form, once the address is not throttled and its CSRF token holds."""
+    if not runtime_of(request).auth_failure_limiter.peek(client_address(request)):
+        return _login_page(request, problem="login.throttled")
+    form = await read_form(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    return bool(expected) and hmac.compare_digest(expected.encode(), form.get("csrf", "").encode())
+    if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
+        raise HTTPException(403, expired)
+    return form
 
 
 @router.get("/login", name="console_login")
@@ -82,13 +88,10 @@ async def login_page(request: Request) -> Response:
 @router.post("/login", name="console_sign_in")
 async def sign_in(request: Request) -> Response:
     """Sign in with ADMIN_TOKEN or an advisor's API token; failures are throttled per address."""
+    form = await _sign_in_form(request, "sign-in form expired; reload the page")
+    if isinstance(form, Response):
+        return form
     runtime = runtime_of(request)
-    client = client_address(request)
-    if not runtime.auth_failure_limiter.peek(client):
-        return _login_page(request, problem="login.throttled")
-    form = await read_form(request)
-    if not _login_csrf_holds(request, form):
-        raise HTTPException(403, "sign-in form expired; reload the page")
     token = form.get("token", "").strip()
     admin = runtime.settings.admin_token
     async with runtime.pool.connection() as conn, conn.transaction():
@@ -98,13 +101,13 @@ async def sign_in(request: Request) -> Response:
             and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
         ):
             return _signed_in(request, await open_session(conn=conn, advisor_id=None))
-        found = await token_id_for(conn=conn, token=token) if token else None
+        found = await live_token(conn=conn, token=token) if token else None
         if found is not None:
             token_id, advisor_id = found
             return _signed_in(
                 request, await open_session(conn=conn, advisor_id=advisor_id, token_id=token_id)
             )
-    runtime.auth_failure_limiter.allow(client)
+    runtime.auth_failure_limiter.allow(client_address(request))
     return _login_page(request, problem="login.bad_token")
 
 
@@ -120,18 +123,15 @@ async def link_page(request: Request, link: str) -> Response:
 @router.post("/link", name="console_use_link")
 async def use_sign_in_link(request: Request) -> Response:
     """Spend a single-use link (15 minutes) and open an advisor's session."""
+    form = await _sign_in_form(request, "sign-in form expired; open the link again")
+    if isinstance(form, Response):
+        return form
     runtime = runtime_of(request)
-    client = client_address(request)
-    if not runtime.auth_failure_limiter.peek(client):
-        return _login_page(request, problem="login.throttled")
-    form = await read_form(request)
-    if not _login_csrf_holds(request, form):
-        raise HTTPException(403, "sign-in form expired; open the link again")
     async with runtime.pool.connection() as conn, conn.transaction():
         advisor_id = await use_link(conn=conn, secret=form.get("link", ""))
         if advisor_id is not None:
             return _signed_in(request, await open_session(conn=conn, advisor_id=advisor_id))
-    runtime.auth_failure_limiter.allow(client)
+    runtime.auth_failure_limiter.allow(client_address(request))
     return _login_page(request, problem="login.bad_link")
 
 
