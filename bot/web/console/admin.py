@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import statistics
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -22,7 +23,7 @@ from advisors.console_access import issue_link
 from advisors.repository import add_advisor, get_advisor, list_advisor_rows, set_active, update_advisor
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
 from bot.web.console.charts import colour, stacked_bars
-from bot.web.console.guard import Acting, SignedIn, Viewer, runtime_of
+from bot.web.console.guard import Acting, Actor, SignedIn, Viewer, runtime_of
 from bot.web.console.rendering import render
 from memory.records import stats
 from memory.records.models import Conn
@@ -172,9 +173,8 @@ async def advisor_active(request: Request, who: Acting, advisor_id: str) -> Resp
     return await _advisor_page(request, who, target)
 
 
-@router.post("/advisors/{advisor_id}/tokens", name="console_issue_token")
-async def issue_token_page(request: Request, who: Acting, advisor_id: str) -> Response:
-    """Issue an API token, shown once on the page that answers."""
+async def _issue_secret(request: Request, who: Actor, advisor_id: str, kind: str) -> Response:
+    """Issue an API token or a sign-in link for an active advisor, shown once on the page that answers."""
     who.require_admin()
     target = _advisor_id(who, advisor_id)
     async with runtime_of(request).pool.connection() as conn, conn.transaction():
@@ -183,10 +183,24 @@ async def issue_token_page(request: Request, who: Acting, advisor_id: str) -> Re
             raise HTTPException(404, who.t("error.not_found"))
         if not advisor.is_active:
             return await _advisor_page(request, who, target, problem=who.t("admin.inactive"), status_code=409)
-        token = await issue_token(
-            conn=conn, advisor_id=target, label=who.form.get("label", "").strip()[:60] or None
-        )
-    return await _advisor_page(request, who, target, secret=token, secret_kind="token")
+        if kind == "token":
+            label = who.form.get("label", "").strip()[:60] or None
+            secret = await issue_token(conn=conn, advisor_id=target, label=label)
+        else:
+            secret = str(request.url_for("console_link", link=await issue_link(conn=conn, advisor_id=target)))
+    return await _advisor_page(request, who, target, secret=secret, secret_kind=kind)
+
+
+@router.post("/advisors/{advisor_id}/tokens", name="console_issue_token")
+async def issue_token_page(request: Request, who: Acting, advisor_id: str) -> Response:
+    """Issue an API token, shown once on the page that answers."""
+    return await _issue_secret(request, who, advisor_id, "token")
+
+
+@router.post("/advisors/{advisor_id}/link", name="console_issue_link")
+async def issue_link_page(request: Request, who: Acting, advisor_id: str) -> Response:
+    """Make a single-use sign-in link (15 minutes) to hand to the advisor."""
+    return await _issue_secret(request, who, advisor_id, "link")
 
 
 @router.post("/tokens/{token_id}/revoke", name="console_revoke_token")
@@ -202,22 +216,6 @@ async def revoke_token_page(request: Request, who: Acting, token_id: int) -> Res
     return await _advisor_page(request, who, row["advisor_id"])
 
 
-@router.post("/advisors/{advisor_id}/link", name="console_issue_link")
-async def issue_link_page(request: Request, who: Acting, advisor_id: str) -> Response:
-    """Make a single-use sign-in link (15 minutes) to hand to the advisor."""
-    who.require_admin()
-    target = _advisor_id(who, advisor_id)
-    async with runtime_of(request).pool.connection() as conn, conn.transaction():
-        advisor = await get_advisor(conn=conn, advisor_id=str(target))
-        if advisor is None:
-            raise HTTPException(404, who.t("error.not_found"))
-        if not advisor.is_active:
-            return await _advisor_page(request, who, target, problem=who.t("admin.inactive"), status_code=409)
-        secret = await issue_link(conn=conn, advisor_id=target)
-    link = str(request.url_for("console_link", link=secret))
-    return await _advisor_page(request, who, target, secret=link, secret_kind="link")
-
-
 async def _team_stats(conn: Conn, days: int) -> tuple[list[date], list[dict[str, Any]]]:
     until = datetime.now(UTC).date()
     since = until - timedelta(days=days - 1)
@@ -229,12 +227,7 @@ async def _team_stats(conn: Conn, days: int) -> tuple[list[date], list[dict[str,
 
 
 def _median_minutes(values: list[float]) -> float | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    middle = len(ordered) // 2
-    seconds = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    return round(seconds / 60, 1)
+    return round(statistics.median(values) / 60, 1) if values else None
 
 
 @router.get("/dashboard", name="console_dashboard")
