@@ -14,11 +14,15 @@ DEFAULT_SYSTEM_PROMPT = (
 DEFAULT_AWAY_MESSAGE = "Hola, soy {advisor_name}. Recibí tu mensaje y te responderé personalmente muy pronto."
 
 
+# A Twilio Content SID: what an approved WhatsApp template is sent by.
+CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
+
+
 class ApprovedTemplate(BaseModel):
     """A WhatsApp template Twilio approved (its Content SID), offered outside the 24 h window."""
 
     name: str
-    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    content_sid: str = Field(pattern=CONTENT_SID_PATTERN)
     variables: list[str] = []
 
 

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
+from advisors.models import CONTENT_SID_PATTERN
 from memory.records.models import Conversation, Message
 
 SystemName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,50}$")]
@@ -62,7 +63,7 @@ class ManualReplyIn(BaseModel):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1600)] | None = (
         None
     )
-    content_sid: Annotated[str, StringConstraints(pattern=r"^HX[0-9a-fA-F]{32}$")] | None = None
+    content_sid: Annotated[str, StringConstraints(pattern=CONTENT_SID_PATTERN)] | None = None
     content_variables: dict[str, Annotated[str, StringConstraints(max_length=1024)]] | None = None
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ that advisor, and another advisor's conversation is a 404 exactly like one that 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -13,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from advisors.models import CONTENT_SID_PATTERN
 from advisors.repository import get_advisor, list_advisor_rows
 from bot.twilio.media_fetch import MediaError, fetch_media
 from bot.twilio.media_hosting import MEDIA_PATH
@@ -194,9 +196,9 @@ async def reply(request: Request, who: Acting, conversation_id: str) -> Response
         if form.get(f"var{n}", "").strip()
     }
     text = form.get("text", "").strip()[:1600] or None
-    if content_sid is not None and (len(content_sid) != 34 or not content_sid.startswith("HX")):
+    if content_sid is not None and not re.fullmatch(CONTENT_SID_PATTERN, content_sid):
         return await _conversation_page(
-            request, who, conversation_id, problem="Content SID: HX + 32", status_code=422
+            request, who, conversation_id, problem="Content SID: HX + 32 hex digits", status_code=422
         )
     try:
         async with runtime.pool.connection() as conn, conn.transaction():
