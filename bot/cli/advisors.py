@@ -7,47 +7,19 @@ a deactivation or a revocation is felt everywhere within seconds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Any
-
 import psycopg
 
 from advisors.console_access import LINK_LIFETIME, issue_link
-from advisors.models import Advisor
-from advisors.repository import add_advisor, find_advisor, list_advisor_rows, set_active
+from advisors.repository import add_advisor, list_advisor_rows, set_active
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
 from bot.cli.console import fail, say
-from bot.infra.database import connection_kwargs, resolve_database
+from bot.cli.lookup import active_advisor_named, advisor_named, connection, when
 from bot.settings import Settings
-
-Conn = psycopg.AsyncConnection[Any]
-
-
-@asynccontextmanager
-async def _connection(settings: Settings) -> AsyncIterator[Conn]:
-    database = resolve_database(settings)
-    async with await psycopg.AsyncConnection.connect(
-        database.conninfo, **connection_kwargs(database)
-    ) as conn:
-        yield conn
-
-
-async def _advisor(conn: Conn, ref: str) -> Advisor | None:
-    advisor = await find_advisor(conn=conn, ref=ref)
-    if advisor is None:
-        fail(f"no advisor {ref!r} (give the advisor's id or Twilio number; `advisor-bot advisors list`)")
-    return advisor
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 async def list_advisors(settings: Settings) -> int:
     """Print every advisor: id, active, numbers, name."""
-    async with _connection(settings) as conn:
+    async with connection(settings) as conn:
         rows = await list_advisor_rows(conn=conn)
     if not rows:
         say("no advisors registered; add one with `advisor-bot advisors add` or `advisor-bot db seed`")
@@ -66,7 +38,7 @@ async def add(settings: Settings, *, name: str, phone: str, twilio_number: str) 
     """Register one advisor; the database refuses a malformed or conflicting number, saying why."""
     if not name.strip():
         return fail("--name must not be empty")
-    async with _connection(settings) as conn:
+    async with connection(settings) as conn:
         try:
             async with conn.transaction():
                 advisor = await add_advisor(
@@ -85,8 +57,8 @@ async def add(settings: Settings, *, name: str, phone: str, twilio_number: str) 
 
 async def set_activity(settings: Settings, ref: str, *, active: bool) -> int:
     """Activate or deactivate one advisor; deactivation also revokes their API tokens."""
-    async with _connection(settings) as conn:
-        advisor = await _advisor(conn, ref)
+    async with connection(settings) as conn:
+        advisor = await advisor_named(conn, ref)
         if advisor is None:
             return 1
         async with conn.transaction():
@@ -107,14 +79,10 @@ async def set_activity(settings: Settings, ref: str, *, active: bool) -> int:
 
 async def token(settings: Settings, ref: str, *, label: str | None) -> int:
     """Issue an API token for an active advisor, showing the tokens they already hold."""
-    async with _connection(settings) as conn:
-        advisor = await _advisor(conn, ref)
+    async with connection(settings) as conn:
+        advisor = await active_advisor_named(conn, ref)
         if advisor is None:
             return 1
-        if not advisor.is_active:
-            return fail(
-                f"{advisor.name} is inactive; activate them first (`advisor-bot advisors activate {ref}`)"
-            )
         live = [t for t in await list_tokens(conn=conn, advisor_id=advisor.id) if t.revoked_at is None]
         async with conn.transaction():
             issued = await issue_token(conn=conn, advisor_id=advisor.id, label=label)
@@ -131,10 +99,10 @@ async def token(settings: Settings, ref: str, *, label: str | None) -> int:
 
 async def tokens_list(settings: Settings, ref: str | None) -> int:
     """Print tokens: id, advisor, label, created, last used, revoked. Never the secret."""
-    async with _connection(settings) as conn:
+    async with connection(settings) as conn:
         advisor_id = None
         if ref is not None:
-            advisor = await _advisor(conn, ref)
+            advisor = await advisor_named(conn, ref)
             if advisor is None:
                 return 1
             advisor_id = advisor.id
@@ -145,17 +113,17 @@ async def tokens_list(settings: Settings, ref: str | None) -> int:
     say(f"{'id':>5}  {'created':16}  {'last used':16}  {'revoked':16}  {'label':12}  advisor")
     for t in tokens:
         say(
-            f"{t.id:>5}  {_when(t.created_at):16}  {_when(t.last_used_at):16}  "
-            f"{_when(t.revoked_at):16}  {(t.label or '-')[:12]:12}  {t.advisor_name}"
+            f"{t.id:>5}  {when(t.created_at):16}  {when(t.last_used_at):16}  "
+            f"{when(t.revoked_at):16}  {(t.label or '-')[:12]:12}  {t.advisor_name}"
         )
     return 0
 
 
 async def tokens_revoke(settings: Settings, token_id: int | None, *, advisor_ref: str | None) -> int:
     """Revoke one token by id, or every token of one advisor."""
-    async with _connection(settings) as conn:
+    async with connection(settings) as conn:
         if advisor_ref is not None:
-            advisor = await _advisor(conn, advisor_ref)
+            advisor = await advisor_named(conn, advisor_ref)
             if advisor is None:
                 return 1
             async with conn.transaction():
@@ -173,14 +141,10 @@ async def tokens_revoke(settings: Settings, token_id: int | None, *, advisor_ref
 
 async def console_link(settings: Settings, ref: str, *, base_url: str) -> int:
     """Print a single-use sign-in link to the web console for an active advisor."""
-    async with _connection(settings) as conn:
-        advisor = await _advisor(conn, ref)
+    async with connection(settings) as conn:
+        advisor = await active_advisor_named(conn, ref)
         if advisor is None:
             return 1
-        if not advisor.is_active:
-            return fail(
-                f"{advisor.name} is inactive; activate them first (`advisor-bot advisors activate {ref}`)"
-            )
         async with conn.transaction():
             secret = await issue_link(conn=conn, advisor_id=advisor.id)
     minutes = int(LINK_LIFETIME.total_seconds() // 60)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from uuid import UUID
 
-from bot.cli.advisors import _advisor, _connection, _when
 from bot.cli.console import fail, say
+from bot.cli.lookup import advisor_named, connection, when
 from bot.settings import Settings
 from memory.knowledge import store
 from memory.knowledge.passages import UnreadableDocumentError, read_document, split
@@ -30,11 +30,11 @@ async def add(settings: Settings, advisor_ref: str, files: list[Path]) -> int:
         if not passages:
             return fail(f"{path.name}: no text to search; nothing was stored")
         documents.append((path.name, text, passages))
-    async with _connection(settings) as conn:
+    async with connection(settings) as conn:
         advisor_id: UUID | None = None
         owner = "every advisor"
         if advisor_ref.lower() != ALL:
-            advisor = await _advisor(conn, advisor_ref)
+            advisor = await advisor_named(conn, advisor_ref)
             if advisor is None:
                 return 1
             advisor_id, owner = advisor.id, advisor.name
@@ -52,10 +52,10 @@ async def add(settings: Settings, advisor_ref: str, files: list[Path]) -> int:
 
 async def list_documents(settings: Settings, advisor_ref: str | None) -> int:
     """Print documents: id, owner, passages, last change, source."""
-    async with _connection(settings) as conn:
+    async with connection(settings) as conn:
         advisor_id = None
         if advisor_ref is not None:
-            advisor = await _advisor(conn, advisor_ref)
+            advisor = await advisor_named(conn, advisor_ref)
             if advisor is None:
                 return 1
             advisor_id = advisor.id
@@ -65,15 +65,13 @@ async def list_documents(settings: Settings, advisor_ref: str | None) -> int:
         return 0
     say(f"{'id':>5}  {'advisor':36}  {'passages':>8}  {'updated':16}  source")
     for d in documents:
-        say(
-            f"{d.id:>5}  {str(d.advisor_id or ALL):36}  {d.passages:>8}  {_when(d.updated_at):16}  {d.source}"
-        )
+        say(f"{d.id:>5}  {str(d.advisor_id or ALL):36}  {d.passages:>8}  {when(d.updated_at):16}  {d.source}")
     return 0
 
 
 async def remove(settings: Settings, document_id: int) -> int:
     """Delete one document and its passages."""
-    async with _connection(settings) as conn:
+    async with connection(settings) as conn:
         async with conn.transaction():
             removed = await store.remove_document(conn=conn, document_id=document_id, advisor_id=None)
     if not removed:
