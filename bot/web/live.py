@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,7 +53,7 @@ class ConsoleHub:
         return len(self._subscriptions)
 
     @contextlib.contextmanager
-    def subscribe(self, advisor_id: UUID | None) -> Any:
+    def subscribe(self, advisor_id: UUID | None) -> Iterator[Subscription]:
         """Hear changes of one advisor's conversations (None: the admin hears all) while open."""
         subscription = Subscription(advisor_id)
         self._subscriptions.add(subscription)
@@ -124,7 +124,10 @@ class ChangePoll:
 
 
 async def stream(
-    subscription: Subscription, *, still_allowed: Any, keepalive_seconds: float = 15.0
+    subscription: Subscription,
+    *,
+    still_allowed: Callable[[], Awaitable[bool]],
+    keepalive_seconds: float = 15.0,
 ) -> AsyncIterator[str]:
     """Server-sent events for one page: `change` with a conversation id, `reload` after an overflow.
 

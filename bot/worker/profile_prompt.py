@@ -26,7 +26,6 @@ class ProfilePrompts:
 
     def __init__(self, ttl: float = PROFILE_CACHE_SECONDS, maxsize: int = 10_000) -> None:
         self._cache: TTLCache[tuple[UUID, datetime | None, str | None], str] = TTLCache(maxsize, ttl)
-        self.renders = 0
 
     async def block(self, pool: AsyncConnectionPool[Any], conversation: Conversation) -> str:
         """The profile block for this conversation's prompt ("" when nothing is known)."""
@@ -44,6 +43,5 @@ class ProfilePrompts:
                     conversation_id=conversation.conversation_id,
                 )
             rendered = profile_block(profile) if profile else ""
-            self.renders += 1
         self._cache[key] = rendered
         return rendered

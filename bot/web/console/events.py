@@ -7,6 +7,8 @@ session's own checks anyway.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
@@ -30,13 +32,13 @@ async def console_events(request: Request, who: SignedIn) -> StreamingResponse:
         async with runtime.pool.connection() as conn:
             return await find_session(conn=conn, session_id=session_id) is not None
 
-    async def events() -> object:
+    async def events() -> AsyncIterator[str]:
         with runtime.console_hub.subscribe(who.advisor_id) as subscription:
             async for chunk in stream(subscription, still_allowed=still_allowed):
                 yield chunk
 
     return StreamingResponse(
-        events(),  # type: ignore[arg-type]
+        events(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
