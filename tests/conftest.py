@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -28,7 +29,15 @@ from bot.app import create_app
 from bot.infra.database import Database, resolve_database
 from bot.migrations import upgrade
 from bot.settings import Settings
-from tests.fakes import FakeOpenAI, FakeTwilio, echo_model, start_fake_openai, start_fake_twilio
+from tests.fakes import (
+    FakeMediaHost,
+    FakeOpenAI,
+    FakeTwilio,
+    echo_model,
+    start_fake_media_host,
+    start_fake_openai,
+    start_fake_twilio,
+)
 
 AUTH_TOKEN = "test-auth-token-0123456789"
 ACCOUNT_SID = "AC" + "1" * 32
@@ -153,6 +162,32 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     yield fake
     assert fake.server is not None
     fake.server.close()
+
+
+VOICE_NOTE = (Path(__file__).parent / "fixtures" / "audio" / "voice-note-es.ogg").read_bytes()
+
+
+def hostport(url: str) -> str:
+    """`host:port` of a URL, as the media host settings list them."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}"
+
+
+@pytest.fixture
+def media_host() -> Iterator[FakeMediaHost]:
+    fake = start_fake_media_host()
+    yield fake
+    assert fake.server is not None
+    fake.server.close()
+
+
+@pytest.fixture
+def twilio_media(fake_twilio: FakeTwilio, media_host: FakeMediaHost) -> dict[str, str]:
+    """Twilio serving media ME1 (a real voice note) by redirecting to a CDN; the settings that allow both."""
+    fake_twilio.media_redirect = media_host.url
+    fake_twilio.auth_token = AUTH_TOKEN
+    media_host.files["ME1"] = (VOICE_NOTE, "audio/ogg")
+    return {"twilio_media_hosts": hostport(fake_twilio.url), "media_cdn_hosts": hostport(media_host.url)}
 
 
 @pytest.fixture

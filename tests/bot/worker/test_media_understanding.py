@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
+from collections.abc import Callable
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,41 +11,26 @@ from starlette.testclient import TestClient
 from bot.app import create_app
 from bot.settings import Settings
 from bot.twilio.media_fetch import MediaError, fetch_media
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Db, inbound_form, settle, signed_post, wait_for
-from tests.fakes import FakeMediaHost, FakeOpenAI, FakeTwilio, start_fake_media_host
+from tests.conftest import (
+    ACCOUNT_SID,
+    VOICE_NOTE,
+    Db,
+    inbound_form,
+    settle,
+    signed_post,
+    wait_for,
+)
+from tests.fakes import FakeMediaHost, FakeOpenAI, FakeTwilio
 
-VOICE_NOTE = (Path(__file__).parents[2] / "fixtures" / "audio" / "voice-note-es.ogg").read_bytes()
 ADVISOR, CUSTOMER = "+14155238886", "+573001112233"
 
 
 @pytest.fixture
-def media_host() -> Iterator[FakeMediaHost]:
-    fake = start_fake_media_host()
-    yield fake
-    assert fake.server is not None
-    fake.server.close()
-
-
-def _hostport(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}"
-
-
-@pytest.fixture
 def voice_settings(
-    make_settings: Callable[..., Settings], fake_twilio: FakeTwilio, media_host: FakeMediaHost
+    make_settings: Callable[..., Settings], twilio_media: dict[str, str]
 ) -> Callable[..., Settings]:
-    fake_twilio.media_redirect = media_host.url
-    fake_twilio.auth_token = AUTH_TOKEN
-    media_host.files["ME1"] = (VOICE_NOTE, "audio/ogg")
-
     def build(**overrides: object) -> Settings:
-        values = {
-            "twilio_media_hosts": _hostport(fake_twilio.url),
-            "media_cdn_hosts": _hostport(media_host.url),
-        }
-        values.update(overrides)  # type: ignore[arg-type]
-        return make_settings(**values)
+        return make_settings(**{**twilio_media, **overrides})
 
     return build
 

@@ -4,8 +4,6 @@ its credentials (the browser cannot), and the transcript beside it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -13,25 +11,11 @@ from playwright.sync_api import Page, expect
 
 from bot.settings import Settings
 from tests.bot.web.console.conftest import ADMIN, Console
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Db, settle
-from tests.fakes import FakeMediaHost, FakeOpenAI, FakeTwilio, start_fake_media_host
+from tests.conftest import ACCOUNT_SID, VOICE_NOTE, Db, settle
+from tests.fakes import FakeOpenAI, FakeTwilio
 from tests.live import LiveServer, free_port
 
 ANA, CUSTOMER = "+14155238886", "+573001112233"
-VOICE_NOTE = (Path(__file__).parents[3] / "fixtures" / "audio" / "voice-note-es.ogg").read_bytes()
-
-
-def _hostport(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}"
-
-
-@pytest.fixture
-def media_host() -> Iterator[FakeMediaHost]:
-    fake = start_fake_media_host()
-    yield fake
-    assert fake.server is not None
-    fake.server.close()
 
 
 @pytest.fixture
@@ -39,20 +23,12 @@ def console(
     db: Db,
     make_settings: Callable[..., Settings],
     fake_twilio: FakeTwilio,
-    media_host: FakeMediaHost,
+    twilio_media: dict[str, str],
     database_url: str,
 ) -> Iterator[Console]:
-    fake_twilio.media_redirect = media_host.url
-    fake_twilio.auth_token = AUTH_TOKEN
-    media_host.files["ME1"] = (VOICE_NOTE, "audio/ogg")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = make_settings(
-        public_base_url=base,
-        admin_token=ADMIN,
-        twilio_media_hosts=_hostport(fake_twilio.url),
-        media_cdn_hosts=_hostport(media_host.url),
-    )
+    settings = make_settings(public_base_url=base, admin_token=ADMIN, **twilio_media)
     with LiveServer(settings, port):
         yield Console(base=base, db=db, database_url=database_url, twilio=fake_twilio, settings=settings)
 
