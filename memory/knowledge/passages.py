@@ -1,4 +1,4 @@
-"""Owns turning a document into passages: Markdown and plain text by section and paragraph, CSV by row.
+"""Owns turning a document into passages: Markdown, text and PDF by section and paragraph, CSV by row.
 
 A passage is what the agent reads when it searches: small enough that the best few fit in a
 prompt (about 800 characters), whole enough to carry a price with what it is the price of.
@@ -13,7 +13,8 @@ from pathlib import Path
 
 MAX_PASSAGE_CHARS = 800
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
-READABLE = (".md", ".markdown", ".txt", ".csv")
+READABLE = (".md", ".markdown", ".txt", ".csv", ".pdf")
+MAX_PDF_PAGES = 500
 
 
 class UnreadableDocumentError(ValueError):
@@ -21,16 +22,47 @@ class UnreadableDocumentError(ValueError):
 
 
 def read_document(path: Path) -> str:
-    """The text of a Markdown, plain-text or CSV file, or why it cannot be read."""
+    """The text of a Markdown, plain-text, CSV or PDF file, or why it cannot be read."""
     if path.suffix.lower() not in READABLE:
         raise UnreadableDocumentError(
-            f"{path.name}: only {', '.join(READABLE)} files are read (export PDFs and documents as text)"
+            f"{path.name}: only {', '.join(READABLE)} files are read (export other documents as text)"
         )
     try:
         data = path.read_bytes()
     except OSError as error:
         raise UnreadableDocumentError(f"{path}: {error.strerror or error}") from error
-    return decode(data, path.name)
+    return extract(data, path.name)
+
+
+def extract(data: bytes, name: str) -> str:
+    """The text of a document's bytes: a PDF's text layer, or the bytes as UTF-8 text."""
+    if name.lower().endswith(".pdf") or data.startswith(b"%PDF-"):
+        return _pdf_text(data, name)
+    return decode(data, name)
+
+
+def _pdf_text(data: bytes, name: str) -> str:
+    """A PDF's text, page after page (pypdf: pure Python, no system tools needed)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise UnreadableDocumentError(f"{name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise UnreadableDocumentError(f"{name}: the PDF is password-protected")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise UnreadableDocumentError(f"{name}: more than {MAX_PDF_PAGES} pages")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError) as error:
+        if isinstance(error, UnreadableDocumentError):
+            raise
+        raise UnreadableDocumentError(f"{name}: not a readable PDF ({error})") from error
+    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    if not text:
+        raise UnreadableDocumentError(f"{name}: the PDF has no text layer (a scan? export it as text)")
+    return text
 
 
 def decode(data: bytes, name: str) -> str:

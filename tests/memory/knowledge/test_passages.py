@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from memory.knowledge.passages import MAX_PASSAGE_CHARS, UnreadableDocumentError, read_document, split
+from tests.fixtures.pdf import pdf_with_text
 
 
 def test_markdown_is_split_by_heading_and_keeps_the_heading_with_its_text() -> None:
@@ -45,8 +46,28 @@ def test_unreadable_files_are_refused_with_the_reason(tmp_path: Path) -> None:
     for path, reason in (
         (binary, "binary"),
         (latin, "not UTF-8"),
-        (pdf, "only"),
+        (pdf, "not a readable PDF"),
+        (tmp_path / "folleto.docx", "only"),
         (tmp_path / "no.md", "No such"),
     ):
         with pytest.raises(UnreadableDocumentError, match=reason):
             read_document(path)
+
+
+def test_a_pdf_is_read_through_its_text_layer_page_by_page(tmp_path: Path) -> None:
+    brochure = tmp_path / "folleto.pdf"
+    brochure.write_bytes(
+        pdf_with_text([["Torre Sol", "Apartamento 2B: 250 millones (con balcón)"], ["Casa 7: 480 millones"]])
+    )
+    text = read_document(brochure)
+    assert "Apartamento 2B: 250 millones (con balcón)" in text and "Casa 7: 480 millones" in text
+    assert split(text, brochure.name) == [
+        "Torre Sol\nApartamento 2B: 250 millones (con balcón)\nCasa 7: 480 millones"
+    ]
+
+
+def test_a_pdf_without_text_is_refused_with_the_reason(tmp_path: Path) -> None:
+    scan = tmp_path / "escaneo.pdf"
+    scan.write_bytes(pdf_with_text([[]]))
+    with pytest.raises(UnreadableDocumentError, match="no text layer"):
+        read_document(scan)
