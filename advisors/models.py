@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from advisors.hours import WEEKDAYS, Availability, InvalidHoursError, availability, parse_ranges, zone
+from advisors.texts import Language, language_code, spoken_time, text
 
 DEFAULT_SYSTEM_PROMPT = (
     "Eres {advisor_name}, asesor comercial. Respondes por WhatsApp a clientes en nombre de "
     "{advisor_name}: breve, cordial y concreto. Si el cliente pide hablar con una persona, o "
     "no puedes ayudarle, usa la herramienta para pasar la conversación al asesor humano."
 )
-DEFAULT_AWAY_MESSAGE = "Hola, soy {advisor_name}. Recibí tu mensaje y te responderé personalmente muy pronto."
+DEFAULT_TIME_ZONE = "America/Bogota"
+_LANGUAGE_NAMES = {"es": "español", "en": "inglés"}
 
 
 # A Twilio Content SID: what an approved WhatsApp template is sent by.
@@ -39,6 +44,34 @@ class AdvisorSettings(BaseModel):
     audio_default: bool = False
     audio_reciprocal: bool = True
     templates: list[ApprovedTemplate] = []
+    time_zone: str = DEFAULT_TIME_ZONE
+    working_hours: dict[str, list[str]] = {}
+
+    @field_validator("time_zone", mode="before")
+    @classmethod
+    def _known_zone_only(cls, value: object) -> object:
+        """An unknown zone falls back to the default; it must never stop the advisor's routing."""
+        try:
+            zone(str(value))
+        except InvalidHoursError:
+            return DEFAULT_TIME_ZONE
+        return value
+
+    @field_validator("working_hours", mode="before")
+    @classmethod
+    def _readable_hours_only(cls, value: object) -> object:
+        """Unreadable days are left out (the console and API refuse them when they are written)."""
+        if not isinstance(value, dict):
+            return {}
+        kept: dict[str, list[str]] = {}
+        for day, ranges in value.items():
+            if day in WEEKDAYS and isinstance(ranges, list):
+                try:
+                    parse_ranges([str(entry) for entry in ranges])
+                except InvalidHoursError:
+                    continue
+                kept[day] = [str(entry) for entry in ranges]
+        return kept
 
     @field_validator("templates", mode="before")
     @classmethod
@@ -80,13 +113,53 @@ class Advisor(BaseModel):
     def _no_settings_are_defaults(cls, value: object) -> object:
         return value or {}
 
-    def system_prompt(self) -> str:
-        """The prompt the agent answers this advisor's customers with."""
+    def language(self) -> Language:
+        """The advisor's language: of their commands and notices, and the customers' fallback."""
+        return language_code(self.settings.language)
+
+    def availability(self, at: datetime | None = None) -> Availability:
+        """Whether the advisor is at work now (always, when no working hours are set)."""
+        return availability(self.settings.working_hours, self.settings.time_zone, at=at or datetime.now(UTC))
+
+    def system_prompt(self, at: datetime | None = None) -> str:
+        """The prompt the agent answers this advisor's customers with: instructions, language, hours."""
         template = self.settings.system_prompt or DEFAULT_SYSTEM_PROMPT
         prompt = template.replace("{advisor_name}", self.name)
-        return f"{prompt}\n\nIdioma de respuesta: {self.settings.language}."
+        language = _LANGUAGE_NAMES[self.language()]
+        lines = [
+            prompt,
+            f"Responde en el idioma en que escribe el cliente; si no está claro, en {language}.",
+            self._hours_line(self.availability(at)),
+        ]
+        return "\n\n".join(line for line in lines if line)
 
-    def away_message(self) -> str:
-        """The reply sent when no AI model is configured."""
-        template = self.settings.away_message or DEFAULT_AWAY_MESSAGE
-        return template.replace("{advisor_name}", self.name)
+    def away_message(self, *, customer_language: Language | None = None, at: datetime | None = None) -> str:
+        """The reply sent when no AI model answers, in the customer's language when guessed.
+
+        The advisor's own text, else the catalogue's; outside working hours it adds when the
+        advisor is back.
+        """
+        language = customer_language or self.language()
+        if self.settings.away_message:
+            message = self.settings.away_message.replace("{advisor_name}", self.name)
+        else:
+            message = text("away.default", language, advisor_name=self.name)
+        now = self.availability(at)
+        if not now.available and now.back_at is not None:
+            when = spoken_time(now.back_at, language, now=now.now)
+            message = f"{message} {text('away.back_at', language, when=when)}"
+        return message
+
+    def _hours_line(self, now: Availability) -> str:
+        """What the agent is told of the advisor's hours; nothing when none are set."""
+        if not self.settings.working_hours:
+            return ""
+        clock = f"{text(f'weekday.{now.now.weekday()}', 'es')} {now.now:%d/%m %H:%M}"
+        if now.available:
+            return f"Ahora ({clock}, {self.settings.time_zone}) {self.name} está en horario de trabajo."
+        back = spoken_time(now.back_at, "es", now=now.now) if now.back_at else "más adelante"
+        return (
+            f"Ahora ({clock}, {self.settings.time_zone}) {self.name} está fuera de horario y vuelve "
+            f"{back}. Si pasas la conversación a {self.name}, dile al cliente que le responderá "
+            f"{back}."
+        )

@@ -15,8 +15,8 @@ from langchain_core.tools import BaseTool, tool
 class ConversationFlags(Protocol):
     """What the agent's tools may change, always for the advisor + customer of the run."""
 
-    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> None:
-        """Stop the AI and leave the conversation to the human advisor."""
+    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> str:
+        """Stop the AI and leave the conversation to the human advisor; say when they answer."""
 
     async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
         """Set whether the customer receives voice replies."""
@@ -63,8 +63,7 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
             reason: One short sentence the advisor reads: why a human should take over.
         """
         advisor_id, phone = _conversation_of(config)
-        await flags.hand_over(advisor_id=advisor_id, phone=phone, reason=reason[:500])
-        return "The advisor has been notified and will continue this conversation."
+        return await flags.hand_over(advisor_id=advisor_id, phone=phone, reason=reason[:500])
 
     @tool
     async def set_audio_preference(enabled: bool, config: RunnableConfig) -> str:  # noqa: D417

@@ -8,7 +8,7 @@ in the webhook's own TwiML response, so the confirmation needs no extra API call
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 import procrastinate
@@ -16,21 +16,13 @@ import procrastinate
 from advisors.console_access import issue_link
 from advisors.models import Advisor
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
+from advisors.texts import text
 from bot.infra.events import EventPublisher, attention_event
 from bot.settings import Settings
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
 from memory.records import conversations
 from memory.records.models import Conn
 
-HELP_TEXT = (
-    "Comandos:\n"
-    "#lista — clientes esperando a un humano\n"
-    "#ia off <tel> / #ia on <tel> — parar o devolver la IA\n"
-    "#audio on|off <tel> — respuestas en audio\n"
-    "#r <tel> <texto> — responder al cliente\n"
-    "#web — enlace para entrar a la consola web\n"
-    "#ayuda — esta ayuda"
-)
 _PHONE_TOKEN = re.compile(r"^[+\d().\-]+$")
 
 
@@ -42,7 +34,8 @@ class Command:
     phone: str | None = None
     enabled: bool | None = None
     text: str | None = None
-    problem: str | None = None
+    problem: str | None = None  # a catalogue key, filled from `problem_values`
+    problem_values: dict[str, str] = field(default_factory=dict)
 
 
 def default_region(advisor: Advisor) -> str | None:
@@ -91,16 +84,16 @@ def parse_command(text: str, *, region: str | None) -> Command:
     if head in {"#ia", "#audio"}:
         switch, _, target = rest.partition(" ")
         if switch.lower() not in {"on", "off"} or not target.strip():
-            return Command("help", problem=f"Uso: {head} on|off <teléfono>")
+            return Command("help", problem="command.usage_switch", problem_values={"command": head})
         try:
             phone = _phone(target, region)
         except InvalidNumberError:
-            return Command("help", problem=f"No entiendo el teléfono «{target.strip()}».")
+            return Command("help", problem="command.bad_phone", problem_values={"phone": target.strip()[:40]})
         return Command("ai" if head == "#ia" else "audio", phone=phone, enabled=switch.lower() == "on")
     if head == "#r":
         split = _split_phone_and_text(rest, region)
         if split is None:
-            return Command("help", problem="Uso: #r <teléfono> <texto>")
+            return Command("help", problem="command.usage_reply")
         return Command("relay", phone=split[0], text=split[1])
     return Command("help")
 
@@ -119,27 +112,28 @@ async def run_command(
 
     `console_base` is the server's public address, for the sign-in link `#web` answers with.
     """
+    language = advisor.language()
     if command.name == "list":
         waiting = await conversations.waiting_conversations(conn=conn, advisor_id=advisor.id)
         if not waiting:
-            return "Nadie espera a un humano ahora mismo."
+            return text("command.nobody_waiting", language)
         lines = [
             f"• {c.phone_number}" + (f" — {c.handover_reason}" if c.handover_reason else "") for c in waiting
         ]
-        return "Esperando a un humano (más reciente primero):\n" + "\n".join(lines)
+        return text("command.waiting", language) + "\n" + "\n".join(lines)
     if command.name == "web":
         secret = await issue_link(conn=conn, advisor_id=advisor.id)
-        return (
-            "Tu enlace para entrar a la consola (válido 15 minutos, un solo uso):\n"
-            f"{console_base}/console/link/{secret}"
-        )
+        return text("command.console_link", language, link=f"{console_base}/console/link/{secret}")
     if command.name == "help" or command.phone is None:
-        return f"{command.problem}\n\n{HELP_TEXT}" if command.problem else HELP_TEXT
+        help_text = text("command.help", language)
+        if command.problem:
+            return text(command.problem, language, **command.problem_values) + "\n\n" + help_text
+        return help_text
     conversation = await conversations.find_conversation(
         conn=conn, advisor_id=advisor.id, phone=command.phone
     )
     if conversation is None:
-        return f"No tienes ninguna conversación con {command.phone}."
+        return text("command.no_conversation", language, phone=command.phone)
     if command.name == "ai":
         assert command.enabled is not None
         await conversations.set_ai_attention(
@@ -153,18 +147,15 @@ async def run_command(
             await events.publish(
                 conn, "ai_attention.changed", attention_event(conversation, command.enabled, "advisor")
             )
-        return (
-            f"La IA vuelve a atender a {command.phone}."
-            if command.enabled
-            else f"La IA ya no responde a {command.phone}. Contesta con #r {command.phone} <texto>."
-        )
+        return text("command.ai_on" if command.enabled else "command.ai_off", language, phone=command.phone)
     if command.name == "audio":
         assert command.enabled is not None
         await conversations.set_audio_available(
             conn=conn, advisor_id=advisor.id, phone=command.phone, enabled=command.enabled
         )
-        state = "en audio" if command.enabled else "solo en texto"
-        return f"{command.phone} recibirá las respuestas {state}."
+        return text(
+            "command.audio_on" if command.enabled else "command.audio_off", language, phone=command.phone
+        )
     try:
         await queue_manual_reply(
             conn=conn,
@@ -176,14 +167,9 @@ async def run_command(
             events=events,
         )
     except ManualReplyRefusedError as error:
-        return f"No enviado a {command.phone}: {_REFUSALS.get(error.reason, str(error))}"
-    paused = " La IA queda en pausa para este cliente." if settings.ai_pause_on_manual_reply else ""
-    return f"Enviando a {command.phone}.{paused}"
-
-
-_REFUSALS = {
-    "opted_out": "el cliente pidió no recibir más mensajes (escribió una palabra de baja).",
-    "window_closed": "pasaron más de 24 h desde su último mensaje; WhatsApp solo permite una "
-    "plantilla aprobada (envíala por la API con content_sid).",
-    "empty": "el mensaje está vacío.",
-}
+        reason = text(f"refusal.{error.reason}", language)
+        if reason.startswith("refusal."):  # not in the catalogue: the error's own words
+            reason = str(error)
+        return text("command.not_sent", language, phone=command.phone, reason=reason)
+    paused = text("command.ai_paused", language) if settings.ai_pause_on_manual_reply else ""
+    return text("command.sending", language, phone=command.phone) + paused

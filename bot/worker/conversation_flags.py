@@ -13,6 +13,9 @@ from uuid import UUID
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
+from advisors.hours import Availability
+from advisors.repository import get_advisor
+from advisors.texts import DEFAULT_LANGUAGE
 from bot.infra.events import EventPublisher, attention_event
 from bot.infra.job_queue import NOTICE_TASK
 from bot.worker.notices import handover_notice
@@ -20,6 +23,17 @@ from bot.worker.parts import Outcome, WorkerParts
 from memory.records import advisor_channel, conversations, profiles
 
 logger = logging.getLogger(__name__)
+
+
+def _availability_hint(now: Availability | None) -> str:
+    """The tool's answer to the agent: whether the advisor is there now, or when they are back."""
+    if now is None or now.available or now.back_at is None:
+        return "The advisor has been notified and will continue this conversation."
+    back = f"{now.back_at:%A %Y-%m-%d %H:%M} ({now.back_at.tzinfo})"
+    return (
+        "The advisor has been notified, but is outside working hours now and back on "
+        f"{back}. Tell the customer, in their language, when the advisor will answer."
+    )
 
 
 class PostgresConversationFlags:
@@ -32,16 +46,21 @@ class PostgresConversationFlags:
         self._queue = queue
         self._events = events
 
-    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> None:
-        """Switch the AI off for this advisor + customer only, record why, and tell the advisor."""
+    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> str:
+        """Switch the AI off for this advisor + customer only, record why, and tell the advisor.
+
+        Returns what the agent should tell the customer of the advisor's availability.
+        """
         advisor = UUID(advisor_id)
         async with self._pool.connection() as conn, conn.transaction():
+            found = await get_advisor(conn=conn, advisor_id=advisor_id)
+            language = found.language() if found else DEFAULT_LANGUAGE
             changed = await conversations.set_ai_attention(
                 conn=conn, advisor_id=advisor, phone=phone, enabled=False, changed_by="ai", reason=reason
             )
             if changed:
                 notice_id = await advisor_channel.insert_advisor_notice(
-                    conn=conn, advisor_id=advisor, body=handover_notice(phone, reason)
+                    conn=conn, advisor_id=advisor, body=handover_notice(phone, reason, language)
                 )
                 await self._queue.configure_task(NOTICE_TASK, connection=conn).defer_async(
                     advisor_id=advisor_id, notice_id=notice_id
@@ -57,6 +76,7 @@ class PostgresConversationFlags:
                 await self._events.publish(conn, "handover.requested", {**switched_off, "reason": reason})
                 await self._events.publish(conn, "ai_attention.changed", switched_off)
         logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})
+        return _availability_hint(found.availability() if found else None)
 
     async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
         """Record the customer's voice-reply preference for this advisor only."""

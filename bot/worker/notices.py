@@ -5,18 +5,15 @@ from __future__ import annotations
 from uuid import UUID
 
 from advisors.repository import get_advisor
+from advisors.texts import Language, text
 from bot.twilio.sender import PermanentSendError
 from bot.worker.parts import Outcome, WorkerParts
 from memory.records import advisor_channel
 
 
-def handover_notice(phone: str, reason: str) -> str:
+def handover_notice(phone: str, reason: str, language: Language) -> str:
     """The WhatsApp text that tells an advisor a customer is waiting for them."""
-    return (
-        f"🔔 {phone} necesita atención humana: {reason}\n"
-        f"La IA dejó de responderle. Contesta con: #r {phone} <texto>\n"
-        f"Devuélvela a la IA con: #ia on {phone}"
-    )
+    return text("notice.handover", language, phone=phone, reason=reason)
 
 
 async def send_notice(parts: WorkerParts, *, advisor_id: UUID, notice_id: int) -> Outcome:

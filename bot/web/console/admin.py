@@ -20,6 +20,8 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from advisors.console_access import issue_link
+from advisors.hours import InvalidHoursError, format_week, parse_week, zone
+from advisors.models import DEFAULT_TIME_ZONE
 from advisors.repository import add_advisor, get_advisor, list_advisor_rows, set_active, update_advisor
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
 from bot.web.console.charts import colour, stacked_bars
@@ -112,6 +114,7 @@ async def _advisor_page(
         who,
         status_code=status_code,
         advisor=advisor,
+        working_hours=format_week(advisor.settings.working_hours),
         tokens=tokens,
         problem=problem,
         secret=secret,
@@ -128,18 +131,26 @@ async def advisor_page(request: Request, who: SignedIn, advisor_id: str) -> Resp
 
 @router.post("/advisors/{advisor_id}", name="console_save_advisor")
 async def save_advisor(request: Request, who: Acting, advisor_id: str) -> Response:
-    """Save name, numbers, AI instructions, away message, language and voice."""
+    """Save name, numbers, AI instructions, away message, language, voice and working hours."""
     who.require_admin()
     target = _advisor_id(who, advisor_id)
     form = who.form
     name = form.get("name", "").strip()[:100]
     if not name:
         return await _advisor_page(request, who, target, problem="name", status_code=422)
+    try:
+        time_zone = form.get("time_zone", "").strip()[:60] or DEFAULT_TIME_ZONE
+        zone(time_zone)
+        working_hours = parse_week(form.get("working_hours", "")[:2000])
+    except InvalidHoursError as error:
+        return await _advisor_page(request, who, target, problem=str(error), status_code=422)
     settings: dict[str, Any] = {
         "system_prompt": form.get("system_prompt", "").strip()[:8000] or None,
         "away_message": form.get("away_message", "").strip()[:1600] or None,
         "language": form.get("language", "es").strip()[:10] or "es",
         "tts_voice": form.get("tts_voice", "").strip()[:40] or None,
+        "time_zone": time_zone,
+        "working_hours": working_hours,
     }
     try:
         async with runtime_of(request).pool.connection() as conn, conn.transaction():

@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from starlette.responses import Response
 
 from advisors.console_access import ConsoleSession, find_session, read_cookie
-from bot.web.console.texts import Language, pick_language, text
+from advisors.texts import Language, pick_language, text
 from bot.web.runtime import WebRuntime
 from bot.web.twilio_requests import read_form as read_capped_form
 

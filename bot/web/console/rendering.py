@@ -15,8 +15,8 @@ from fastapi import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from advisors.texts import text
 from bot.web.console.guard import Viewer, language_of
-from bot.web.console.texts import text
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

@@ -21,6 +21,7 @@ from advisors.console_access import (
     sign_cookie,
     use_link,
 )
+from advisors.texts import LANGUAGES
 from advisors.tokens import live_token
 from bot.web.console.guard import (
     LANGUAGE_COOKIE,
@@ -32,7 +33,6 @@ from bot.web.console.guard import (
     runtime_of,
 )
 from bot.web.console.rendering import render
-from bot.web.console.texts import LANGUAGES
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 

@@ -126,3 +126,24 @@ def test_the_admin_sees_every_advisors_conversations_and_can_filter_by_advisor(
     expect(page.get_by_test_id("conversation-row")).to_contain_text("Ana")
     page.get_by_test_id("conversation-row").click()
     expect(page.get_by_test_id("message").first).to_contain_text("para Ana")
+
+
+def test_working_hours_are_set_in_the_console_and_a_mistyped_range_is_refused(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    console.sign_in_as_admin(page)
+    page.goto(f"{console.base}/console/admin/advisors/{ana}")
+    page.get_by_test_id("advisor-working-hours").fill("mon 08:00-12:00 14:00-18:00\nsat 9-13")
+    page.get_by_test_id("advisor-save").click()
+    expect(page.get_by_test_id("admin-problem")).to_contain_text("«9-13» is not a range like 08:00-12:00")
+    assert console.db.query("SELECT settings->'working_hours' AS hours FROM advisors")[0]["hours"] is None
+    page.get_by_test_id("advisor-working-hours").fill("mon 08:00-12:00 14:00-18:00\nsat 09:00-13:00")
+    page.get_by_test_id("advisor-time-zone").fill("America/Mexico_City")
+    page.get_by_test_id("advisor-save").click()
+    expect(page.get_by_test_id("advisor-working-hours")).to_have_value(
+        "mon 08:00-12:00 14:00-18:00\nsat 09:00-13:00"
+    )
+    saved = console.db.query("SELECT settings FROM advisors")[0]["settings"]
+    assert saved["working_hours"] == {"mon": ["08:00-12:00", "14:00-18:00"], "sat": ["09:00-13:00"]}
+    assert saved["time_zone"] == "America/Mexico_City"

@@ -1,18 +1,10 @@
-"""Owns every fixed text of the console, in Spanish (the default: the advisors are Colombian) and English.
-
-Templates and handlers name a text by key; a key missing in one language is a test failure
-(tests/bot/web/console/test_texts.py), never an empty label on a page.
-"""
+"""The console's fixed texts: labels, buttons, notes and errors of every page."""
 
 from __future__ import annotations
 
-from typing import Literal
+from advisors.texts.language import Language
 
-Language = Literal["es", "en"]
-LANGUAGES: tuple[Language, ...] = ("es", "en")
-DEFAULT_LANGUAGE: Language = "es"
-
-CATALOGUE: dict[str, dict[Language, str]] = {
+CONSOLE: dict[str, dict[Language, str]] = {
     "app.title": {"es": "Consola de asesores", "en": "Advisor console"},
     "nav.inbox": {"es": "Conversaciones", "en": "Conversations"},
     "nav.advisors": {"es": "Asesores", "en": "Advisors"},
@@ -125,6 +117,12 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "admin.system_prompt": {"es": "Instrucciones de la IA", "en": "AI instructions"},
     "admin.away_message": {"es": "Mensaje de ausencia", "en": "Away message"},
     "admin.language": {"es": "Idioma de respuesta", "en": "Reply language"},
+    "admin.time_zone": {"es": "Zona horaria", "en": "Time zone"},
+    "admin.working_hours": {"es": "Horario de trabajo", "en": "Working hours"},
+    "admin.working_hours_help": {
+        "es": "Un día por línea (mon … sun) y sus franjas; vacío = siempre disponible.",
+        "en": "One day per line (mon … sun) and its ranges; empty = always available.",
+    },
     "admin.voice": {"es": "Voz", "en": "Voice"},
     "admin.tokens": {"es": "Tokens de acceso", "en": "Access tokens"},
     "admin.token_label": {"es": "Para qué es", "en": "What it is for"},
@@ -167,19 +165,3 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         "en": "The page expired; reload it and try again.",
     },
 }
-
-
-def text(key: str, language: Language) -> str:
-    """The text for `key` in `language`; an unknown key shows itself, so a test can catch it."""
-    entry = CATALOGUE.get(key)
-    if entry is None:
-        return key
-    return entry.get(language) or entry[DEFAULT_LANGUAGE]
-
-
-def pick_language(requested: str | None) -> Language:
-    """The language asked for (cookie or `?lang=`), or Spanish."""
-    for language in LANGUAGES:
-        if requested == language:
-            return language
-    return DEFAULT_LANGUAGE

@@ -1,0 +1,113 @@
+"""The WhatsApp texts: what customers read from the business, and advisors on their own phone."""
+
+from __future__ import annotations
+
+from advisors.texts.language import Language
+
+MESSAGES: dict[str, dict[Language, str]] = {
+    # To customers
+    "away.default": {
+        "es": "Hola, soy {advisor_name}. Recibí tu mensaje y te responderé personalmente muy pronto.",
+        "en": "Hi, this is {advisor_name}. I got your message and will reply personally very soon.",
+    },
+    "away.back_at": {
+        "es": "Ahora estoy fuera de horario; vuelvo {when}.",
+        "en": "I'm out of office right now; I'll be back {when}.",
+    },
+    # To advisors: commands
+    "command.help": {
+        "es": "Comandos:\n"
+        "#lista — clientes esperando a un humano\n"
+        "#ia off <tel> / #ia on <tel> — parar o devolver la IA\n"
+        "#audio on|off <tel> — respuestas en audio\n"
+        "#r <tel> <texto> — responder al cliente\n"
+        "#web — enlace para entrar a la consola web\n"
+        "#ayuda — esta ayuda",
+        "en": "Commands:\n"
+        "#lista — customers waiting for a human\n"
+        "#ia off <phone> / #ia on <phone> — stop the AI or give it back\n"
+        "#audio on|off <phone> — voice replies\n"
+        "#r <phone> <text> — reply to the customer\n"
+        "#web — sign-in link to the web console\n"
+        "#ayuda — this help",
+    },
+    "command.usage_switch": {
+        "es": "Uso: {command} on|off <teléfono>",
+        "en": "Usage: {command} on|off <phone>",
+    },
+    "command.usage_reply": {"es": "Uso: #r <teléfono> <texto>", "en": "Usage: #r <phone> <text>"},
+    "command.bad_phone": {
+        "es": "No entiendo el teléfono «{phone}».",
+        "en": "I do not understand the phone number «{phone}».",
+    },
+    "command.nobody_waiting": {
+        "es": "Nadie espera a un humano ahora mismo.",
+        "en": "Nobody is waiting for a human right now.",
+    },
+    "command.waiting": {
+        "es": "Esperando a un humano (más reciente primero):",
+        "en": "Waiting for a human (newest first):",
+    },
+    "command.console_link": {
+        "es": "Tu enlace para entrar a la consola (válido 15 minutos, un solo uso):\n{link}",
+        "en": "Your link to sign in to the console (valid 15 minutes, once):\n{link}",
+    },
+    "command.no_conversation": {
+        "es": "No tienes ninguna conversación con {phone}.",
+        "en": "You have no conversation with {phone}.",
+    },
+    "command.ai_on": {"es": "La IA vuelve a atender a {phone}.", "en": "The AI answers {phone} again."},
+    "command.ai_off": {
+        "es": "La IA ya no responde a {phone}. Contesta con #r {phone} <texto>.",
+        "en": "The AI no longer answers {phone}. Reply with #r {phone} <text>.",
+    },
+    "command.audio_on": {
+        "es": "{phone} recibirá las respuestas en audio.",
+        "en": "{phone} will get voice replies.",
+    },
+    "command.audio_off": {
+        "es": "{phone} recibirá las respuestas solo en texto.",
+        "en": "{phone} will get text replies only.",
+    },
+    "command.sending": {"es": "Enviando a {phone}.", "en": "Sending to {phone}."},
+    "command.ai_paused": {
+        "es": " La IA queda en pausa para este cliente.",
+        "en": " The AI is paused for this customer.",
+    },
+    "command.not_sent": {"es": "No enviado a {phone}: {reason}", "en": "Not sent to {phone}: {reason}"},
+    "refusal.opted_out": {
+        "es": "el cliente pidió no recibir más mensajes (escribió una palabra de baja).",
+        "en": "the customer asked to receive no more messages (wrote an opt-out word).",
+    },
+    "refusal.window_closed": {
+        "es": "pasaron más de 24 h desde su último mensaje; WhatsApp solo permite una plantilla "
+        "aprobada (envíala por la API con content_sid).",
+        "en": "more than 24 h passed since their last message; WhatsApp only allows an approved "
+        "template (send it through the API with content_sid).",
+    },
+    "refusal.empty": {"es": "el mensaje está vacío.", "en": "the message is empty."},
+    # To advisors: notices
+    "notice.handover": {
+        "es": "🔔 {phone} necesita atención humana: {reason}\n"
+        "La IA dejó de responderle. Contesta con: #r {phone} <texto>\n"
+        "Devuélvela a la IA con: #ia on {phone}",
+        "en": "🔔 {phone} needs a human: {reason}\n"
+        "The AI stopped answering them. Reply with: #r {phone} <text>\n"
+        "Give them back to the AI with: #ia on {phone}",
+    },
+    "handover.bot_loop": {
+        "es": "la IA respondió {replies} veces en {minutes} min sin un humano: ¿es otro bot?",
+        "en": "the AI replied {replies} times in {minutes} min without a human: is it another bot?",
+    },
+    # Dates, as "{weekday} {day} at {time}" in the texts above
+    "when.format": {"es": "el {weekday} a las {time}", "en": "on {weekday} at {time}"},
+    "when.today": {"es": "hoy a las {time}", "en": "today at {time}"},
+    "when.tomorrow": {"es": "mañana a las {time}", "en": "tomorrow at {time}"},
+    "weekday.0": {"es": "lunes", "en": "Monday"},
+    "weekday.1": {"es": "martes", "en": "Tuesday"},
+    "weekday.2": {"es": "miércoles", "en": "Wednesday"},
+    "weekday.3": {"es": "jueves", "en": "Thursday"},
+    "weekday.4": {"es": "viernes", "en": "Friday"},
+    "weekday.5": {"es": "sábado", "en": "Saturday"},
+    "weekday.6": {"es": "domingo", "en": "Sunday"},
+}
