@@ -12,10 +12,13 @@ uses (characters / 4, a picture ~85), over what the model was sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -32,17 +35,39 @@ PICTURE_TURN = 5
 PHOTO_BYTES = 120_000
 PLOT = DOC.parent / "img" / "bytes-per-turn.png"
 DATA = DOC.parent / "data" / "turns.json"
+# Each table's rows added by a turn are those past the key it had before the turn: the
+# checkpointer's ids and channel versions only grow. Sizes of all rows would shrink whenever the
+# periodic pruning deletes superseded checkpoints, which says nothing about what a turn writes.
 STORED = {
-    "checkpoints": "SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM checkpoints t",
-    "checkpoint_blobs": "SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM checkpoint_blobs t",
-    "checkpoint_writes": "SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM checkpoint_writes t",
-    "messages": "SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM messages t",
+    "checkpoints": "checkpoint_id",
+    "checkpoint_blobs": "version",
+    "checkpoint_writes": "checkpoint_id",
+    "messages": "id",
 }
 
 
-def _measure(conn: psycopg.Connection[Any]) -> dict[str, int]:
-    sizes = {name: int(conn.execute(query).fetchone()[0]) for name, query in STORED.items()}  # type: ignore[index]
-    sizes["wal"] = int(conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])  # type: ignore[index]
+def marks_of(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """The newest key of each table, and the database's write-ahead log position."""
+    marks: dict[str, Any] = {
+        table: conn.execute(f"SELECT max({key}) FROM {table}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+        for table, key in STORED.items()
+    }
+    marks["wal"] = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
+    return marks
+
+
+def added_since(conn: psycopg.Connection[Any], marks: dict[str, Any]) -> dict[str, int]:
+    """Bytes of the rows added since `marks` (pg_column_size), per table, and WAL bytes written."""
+    sizes: dict[str, int] = {}
+    for table, key in STORED.items():
+        query = f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t"  # noqa: S608
+        if marks[table] is not None:
+            row = conn.execute(query + f" WHERE {key} > %s", (marks[table],)).fetchone()
+        else:
+            row = conn.execute(query).fetchone()
+        sizes[table] = int(row[0])  # type: ignore[index]
+    wal = conn.execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", (marks["wal"],)).fetchone()
+    sizes["wal"] = int(wal[0])  # type: ignore[index]
     return sizes
 
 
@@ -60,32 +85,53 @@ def _turn_form(turn: int, url: str, services: Services) -> tuple[dict[str, str],
     )
 
 
-def run(turns: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="advisor-bot-turns-") as folder, local_services() as services:
-        photo = b"\xff\xd8\xff\xe0\x00\x10JFIF" + random.randbytes(PHOTO_BYTES) + b"\xff\xd9"
-        services.media.files["PHOTO"] = (photo, "image/jpeg")
-        env = {**bench_environment(folder), **services.environment(), "OPENAI_IMAGE_INPUT": "on"}
+@contextlib.contextmanager
+def conversation_server(services: Services, extra: dict[str, str], *, prefix: str) -> Iterator[Turns]:
+    """`advisor-bot serve` on a fresh embedded PostgreSQL, talking to `services`, one turn at a time."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        env = {**bench_environment(folder), **services.environment(), **extra}
         with (
             running_server(folder, env, []) as base,
             psycopg.connect(database_url(folder), autocommit=True) as conn,
         ):
-            webhook = base + "/webhooks/twilio"
+            yield Turns(services, conn, base + "/webhooks/twilio")
+
+
+@dataclass
+class Turns:
+    """Plays a conversation's turns against a running server and measures each one."""
+
+    services: Services
+    conn: psycopg.Connection[Any]
+    webhook: str
+    played: int = 0
+
+    def play(self, form: dict[str, str], signature: str) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        """Send one signed customer message and wait for its reply; bytes added and model requests."""
+        marks = marks_of(self.conn)
+        requests_before = len(self.services.model.requests)
+        response = httpx.post(self.webhook, data=form, headers={"X-Twilio-Signature": signature})
+        self.played += 1
+        if response.status_code != 200:
+            raise SystemExit(f"turn {self.played}: webhook answered {response.status_code}")
+        self.services.wait_for_replies(self.conn, self.played, timeout=60)
+        return added_since(self.conn, marks), self.services.model.requests[requests_before:]
+
+
+def run(turns: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with local_services() as services:
+        photo = b"\xff\xd8\xff\xe0\x00\x10JFIF" + random.randbytes(PHOTO_BYTES) + b"\xff\xd9"
+        services.media.files["PHOTO"] = (photo, "image/jpeg")
+        extra = {"OPENAI_IMAGE_INPUT": "on"}
+        with conversation_server(services, extra, prefix="advisor-bot-turns-") as conversation:
             for turn in range(1, turns + 1):
-                before = _measure(conn)
-                requests_before = len(services.model.requests)
-                form, signature = _turn_form(turn, webhook, services)
-                response = httpx.post(webhook, data=form, headers={"X-Twilio-Signature": signature})
-                if response.status_code != 200:
-                    raise SystemExit(f"turn {turn}: webhook answered {response.status_code}")
-                services.wait_for_replies(conn, turn, timeout=60)
-                after = _measure(conn)
-                prompts = services.model.requests[requests_before:]
+                added, prompts = conversation.play(*_turn_form(turn, conversation.webhook, services))
                 prompt_chars = sum(len(json.dumps(r["messages"], ensure_ascii=False)) for r in prompts)
                 row = {
                     "turn": turn,
-                    **{f"{name}_bytes": after[name] - before[name] for name in after},
-                    "stored_bytes": sum(after[name] - before[name] for name in STORED),
+                    **{f"{name}_bytes": size for name, size in added.items()},
+                    "stored_bytes": sum(added[name] for name in STORED),
                     "model_calls": len(prompts),
                     "prompt_messages": len(prompts[-1]["messages"]) if prompts else 0,
                     "prompt_tokens": sum(count_tokens_approximately(r["messages"]) for r in prompts),

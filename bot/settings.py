@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    openai_embedding_model: str | None = None
     openai_transcribe_model: str = "whisper-1"
     openai_tts_model: str = "gpt-4o-mini-tts"
     openai_image_input: Literal["auto", "on", "off"] = "auto"
@@ -67,7 +68,8 @@ class Settings(BaseSettings):
     supabase_media_bucket: str = "media"
     model_context_tokens: int = Field(default=16_000, ge=512)
     reply_token_reserve: int = Field(default=1_024, ge=64)
-    ai_memory_tokens: int = Field(default=4_000, ge=256, le=1_000_000)
+    ai_memory_tokens: int | None = Field(default=None, ge=256, le=1_000_000)
+    ai_summary_tokens: int | None = Field(default=None, ge=64, le=100_000)
 
     advisor_cache_ttl: float = Field(default=86_400, gt=0)
     unknown_number_cache_ttl: float = Field(default=60, ge=0)

@@ -1,12 +1,31 @@
-"""Owns what one agent run knows that is not memory: the advisor's system prompt."""
+"""Owns what one agent run knows that is not checkpointed: the prompt and the remembered turns."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from langchain_core.messages import BaseMessage
+
+
+@dataclass(frozen=True)
+class RememberedMessage:
+    """One earlier message of the conversation, as the model reads it, with its `messages` row id.
+
+    The row id orders messages against the summary: everything up to the state's
+    `summarized_through` is in the summary, everything after it is shown word for word.
+    """
+
+    row_id: int
+    message: BaseMessage
 
 
 @dataclass(frozen=True)
 class AgentContext:
-    """Per-run data that must not be checkpointed (LangGraph copies string config into metadata)."""
+    """Per-run data that must not be checkpointed (LangGraph copies string config into metadata).
+
+    `history` is read from the `messages` table by the worker for every turn: storing it in the
+    checkpoint too would write the whole memory again on every turn.
+    """
 
     system_prompt: str
+    history: tuple[RememberedMessage, ...] = field(default=())

@@ -1,23 +1,62 @@
-"""Owns the LangGraph agent's graph: model ⇄ tools, with a bounded memory per conversation."""
+"""Owns the LangGraph agent's graph: fold old turns → model ⇄ tools, with a bounded memory."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, NotRequired, TypedDict
 
+import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph.message import REMOVE_ALL_MESSAGES
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
 from bot.agent.context import AgentContext
-from memory.ai.trimming import forget_beyond, messages_within_budget, pictures_as_text
+from bot.agent.summary import (
+    EmptySummaryError,
+    fold_into_summary,
+    turns_to_fold,
+    unsummarised,
+    with_summary,
+)
+from memory.ai.budget import MemoryBudget
+from memory.ai.trimming import messages_within_budget, pictures_as_text
 
-AGENT_NODE = "agent"  # memory edits outside a turn are written as this node's updates
+logger = logging.getLogger(__name__)
+
+AGENT_NODE = "agent"
+FOLD_NODE = "fold"
+
+
+class RunningSummary(TypedDict):
+    """The older turns in a few lines, and the `messages` row id they cover up to."""
+
+    text: str
+    through: int
+
+
+class AgentState(MessagesState):
+    """What the checkpoint keeps between turns: this turn's messages and the running summary.
+
+    Earlier turns are not kept here: they are read from `messages` for every turn (see
+    `AgentContext.history`), so each checkpoint holds one turn, not the whole memory. The
+    summary is a dict, not a string, on purpose: the Postgres checkpointer stores strings inline
+    in every checkpoint row, dicts as a blob written only when they change (once per fold).
+    """
+
+    summary: NotRequired[RunningSummary]
+
+
+def summary_of(state: Any) -> RunningSummary:
+    """The state's running summary; an empty one before the first fold."""
+    found = state.get("summary") if state else None
+    return found if found else RunningSummary(text="", through=0)
 
 
 def build_agent_graph(
@@ -25,51 +64,80 @@ def build_agent_graph(
     tools: list[BaseTool],
     *,
     prompt_token_budget: int,
-    memory_token_budget: int | None = None,
+    memory: MemoryBudget,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the agent once: model ⇄ tools, memory in `checkpointer`, keyed by thread id.
+    """Compile the agent once: fold → model ⇄ tools, memory in `checkpointer`, keyed by thread id.
 
-    The system prompt arrives per run as `AgentContext`, so one compiled graph serves every
-    advisor and the prompt is not copied into every checkpoint. The model sees the system
-    prompt and the newest turns that fit in `prompt_token_budget`; the checkpoint keeps the
-    newest turns within `memory_token_budget` (AI_MEMORY_TOKENS), pictures only until answered.
+    The system prompt and the remembered turns arrive per run as `AgentContext`, so one compiled
+    graph serves every advisor. The model sees the system prompt, the summary, the turns the
+    summary does not cover and this turn, trimmed to `prompt_token_budget` as a last guard.
     """
     bound = model.bind_tools(tools)
-    if memory_token_budget is None:
-        memory_token_budget = prompt_token_budget
+
+    async def fold_old_turns(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        """Once per turn, before the model answers: fold the oldest turns if past the bound.
+
+        A failure only logs: the answer goes ahead with the newest turns that fit, and the fold
+        is tried again on the next turn, since nothing moved the summary forward.
+        """
+        history = runtime.context.history if runtime.context else ()
+        summary = summary_of(state)
+        folding = turns_to_fold(unsummarised(history, summary["through"]), memory)
+        if not folding:
+            return {}
+        try:
+            text = await fold_into_summary(model, summary["text"], folding, max_tokens=memory.summary_tokens)
+        except (openai.OpenAIError, EmptySummaryError, ValueError) as error:
+            logger.warning(
+                "could not fold old turns into the summary; retried on a later turn",
+                extra={"error": type(error).__name__, "messages": len(folding)},
+            )
+            return {}
+        logger.info("old turns folded into the summary", extra={"messages": len(folding)})
+        return {"summary": RunningSummary(text=text, through=folding[-1].row_id)}
 
     async def call_model(
-        state: MessagesState, config: RunnableConfig, runtime: Runtime[AgentContext]
+        state: AgentState, config: RunnableConfig, runtime: Runtime[AgentContext]
     ) -> dict[str, list[Any]]:
-        prompt = runtime.context.system_prompt if runtime.context else ""
-        history = state["messages"]
-        messages = messages_within_budget(prompt, history, max_tokens=prompt_token_budget)
+        context = runtime.context or AgentContext(system_prompt="")
+        summary = summary_of(state)
+        earlier = [item.message for item in unsummarised(context.history, summary["through"])]
+        this_turn = state["messages"]
+        messages = messages_within_budget(
+            with_summary(context.system_prompt, summary["text"]),
+            [*earlier, *this_turn],
+            max_tokens=prompt_token_budget,
+        )
         response = await bound.ainvoke(messages, config)
         if isinstance(response, AIMessage) and response.tool_calls:
             return {"messages": [response]}  # mid-turn: the tools may still need the pictures
-        # The turn is answered: keep the memory bounded (see memory.ai.trimming), in this same update
-        # so that no extra checkpoint is written.
-        removals = forget_beyond([*history, response], max_tokens=memory_token_budget)
-        removed = {removal.id for removal in removals}
-        return {"messages": [*removals, *pictures_as_text(history, keep=removed), response]}
+        # The turn is answered: pictures leave the checkpoint in this same update.
+        return {"messages": [*pictures_as_text(this_turn), response]}
 
-    graph = StateGraph(MessagesState, context_schema=AgentContext)
+    graph = StateGraph(AgentState, context_schema=AgentContext)
+    graph.add_node(FOLD_NODE, fold_old_turns)
     # The typed overloads cover nodes taking config or runtime, not both; LangGraph passes both.
     graph.add_node(AGENT_NODE, call_model)  # type: ignore[call-overload]
     graph.add_node("tools", ToolNode(tools))
-    graph.add_edge(START, AGENT_NODE)
+    graph.add_edge(START, FOLD_NODE)
+    graph.add_edge(FOLD_NODE, AGENT_NODE)
     graph.add_conditional_edges(AGENT_NODE, _route_after_agent, {"tools": "tools", END: END})
     graph.add_edge("tools", AGENT_NODE)
     return graph.compile(checkpointer=checkpointer)
 
 
-def _route_after_agent(state: MessagesState) -> str:
-    """Go to the tools when the model asked for them; otherwise the turn is over.
+def new_turn(humans: list[HumanMessage]) -> dict[str, list[BaseMessage]]:
+    """The graph input for a turn: the last turn leaves the checkpoint, the customer's messages enter.
 
-    Unlike the prebuilt `tools_condition`, an update that carries no message (the worker
-    removing a dropped reply with `update_state`) simply ends the turn.
+    Whatever an earlier, interrupted attempt of this turn left there goes too: the model never
+    sees an answer the customer did not receive.
     """
+    return {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *humans]}
+
+
+def _route_after_agent(state: AgentState) -> str:
+    """Go to the tools when the model asked for them; otherwise the turn is over."""
     messages = state.get("messages") or []
     last = messages[-1] if messages else None
     return "tools" if isinstance(last, AIMessage) and last.tool_calls else END

@@ -1,27 +1,23 @@
-"""Owns changes to a conversation's AI memory made outside a model turn.
+"""Owns reading and tidying a conversation's checkpointed AI memory outside a model turn.
 
-The worker keeps the memory true to what the customer actually saw: messages held for the human
-are remembered, an advisor's own words are added, a dropped or interrupted answer is removed,
-and superseded checkpoints are pruned. Without a model (the away-message mode) there is no
-memory, and every edit is a no-op.
+The checkpoint holds the running summary and the last turn; the verbatim turns live in
+`messages` (see bot.agent.graph). So what the customer actually saw is what the AI remembers
+without edits: messages held for the human, an advisor's own words, a dropped answer (never
+recorded) need nothing here. What is left is where the summary stops, and pruning superseded
+checkpoints. Without a model (the away-message mode) there is no memory.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-from uuid import UUID
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 
-from bot.agent.graph import AGENT_NODE
+from bot.agent.graph import summary_of
 from memory.ai.checkpointer import prune_superseded_checkpoints
-from memory.ai.thread import run_config_for
-
-logger = logging.getLogger(__name__)
 
 _PRUNE_BATCHES_PER_RUN = 10  # bounded per run; the next run goes on
 
@@ -35,45 +31,17 @@ def messages_from(messages: list[BaseMessage], *, first_id: str | None) -> list[
 
 
 class AgentMemory:
-    """Edits the checkpointed memory of the compiled agent graph (None: no model, no memory)."""
+    """Reads and prunes the checkpointed memory of the compiled agent graph (None: no model)."""
 
     def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any] | None) -> None:
         self._graph = graph
 
-    async def remember(self, config: RunnableConfig, messages: list[BaseMessage]) -> None:
-        """Add messages the model did not answer (held for the human) to the memory."""
-        if self._graph is not None and messages:
-            await self._graph.aupdate_state(config, {"messages": messages}, as_node=AGENT_NODE)
-
-    async def remember_advisor_message(
-        self, *, advisor_id: UUID, phone: str, message_id: int, body: str
-    ) -> None:
-        """Add what the human said, so the AI knows it when it takes over again."""
-        said = AIMessage(content=body, id=f"advisor-{message_id}", name="advisor")
-        await self.remember(run_config_for(advisor_id, phone), [said])
-
-    async def forget(self, config: RunnableConfig, added: list[BaseMessage], *, keep_humans: bool) -> None:
-        """Remove a dropped run's messages from the AI's memory, so it never 'said' them."""
-        removals: list[BaseMessage] = [
-            RemoveMessage(id=message.id)
-            for message in added
-            if message.id and not (keep_humans and isinstance(message, HumanMessage))
-        ]
-        await self.remember(config, removals)
-
-    async def discard_unrecorded_turn(self, config: RunnableConfig, *, first_id: str | None) -> None:
-        """Undo what an earlier attempt of this turn left in the AI's memory before it died.
-
-        A worker killed after the checkpoint saved the model's answer but before the reply was
-        recorded would otherwise show the model an answer the customer never received.
-        """
+    async def summarized_through(self, config: RunnableConfig) -> int:
+        """The `messages` row id up to which the summary covers the conversation (0: no summary)."""
         if self._graph is None:
-            return
+            return 0
         state = await self._graph.aget_state(config)
-        leftover = messages_from(list(state.values.get("messages", [])), first_id=first_id)
-        if leftover:
-            logger.warning("discarding an interrupted attempt's answer", extra={"messages": len(leftover)})
-            await self.forget(config, leftover, keep_humans=False)
+        return summary_of(state.values)["through"]
 
     async def prune(self) -> int:
         """Delete superseded checkpoints (see memory.ai.checkpointer); return conversations pruned."""

@@ -1,4 +1,4 @@
-"""Owns the OpenAI-compatible clients: the chat model and the audio client, with key, URL and retries."""
+"""Owns the OpenAI-compatible clients (chat, audio): key, URL, retries, and the memory they allow."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
 from bot.settings import Settings
+from memory.ai.budget import MemoryBudget, memory_budget
 
 
 def openai_api_key(settings: Settings) -> str:
@@ -21,6 +22,15 @@ def audio_client(settings: Settings) -> openai.AsyncOpenAI:
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout_seconds,
         max_retries=1,
+    )
+
+
+def memory_budget_for(settings: Settings) -> MemoryBudget:
+    """The AI's memory bounds; unset figures follow MODEL_CONTEXT_TOKENS (see memory.ai.budget)."""
+    return memory_budget(
+        context_tokens=settings.model_context_tokens,
+        memory_tokens=settings.ai_memory_tokens,
+        summary_tokens=settings.ai_summary_tokens,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from bot.twilio.inbound import is_audio, is_image
 from memory.records.models import Message
@@ -84,6 +84,28 @@ def human_messages(inbound: list[Message], images: dict[int, list[str]] | None =
             content = parts
         messages.append(HumanMessage(content=content, id=f"inbound-{message.id}"))
     return messages
+
+
+def remembered_messages(rows: list[Message]) -> list[tuple[Message, BaseMessage]]:
+    """Earlier messages of the conversation as the model reads them, oldest first.
+
+    The customer's are rendered like this turn's (without pictures: those were seen when they
+    came); the AI's own replies and the advisor's messages are the assistant's side, the
+    advisor's named so that the model can tell who said what. A voice reply reads as its text.
+    """
+    remembered: list[tuple[Message, BaseMessage]] = []
+    for row in rows:
+        if row.direction == "inbound":
+            text = text_for_agent(
+                row.body, row.media, row.payload, transcript=row.transcript, media_error=row.media_error
+            )
+            remembered.append((row, HumanMessage(content=text, id=f"inbound-{row.id}")))
+            continue
+        said = row.body or row.transcript or ""
+        if said:
+            name = "advisor" if row.author == "advisor" else None
+            remembered.append((row, AIMessage(content=said, id=f"outbound-{row.id}", name=name)))
+    return remembered
 
 
 def profile_block(profile: CustomerProfile) -> str:

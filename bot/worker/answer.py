@@ -9,18 +9,21 @@ or a newer message, wins over it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import openai
-from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig
 
+from advisors import texts as catalogue
 from advisors.models import Advisor
 from advisors.repository import get_advisor
-from bot.agent.context import AgentContext
-from bot.agent.graph import final_reply
+from advisors.texts import Language, guess_language
+from bot.agent.context import AgentContext, RememberedMessage
+from bot.agent.graph import final_reply, new_turn
 from bot.agent.memory_edits import messages_from
-from bot.agent.prompts import human_messages
+from bot.agent.model import memory_budget_for
+from bot.agent.prompts import human_messages, remembered_messages
 from bot.agent.speech import needs_text_too
 from bot.twilio.sender import split_reply
 from bot.worker.delivery import deliver
@@ -30,6 +33,7 @@ from bot.worker.voice_reply import voice_reply
 from memory.ai.thread import run_config_for
 from memory.records import conversations
 from memory.records import messages as message_records
+from memory.records.history import recent_turns
 from memory.records.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -99,7 +103,30 @@ async def answer_conversation(
 async def _system_prompt(parts: WorkerParts, advisor: Advisor, conversation: Conversation) -> str:
     """The advisor's instructions, then what is known of this customer."""
     known = await parts.profile_prompts.block(parts.pool, conversation)
-    return f"{advisor.system_prompt()}\n\n{known}" if known else advisor.system_prompt()
+    instructions = advisor.system_prompt(at=datetime.now(UTC))
+    return f"{instructions}\n\n{known}" if known else instructions
+
+
+async def _remembered(
+    parts: WorkerParts, conversation: Conversation, config: RunnableConfig, *, before_id: int
+) -> tuple[RememberedMessage, ...]:
+    """The conversation before this turn that the summary does not cover, as the model reads it.
+
+    Twice the verbatim bound is read, so the fold can see that the bound was passed; when folds
+    keep failing, the oldest of what is past it is simply not shown (and never blocks a reply).
+    """
+    budget = memory_budget_for(parts.settings)
+    after_id = await parts.memory.summarized_through(config)
+    async with parts.pool.connection() as conn:
+        rows = await recent_turns(
+            conn=conn,
+            advisor_id=conversation.advisor_id,
+            conversation_id=conversation.conversation_id,
+            before_id=before_id,
+            after_id=after_id,
+            max_chars=2 * budget.turns_tokens * 4,
+        )
+    return tuple(RememberedMessage(row.id, message) for row, message in remembered_messages(rows))
 
 
 async def _give_up_on_poison(
@@ -155,7 +182,9 @@ async def _answering_a_bot(parts: WorkerParts, advisor: Advisor, conversation: C
     await parts.flags.hand_over(
         advisor_id=str(advisor.id),
         phone=conversation.phone_number,
-        reason=f"la IA respondió {replies} veces en {minutes:.0f} min sin un humano: ¿es otro bot?",
+        reason=catalogue.text(
+            "handover.bot_loop", advisor.language(), replies=replies, minutes=f"{minutes:.0f}"
+        ),
     )
     logger.warning(
         "possible bot loop; conversation handed to the advisor",
@@ -167,10 +196,7 @@ async def _answering_a_bot(parts: WorkerParts, advisor: Advisor, conversation: C
 async def _hold_for_advisor(
     parts: WorkerParts, advisor: Advisor, conversation: Conversation, inbound: list[Message], *, outcome: str
 ) -> None:
-    """Keep the messages for the human; the AI's memory still learns what was said."""
-    await parts.memory.remember(
-        run_config_for(advisor.id, conversation.phone_number), [*human_messages(inbound)]
-    )
+    """Keep the messages for the human; the AI reads them from `messages` when it is back."""
     async with parts.pool.connection() as conn:
         await message_records.mark_processed(
             conn=conn,
@@ -194,20 +220,22 @@ async def _reply(
 ) -> Outcome:
     """Ask the agent (or take the away message), record the reply unless overtaken, and send it."""
     config = run_config_for(advisor.id, conversation.phone_number)
-    added: list[BaseMessage] = []
     outcome_status = "answered"
     model_error: str | None = None
     if parts.graph is None:
-        text = advisor.away_message()
+        text = advisor.away_message(customer_language=_language_of(inbound))
         outcome_status = "away_message"
     else:
         humans = human_messages(inbound, await images_for_model(parts, advisor, inbound))
-        await parts.memory.discard_unrecorded_turn(config, first_id=humans[0].id)
+        context = AgentContext(
+            system_prompt=await _system_prompt(parts, advisor, conversation),
+            history=await _remembered(parts, conversation, config, before_id=inbound[0].id),
+        )
         try:
             result = await parts.graph.ainvoke(
-                {"messages": humans},
+                new_turn(humans),
                 config,
-                context=AgentContext(system_prompt=await _system_prompt(parts, advisor, conversation)),
+                context=context,
                 # One checkpoint per turn, at its end, instead of one per step: each checkpoint
                 # stores the whole memory again. A crash mid-turn simply reruns the turn.
                 durability="exit",
@@ -219,12 +247,11 @@ async def _reply(
                 "model refused the request; sending the away message",
                 extra={**log_facts(advisor, conversation), "error": type(error).__name__},
             )
-            text = advisor.away_message()
+            text = advisor.away_message(customer_language=_language_of(inbound))
             outcome_status = "ai_failed"
             model_error = f"{type(error).__name__}: {error}"[:1000]
         else:
-            added = messages_from(result["messages"], first_id=humans[0].id)
-            text = final_reply(added)
+            text = final_reply(messages_from(result["messages"], first_id=humans[0].id))
 
     texts = split_reply(text) if text else []
     voice_url = (
@@ -262,6 +289,7 @@ async def _reply(
                 parts=texts,
                 author="ai" if outcome_status == "answered" else "system",
                 voice_url=voice_url,
+                spoken=text if voice_url else None,
             )
         elif human_took_over:
             await message_records.mark_processed(
@@ -272,12 +300,16 @@ async def _reply(
                 outcome="held_for_advisor",
             )
     if newer_message or human_took_over:
-        await parts.memory.forget(config, added, keep_humans=not newer_message)
         reason = "newer_message" if newer_message else "human_took_over"
         logger.info("reply dropped", extra={**log_facts(advisor, conversation), "reason": reason})
         return Outcome(f"dropped_{reason}", sent_before)
     sent = await deliver(parts, advisor, conversation)
     return Outcome(outcome_status, sent_before + sent)
+
+
+def _language_of(inbound: list[Message]) -> Language | None:
+    """The customer's language as their messages show it, for the fixed texts they get."""
+    return guess_language(" ".join(message.body or message.transcript or "" for message in inbound))
 
 
 def _handed_over_by_this_run(conversation: Conversation, started_at: datetime) -> bool:

@@ -89,13 +89,6 @@ async def deliver(parts: WorkerParts, advisor: Advisor, conversation: Conversati
                 {**message_event(conversation, message), "twilio_sid": result.sid, "status": result.status},
             )
         sent += 1
-        if message.author == "advisor":
-            await parts.memory.remember_advisor_message(
-                advisor_id=advisor.id,
-                phone=conversation.phone_number,
-                message_id=message.id,
-                body=message.body,
-            )
         facts = {**log_facts(advisor, conversation), "direction": "outbound", "sid": result.sid}
         if result.sid is None:
             logger.info("dry run: no Twilio credentials, message stored but not sent", extra=facts)

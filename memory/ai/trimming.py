@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 
 
@@ -35,36 +35,16 @@ def messages_within_budget(
     return list(kept)
 
 
-def forget_beyond(history: Sequence[BaseMessage], *, max_tokens: int) -> list[RemoveMessage]:
-    """Removals for the oldest messages of the AI's memory beyond `max_tokens` (AI_MEMORY_TOKENS).
-
-    LangGraph stores the whole message list again in every checkpoint, so an unbounded memory
-    makes every turn write more bytes than the one before. The full conversation stays in the
-    `messages` table; the AI keeps the newest turns, cut at the start of a customer turn.
-    """
-    kept = trim_messages(
-        list(history),
-        max_tokens=max_tokens,
-        token_counter=count_tokens_approximately,
-        strategy="last",
-        start_on="human",
-        allow_partial=False,
-    )
-    kept_ids = {message.id for message in kept}
-    return [RemoveMessage(id=m.id) for m in history if m.id is not None and m.id not in kept_ids]
-
-
-def pictures_as_text(history: Sequence[BaseMessage], *, keep: set[str | None]) -> list[HumanMessage]:
+def pictures_as_text(history: Sequence[BaseMessage]) -> list[HumanMessage]:
     """Text-only replacements (same ids) for customer messages that still carry pictures.
 
     A picture travels to the model as a data URL of up to MAX_IMAGE_BYTES. Once the model has
     answered the turn that showed it, keeping it would copy it into every later checkpoint and
-    prompt; its caption and the "[El cliente envió … imagen(es)]" note stay. Ids in `keep` are
-    left alone.
+    prompt; its caption and the "[El cliente envió … imagen(es)]" note stay.
     """
     replaced = []
     for message in history:
-        if not isinstance(message, HumanMessage) or isinstance(message.content, str) or message.id in keep:
+        if not isinstance(message, HumanMessage) or isinstance(message.content, str):
             continue
         text = " ".join(
             part.get("text", "") if isinstance(part, dict) else str(part)

@@ -136,18 +136,20 @@ async def insert_pending_replies(
     parts: list[str],
     author: str,
     voice_url: str | None = None,
+    spoken: str | None = None,
 ) -> list[int]:
     """Record the intent to send each part before any call to Twilio; return their ids.
 
-    With `voice_url`, a voice note goes first and `parts` (possibly none) follow as text.
+    With `voice_url`, a voice note goes first and `parts` (possibly none) follow as text; what
+    the note says (`spoken`) is its transcript, so the AI remembers its own spoken answers.
     """
     ids: list[int] = []
     if voice_url is not None:
         cursor = await conn.execute(
             """
             INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media,
-                payload, status, reply_to, part)
-            VALUES (%s, %s, 'outbound', %s, '', %s, %s, 'pending', %s, 0)
+                payload, status, reply_to, part, transcript)
+            VALUES (%s, %s, 'outbound', %s, '', %s, %s, 'pending', %s, 0, %s)
             RETURNING id
             """,
             (
@@ -157,6 +159,7 @@ async def insert_pending_replies(
                 Jsonb([{"url": voice_url, "content_type": "audio/ogg"}]),
                 Jsonb({"media_url": voice_url}),
                 reply_to,
+                spoken,
             ),
         )
         row = await cursor.fetchone()

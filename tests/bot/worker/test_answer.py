@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
+from bot.agent.model import memory_budget_for
 from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
@@ -197,7 +202,56 @@ def test_the_system_prompt_comes_from_the_advisors_settings(
     system = fake_openai.requests[0]["messages"][0]
     assert system["role"] == "system"
     assert system["content"].startswith("Eres Ana, de Inmobiliaria Sol.")
-    assert system["content"].endswith("Idioma de respuesta: en.")
+    language_line = "Responde en el idioma en que escribe el cliente; si no está claro, en inglés."
+    assert language_line in system["content"]
+
+
+def _hours_closed_now() -> str:
+    """Working hours (Bogotá) of one hour tomorrow only: now is always outside them."""
+    tomorrow = (datetime.now(ZoneInfo("America/Bogota")) + timedelta(days=1)).weekday()
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[tomorrow]
+    hours = {day: ["08:00-09:00"]}
+    return json.dumps({"time_zone": "America/Bogota", "working_hours": hours, "language": "en"})
+
+
+def test_outside_working_hours_the_away_message_says_when_in_the_customers_language(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER, settings=_hours_closed_now())
+    with TestClient(create_app(make_settings(openai_api_key=None, openai_base_url=None))) as client:
+        _post(client, "Hola, ¿cuánto cuesta el apartamento?")
+        _post(client, "Hi, how much is the apartment?", customer="+14155550100")
+        wait_for(lambda: fake_twilio.bodies_to(CUSTOMER) and fake_twilio.bodies_to("+14155550100"))
+    assert fake_twilio.bodies_to(CUSTOMER) == [
+        "Hola, soy Ana. Recibí tu mensaje y te responderé personalmente muy pronto. "
+        "Ahora estoy fuera de horario; vuelvo mañana a las 08:00."
+    ]
+    assert fake_twilio.bodies_to("+14155550100") == [
+        "Hi, this is Ana. I got your message and will reply personally very soon. "
+        "I'm out of office right now; I'll be back tomorrow at 08:00."
+    ]
+
+
+def test_a_handover_outside_working_hours_tells_the_agent_when_the_advisor_is_back(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER, settings=_hours_closed_now(), phone="+573009990000")
+
+    def hand_over_then_relay(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "Relayed: " + messages[-1]["content"]}
+        return {"content": None, "tool_calls": [("hand_over_to_advisor", {"reason": "wants to buy"})]}
+
+    fake_openai.behaviour = hand_over_then_relay
+    _post(client, "I want to buy it, can I talk to Ana?")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER) and fake_twilio.bodies_to("+573009990000"))
+    system = fake_openai.requests[0]["messages"][0]["content"]
+    assert "está fuera de horario y vuelve mañana a las 08:00" in system
+    reply = fake_twilio.bodies_to(CUSTOMER)[0]
+    assert reply.startswith("Relayed: The advisor has been notified, but is outside working hours")
+    assert "08:00 (America/Bogota)" in reply
+    # The advisor's notice is in the advisor's language (English here).
+    assert fake_twilio.bodies_to("+573009990000")[0].startswith(f"🔔 {CUSTOMER} needs a human: wants to buy")
 
 
 def test_offline_mode_answers_with_the_away_message(
@@ -390,23 +444,88 @@ def test_a_message_twilio_accepted_but_never_confirmed_is_not_sent_twice(
     assert row["status"] == "sent"
 
 
-def test_the_ai_memory_stays_within_ai_memory_tokens_however_long_the_conversation(
+def _summarising_model(messages: list[dict[str, Any]]) -> Reply:
+    """A model that answers like `echo_model` and, asked for a summary, keeps every "dato N" shown."""
+    if str(messages[0]["content"]).startswith("Resume la conversación"):
+        facts = dict.fromkeys(re.findall(r"dato \d+", str(messages[-1]["content"])))
+        return {"content": "Datos del cliente: " + ", ".join(facts)}
+    return echo_model(messages)
+
+
+def _answers(fake_openai: FakeOpenAI) -> list[dict[str, Any]]:
+    return [r for r in fake_openai.requests if not str(r["messages"][0]["content"]).startswith("Resume")]
+
+
+def _summaries(fake_openai: FakeOpenAI) -> list[dict[str, Any]]:
+    return [r for r in fake_openai.requests if str(r["messages"][0]["content"]).startswith("Resume")]
+
+
+def test_old_turns_are_folded_into_a_summary_and_each_checkpoint_holds_one_turn(
     make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
     db.add_advisor("Ana", ADVISOR_NUMBER)
+    fake_openai.behaviour = _summarising_model
+    settings = make_settings(ai_memory_tokens=400, ai_loop_max_replies=0)
+    budget = memory_budget_for(settings)
     # Many turns in seconds look like another bot: the loop guard is off for this test.
-    with TestClient(create_app(make_settings(ai_memory_tokens=300, ai_loop_max_replies=0))) as client:
+    with TestClient(create_app(settings)) as client:
         for turn in range(25):
-            _post(client, f"pregunta {turn}: " + "detalle " * 10)
+            _post(client, f"pregunta {turn}: dato {turn} " + "detalle " * 10)
             wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
         settle(db)
-    sizes = [len(request["messages"]) for request in fake_openai.requests]
-    assert sizes[-1] == sizes[-5] < sizes[0] + 2 * 25  # bounded, and no longer growing
-    last = fake_openai.requests[-1]["messages"]
-    assert last[1]["role"] == "user" and last[-1]["content"].startswith("pregunta 24")
-    # One checkpoint per turn (durability "exit"), not one per graph step.
-    checkpoints = db.query("SELECT count(*) AS n FROM checkpoints")[0]["n"]
-    assert checkpoints == 25
+    answers, summaries = _answers(fake_openai), _summaries(fake_openai)
+    assert len(answers) == 25
+    assert 0 < len(summaries) < 25 // 2  # folds take half the verbatim turns: they stay rare
+    last = answers[-1]["messages"]
+    assert last[-1]["content"].startswith("pregunta 24")
+    # The earliest facts are in the summary after the system prompt; the rest is verbatim.
+    system = last[0]["content"]
+    assert "Resumen de lo anterior" in system and "dato 0," in system
+    verbatim = "".join(str(m["content"]) for m in last[1:-1])
+    assert "pregunta 0:" not in verbatim and "pregunta 23:" in verbatim
+    assert len(verbatim) <= budget.turns_tokens * 4
+    sizes = [len(request["messages"]) for request in answers]
+    assert max(sizes[10:]) < sizes[0] + 2 * 12  # bounded however long the conversation
+    # One checkpoint per turn (durability "exit"), and it holds this turn, not the conversation.
+    assert db.count("checkpoints") == 25
+    blobs = db.query(
+        "SELECT position('pregunta 24:'::bytea IN blob) > 0 AS newest,"
+        " position('pregunta 23:'::bytea IN blob) > 0 AS older FROM checkpoint_blobs"
+        " WHERE channel = 'messages' ORDER BY version DESC LIMIT 1"
+    )
+    assert blobs == [{"newest": True, "older": False}]
+
+
+def test_a_summary_that_fails_never_loses_the_reply_and_is_folded_on_a_later_turn(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    fake_openai.behaviour = _summarising_model
+    settings = make_settings(ai_memory_tokens=400, ai_loop_max_replies=0)
+    with TestClient(create_app(settings)) as client:
+        turn = 0
+        while not _summaries(fake_openai):
+            if turn == 30:
+                raise AssertionError("no summary was ever asked for")
+            before = len(fake_openai.requests)
+            fake_openai.failures = [500]  # whichever call comes first this turn fails once
+            _post(client, f"pregunta {turn}: dato {turn} " + "detalle " * 10)
+            wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
+            settle(db)
+            turn += 1
+        failed_turn = turn - 1
+        # The summary request failed: the reply of that turn still went out, without a summary.
+        replied = fake_twilio.bodies_to(CUSTOMER)[failed_turn]
+        assert replied.startswith(f"Respuesta a: pregunta {failed_turn}:")
+        assert "Resumen de lo anterior" not in _answers(fake_openai)[-1]["messages"][0]["content"]
+        assert len(fake_openai.requests) - before == 2  # the failed summary, then the answer
+        fake_openai.failures = []
+        _post(client, f"pregunta {turn}: dato {turn}")
+        wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == turn + 1, what="the next reply")
+        settle(db)
+    assert len(_summaries(fake_openai)) == 2  # tried again, and this time folded
+    system = _answers(fake_openai)[-1]["messages"][0]["content"]
+    assert "Resumen de lo anterior" in system and "dato 0," in system
 
 
 def test_pruning_keeps_only_the_latest_checkpoint_and_the_whole_memory(
