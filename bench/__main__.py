@@ -10,7 +10,17 @@ import importlib
 import sys
 import time
 
-PARTS = ["rates", "end_to_end", "growth", "turns", "cost", "voice_latency", "console"]
+PARTS = [
+    "rates",
+    "end_to_end",
+    "growth",
+    "turns",
+    "memory_recall",
+    "knowledge_search",
+    "cost",
+    "voice_latency",
+    "console",
+]
 
 
 def main() -> int:

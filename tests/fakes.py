@@ -9,11 +9,14 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
+import math
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -265,6 +268,34 @@ def echo_model(messages: list[dict[str, Any]]) -> Reply:
     return {"content": "Respuesta a: " + " | ".join(reversed(recent))}
 
 
+EMBEDDING_DIMENSIONS = 256
+_FUNCTION_WORDS = frozenset(
+    "que los las del por para con una uno unos unas como cual cuales esta este esto eso esa ese son "
+    "hay tiene tienen puedo puede donde cuando cuanto cuantos cuanta mas muy sin sus les nos".split()
+)
+_FOLD = str.maketrans("áàäâéèëêíìïîóòöôúùüûñ", "aaaaeeeeiiiioooouuuun")
+
+
+def trigram_embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """A deterministic stand-in for an embeddings model: hashed character trigrams, unit length.
+
+    Each word of three letters or more that is not a common Spanish function word (lower case,
+    accents folded, padded with spaces) adds 1 to the dimension of each of its three-letter
+    pieces (crc32 modulo `dimensions`). Words spelt nearly alike share most pieces, so
+    "parqeadero" lands near "parqueadero": typos are what it is good at, as real embeddings
+    are; it knows no synonyms, which real ones do.
+    """
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.lower().translate(_FOLD)):
+        if len(word) < 3 or word in _FUNCTION_WORDS:
+            continue
+        padded = f" {word} "
+        for start in range(len(padded) - 2):
+            vector[zlib.crc32(padded[start : start + 3].encode()) % dimensions] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
 @dataclass
 class FakeOpenAI:
     """OpenAI's `POST /v1/chat/completions`; `behaviour` decides each answer."""
@@ -282,6 +313,8 @@ class FakeOpenAI:
     speech_audio: bytes = b""
     speech_requests: list[dict[str, Any]] = field(default_factory=list)
     speech_failures: list[int] = field(default_factory=list)
+    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
+    embedding_failures: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -316,6 +349,21 @@ class _OpenAIHandler(_Handler):
             self.send_header("Content-Length", str(len(fake.speech_audio)))
             self.end_headers()
             self.wfile.write(fake.speech_audio)
+            return
+        if urlparse(self.path).path == "/v1/embeddings":
+            request = json.loads(self._body())
+            inputs = request["input"] if isinstance(request["input"], list) else [request["input"]]
+            with fake.lock:
+                fake.embedding_requests.append(request)
+                failure = fake.embedding_failures.pop(0) if fake.embedding_failures else None
+            if failure is not None:
+                self._send_json(failure, {"error": {"message": "scripted failure", "type": "server_error"}})
+                return
+            data = [
+                {"object": "embedding", "index": index, "embedding": trigram_embedding(text)}
+                for index, text in enumerate(inputs)
+            ]
+            self._send_json(200, {"object": "list", "data": data, "model": request["model"]})
             return
         if urlparse(self.path).path != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})

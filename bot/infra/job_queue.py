@@ -24,6 +24,7 @@ RESUME_TASK = "resume_ai"
 EVENT_TASK = "deliver_event"
 CLEANUP_MEDIA_TASK = "cleanup_media"
 PRUNE_MEMORY_TASK = "prune_ai_memory"
+EMBED_PASSAGES_TASK = "embed_knowledge_passages"
 PRUNE_EVENTS_TASK = "prune_events"
 
 

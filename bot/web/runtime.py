@@ -25,11 +25,13 @@ from advisors.tokens import TokenCache
 from bot.infra.background import keep_running, stop_task
 from bot.infra.database import Database, connection_kwargs, open_pool
 from bot.infra.events import EventPublisher
+from bot.infra.knowledge import open_knowledge
 from bot.infra.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.twilio.signature import local_auth_token
 from bot.web.live import POLL_SECONDS, ChangePoll, ConsoleHub, follow_changes
 from bot.web.load import LoadState
+from memory.knowledge.searcher import KnowledgeSearcher
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class WebRuntime:
     auth_failure_limiter: RateLimiter
     tokens: TokenCache
     console_key: bytes
+    knowledge: KnowledgeSearcher
     console_hub: ConsoleHub = field(default_factory=ConsoleHub)
     load: LoadState = field(default_factory=LoadState)
 
@@ -88,6 +91,7 @@ async def open_web_runtime(
             auth_failure_limiter=RateLimiter(settings.api_auth_failure_rate_limit, burst=AUTH_FAILURE_BURST),
             tokens=TokenCache(),
             console_key=console_key,
+            knowledge=await open_knowledge(settings, pool),
             load=load or LoadState(),
         )
         if settings.validate_twilio_signature and auth_token is None:

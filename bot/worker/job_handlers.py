@@ -22,6 +22,7 @@ from bot.infra.job_queue import (
     ANSWER_TASK,
     CLEANUP_MEDIA_TASK,
     DELIVER_TASK,
+    EMBED_PASSAGES_TASK,
     EVENT_TASK,
     NOTICE_TASK,
     PRUNE_EVENTS_TASK,
@@ -36,6 +37,7 @@ from bot.worker.conversation_flags import resume_if_idle
 from bot.worker.delivery import deliver_pending, fail_pending
 from bot.worker.notices import send_notice
 from bot.worker.parts import Outcome, WorkerParts
+from memory.knowledge.embeddings import EmbeddingError
 from memory.records.messages import note_failure
 
 logger = logging.getLogger(__name__)
@@ -222,3 +224,31 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
         if pruned:
             logger.info("superseded AI memory checkpoints deleted", extra={"conversations": pruned})
         return pruned
+
+    if settings.openai_embedding_model:
+        _register_embedding(app)
+
+
+def _register_embedding(app: procrastinate.App) -> None:
+    """Every minute, embed the knowledge passages added since (only with an embeddings model)."""
+
+    @app.periodic(cron="* * * * *", periodic_id=EMBED_PASSAGES_TASK)
+    @app.task(
+        name=EMBED_PASSAGES_TASK,
+        queueing_lock=EMBED_PASSAGES_TASK,
+        pass_context=True,
+        retry=RetryStrategy(max_attempts=3, exponential_wait=5),
+    )
+    async def embed_passages_job(context: JobContext, timestamp: int) -> int:
+        """Embed up to 512 passages with no embedding yet; the rest on the next run."""
+        knowledge = parts_of(context).knowledge
+        if knowledge is None:
+            return 0
+        try:
+            embedded = await knowledge.embed_missing()
+        except EmbeddingError as error:
+            logger.warning("knowledge passages not embedded; retried: %s", error)
+            raise
+        if embedded:
+            logger.info("knowledge passages embedded", extra={"passages": embedded})
+        return embedded

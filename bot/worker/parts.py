@@ -19,6 +19,7 @@ from bot.settings import Settings
 from bot.twilio.media_hosting import MediaStore
 from bot.twilio.sender import TwilioSender
 from bot.worker.profile_prompt import ProfilePrompts
+from memory.knowledge.searcher import KnowledgeSearcher
 from memory.records.models import Conversation
 
 
@@ -38,6 +39,7 @@ class WorkerParts:
     graph: CompiledStateGraph[Any, Any, Any, Any] | None
     memory: AgentMemory
     flags: ConversationFlags
+    knowledge: KnowledgeSearcher | None = None
     transcriber: Transcriber | None = None
     synthesizer: Synthesizer | None = None
     media_store: MediaStore | None = None

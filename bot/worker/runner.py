@@ -17,13 +17,14 @@ import procrastinate
 
 from bot.agent.graph import build_agent_graph
 from bot.agent.memory_edits import AgentMemory
-from bot.agent.model import build_chat_model
+from bot.agent.model import build_chat_model, memory_budget_for
 from bot.agent.speech import Synthesizer
 from bot.agent.tools import build_tools
 from bot.agent.transcription import Transcriber
 from bot.infra.background import keep_running, stop_task
 from bot.infra.database import Database, open_pool
 from bot.infra.events import EventPublisher
+from bot.infra.knowledge import open_knowledge
 from bot.settings import Settings
 from bot.twilio.media_hosting import LocalMediaStore, MediaStore, MediaStoreError, SupabaseMediaStore
 from bot.twilio.paths import STATUS_CALLBACK_PATH
@@ -101,6 +102,7 @@ async def run_worker(
             logger.warning("no Twilio credentials: replies are stored but not sent (dry run)")
         flags = PostgresConversationFlags(pool, queue, events)
         model = build_chat_model(settings)
+        knowledge = await open_knowledge(settings, pool)
         graph = None
         if model is None:
             logger.warning("no OPENAI_API_KEY or OPENAI_BASE_URL: answering with each advisor's away message")
@@ -113,9 +115,9 @@ async def run_worker(
             stack.push_async_callback(checkpoint_pool.close)
             graph = build_agent_graph(
                 model,
-                build_tools(flags, PostgresKnowledge(pool)),
+                build_tools(flags, PostgresKnowledge(knowledge)),
                 prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
-                memory_token_budget=settings.ai_memory_tokens,
+                memory=memory_budget_for(settings),
                 checkpointer=checkpointer,
             )
         parts = WorkerParts(
@@ -127,6 +129,7 @@ async def run_worker(
             graph=graph,
             memory=AgentMemory(graph),
             flags=flags,
+            knowledge=knowledge,
             transcriber=Transcriber(settings) if model is not None else None,
             synthesizer=Synthesizer(settings) if model is not None else None,
             media_store=_media_store(settings) if model is not None else None,

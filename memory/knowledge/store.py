@@ -16,6 +16,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
+from memory.knowledge.vectors import nearest
+
 Conn = AsyncConnection[Any]
 MAX_RESULTS = 20
 _DOCUMENT_COLUMNS = "id, advisor_id, source, passages, created_at, updated_at"
@@ -138,12 +140,54 @@ _QUERY = """
 """
 
 
-async def search(*, conn: Conn, advisor_id: UUID | None, query: str, limit: int = 3) -> list[Passage]:
-    """The passages that best answer `query` for one advisor (theirs and the shared ones; None: all)."""
+FUSION_DEPTH = 20  # candidates taken from each ranking before fusing
+_RRF_K = 60  # reciprocal rank fusion's usual constant: rank 1 scores 1/61
+
+
+async def search(
+    *,
+    conn: Conn,
+    advisor_id: UUID | None,
+    query: str,
+    limit: int = 3,
+    vector: list[float] | None = None,
+    model: str | None = None,
+) -> list[Passage]:
+    """The passages that best answer `query` for one advisor (theirs and the shared ones; None: all).
+
+    With the query's `vector` (embeddings `model`), full text and nearest embeddings are fused
+    by rank (reciprocal rank fusion): each passage scores 1/(60 + rank) in each list it is in,
+    so neither kind of score has to be made comparable to the other. Without, full text alone.
+    """
     text = query.replace("\x00", "").strip()[:500]
     if not text:
         return []
-    cursor = await conn.execute(
-        _QUERY, {"q": text, "advisor": advisor_id, "limit": max(1, min(limit, MAX_RESULTS))}, prepare=False
-    )
-    return [Passage.model_validate(row) for row in await cursor.fetchall()]
+    limit = max(1, min(limit, MAX_RESULTS))
+    depth = limit if vector is None else max(limit, FUSION_DEPTH)
+    cursor = await conn.execute(_QUERY, {"q": text, "advisor": advisor_id, "limit": depth}, prepare=False)
+    by_text = [Passage.model_validate(row) for row in await cursor.fetchall()]
+    if vector is None or model is None:
+        return by_text
+    near = await nearest(conn=conn, advisor_id=advisor_id, model=model, vector=vector, limit=depth)
+    fused: dict[int, float] = {}
+    for ranking in ([p.id for p in by_text], near):
+        for rank, passage_id in enumerate(ranking, start=1):
+            fused[passage_id] = fused.get(passage_id, 0.0) + 1.0 / (_RRF_K + rank)
+    best = sorted(fused, key=lambda passage_id: (-fused[passage_id], passage_id))[:limit]
+    known = {p.id: p for p in by_text}
+    missing = [passage_id for passage_id in best if passage_id not in known]
+    if missing:
+        cursor = await conn.execute(_BY_ID, {"ids": missing}, prepare=False)
+        known |= {row["id"]: Passage.model_validate(row) for row in await cursor.fetchall()}
+    return [
+        known[passage_id].model_copy(update={"score": round(fused[passage_id], 6)})
+        for passage_id in best
+        if passage_id in known
+    ]
+
+
+_BY_ID = """
+    SELECT p.id, p.document_id, d.source, p.body, 0.0 AS score, p.advisor_id IS NULL AS shared
+      FROM knowledge_passages p JOIN knowledge_documents d ON d.id = p.document_id
+     WHERE p.id = ANY(%(ids)s)
+"""

@@ -6,31 +6,54 @@ own; the admin manages every document, shared ones (for every advisor) included.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from advisors.repository import get_advisor
 from bot.web.api.auth import Caller, Principal, runtime_of
 from memory.knowledge import store
-from memory.knowledge.passages import MAX_DOCUMENT_BYTES, UnreadableDocumentError, decode, split
+from memory.knowledge.passages import MAX_DOCUMENT_BYTES, UnreadableDocumentError, decode, extract, split
 
 router = APIRouter(tags=["knowledge"])
+_MAX_BASE64 = MAX_DOCUMENT_BYTES * 4 // 3 + 4
 
 
 class DocumentIn(BaseModel):
-    """A document as text: Markdown or plain text, or CSV when `source` ends in .csv."""
+    """A document as `text` (Markdown, plain text, CSV when `source` ends in .csv), or as bytes.
+
+    `content_base64` carries a file's bytes: a PDF, or any of the text kinds as UTF-8.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     source: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00/\\]+$")
     ]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOCUMENT_BYTES)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOCUMENT_BYTES)] | None = None
+    content_base64: Annotated[str, StringConstraints(min_length=1, max_length=_MAX_BASE64)] | None = None
     advisor_id: UUID | None = None
     shared: bool = False
+
+    @model_validator(mode="after")
+    def _text_or_bytes(self) -> DocumentIn:
+        if (self.text is None) == (self.content_base64 is None):
+            raise ValueError("give the document as text or as content_base64, not both")
+        return self
+
+    def content(self) -> str:
+        """The document's text, or why it cannot be read (UnreadableDocumentError)."""
+        if self.text is not None:
+            return decode(self.text.encode(), self.source)
+        try:
+            data = base64.b64decode(self.content_base64 or "", validate=True)
+        except binascii.Error as error:
+            raise UnreadableDocumentError(f"{self.source}: content_base64 is not base64 ({error})") from None
+        return extract(data, self.source)
 
 
 class DocumentOut(store.Document):
@@ -57,7 +80,7 @@ async def add_document(
     """Add a document, or replace the one with the same source (201 added, 200 replaced or unchanged)."""
     owner = _owner(caller, document.advisor_id, document.shared)
     try:
-        text = decode(document.text.encode(), document.source)
+        text = document.content()
     except UnreadableDocumentError as error:
         raise HTTPException(422, str(error)) from None
     passages = split(text, document.source)
@@ -100,13 +123,17 @@ async def remove_document(request: Request, caller: Caller, document_id: int) ->
 @router.get("/knowledge/search", response_model=list[store.Passage])
 async def search(
     request: Request,
+    response: Response,
     caller: Caller,
     q: Annotated[str, Query(min_length=1, max_length=500)],
     limit: Annotated[int, Query(ge=1, le=store.MAX_RESULTS)] = 3,
     advisor_id: UUID | None = None,
 ) -> list[store.Passage]:
-    """The passages that best answer `q`, as the advisor's agent would find them."""
+    """The passages that best answer `q`, as the advisor's agent would find them.
+
+    `X-Knowledge-Search` says how: `hybrid` (full text + embeddings) or `full_text`.
+    """
     scope = caller.advisor_id if not caller.is_admin else advisor_id
-    async with runtime_of(request).pool.connection() as conn:
-        found = await store.search(conn=conn, advisor_id=scope, query=q.replace("\x00", ""), limit=limit)
-    return found
+    knowledge = runtime_of(request).knowledge
+    response.headers["X-Knowledge-Search"] = knowledge.mode
+    return await knowledge.search(advisor_id=scope, query=q.replace("\x00", ""), limit=limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from starlette.testclient import TestClient
 from bot.cli import main
 from tests.bot.web.api.conftest import ADMIN_TOKEN, advisor_bearer, bearer
 from tests.conftest import Db
+from tests.fixtures.pdf import pdf_with_text
 
 ANA, BRUNO = "+14155238886", "+14155238887"
 CATALOGUE = (
@@ -98,3 +100,33 @@ def test_an_advisor_finds_their_own_and_shared_knowledge_never_anothers(
     assert admin_api.delete(f"/api/knowledge/{anas_doc}", headers=as_bruno).status_code == 404
     assert admin_api.delete(f"/api/knowledge/{anas_doc}", headers=as_ana).status_code == 204
     assert admin_api.get("/api/knowledge/search", headers=as_ana, params={"q": "apartamento"}).json() == []
+
+
+def test_a_pdf_is_added_through_the_api_as_base64_and_a_broken_one_is_refused_whole(
+    admin_api: TestClient, db: Db
+) -> None:
+    ana = db.add_advisor("Ana", ANA, phone="+573009990001")
+    admin = bearer(ADMIN_TOKEN)
+    brochure = pdf_with_text([["Torre Sol", "Apartamento 2B: 250 millones, con balcón"]])
+    added = admin_api.post(
+        "/api/knowledge",
+        headers=admin,
+        json={
+            "source": "folleto.pdf",
+            "content_base64": base64.b64encode(brochure).decode(),
+            "advisor_id": ana,
+        },
+    )
+    assert added.status_code == 201, added.text
+    found = admin_api.get("/api/knowledge/search", headers=admin, params={"q": "balcon torre sol"}).json()
+    assert found[0]["source"] == "folleto.pdf" and "250 millones" in found[0]["body"]
+    broken = {
+        "source": "roto.pdf",
+        "content_base64": base64.b64encode(b"%PDF-1.4 nada").decode(),
+        "advisor_id": ana,
+    }
+    refused = admin_api.post("/api/knowledge", headers=admin, json=broken)
+    assert refused.status_code == 422 and "not a readable PDF" in refused.json()["detail"]
+    both = {"source": "x.md", "text": "hola", "content_base64": "aG9sYQ==", "advisor_id": ana}
+    assert admin_api.post("/api/knowledge", headers=admin, json=both).status_code == 422
+    assert [d["source"] for d in admin_api.get("/api/knowledge", headers=admin).json()] == ["folleto.pdf"]

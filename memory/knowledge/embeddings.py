@@ -1,0 +1,56 @@
+"""Owns asking an OpenAI-compatible server for embeddings (`POST {base}/embeddings`).
+
+Plain HTTP (httpx) rather than the openai package: the web side searches knowledge too, and it
+never loads the AI client libraries (an import-linter contract keeps it so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+OPENAI_API_BASE = "https://api.openai.com/v1"
+BATCH = 64  # inputs per request: well inside every provider's limit
+
+
+class EmbeddingError(Exception):
+    """The embeddings server did not answer usefully; the message says why (never the key)."""
+
+
+@dataclass(frozen=True)
+class Embedder:
+    """One embeddings model at one OpenAI-compatible address."""
+
+    model: str
+    base_url: str
+    api_key: str
+    timeout_seconds: float = 30.0
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order; raises EmbeddingError on any failure."""
+        vectors: list[list[float]] = []
+        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
+            for start in range(0, len(texts), BATCH):
+                vectors += await self._batch(client, texts[start : start + BATCH])
+        return vectors
+
+    async def _batch(self, client: httpx.AsyncClient, texts: list[str]) -> list[list[float]]:
+        try:
+            response = await client.post(
+                f"{self.base_url}/embeddings",
+                json={"model": self.model, "input": texts},
+                headers={"Authorization": f"Bearer {self.api_key}"},
+            )
+        except httpx.HTTPError as error:
+            raise EmbeddingError(f"embeddings server unreachable: {type(error).__name__}") from error
+        if response.status_code != 200:
+            raise EmbeddingError(f"embeddings server answered {response.status_code}")
+        try:
+            data = sorted(response.json()["data"], key=lambda item: item["index"])
+            vectors = [[float(x) for x in item["embedding"]] for item in data]
+        except (ValueError, KeyError, TypeError) as error:
+            raise EmbeddingError("embeddings server answered something unreadable") from error
+        if len(vectors) != len(texts) or not all(vectors):
+            raise EmbeddingError(f"asked {len(texts)} embeddings, got {len(vectors)}")
+        return vectors
