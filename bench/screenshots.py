@@ -1,4 +1,4 @@
-"""Screenshots of the console for the README: inbox, conversation and dashboard, desktop and phone.
+"""Screenshots of the console for the README: inbox, conversation, dashboard, advisor; desktop and phone.
 
 Against a server that is running (`make run`, with ADMIN_TOKEN set for the dashboard) on the
 same settings (.env / environment) as this process:
@@ -115,6 +115,15 @@ def main() -> None:
         admin.wait_for_url(f"{args.url}/console")
         admin.goto(f"{args.url}/console/admin/dashboard?days=14")
         _shoot(admin, "dashboard")
+        admin.goto(f"{args.url}/console/admin/advisors")
+        admin.locator(f'[data-testid=advisor-row][data-twilio-number="{ANA}"] a').first.click()
+        admin.get_by_test_id("advisor-working-hours").fill(
+            "mon 08:00-12:00 14:00-18:00\ntue 08:00-18:00\nwed 08:00-18:00\nthu 08:00-18:00\n"
+            "fri 08:00-17:00\nsat 09:00-13:00"
+        )
+        admin.get_by_test_id("advisor-save").click()
+        admin.wait_for_load_state()
+        _shoot(admin, "advisor")
         browser.close()
     print(f"screenshots written to {OUT}/console-*.png")
 
