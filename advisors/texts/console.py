@@ -116,7 +116,11 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "admin.activate": {"es": "Activar", "en": "Activate"},
     "admin.system_prompt": {"es": "Instrucciones de la IA", "en": "AI instructions"},
     "admin.away_message": {"es": "Mensaje de ausencia", "en": "Away message"},
-    "admin.language": {"es": "Idioma de respuesta", "en": "Reply language"},
+    "admin.language": {"es": "Idioma", "en": "Language"},
+    "admin.language_help": {
+        "es": "es o en: el de los avisos y comandos del asesor; la IA contesta en el idioma del cliente.",
+        "en": "es or en: the advisor's notices and commands; the AI answers in the customer's language.",
+    },
     "admin.time_zone": {"es": "Zona horaria", "en": "Time zone"},
     "admin.working_hours": {"es": "Horario de trabajo", "en": "Working hours"},
     "admin.working_hours_help": {
