@@ -86,6 +86,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "template (send it through the API with content_sid).",
     },
     "refusal.empty": {"es": "el mensaje está vacío.", "en": "the message is empty."},
+    "refusal.advisor_inactive": {
+        "es": "tu cuenta de asesor está desactivada; pide al administrador que la active.",
+        "en": "your advisor account is deactivated; ask the admin to activate it.",
+    },
     # To advisors: notices
     "notice.handover": {
         "es": "🔔 {phone} necesita atención humana: {reason}\n"

@@ -59,6 +59,10 @@ def _keys_named_in_code() -> set[str]:
 def test_every_key_the_code_names_exists_with_the_same_placeholders_in_both_languages() -> None:
     named = _keys_named_in_code()
     assert {"away.default", "command.help", "notice.handover", "handover.bot_loop"} <= named
+    # The refusal keys are built from ManualReplyRefusedError's reasons: each has its text.
+    reasons = re.findall(r'reason="([a-z_]+)"', (ROOT / "bot/web/advisor_replies.py").read_text())
+    assert len(reasons) >= 4
+    named |= {f"refusal.{reason}" for reason in reasons}
     assert sorted(key for key in named if key not in CATALOGUE) == []
     for key, texts in CATALOGUE.items():
         fields = [
