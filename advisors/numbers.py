@@ -5,6 +5,8 @@ from __future__ import annotations
 import phonenumbers
 
 WHATSAPP_PREFIX = "whatsapp:"
+# WhatsApp's own ids for a person: "573001112233@s.whatsapp.net" (and the older "@c.us").
+_PERSON_CHAT_SUFFIXES = ("@s.whatsapp.net", "@c.us")
 
 
 class InvalidNumberError(ValueError):
@@ -14,6 +16,9 @@ class InvalidNumberError(ValueError):
 def normalize_whatsapp_address(address: str, *, default_region: str | None = None) -> str:
     """Return the E.164 form of a Twilio address such as `whatsapp:+573001112233`.
 
+    WhatsApp chat ids of a person (`573001112233@s.whatsapp.net`, `…@c.us`) read as their number;
+    a group's (`…@g.us`) is refused.
+
     Raises:
         InvalidNumberError: when the value is not a plausible phone number.
     """
@@ -21,6 +26,11 @@ def normalize_whatsapp_address(address: str, *, default_region: str | None = Non
     if raw.lower().startswith(WHATSAPP_PREFIX):
         raw = raw[len(WHATSAPP_PREFIX) :]
     raw = raw.strip()
+    if "@" in raw:
+        suffix = raw[raw.index("@") :].lower()
+        if suffix not in _PERSON_CHAT_SUFFIXES:
+            raise InvalidNumberError(f"not a person's WhatsApp id: {address[:40]!r}")
+        raw = raw[: raw.index("@")]
     if not raw or len(raw) > 32:
         raise InvalidNumberError(f"not a phone number: {address[:40]!r}")
     if not raw.startswith("+") and default_region is None:

@@ -11,7 +11,7 @@ from pythonjsonlogger.json import JsonFormatter
 from advisors.numbers import mask_phone
 from bot.settings import Settings
 
-_PHONE = re.compile(r"(?<![\w.])\+?\d{10,15}\b")
+_PHONE = re.compile(r"(?<![\w.])(?<![0-9a-fA-F]{4}-)\+?\d{10,15}\b")  # not the last group of a UUID
 _ROUTING_FIELDS = ("advisor", "advisor_number", "customer", "conversation", "direction", "sid")
 # uvicorn adds `color_message`, a duplicate of the message with terminal colours.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
     stalled_worker_seconds: float = Field(default=30.0, gt=0, le=3600)
 
+    historical_after_days: int = Field(default=30, ge=1, le=3650)
+
     ai_pause_on_manual_reply: bool = True
     ai_loop_max_replies: int = Field(default=20, ge=0, le=1000)
     ai_loop_window_seconds: float = Field(default=300, gt=0, le=86_400)

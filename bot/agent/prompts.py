@@ -118,7 +118,12 @@ def profile_block(profile: CustomerProfile) -> str:
     if profile.labels:
         lines.append("Etiquetas: " + ", ".join(profile.labels))
     for key, value in list(profile.data.items())[:20]:
-        lines.append(f"{key}: {str(value)[:200]}")
+        if key != "imported":  # old bots' raw records: kept for people, not for the prompt
+            lines.append(f"{key}: {str(value)[:200]}")
+    crm = profile.crm_contact or {}
+    for key, label in (("compania", "Empresa"), ("rol", "Cargo"), ("emailCorporativo", "Correo")):
+        if crm.get(key):
+            lines.append(f"{label}: {str(crm[key])[:200]}")
     if profile.notes:
         lines.append(f"Notas del asesor: {profile.notes[:1000]}")
     if not lines:

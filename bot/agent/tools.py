@@ -30,8 +30,9 @@ class ConversationFlags(Protocol):
         facts: dict[str, str] | None,
         labels: list[str] | None,
         stage: str | None,
+        marketing_consent: bool | None = None,
     ) -> None:
-        """Remember who the customer is: name, facts (merged), labels (added), sales stage."""
+        """Remember who the customer is: name, facts (merged), labels (added), stage, consent."""
 
 
 class KnowledgeSearch(Protocol):
@@ -83,6 +84,7 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
         facts: dict[str, str] | None = None,
         labels: list[str] | None = None,
         stage: Literal["new", "interested", "booked", "inactive"] | None = None,
+        marketing_consent: bool | None = None,
     ) -> str:
         """Remember what the customer told you about themselves, for this and later conversations.
 
@@ -95,6 +97,8 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
             labels: Labels to add, e.g. ["interesado en arriendo"].
             stage: "interested" once they show real interest, "booked" once a visit or purchase
                 is agreed, "inactive" if they say they are no longer interested.
+            marketing_consent: true only when the customer says yes to receiving offers and news
+                later; false when they say they do not want them. Never assume it.
         """
         advisor_id, phone = _conversation_of(config)
         await flags.update_profile(
@@ -104,6 +108,7 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
             facts={str(k)[:50]: str(v)[:500] for k, v in list((facts or {}).items())[:20]} or None,
             labels=[label[:50] for label in (labels or [])[:20]] or None,
             stage=stage,
+            marketing_consent=marketing_consent,
         )
         return "Profile saved."
 

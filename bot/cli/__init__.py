@@ -1,4 +1,4 @@
-"""Owns the `advisor-bot` command line: serve, worker, db, advisors, knowledge, console, simulate.
+"""Owns the `advisor-bot` command line: serve, worker, db, advisors, knowledge, import, console, simulate.
 
 Every failure a user can cause or fix (a bad setting, an unreachable database, a wrong argument)
 ends as one `error:` line that says what to fix, and a non-zero exit code; never a traceback.
@@ -94,6 +94,30 @@ def _parser() -> argparse.ArgumentParser:
     knowledge_remove = knowledge_commands.add_parser("remove", help="delete a document and its passages")
     knowledge_remove.add_argument("document_id", type=int, help="the document's id, from `knowledge list`")
 
+    importing = commands.add_parser("import", help="bring an old bot's JSON files into the database")
+    import_commands = importing.add_subparsers(dest="import_command", required=True, metavar="COMMAND")
+    mappings = import_commands.add_parser(
+        "mappings", help="conversation_mappings.json: conversation → HubSpot contact, with prospect data"
+    )
+    mappings.add_argument("file", type=Path, metavar="FILE")
+    profiles = import_commands.add_parser(
+        "profiles", help="threads.json and guest_profiles.json, into one advisor's customer profiles"
+    )
+    profiles.add_argument("--advisor", required=True, help="the advisor's id or Twilio number")
+    profiles.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    for command in (mappings, profiles):
+        command.add_argument(
+            "--dry-run", action="store_true", help="read and check everything, report, write nothing"
+        )
+
+    customers = commands.add_parser("customers", help="customer records")
+    customer_commands = customers.add_subparsers(dest="customers_command", required=True, metavar="COMMAND")
+    erase = customer_commands.add_parser(
+        "erase", help="forget one customer of one advisor: messages, profile, AI memory, media, CRM links"
+    )
+    erase.add_argument("--advisor", required=True, help="the advisor's id or Twilio number")
+    erase.add_argument("phone", help="the customer's number, e.g. +573001112233")
+
     console = commands.add_parser("console", help="the web console")
     console_commands = console.add_subparsers(dest="console_command", required=True, metavar="COMMAND")
     link = console_commands.add_parser(
@@ -185,6 +209,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.knowledge_command == "list":
             return asyncio.run(knowledge.list_documents(settings, args.advisor))
         return asyncio.run(knowledge.remove(settings, args.document_id))
+    if args.command == "import":
+        from bot.cli import importing
+
+        if args.import_command == "mappings":
+            return asyncio.run(importing.import_mappings(settings, args.file, dry_run=args.dry_run))
+        return asyncio.run(
+            importing.import_profiles_files(settings, args.advisor, args.files, dry_run=args.dry_run)
+        )
+    if args.command == "customers":
+        from bot.cli import customers
+
+        return asyncio.run(customers.erase(settings, args.advisor, args.phone))
     if args.command == "console":
         from bot.cli import advisors
 

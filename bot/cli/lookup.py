@@ -23,11 +23,15 @@ Conn = psycopg.AsyncConnection[Any]
 
 
 @asynccontextmanager
-async def connection(settings: Settings) -> AsyncIterator[Conn]:
-    """One connection to the configured database, for one command."""
+async def connection(settings: Settings, *, autocommit: bool = False) -> AsyncIterator[Conn]:
+    """One connection to the configured database, for one command.
+
+    Without autocommit the whole command is one transaction, committed when it succeeds;
+    with it, each `conn.transaction()` block commits on its own (imports, batch by batch).
+    """
     database = resolve_database(settings)
     async with await psycopg.AsyncConnection.connect(
-        database.conninfo, **connection_kwargs(database)
+        database.conninfo, **connection_kwargs(database, autocommit=autocommit)
     ) as conn:
         yield conn
 

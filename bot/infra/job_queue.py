@@ -25,6 +25,7 @@ EVENT_TASK = "deliver_event"
 CLEANUP_MEDIA_TASK = "cleanup_media"
 PRUNE_MEMORY_TASK = "prune_ai_memory"
 EMBED_PASSAGES_TASK = "embed_knowledge_passages"
+HISTORY_TASK = "mark_historical_customers"
 PRUNE_EVENTS_TASK = "prune_events"
 
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 import time
 import warnings
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 MEDIA_PATH = "/media"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -88,6 +93,10 @@ class SupabaseMediaStore:
             self._bucket = client.storage.from_(settings.supabase_media_bucket)
         self._ttl = settings.media_link_ttl_seconds
 
+    def remove(self, paths: list[str]) -> None:
+        """Delete objects of the bucket (blocking: call in a thread)."""
+        self._bucket.remove(paths)
+
     async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
         """Upload under `voice/<random>.<suffix>` and return a signed URL."""
         path = f"voice/{secrets.token_urlsafe(24)}.{suffix}"
@@ -113,4 +122,37 @@ def delete_old_files(folder: Path, *, older_than_seconds: float, now: float | No
         if path.is_file() and path.stat().st_mtime < limit:
             path.unlink(missing_ok=True)
             removed += 1
+    return removed
+
+
+async def delete_stored_media(settings: Settings, urls: list[str]) -> int:
+    """Delete the files behind our own media links (voice replies); return how many were removed.
+
+    Only links this server made are touched: local files named in `{MEDIA_PATH}/<name>` links
+    under MEDIA_DIR, or `voice/<name>` objects of the Supabase bucket. Twilio's links to what
+    customers sent are Twilio's (delete them in Twilio's console or API).
+    """
+    names = {
+        match.group(1)
+        for url in urls
+        if (match := re.search(rf"{re.escape(MEDIA_PATH)}/([A-Za-z0-9_.-]+)", urlsplit(url).path))
+    }
+    objects = {
+        match.group(1)
+        for url in urls
+        if (match := re.search(r"/(voice/[A-Za-z0-9_.-]+)", urlsplit(url).path))
+    }
+    removed = 0
+    for name in names:
+        path = settings.media_dir / name
+        if path.resolve().parent == settings.media_dir.resolve() and path.exists():
+            await asyncio.to_thread(path.unlink)
+            removed += 1
+    if objects and settings.media_backend == "supabase":
+        try:
+            store = SupabaseMediaStore(settings)
+            await asyncio.to_thread(store.remove, sorted(objects))
+            removed += len(objects)
+        except Exception as error:  # noqa: BLE001 - reported; the rows are gone already
+            logger.error("stored media not deleted from Supabase", extra={"error": type(error).__name__})
     return removed

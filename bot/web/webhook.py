@@ -24,7 +24,7 @@ from bot.web.twilio_requests import (
     twiml_message,
     twiml_ok,
 )
-from memory.records import advisor_channel, conversations, messages
+from memory.records import advisor_channel, conversations, messages, profiles
 from memory.records.models import InboundMessage
 
 logger = logging.getLogger(__name__)
@@ -166,6 +166,14 @@ async def _accept_inbound(form: FormData, runtime: WebRuntime, base_url: str) ->
                     if opt is not None:
                         await conversations.set_opt_out(
                             conn=conn, advisor_id=advisor.id, conversation_id=conversation_id, opted_out=opt
+                        )
+                        # A stop word withdraws marketing consent; a start word gives it.
+                        await profiles.set_consent(
+                            conn=conn,
+                            advisor_id=advisor.id,
+                            conversation_id=conversation_id,
+                            consent=not opt,
+                            changed_by="customer",
                         )
                         logger.info(
                             "customer opt-out changed",

@@ -94,6 +94,7 @@ class PostgresConversationFlags:
         facts: dict[str, str] | None,
         labels: list[str] | None,
         stage: str | None,
+        marketing_consent: bool | None = None,
     ) -> None:
         """Write what the agent learnt about this advisor's customer: labels add, facts merge."""
         advisor = UUID(advisor_id)
@@ -110,9 +111,15 @@ class PostgresConversationFlags:
                 changes["labels"] = list(dict.fromkeys([*current.labels, *labels]))
             if stage in profiles.STAGES:
                 changes["stage"] = stage
+            if marketing_consent is not None:
+                changes["marketing_consent"] = marketing_consent
             if changes:
                 await profiles.update_profile(
-                    conn=conn, advisor_id=advisor, conversation_id=current.conversation_id, changes=changes
+                    conn=conn,
+                    advisor_id=advisor,
+                    conversation_id=current.conversation_id,
+                    changes=changes,
+                    changed_by="ai",
                 )
 
 

@@ -24,6 +24,7 @@ from bot.infra.job_queue import (
     DELIVER_TASK,
     EMBED_PASSAGES_TASK,
     EVENT_TASK,
+    HISTORY_TASK,
     NOTICE_TASK,
     PRUNE_EVENTS_TASK,
     PRUNE_MEMORY_TASK,
@@ -38,6 +39,7 @@ from bot.worker.delivery import deliver_pending, fail_pending
 from bot.worker.notices import send_notice
 from bot.worker.parts import Outcome, WorkerParts
 from memory.knowledge.embeddings import EmbeddingError
+from memory.records import customers
 from memory.records.messages import note_failure
 
 logger = logging.getLogger(__name__)
@@ -224,6 +226,21 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
         if pruned:
             logger.info("superseded AI memory checkpoints deleted", extra={"conversations": pruned})
         return pruned
+
+    @app.periodic(cron="23 * * * *", periodic_id=HISTORY_TASK)
+    @app.task(name=HISTORY_TASK, queueing_lock=HISTORY_TASK, pass_context=True)
+    async def mark_historical_job(context: JobContext, timestamp: int) -> int:
+        """Mark customers silent for HISTORICAL_AFTER_DAYS as historical (`inactive`)."""
+        marked = total = 0
+        while True:
+            async with parts_of(context).pool.connection() as conn:
+                marked = await customers.mark_historical(conn=conn, after_days=settings.historical_after_days)
+            total += marked
+            if marked < customers.HISTORY_BATCH:
+                break
+        if total:
+            logger.info("customers marked historical", extra={"customers": total})
+        return total
 
     if settings.openai_embedding_model:
         _register_embedding(app)

@@ -1,4 +1,4 @@
-"""Owns the one rule that isolates AI memory: the LangGraph thread id of a conversation."""
+"""Owns the LangGraph run config of a conversation, keyed by its thread id (memory.threads)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,9 @@ from uuid import UUID
 
 from langchain_core.runnables import RunnableConfig
 
+from memory.threads import thread_id_for
 
-def thread_id_for(advisor_id: UUID | str, phone: str) -> str:
-    """Return the checkpoint thread id of one advisor + customer conversation.
-
-    The format matches the existing system (`f"{advisor_id}_{phone}"`), so memories carry over.
-    """
-    advisor = str(advisor_id).strip()
-    customer = phone.strip()
-    if not advisor or not customer:
-        raise ValueError("a thread needs both an advisor id and a customer phone")
-    return f"{advisor}_{customer}"
+__all__ = ["run_config_for", "thread_id_for"]
 
 
 def run_config_for(advisor_id: UUID | str, phone: str, **extra: Any) -> RunnableConfig:

@@ -13,6 +13,8 @@ from advisors.numbers import InvalidNumberError, mask_phone, normalize_whatsapp_
         ("+57 300 111 2233", "+573001112233"),
         ("  whatsapp: +44 20 7946 0958 ", "+442079460958"),
         ("573001112233", "+573001112233"),
+        ("573001112233@s.whatsapp.net", "+573001112233"),
+        ("573001112233@c.us", "+573001112233"),
     ],
 )
 def test_normalize_whatsapp_address(raw: str, expected: str) -> None:
@@ -23,7 +25,11 @@ def test_default_region_reads_national_numbers() -> None:
     assert normalize_whatsapp_address("300 111 2233", default_region="CO") == "+573001112233"
 
 
-@pytest.mark.parametrize("raw", ["", "whatsapp:", "hello", "+1", "+" + "9" * 40, "whatsapp:+12"])
+INVALID = ["", "whatsapp:", "hello", "+1", "+" + "9" * 40, "whatsapp:+12"]
+INVALID += ["120363025@g.us", "@s.whatsapp.net"]  # a group chat; a chat id without a number
+
+
+@pytest.mark.parametrize("raw", INVALID)
 def test_invalid_numbers_are_refused(raw: str) -> None:
     with pytest.raises(InvalidNumberError):
         normalize_whatsapp_address(raw)

@@ -62,6 +62,18 @@ def test_secrets_in_a_message_are_redacted(
     assert AUTH_TOKEN not in err
 
 
+def test_a_uuid_whose_last_group_is_all_digits_is_not_taken_for_a_phone(
+    make_settings: Callable[..., Settings], capfd: pytest.CaptureFixture[str]
+) -> None:
+    from bot.logging_setup import configure_logging
+
+    configure_logging(make_settings(log_level="INFO"))
+    conversation = "2deaddc3-d729-4703-9c7d-718966393508"
+    logging.getLogger("test").info(f"lock conversation:{conversation} for +573001112233 and -3001112233")
+    err = capfd.readouterr().err
+    assert conversation in err and "+57******2233" in err and "-300***2233" in err
+
+
 def test_phone_masking_can_be_switched_off(
     make_settings: Callable[..., Settings], capfd: pytest.CaptureFixture[str]
 ) -> None:

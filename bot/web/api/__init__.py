@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from bot.web.api import advisors, conversations, crm, knowledge, profiles
+from bot.web.api import advisors, conversations, crm, customers, knowledge, profiles
 
 router = APIRouter(prefix="/api")
 router.include_router(conversations.router)
@@ -10,3 +10,4 @@ router.include_router(advisors.router)
 router.include_router(crm.router)
 router.include_router(profiles.router)
 router.include_router(knowledge.router)
+router.include_router(customers.router)

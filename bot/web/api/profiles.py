@@ -70,6 +70,7 @@ async def patch_profile(
             advisor_id=conversation.advisor_id,
             conversation_id=conversation.conversation_id,
             changes=changes,
+            changed_by="admin" if caller.is_admin else "advisor",
         )
     if profile is None:  # pragma: no cover - the conversation was just read, in this transaction
         raise HTTPException(404, "no such conversation")

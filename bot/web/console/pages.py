@@ -299,5 +299,6 @@ async def save_profile(request: Request, who: Acting, conversation_id: str) -> R
             advisor_id=conversation.advisor_id,
             conversation_id=conversation.conversation_id,
             changes=changes,
+            changed_by="admin" if who.is_admin else "advisor",
         )
     return await _conversation_page(request, who, conversation_id)

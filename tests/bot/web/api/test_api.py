@@ -303,6 +303,9 @@ EXPECTED_OPERATIONS = {
     ("/api/knowledge", "get"),
     ("/api/knowledge/{document_id}", "delete"),
     ("/api/knowledge/search", "get"),
+    ("/api/customers", "get"),
+    ("/api/customers/{customer_id}/export", "get"),
+    ("/api/customers/{customer_id}", "delete"),
 }
 
 
