@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     stalled_worker_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     historical_after_days: int = Field(default=30, ge=1, le=3650)
+    campaign_rate_per_second: float = Field(default=1.0, gt=0, le=80)
 
     ai_pause_on_manual_reply: bool = True
     ai_loop_max_replies: int = Field(default=20, ge=0, le=1000)

@@ -8,6 +8,7 @@ database of their own, created here and dropped at the end.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
@@ -111,6 +112,34 @@ class Db:
             (name, phone, twilio_number, active, settings),
         )
         return str(row[0]["id"])
+
+    def add_customer(
+        self,
+        advisor_id: str,
+        phone: str,
+        *,
+        name: str,
+        labels: list[str],
+        stage: str = "new",
+        consent: bool = False,
+        opted_out: bool = False,
+        days_silent: int = 1,
+    ) -> str:
+        """A customer of `advisor_id` with a profile, silent for `days_silent`; their conversation id."""
+        row = self.query(
+            "INSERT INTO chat_history"
+            " (advisor_id, phone_number, profile_name, opted_out, last_inbound_at, created_at)"
+            " VALUES (%s, %s, %s, %s, now() - make_interval(days => %s), now() - make_interval(days => %s))"
+            " RETURNING conversation_id",
+            (advisor_id, phone, name, opted_out, days_silent, days_silent + 10),
+        )
+        conversation = str(row[0]["conversation_id"])
+        self.query(
+            "INSERT INTO customer_profiles (conversation_id, advisor_id, labels, stage, marketing_consent)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (conversation, advisor_id, json.dumps(labels), stage, consent),
+        )
+        return conversation
 
     def count(self, table: str) -> int:
         return int(self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"])  # noqa: S608

@@ -84,6 +84,7 @@ class SentMessage:
     authorization: str | None
     status_callback: str | None = None
     content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
     media_url: str | None = None
     created_rfc2822: str = field(default_factory=lambda: email.utils.formatdate(usegmt=True))
     accepted_at: float = field(default_factory=time.time)  # wall clock, for end-to-end timing
@@ -202,6 +203,9 @@ class _TwilioHandler(_Handler):
                         authorization=self.headers.get("Authorization"),
                         status_callback=form.get("StatusCallback"),
                         content_sid=form.get("ContentSid"),
+                        content_variables=json.loads(form["ContentVariables"])
+                        if "ContentVariables" in form
+                        else None,
                         media_url=form.get("MediaUrl"),
                     )
                 )

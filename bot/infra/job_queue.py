@@ -26,7 +26,13 @@ CLEANUP_MEDIA_TASK = "cleanup_media"
 PRUNE_MEMORY_TASK = "prune_ai_memory"
 EMBED_PASSAGES_TASK = "embed_knowledge_passages"
 HISTORY_TASK = "mark_historical_customers"
+CAMPAIGN_TASK = "send_campaign"
 PRUNE_EVENTS_TASK = "prune_events"
+
+
+def campaign_lock(advisor_id: UUID | str) -> str:
+    """Return the queue lock of one advisor's campaigns: one at a time, so their number's rate holds."""
+    return f"campaign:{advisor_id}"
 
 
 def conversation_lock(advisor_id: UUID | str, conversation_id: UUID | str) -> str:

@@ -20,6 +20,7 @@ from procrastinate import JobContext, RetryStrategy
 from bot.infra.events import TransientEventError, deliver_event, load_event, prune_events
 from bot.infra.job_queue import (
     ANSWER_TASK,
+    CAMPAIGN_TASK,
     CLEANUP_MEDIA_TASK,
     DELIVER_TASK,
     EMBED_PASSAGES_TASK,
@@ -34,6 +35,7 @@ from bot.settings import Settings
 from bot.twilio.media_hosting import delete_old_files
 from bot.twilio.sender import TransientSendError
 from bot.worker.answer import TransientModelError, answer_conversation
+from bot.worker.campaigns import send_campaign
 from bot.worker.conversation_flags import resume_if_idle
 from bot.worker.delivery import deliver_pending, fail_pending
 from bot.worker.notices import send_notice
@@ -226,6 +228,12 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
         if pruned:
             logger.info("superseded AI memory checkpoints deleted", extra={"conversations": pruned})
         return pruned
+
+    @app.task(name=CAMPAIGN_TASK, pass_context=True, retry=retry)
+    async def send_campaign_job(context: JobContext, advisor_id: str, campaign_id: int) -> str:
+        """Send a re-engagement campaign, one customer at a time (locked per advisor: the rate holds)."""
+        work = send_campaign(parts_of(context), advisor_id=UUID(advisor_id), campaign_id=campaign_id)
+        return await run_retrying(context, advisor_id, None, _action(work))
 
     @app.periodic(cron="23 * * * *", periodic_id=HISTORY_TASK)
     @app.task(name=HISTORY_TASK, queueing_lock=HISTORY_TASK, pass_context=True)

@@ -131,6 +131,16 @@ async def stream_customers(
                 yield Customer.model_validate(row)
 
 
+def matching_ids(advisor_id: UUID, found: CustomerFilter) -> tuple[str, list[Any]]:
+    """A query (and its parameters) for the ids of one advisor's matching customers, to insert from."""
+    where, params = _where(advisor_id, found, None)
+    return (
+        "SELECT c.conversation_id, c.advisor_id FROM chat_history c LEFT JOIN customer_profiles p "
+        "ON p.conversation_id = c.conversation_id AND p.advisor_id = c.advisor_id" + where,
+        params,
+    )
+
+
 async def mark_historical(*, conn: Conn, after_days: int) -> int:
     """Mark customers silent for `after_days` as `inactive`, remembering their stage; return how many.
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from bot.web.api import advisors, conversations, crm, customers, knowledge, profiles
+from bot.web.api import advisors, campaigns, conversations, crm, customers, knowledge, profiles
 
 router = APIRouter(prefix="/api")
 router.include_router(conversations.router)
@@ -11,3 +11,4 @@ router.include_router(crm.router)
 router.include_router(profiles.router)
 router.include_router(knowledge.router)
 router.include_router(customers.router)
+router.include_router(campaigns.router)

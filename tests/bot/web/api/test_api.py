@@ -306,6 +306,8 @@ EXPECTED_OPERATIONS = {
     ("/api/customers", "get"),
     ("/api/customers/{customer_id}/export", "get"),
     ("/api/customers/{customer_id}", "delete"),
+    ("/api/campaigns", "post"),
+    ("/api/campaigns/{campaign_id}", "get"),
 }
 
 

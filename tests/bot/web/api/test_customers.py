@@ -27,34 +27,6 @@ ANA, BRUNO = "+14155238886", "+14155238887"
 ADMIN = bearer(ADMIN_TOKEN)
 
 
-def _customer(
-    db: Db,
-    advisor_id: str,
-    phone: str,
-    *,
-    name: str,
-    labels: list[str],
-    stage: str = "new",
-    consent: bool = False,
-    opted_out: bool = False,
-    days_silent: int = 1,
-) -> str:
-    row = db.query(
-        "INSERT INTO chat_history"
-        " (advisor_id, phone_number, profile_name, opted_out, last_inbound_at, created_at)"
-        " VALUES (%s, %s, %s, %s, now() - make_interval(days => %s), now() - make_interval(days => %s))"
-        " RETURNING conversation_id",
-        (advisor_id, phone, name, opted_out, days_silent, days_silent + 10),
-    )
-    conversation = str(row[0]["conversation_id"])
-    db.query(
-        "INSERT INTO customer_profiles (conversation_id, advisor_id, labels, stage, marketing_consent)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (conversation, advisor_id, json.dumps(labels), stage, consent),
-    )
-    return conversation
-
-
 @pytest.fixture
 def book(db: Db) -> dict[str, str]:
     """Ana's customers, and one of Bruno's with the same phone as one of Ana's."""
@@ -63,8 +35,7 @@ def book(db: Db) -> dict[str, str]:
     return {
         "ana": ana,
         "bruno": bruno,
-        "camila": _customer(
-            db,
+        "camila": db.add_customer(
             ana,
             "+573001000001",
             name="Camila",
@@ -72,8 +43,7 @@ def book(db: Db) -> dict[str, str]:
             stage="interested",
             consent=True,
         ),
-        "andres": _customer(
-            db,
+        "andres": db.add_customer(
             ana,
             "+573001000002",
             name="Andrés",
@@ -82,8 +52,7 @@ def book(db: Db) -> dict[str, str]:
             consent=True,
             days_silent=120,
         ),
-        "julian": _customer(
-            db,
+        "julian": db.add_customer(
             ana,
             "+573001000003",
             name="=HYPERLINK(1)",
@@ -91,8 +60,7 @@ def book(db: Db) -> dict[str, str]:
             consent=True,
             days_silent=100,
         ),
-        "sofia": _customer(
-            db,
+        "sofia": db.add_customer(
             ana,
             "+573001000004",
             name="Sofía",
@@ -101,9 +69,9 @@ def book(db: Db) -> dict[str, str]:
             opted_out=True,
             days_silent=200,
         ),
-        "mateo": _customer(db, ana, "+573001000005", name="Mateo", labels=["casa", "vip"], days_silent=95),
-        "bruno_camila": _customer(
-            db, bruno, "+573001000001", name="Camila", labels=["vip"], consent=True, days_silent=150
+        "mateo": db.add_customer(ana, "+573001000005", name="Mateo", labels=["casa", "vip"], days_silent=95),
+        "bruno_camila": db.add_customer(
+            bruno, "+573001000001", name="Camila", labels=["vip"], consent=True, days_silent=150
         ),
     }
 
@@ -335,7 +303,7 @@ def test_the_cli_erases_by_phone_and_stored_voice_files_go_too(
     media.mkdir()
     (media / "abc123.ogg").write_bytes(b"OggS")
     (tmp_path / "outside.ogg").write_bytes(b"OggS")
-    conversation = _customer(db, ana, "+573001112233", name="Valentina", labels=[])
+    conversation = db.add_customer(ana, "+573001112233", name="Valentina", labels=[])
     db.query(
         "INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media, status)"
         " VALUES (%s, %s, 'outbound', 'ai', '', %s, 'sent')",
