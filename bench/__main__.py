@@ -17,6 +17,7 @@ PARTS = [
     "turns",
     "memory_recall",
     "knowledge_search",
+    "import",
     "cost",
     "voice_latency",
     "console",

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
 
     historical_after_days: int = Field(default=30, ge=1, le=3650)
     campaign_rate_per_second: float = Field(default=1.0, gt=0, le=80)
+    hubspot_access_token: SecretStr | None = None
+    hubspot_create_contacts: bool = False
+    hubspot_api_base_url: str = "https://api.hubapi.com"
+    hubspot_labels_property: str = Field(default="advisor_bot_labels", pattern=r"^[a-z0-9_]{1,100}$")
 
     ai_pause_on_manual_reply: bool = True
     ai_loop_max_replies: int = Field(default=20, ge=0, le=1000)
@@ -98,7 +102,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_mask_phones: bool = True
 
-    @field_validator("twilio_api_base_url", "public_base_url", "openai_base_url")
+    @field_validator("twilio_api_base_url", "public_base_url", "openai_base_url", "hubspot_api_base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
@@ -136,6 +140,7 @@ class Settings(BaseSettings):
             "admin_token",
             "media_signing_key",
             "supabase_service_role_key",
+            "hubspot_access_token",
         ):
             secret = getattr(self, name)
             if secret is None:

@@ -239,7 +239,7 @@ class _TwilioHandler(_Handler):
         )
 
 
-def _serve(fake: FakeTwilio | FakeOpenAI, handler: type[BaseHTTPRequestHandler]) -> None:
+def _serve(fake: FakeTwilio | FakeOpenAI | FakeHubSpot, handler: type[BaseHTTPRequestHandler]) -> None:
     server = _Server(handler)
     server.owner = fake  # type: ignore[attr-defined]
     fake.server = server
@@ -562,4 +562,78 @@ class _SupabaseHandler(_Handler):
 def start_fake_supabase_storage() -> FakeSupabaseStorage:
     fake = FakeSupabaseStorage()
     _serve(fake, _SupabaseHandler)  # type: ignore[arg-type]
+    return fake
+
+
+@dataclass
+class FakeHubSpot:
+    """HubSpot's CRM v3 contacts and notes, as the official client calls them."""
+
+    server: _Server | None = None
+    contacts: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)  # HTTP statuses for the next requests
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+
+class _HubSpotHandler(_Handler):
+    def _handle(self, method: str) -> None:
+        fake: FakeHubSpot = self.server.fake.owner  # type: ignore[attr-defined]
+        path = urlparse(self.path).path
+        body = json.loads(self._body() or b"{}")
+        with fake.lock:
+            fake.requests.append((method, path, body))
+            failure = fake.failures.pop(0) if fake.failures else None
+        if failure is not None:
+            self._send_json(failure, {"status": "error", "message": "scripted failure", "category": "TEST"})
+            return
+        if self.headers.get("Authorization") != "Bearer pat-test-token":
+            self._send_json(
+                401, {"status": "error", "message": "bad token", "category": "INVALID_AUTHENTICATION"}
+            )
+            return
+        now = "2026-01-01T00:00:00.000Z"
+        with fake.lock:
+            if method == "POST" and path == "/crm/v3/objects/contacts":
+                contact_id = str(1000 + len(fake.contacts))
+                fake.contacts[contact_id] = dict(body.get("properties", {}))
+                record = {"id": contact_id, "properties": fake.contacts[contact_id]}
+            elif method == "PATCH" and path.startswith("/crm/v3/objects/contacts/"):
+                contact_id = path.rsplit("/", 1)[1]
+                if contact_id not in fake.contacts:
+                    self._send_json(
+                        404, {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"}
+                    )
+                    return
+                fake.contacts[contact_id].update(body.get("properties", {}))
+                record = {"id": contact_id, "properties": fake.contacts[contact_id]}
+            elif method == "POST" and path == "/crm/v3/objects/notes":
+                fake.notes.append(body)
+                record = {"id": str(5000 + len(fake.notes)), "properties": body.get("properties", {})}
+            else:
+                self._send_json(
+                    404, {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"}
+                )
+                return
+        self._send_json(
+            200 if method == "PATCH" else 201,
+            {**record, "createdAt": now, "updatedAt": now, "archived": False},
+        )
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._handle("PATCH")
+
+
+def start_fake_hubspot() -> FakeHubSpot:
+    fake = FakeHubSpot()
+    _serve(fake, _HubSpotHandler)
     return fake

@@ -27,6 +27,7 @@ PRUNE_MEMORY_TASK = "prune_ai_memory"
 EMBED_PASSAGES_TASK = "embed_knowledge_passages"
 HISTORY_TASK = "mark_historical_customers"
 CAMPAIGN_TASK = "send_campaign"
+HUBSPOT_TASK = "sync_hubspot"
 PRUNE_EVENTS_TASK = "prune_events"
 
 

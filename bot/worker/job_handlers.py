@@ -26,6 +26,7 @@ from bot.infra.job_queue import (
     EMBED_PASSAGES_TASK,
     EVENT_TASK,
     HISTORY_TASK,
+    HUBSPOT_TASK,
     NOTICE_TASK,
     PRUNE_EVENTS_TASK,
     PRUNE_MEMORY_TASK,
@@ -38,6 +39,7 @@ from bot.worker.answer import TransientModelError, answer_conversation
 from bot.worker.campaigns import send_campaign
 from bot.worker.conversation_flags import resume_if_idle
 from bot.worker.delivery import deliver_pending, fail_pending
+from bot.worker.hubspot_sync import HubSpotSync, TransientCrmError
 from bot.worker.notices import send_notice
 from bot.worker.parts import Outcome, WorkerParts
 from memory.knowledge.embeddings import EmbeddingError
@@ -252,6 +254,8 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
 
     if settings.openai_embedding_model:
         _register_embedding(app)
+    if settings.hubspot_access_token is not None:
+        _register_hubspot(app, HubSpotSync(settings))
 
 
 def _register_embedding(app: procrastinate.App) -> None:
@@ -277,3 +281,26 @@ def _register_embedding(app: procrastinate.App) -> None:
         if embedded:
             logger.info("knowledge passages embedded", extra={"passages": embedded})
         return embedded
+
+
+def _register_hubspot(app: procrastinate.App, sync: HubSpotSync) -> None:
+    """Every 5 minutes, push profile changes, handovers and finished days to HubSpot."""
+
+    @app.periodic(cron="*/5 * * * *", periodic_id=HUBSPOT_TASK)
+    @app.task(
+        name=HUBSPOT_TASK,
+        queueing_lock=HUBSPOT_TASK,
+        pass_context=True,
+        retry=RetryStrategy(max_attempts=3, exponential_wait=10, retry_exceptions={TransientCrmError}),
+    )
+    async def sync_hubspot_job(context: JobContext, timestamp: int) -> dict[str, int]:
+        """One HubSpot sync pass; HubSpot down fails this job only (retried), never answering."""
+        try:
+            counts = await sync.run(parts_of(context).pool)
+        except TransientCrmError as error:
+            logger.warning("HubSpot sync failed; retried: %s", error)
+            raise
+        done = {name: value for name, value in vars(counts).items() if isinstance(value, int) and value}
+        if done:
+            logger.info("HubSpot synced", extra=done)
+        return done

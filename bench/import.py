@@ -1,6 +1,6 @@
 """Importing an old bot's customers: records per second and peak memory, for 1,000,000 profiles.
 
-Run: `.venv/bin/python -m bench.importing` (BENCH_IMPORT_RECORDS, default 1,000,000). A
+Run: `.venv/bin/python -m bench.import` (BENCH_IMPORT_RECORDS, default 1,000,000). A
 threads.json of that many customers (name, two labels, chat id, thread id, two dates; about 200
 bytes each) is written record by record, then imported with `advisor-bot import profiles` into
 a fresh embedded PostgreSQL, as a user runs it; then imported again (every record unchanged).
@@ -126,7 +126,7 @@ def write(result: dict[str, Any]) -> None:
         f"""
 ## 3e. Importing an old bot's customers
 
-Command: `.venv/bin/python -m bench.importing`. {machine_line()}
+Command: `.venv/bin/python -m bench.import`. {machine_line()}
 Measured: {measured_at()}. Raw figures: `docs/data/import.json`.
 A generated `threads.json` of {records:,} customers ({result["file_mb"]:,} MB), imported with
 `advisor-bot import profiles` into a fresh embedded PostgreSQL (a conversation and a profile
