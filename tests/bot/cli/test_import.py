@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -245,3 +246,34 @@ def test_an_import_killed_midway_is_finished_by_running_it_again(db: Db, tmp_pat
     assert again.returncode == 0, err
     assert f"imported {40_000 - partial:,}, updated 0, unchanged {partial:,}, rejected 0" in out
     assert db.count("customer_profiles") == 40_000
+
+
+def test_on_a_terminal_the_import_shows_a_progress_bar_with_counts_and_rate(db: Db, tmp_path: Path) -> None:
+    db.add_advisor("Ana", ANA, phone="+573009990001")
+    path = tmp_path / "threads.json"
+    _generate(path, 3_000)
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "import", "profiles", "--advisor", ANA, str(path)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "COLUMNS": "120"},
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+    )
+    os.close(terminal)
+    out, _ = process.communicate(timeout=120)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.returncode == 0
+    bar = shown.decode(errors="replace")
+    assert "threads.json" in bar and "3,000 records" in bar and "/s" in bar and "100%" in bar
+    assert "imported 3,000" in out

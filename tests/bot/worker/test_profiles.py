@@ -24,7 +24,13 @@ def test_the_agent_remembers_the_customer_for_this_advisor_only(
         if messages[-1]["role"] == "tool":
             return {"content": "Encantada, Camila."}
         if "me llamo" in str(messages[-1]["content"]):
-            facts = {"name": "Camila", "facts": {"ciudad": "Cali"}, "labels": ["vip"], "stage": "interested"}
+            facts = {
+                "name": "Camila",
+                "facts": {"ciudad": "Cali"},
+                "labels": ["vip"],
+                "stage": "interested",
+                "marketing_consent": True,  # "sí, envíenme ofertas"
+            }
             return {"tool_calls": [("update_customer_profile", facts)]}
         return echo_model(messages)
 
@@ -48,6 +54,10 @@ def test_the_agent_remembers_the_customer_for_this_advisor_only(
         }
     ]
     assert str(stored[0]["advisor_id"]) == ana
+    # Consent given through the agent's tool is recorded as the AI's change.
+    assert db.query("SELECT consent, changed_by FROM consent_changes") == [
+        {"consent": True, "changed_by": "ai"}
+    ]
     first_prompt = _system_prompt(fake_openai.requests[0])
     assert "Camila" not in first_prompt  # nothing was known before the tool ran
     signed_post(client, inbound_form(ANA, CUSTOMER, "¿qué precio tiene?"))
