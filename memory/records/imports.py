@@ -144,23 +144,24 @@ async def import_profiles(*, conn: Conn, advisor_id: UUID, batch: list[ProfileIm
     """Merge one batch (distinct phones) into the advisor's customers. Call inside a transaction."""
     await conn.execute("SET LOCAL advisor_bot.bulk = 'on'")
     await conn.execute(_PROFILES_TABLE)
-    async with (
-        conn.cursor() as cursor,
-        cursor.copy(f"COPY import_profiles ({_PROFILE_COLUMNS}) FROM STDIN") as copy,
-    ):
-        for row in batch:
-            await copy.write_row(
-                (
-                    row.phone,
-                    row.source,
-                    json.dumps(row.record, ensure_ascii=False, default=str),
-                    row.name,
-                    json.dumps(row.labels, ensure_ascii=False),
-                    row.first_at,
-                    row.last_at,
-                    row.updated_at,
-                )
+    await _copy(
+        conn,
+        "import_profiles",
+        _PROFILE_COLUMNS,
+        [
+            (
+                row.phone,
+                row.source,
+                json.dumps(row.record, ensure_ascii=False, default=str),
+                row.name,
+                json.dumps(row.labels, ensure_ascii=False),
+                row.first_at,
+                row.last_at,
+                row.updated_at,
             )
+            for row in batch
+        ],
+    )
     await conn.execute(_NEW_CONVERSATIONS, {"advisor": advisor_id})
     cursor = await conn.execute(_MERGE_PROFILES, {"advisor": advisor_id})
     counts = await cursor.fetchone()
@@ -199,22 +200,30 @@ _MERGE_CONTACTS = """
 async def import_contacts(*, conn: Conn, batch: list[ContactImport]) -> BatchCounts:
     """Merge one batch (distinct HubSpot ids) into the CRM contacts. Call inside a transaction."""
     await conn.execute(_CONTACTS_TABLE)
-    async with (
-        conn.cursor() as cursor,
-        cursor.copy(f"COPY import_contacts ({_CONTACT_COLUMNS}) FROM STDIN") as copy,
-    ):
-        for row in batch:
-            await copy.write_row(
-                (
-                    row.hubspot_id,
-                    row.source_conversation_id,
-                    json.dumps(row.prospect, ensure_ascii=False, default=str),
-                    row.created_at,
-                    row.updated_at,
-                )
+    await _copy(
+        conn,
+        "import_contacts",
+        _CONTACT_COLUMNS,
+        [
+            (
+                row.hubspot_id,
+                row.source_conversation_id,
+                json.dumps(row.prospect, ensure_ascii=False, default=str),
+                row.created_at,
+                row.updated_at,
             )
+            for row in batch
+        ],
+    )
     cursor = await conn.execute(_MERGE_CONTACTS)
     counts = await cursor.fetchone()
     assert counts is not None
     imported, updated = int(counts["imported"]), int(counts["updated"])
     return BatchCounts(imported=imported, updated=updated, unchanged=len(batch) - imported - updated)
+
+
+async def _copy(conn: Conn, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    """Rows into one of the batch's temporary tables, by COPY: one round trip for the batch."""
+    async with conn.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row(row)
