@@ -23,7 +23,9 @@ from bot.migrations import upgrade_on_start
 from bot.settings import Settings
 from bot.twilio.media_hosting import MEDIA_PATH
 from bot.twilio.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
+from bot.web.access_log import AccessLog
 from bot.web.api import router as api_router
+from bot.web.api_docs import ASSETS_PATH, DOCS_PATH, docs_assets, swagger_ui
 from bot.web.console import router as console_router
 from bot.web.console.guard import SignInRequiredError
 from bot.web.console.rendering import STATIC_DIR
@@ -31,6 +33,7 @@ from bot.web.delivery_status import delivery_status
 from bot.web.health import healthz, readyz
 from bot.web.load import ClientCap, LoadState
 from bot.web.media_links import media_file
+from bot.web.metrics_endpoint import WebhookMetrics, metrics
 from bot.web.runtime import open_web_runtime
 from bot.web.twilio_requests import twiml_ok
 from bot.web.webhook import twilio_webhook
@@ -96,7 +99,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         version="0.1.0",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below, from local assets
         redoc_url=None,
     )
     app.add_route(WEBHOOK_PATH, twilio_webhook, methods=["POST"], include_in_schema=False)
@@ -106,7 +109,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         app.add_route("/bench/bare", bare_twiml, methods=["POST"], include_in_schema=False)
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     app.include_router(api_router)
+    app.add_route(DOCS_PATH, swagger_ui, methods=["GET"], include_in_schema=False)
+    app.mount(ASSETS_PATH, docs_assets(), name="docs_assets")
     app.add_route("/", to_console, methods=["GET"], include_in_schema=False)
     app.include_router(console_router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")
@@ -114,6 +120,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     # Console pages and API pages shrink about tenfold; webhook answers are below the minimum,
     # and server-sent events are never compressed (Starlette excludes text/event-stream).
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(AccessLog)
+    app.add_middleware(WebhookMetrics)
     app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)  # outermost
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, database_unavailable)

@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     opt_in_words: str = "START,ALTA"
 
     admin_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None
     event_webhook_urls: str = ""
     event_webhook_secret: SecretStr | None = None
 
@@ -141,6 +142,7 @@ class Settings(BaseSettings):
             "media_signing_key",
             "supabase_service_role_key",
             "hubspot_access_token",
+            "metrics_token",
         ):
             secret = getattr(self, name)
             if secret is None:

@@ -243,6 +243,9 @@ def make_settings(
             "webhook_rate_limit": 0,
             "api_rate_limit": 0,
             "media_cdn_hosts": "127.0.0.1:9",
+            # The hourly history job runs in every test app's worker: it must not turn the
+            # years-silent customers tests make into historical ones at minute 23.
+            "historical_after_days": 3650,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

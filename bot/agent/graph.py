@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, NotRequired, TypedDict
 
 import openai
@@ -25,6 +26,7 @@ from bot.agent.summary import (
     unsummarised,
     with_summary,
 )
+from bot.infra.metrics import MODEL_SECONDS, MODEL_TOKENS
 from memory.ai.budget import MemoryBudget
 from memory.ai.trimming import messages_within_budget, pictures_as_text
 
@@ -109,7 +111,13 @@ def build_agent_graph(
             [*earlier, *this_turn],
             max_tokens=prompt_token_budget,
         )
+        advisor = str((config.get("configurable") or {}).get("advisor_id", "unknown"))
+        started = time.perf_counter()
         response = await bound.ainvoke(messages, config)
+        MODEL_SECONDS.labels(advisor).observe(time.perf_counter() - started)
+        usage = getattr(response, "usage_metadata", None) or {}
+        MODEL_TOKENS.labels(advisor, "prompt").inc(usage.get("input_tokens", 0))
+        MODEL_TOKENS.labels(advisor, "completion").inc(usage.get("output_tokens", 0))
         if isinstance(response, AIMessage) and response.tool_calls:
             return {"messages": [response]}  # mid-turn: the tools may still need the pictures
         # The turn is answered: pictures leave the checkpoint in this same update.

@@ -17,6 +17,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from advisors.numbers import whatsapp_address
+from bot.infra.metrics import TWILIO_ERRORS
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ class TwilioSender:
                 **options,
             )
         except TwilioRestException as error:
+            TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
             if is_transient_status(error.status):
                 raise TransientSendError(f"Twilio answered {error.status}") from error
             raise PermanentSendError(
@@ -188,5 +190,6 @@ class TwilioSender:
                 code=str(error.code) if error.code else None,
             ) from error
         except (requests.Timeout, requests.ConnectionError, TwilioException) as error:
+            TWILIO_ERRORS.labels("unreachable").inc()
             raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
         return SendResult(sid=message.sid, status=str(message.status or "queued"))

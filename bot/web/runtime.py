@@ -26,6 +26,7 @@ from bot.infra.background import keep_running, stop_task
 from bot.infra.database import Database, connection_kwargs, open_pool
 from bot.infra.events import EventPublisher
 from bot.infra.knowledge import open_knowledge
+from bot.infra.metrics import SCRAPE_TIME, pool_stats
 from bot.infra.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.twilio.signature import local_auth_token
@@ -96,6 +97,7 @@ async def open_web_runtime(
         )
         if settings.validate_twilio_signature and auth_token is None:
             logger.warning("no TWILIO_AUTH_TOKEN: every webhook will be refused with 403")
+        SCRAPE_TIME.register("web_pool", lambda: pool_stats(pool, "web"))
         watcher = await _watch_advisor_changes([runtime.resolver, runtime.tokens], database)
         live = _follow_console_changes(runtime.console_hub, database)
         try:
@@ -104,6 +106,7 @@ async def open_web_runtime(
             await stop_task(live, "console change follower")
             await stop_task(watcher, "advisor change watcher")
     finally:
+        SCRAPE_TIME.unregister("web_pool")
         await pool.close()
 
 

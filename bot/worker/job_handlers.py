@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any
 from uuid import UUID
@@ -32,6 +33,7 @@ from bot.infra.job_queue import (
     PRUNE_MEMORY_TASK,
     RESUME_TASK,
 )
+from bot.infra.metrics import JOB_SECONDS, JOBS, REPLIES
 from bot.settings import Settings
 from bot.twilio.media_hosting import delete_old_files
 from bot.twilio.sender import TransientSendError
@@ -67,6 +69,20 @@ def parts_of(context: JobContext) -> WorkerParts:
 
 async def _action(work: Awaitable[Outcome]) -> str:
     return (await work).action
+
+
+async def _measured(task: str, work: Awaitable[str]) -> str:
+    """Time and count a job's work by task and outcome (an exception counts as `error`)."""
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        outcome = await work
+        return outcome
+    finally:
+        JOB_SECONDS.labels(task).observe(time.perf_counter() - started)
+        JOBS.labels(task, outcome).inc()
+        if task == ANSWER_TASK:
+            REPLIES.labels(outcome).inc()
 
 
 def _retry_strategy(
@@ -147,7 +163,9 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
             conversation_id=UUID(conversation_id),
             message_id=message_id,
         )
-        return await run_retrying(context, advisor_id, conversation_id, _action(work), message_id=message_id)
+        return await run_retrying(
+            context, advisor_id, conversation_id, _measured(ANSWER_TASK, _action(work)), message_id=message_id
+        )
 
     @app.task(name=DELIVER_TASK, pass_context=True, retry=retry)
     async def deliver_conversation_job(context: JobContext, advisor_id: str, conversation_id: str) -> str:
@@ -155,13 +173,15 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
         work = deliver_pending(
             parts_of(context), advisor_id=UUID(advisor_id), conversation_id=UUID(conversation_id)
         )
-        return await run_retrying(context, advisor_id, conversation_id, _action(work))
+        return await run_retrying(
+            context, advisor_id, conversation_id, _measured(DELIVER_TASK, _action(work))
+        )
 
     @app.task(name=NOTICE_TASK, pass_context=True, retry=retry)
     async def send_advisor_notice_job(context: JobContext, advisor_id: str, notice_id: int) -> str:
         """Tell an advisor, on their personal phone, that a customer needs them."""
         work = send_notice(parts_of(context), advisor_id=UUID(advisor_id), notice_id=notice_id)
-        return await run_retrying(context, advisor_id, None, _action(work))
+        return await run_retrying(context, advisor_id, None, _measured(NOTICE_TASK, _action(work)))
 
     @app.task(name=RESUME_TASK, pass_context=True, retry=retry)
     async def resume_ai_job(context: JobContext, advisor_id: str, conversation_id: str) -> str:
@@ -235,7 +255,7 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
     async def send_campaign_job(context: JobContext, advisor_id: str, campaign_id: int) -> str:
         """Send a re-engagement campaign, one customer at a time (locked per advisor: the rate holds)."""
         work = send_campaign(parts_of(context), advisor_id=UUID(advisor_id), campaign_id=campaign_id)
-        return await run_retrying(context, advisor_id, None, _action(work))
+        return await run_retrying(context, advisor_id, None, _measured(CAMPAIGN_TASK, _action(work)))
 
     @app.periodic(cron="23 * * * *", periodic_id=HISTORY_TASK)
     @app.task(name=HISTORY_TASK, queueing_lock=HISTORY_TASK, pass_context=True)

@@ -25,6 +25,7 @@ from bot.infra.background import keep_running, stop_task
 from bot.infra.database import Database, open_pool
 from bot.infra.events import EventPublisher
 from bot.infra.knowledge import open_knowledge
+from bot.infra.metrics import SCRAPE_TIME, pool_stats
 from bot.settings import Settings
 from bot.twilio.media_hosting import LocalMediaStore, MediaStore, MediaStoreError, SupabaseMediaStore
 from bot.twilio.paths import STATUS_CALLBACK_PATH
@@ -96,6 +97,8 @@ async def run_worker(
             autocommit=True,
         )
         stack.push_async_callback(pool.close)
+        SCRAPE_TIME.register("worker_pool", lambda: pool_stats(pool, "worker"))
+        stack.callback(SCRAPE_TIME.unregister, "worker_pool")
         events = EventPublisher(settings, queue)
         sender = TwilioSender(settings, status_callback_url=status_callback_url(settings))
         if sender.dry_run:

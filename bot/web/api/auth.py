@@ -66,6 +66,7 @@ async def principal(
     token = credentials.credentials
     admin = runtime.settings.admin_token
     if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
+        request.state.actor = "admin"  # for the access log
         return Principal(advisor_id=None)
     advisor_id = runtime.tokens.get(token)
     if advisor_id is None:
@@ -79,6 +80,7 @@ async def principal(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         runtime.tokens.remember(token, advisor_id)
+    request.state.actor = str(advisor_id)  # for the access log
     return Principal(advisor_id=advisor_id)
 
 

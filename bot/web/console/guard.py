@@ -89,6 +89,7 @@ async def viewer(request: Request) -> Viewer:
         session = await find_session(conn=conn, session_id=session_id)
     if session is None:
         raise SignInRequiredError
+    request.state.actor = "admin" if session.advisor_id is None else str(session.advisor_id)  # access log
     return Viewer(session=session, language=language_of(request))
 
 
