@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     openai_tts_voice: str = "alloy"
 
-    media_backend: Literal["local", "supabase"] = "local"
+    media_backend: Literal["database", "local", "supabase"] = "database"
     media_dir: Path = Path(".advisor-bot/media")
     media_link_ttl_seconds: int = Field(default=86_400, ge=60)
     media_retention_hours: float = Field(default=48, gt=0)

@@ -17,10 +17,11 @@ import secrets
 import time
 import warnings
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bot.settings import Settings
+from memory.records.media_files import store_media
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,30 @@ class LocalMediaStore:
         """Write the file and return its signed, expiring URL."""
         name = f"{secrets.token_urlsafe(24).lower().replace('-', 'x')}.{suffix}"
         await asyncio.to_thread((self.folder / name).write_bytes, data)
+        expires = int(time.time()) + self._ttl
+        signature = sign_media(name, expires, self._key)
+        return f"{self._base}{MEDIA_PATH}/{name}?expires={expires}&signature={signature}"
+
+
+class DatabaseMediaStore:
+    """Rows of `media_files`, linked through this app under PUBLIC_BASE_URL.
+
+    Any web process, on any machine, serves what any worker published.
+    """
+
+    def __init__(self, settings: Settings, *, key: bytes, pool: Any) -> None:
+        if not settings.public_base_url:
+            raise MediaStoreError("MEDIA_BACKEND=database needs PUBLIC_BASE_URL for Twilio to fetch media")
+        self._pool = pool
+        self._base = settings.public_base_url
+        self._key = key
+        self._ttl = settings.media_link_ttl_seconds
+
+    async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
+        """Store the file and return its signed, expiring URL."""
+        name = f"{secrets.token_urlsafe(24).lower().replace('-', 'x')}.{suffix}"
+        async with self._pool.connection() as conn:
+            await store_media(conn=conn, name=name, content_type=content_type, data=data)
         expires = int(time.time()) + self._ttl
         signature = sign_media(name, expires, self._key)
         return f"{self._base}{MEDIA_PATH}/{name}?expires={expires}&signature={signature}"

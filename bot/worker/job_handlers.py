@@ -46,6 +46,7 @@ from bot.worker.notices import send_notice
 from bot.worker.parts import Outcome, WorkerParts
 from memory.knowledge.embeddings import EmbeddingError
 from memory.records import customers
+from memory.records.media_files import delete_old_media
 from memory.records.messages import note_failure
 
 logger = logging.getLogger(__name__)
@@ -232,12 +233,17 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
             return await prune_events(conn)
 
     @app.periodic(cron="17 * * * *", periodic_id=CLEANUP_MEDIA_TASK)
-    @app.task(name=CLEANUP_MEDIA_TASK, queueing_lock=CLEANUP_MEDIA_TASK)
-    async def cleanup_media_job(timestamp: int) -> int:
-        """Delete local voice replies older than MEDIA_RETENTION_HOURS (their links expired long ago)."""
-        removed = await asyncio.to_thread(
-            delete_old_files, settings.media_dir, older_than_seconds=settings.media_retention_hours * 3600
-        )
+    @app.task(name=CLEANUP_MEDIA_TASK, queueing_lock=CLEANUP_MEDIA_TASK, pass_context=True)
+    async def cleanup_media_job(context: JobContext, timestamp: int) -> int:
+        """Delete voice replies older than MEDIA_RETENTION_HOURS (their links expired long ago)."""
+        seconds = settings.media_retention_hours * 3600
+        if settings.media_backend == "database":
+            async with parts_of(context).pool.connection() as conn:
+                removed = await delete_old_media(conn=conn, older_than_seconds=seconds)
+        else:
+            removed = await asyncio.to_thread(
+                delete_old_files, settings.media_dir, older_than_seconds=seconds
+            )
         if removed:
             logger.info("old media files deleted", extra={"count": removed})
         return removed

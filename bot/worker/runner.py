@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
+from psycopg_pool import AsyncConnectionPool
 
 from bot.agent.graph import build_agent_graph
 from bot.agent.memory_edits import AgentMemory
@@ -27,7 +28,13 @@ from bot.infra.events import EventPublisher
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
 from bot.settings import Settings
-from bot.twilio.media_hosting import LocalMediaStore, MediaStore, MediaStoreError, SupabaseMediaStore
+from bot.twilio.media_hosting import (
+    DatabaseMediaStore,
+    LocalMediaStore,
+    MediaStore,
+    MediaStoreError,
+    SupabaseMediaStore,
+)
 from bot.twilio.paths import STATUS_CALLBACK_PATH
 from bot.twilio.sender import TwilioSender
 from bot.twilio.signature import local_auth_token
@@ -68,12 +75,15 @@ def status_callback_url(settings: Settings) -> str | None:
     return settings.public_base_url + STATUS_CALLBACK_PATH
 
 
-def _media_store(settings: Settings) -> MediaStore | None:
+def _media_store(settings: Settings, pool: AsyncConnectionPool[Any]) -> MediaStore | None:
     """Where voice replies are published, or None (text only) when it cannot be set up."""
     try:
         if settings.media_backend == "supabase":
             return SupabaseMediaStore(settings)
-        return LocalMediaStore(settings, key=settings.media_key(local_auth_token(settings)))
+        key = settings.media_key(local_auth_token(settings))
+        if settings.media_backend == "database":
+            return DatabaseMediaStore(settings, key=key, pool=pool)
+        return LocalMediaStore(settings, key=key)
     except MediaStoreError as error:
         logger.warning("voice replies disabled: %s", error)
         return None
@@ -135,7 +145,7 @@ async def run_worker(
             knowledge=knowledge,
             transcriber=Transcriber(settings) if model is not None else None,
             synthesizer=Synthesizer(settings) if model is not None else None,
-            media_store=_media_store(settings) if model is not None else None,
+            media_store=_media_store(settings, pool) if model is not None else None,
         )
         register_job_handlers(queue, settings)
         sweeper = asyncio.create_task(_sweeps(queue, parts), name="advisor-bot-stalled-sweeper")

@@ -5,17 +5,22 @@ handovers and consent changes; the AI memory's checkpoints of its thread; the ad
 and commands that name the customer's number; stored events about the conversation; queued
 jobs for it; an imported CRM contact no other conversation links to. What stays: one
 `customer_erasures` row with who erased, when and how many rows went, and no personal data.
-Stored media files are the caller's to delete, after the commit (their links are returned).
+Voice replies kept in the database go with the rest; files on a disk or in Supabase Storage are
+the caller's to delete, after the commit (their links are returned).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from uuid import UUID
 
 from memory.records.models import Conn
 from memory.threads import thread_id_for
+
+# Our own media links: `<PUBLIC_BASE_URL>/media/<name>?expires=…&signature=…` (bot.twilio.paths).
+_MEDIA_NAME = re.compile(r"/media/([a-z0-9_.-]{8,100})(?:\?|$)")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,10 @@ async def erase_customer(
     ):
         result = await conn.execute(sql, params)
         rows[table] = result.rowcount
+    names = [match.group(1) for url in media_urls if (match := _MEDIA_NAME.search(url))]
+    if names:
+        result = await conn.execute("DELETE FROM media_files WHERE name = ANY(%s)", (names,))
+        rows["media_files"] = result.rowcount
     if hubspot:
         result = await conn.execute(
             "DELETE FROM crm_contacts WHERE hubspot_id = %s AND NOT EXISTS ("
