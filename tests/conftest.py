@@ -160,7 +160,8 @@ class Db:
 
 
 _TABLES = (
-    "knowledge_passages, knowledge_documents, customer_profiles, "
+    "knowledge_passages, knowledge_documents, customer_profiles, media_files, crm_contacts, "
+    "customer_erasures, campaigns, "
     "conversation_notes, console_links, console_sessions, "
     "handovers, advisor_tokens, advisor_channel, messages, chat_history, advisors, procrastinate_jobs, "
     "advisor_bot_events, "
