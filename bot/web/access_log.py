@@ -11,7 +11,9 @@ import logging
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.web.response_status import StatusCapture
 
 logger = logging.getLogger("bot.access")
 LOGGED_PREFIXES = ("/api/", "/console")
@@ -41,14 +43,7 @@ class AccessLog:
             return
         started = time.perf_counter()
         arrived = str(scope["path"])
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        sending = StatusCapture(send)
         try:
             await self.app(scope, receive, sending)
         finally:
@@ -59,7 +54,7 @@ class AccessLog:
                 extra={
                     "method": scope["method"],
                     "path": path_template(arrived, scope) if route is not None else "(no route)",
-                    "status": status,
+                    "status": sending.status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     "actor": state.get("actor", "anonymous") if isinstance(state, dict) else "anonymous",
                 },

@@ -16,10 +16,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import CounterMetricFamily, Metric
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.infra.metrics import WEBHOOK_REQUESTS, WEBHOOK_SECONDS, exposition, gauge
 from bot.twilio.paths import WEBHOOK_PATH
+from bot.web.response_status import StatusCapture
 from bot.web.runtime import WebRuntime
 
 _QUEUE = """
@@ -85,16 +86,9 @@ class WebhookMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        sending = StatusCapture(send)
         try:
             await self.app(scope, receive, sending)
         finally:
             WEBHOOK_SECONDS.observe(time.perf_counter() - started)
-            WEBHOOK_REQUESTS.labels(str(status)).inc()
+            WEBHOOK_REQUESTS.labels(str(sending.status)).inc()
