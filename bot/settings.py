@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr | None = None
     twilio_webhook_signing_key: SecretStr | None = None
+    twilio_auth_token_previous: SecretStr | None = None
     twilio_api_base_url: str = TWILIO_DEFAULT_API_BASE_URL
     twilio_timeout_seconds: float = Field(default=10.0, gt=0)
     public_base_url: str | None = None
@@ -137,6 +138,7 @@ class Settings(BaseSettings):
             "twilio_auth_token",
             "openai_api_key",
             "twilio_webhook_signing_key",
+            "twilio_auth_token_previous",
             "event_webhook_secret",
             "admin_token",
             "media_signing_key",

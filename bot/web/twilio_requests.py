@@ -101,16 +101,24 @@ async def authenticated_form(request: Request) -> FormData | Response:
     )
     if isinstance(form, Response):
         return form
-    if settings.validate_twilio_signature and not signature_is_valid(
-        url=public_url_for(request, settings.public_base_url),
-        form=form,
-        headers=request.headers,
-        auth_token=runtime.auth_token,
-        shared_key=(
-            settings.twilio_webhook_signing_key.get_secret_value()
-            if settings.twilio_webhook_signing_key
-            else None
-        ),
+    shared_key = (
+        settings.twilio_webhook_signing_key.get_secret_value()
+        if settings.twilio_webhook_signing_key
+        else None
+    )
+    # While the Auth Token is being rotated, Twilio may still sign with the previous one.
+    previous = settings.twilio_auth_token_previous
+    tokens = [runtime.auth_token, previous.get_secret_value() if previous else None]
+    if settings.validate_twilio_signature and not any(
+        signature_is_valid(
+            url=public_url_for(request, settings.public_base_url),
+            form=form,
+            headers=request.headers,
+            auth_token=token,
+            shared_key=shared_key,
+        )
+        for token in tokens
+        if token
     ):
         logger.warning(
             "rejected webhook: missing or invalid X-Twilio-Signature",

@@ -53,6 +53,33 @@ def test_bad_signature_is_refused_and_nothing_stored(client: TestClient, db: Db)
     assert db.count("chat_history") == 0
 
 
+def test_while_the_auth_token_rotates_the_previous_one_still_signs_webhooks(
+    make_settings: Callable[..., Settings], db: Db
+) -> None:
+    """Twilio signs with its primary token until the new one is promoted: no webhook is lost."""
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    old = "old-auth-token-0123456789"
+    with TestClient(create_app(make_settings())) as client:
+        assert (
+            signed_post(client, inbound_form(ADVISOR_NUMBER, CUSTOMER, "antes"), token=old).status_code == 403
+        )
+    with TestClient(create_app(make_settings(twilio_auth_token_previous=old))) as client:
+        assert (
+            signed_post(client, inbound_form(ADVISOR_NUMBER, CUSTOMER, "durante"), token=old).status_code
+            == 200
+        )
+        assert signed_post(client, inbound_form(ADVISOR_NUMBER, CUSTOMER, "nuevo")).status_code == 200
+        forged = signed_post(
+            client, inbound_form(ADVISOR_NUMBER, CUSTOMER, "falso"), token="not-the-token-000000"
+        )
+        assert forged.status_code == 403
+        settle(db)
+    bodies = [
+        row["body"] for row in db.query("SELECT body FROM messages WHERE direction = 'inbound' ORDER BY id")
+    ]
+    assert bodies == ["durante", "nuevo"]
+
+
 def test_missing_signature_is_refused(client: TestClient, db: Db) -> None:
     db.add_advisor("Ana", ADVISOR_NUMBER)
     response = client.post("/webhooks/twilio", data=inbound_form(ADVISOR_NUMBER, CUSTOMER, "Hola"))
