@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,14 +20,10 @@ from typing import Any
 
 from bench.docs import DOC, machine_line, measured_at, replace_section
 from bench.server import ROOT
+from tests.live import CLI_REPORTING_PEAK, peak_kb
 
 DATA = DOC.parent / "data" / "import.json"
 ADVISOR = "+14155238886"  # Ana Gómez of the seed
-_PEAK = (
-    "import re, sys; from bot.cli import main; code = main(sys.argv[1:]); "
-    "status = open('/proc/self/status').read(); "
-    "sys.stderr.write('PEAK_KB ' + re.search(r'VmHWM:\\s+(\\d+)', status).group(1) + '\\n'); sys.exit(code)"
-)
 
 
 def generate(path: Path, records: int) -> None:
@@ -52,7 +47,7 @@ def generate(path: Path, records: int) -> None:
 def _import(folder: str, env: dict[str, str], path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", _PEAK, "import", "profiles", "--advisor", ADVISOR, str(path)],
+        [*CLI_REPORTING_PEAK, "import", "profiles", "--advisor", ADVISOR, str(path)],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -63,10 +58,9 @@ def _import(folder: str, env: dict[str, str], path: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed ({done.returncode}): {done.stderr[-2000:]}")
-    peak_kb = int(re.search(r"PEAK_KB (\d+)", done.stderr).group(1))  # type: ignore[union-attr]
     return {
         "seconds": round(seconds, 1),
-        "peak_mb": round(peak_kb / 1024, 1),
+        "peak_mb": round(peak_kb(done.stderr) / 1024, 1),
         "report": done.stdout.strip().splitlines()[-1],
     }
 

@@ -4,7 +4,6 @@ PostgreSQL. A voice reply the worker made is served by the web process; a text r
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,31 +17,10 @@ from bot.cli.simulate import signed_form
 from bot.settings import Settings
 from tests.conftest import AUTH_TOKEN, Db, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio
-from tests.live import free_port
+from tests.live import ROOT, free_port, process_environment
 
-ROOT = Path(__file__).resolve().parents[1]
 VOICE_NOTE = (ROOT / "tests" / "fixtures" / "audio" / "voice-note-es.ogg").read_bytes()
 VOICE_ADVISOR, TEXT_ADVISOR = "+14155238886", "+14155238887"
-
-
-def _environment(settings: Settings, folder: Path, port: int) -> dict[str, str]:
-    assert settings.database_url is not None and settings.twilio_auth_token is not None
-    assert settings.openai_base_url is not None
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "HOME": str(folder),
-        "DATABASE_URL": settings.database_url.get_secret_value(),
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
-        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
-        "OPENAI_API_KEY": "sk-test-not-a-real-key",
-        "OPENAI_BASE_URL": settings.openai_base_url,
-        "OPENAI_MODEL": "fake-model",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "DEBOUNCE_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 @pytest.fixture
@@ -61,7 +39,7 @@ def machines(
             subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", *command],
                 cwd=folder,
-                env=_environment(make_settings(), folder, port),
+                env=process_environment(make_settings(), folder, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"),
                 stdout=log,
                 stderr=log,
             )

@@ -30,34 +30,23 @@ from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import LONG_TESTS, Db, inbound_form, signed_post, wait_for, wait_until_all_answered
 from tests.fakes import FakeOpenAI, FakeTwilio
+from tests.live import process_environment
 
 KILLS = 200 if LONG_TESTS else 50
 ADVISOR_NUMBER = "+14155238886"
 
 
 def _worker_environment(settings: Settings, folder: Path) -> dict[str, str]:
-    """The worker's settings as a deployment passes them: environment variables."""
-    assert settings.database_url is not None and settings.twilio_auth_token is not None
-    assert settings.openai_base_url is not None
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        "HOME": str(folder),
-        "DATABASE_URL": settings.database_url.get_secret_value(),
-        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
-        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
-        "TWILIO_TIMEOUT_SECONDS": "5",
-        "OPENAI_API_KEY": "sk-test-not-a-real-key",
-        "OPENAI_BASE_URL": settings.openai_base_url,
-        "OPENAI_MODEL": "fake-model",
-        "DEBOUNCE_SECONDS": "0",
-        "JOB_RETRY_BASE_SECONDS": "0",
-        "WORKER_HEARTBEAT_SECONDS": "0.2",
-        "STALLED_WORKER_SECONDS": "1",
-        "LOG_LEVEL": "WARNING",
-        "MEDIA_DIR": str(folder / "media"),
-    }
+    """The worker's settings as a deployment passes them, with quick heartbeats and retries."""
+    return process_environment(
+        settings,
+        folder,
+        TWILIO_TIMEOUT_SECONDS="5",
+        JOB_RETRY_BASE_SECONDS="0",
+        WORKER_HEARTBEAT_SECONDS="0.2",
+        STALLED_WORKER_SECONDS="1",
+        MEDIA_DIR=str(folder / "media"),
+    )
 
 
 class Worker:

@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from bot.cli import main
 from memory.records.profiles import CustomerProfile, find_profile
 from tests.conftest import Db, wait_for
+from tests.live import CLI_REPORTING_PEAK, peak_kb
 
 ANA, BRUNO = "+14155238886", "+14155238887"
 ROOT = Path(__file__).resolve().parents[3]
@@ -199,16 +200,8 @@ def _generate(path: Path, records: int, *, padding: int = 0) -> None:
 
 
 def _import_process(db: Db, path: Path) -> subprocess.Popen[str]:
-    # VmHWM, the peak of this process's own memory: ru_maxrss would also count the pytest
-    # process it was forked from, before the exec.
-    peak = (
-        "import re, sys; from bot.cli import main; code = main(sys.argv[1:]); "
-        "status = open('/proc/self/status').read(); "
-        "sys.stderr.write('PEAK_KB ' + re.search(r'VmHWM:\\s+(\\d+)', status).group(1) + '\\n'); "
-        "sys.exit(code)"
-    )
     return subprocess.Popen(
-        [sys.executable, "-c", peak, "import", "profiles", "--advisor", ANA, str(path)],
+        [*CLI_REPORTING_PEAK, "import", "profiles", "--advisor", ANA, str(path)],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING"},
         stdout=subprocess.PIPE,
@@ -226,7 +219,7 @@ def test_a_100_mb_file_streams_in_bounded_memory(db: Db, tmp_path: Path) -> None
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     assert "imported 2,000, updated 0, unchanged 0, rejected 0" in out
-    peak_mb = int(err.split("PEAK_KB ")[1].split()[0]) / 1024
+    peak_mb = peak_kb(err) / 1024
     assert peak_mb < 100, f"peak {peak_mb:.0f} MB for a {big.stat().st_size / 1e6:.0f} MB file: not streamed"
 
 
