@@ -21,7 +21,6 @@ from bot.infra.job_queue import open_job_queue
 from bot.logging_setup import configure_logging
 from bot.migrations import upgrade_on_start
 from bot.settings import Settings
-from bot.twilio.media_hosting import MEDIA_PATH
 from bot.twilio.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
 from bot.web.access_log import AccessLog
 from bot.web.api import router as api_router
@@ -37,6 +36,7 @@ from bot.web.metrics_endpoint import WebhookMetrics, metrics
 from bot.web.runtime import open_web_runtime
 from bot.web.twilio_requests import twiml_ok
 from bot.web.webhook import twilio_webhook
+from memory.records.media_files import MEDIA_PATH
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,10 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from bot.settings import Settings
-from memory.records.media_files import store_media
+from memory.records.media_files import MEDIA_PATH, published_name, store_media
 
 logger = logging.getLogger(__name__)
 
-MEDIA_PATH = "/media"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
@@ -56,49 +55,61 @@ def media_link_valid(
     return hmac.compare_digest(sign_media(name, int(expires), key), signature)
 
 
-class LocalMediaStore:
-    """Files under MEDIA_DIR, linked through this app under PUBLIC_BASE_URL."""
+class _LinkedMediaStore:
+    """Media linked through this app under PUBLIC_BASE_URL, with signed, expiring links.
+
+    Where the bytes are kept is the subclass's.
+    """
+
+    backend = ""
 
     def __init__(self, settings: Settings, *, key: bytes) -> None:
         if not settings.public_base_url:
-            raise MediaStoreError("MEDIA_BACKEND=local needs PUBLIC_BASE_URL for Twilio to fetch media")
+            raise MediaStoreError(
+                f"MEDIA_BACKEND={self.backend} needs PUBLIC_BASE_URL for Twilio to fetch media"
+            )
+        self._base = settings.public_base_url
+        self._key = key
+        self._ttl = settings.media_link_ttl_seconds
+
+    async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
+        """Keep the file under an unguessable name and return its signed, expiring URL."""
+        name = f"{secrets.token_urlsafe(24).lower().replace('-', 'x')}.{suffix}"
+        await self._keep(name, data, content_type)
+        expires = int(time.time()) + self._ttl
+        signature = sign_media(name, expires, self._key)
+        return f"{self._base}{MEDIA_PATH}/{name}?expires={expires}&signature={signature}"
+
+    async def _keep(self, name: str, data: bytes, content_type: str) -> None:
+        raise NotImplementedError
+
+
+class LocalMediaStore(_LinkedMediaStore):
+    """Files under MEDIA_DIR (only when web and worker share one disk)."""
+
+    backend = "local"
+
+    def __init__(self, settings: Settings, *, key: bytes) -> None:
+        super().__init__(settings, key=key)
         self.folder = settings.media_dir
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._base = settings.public_base_url
-        self._key = key
-        self._ttl = settings.media_link_ttl_seconds
 
-    async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
-        """Write the file and return its signed, expiring URL."""
-        name = f"{secrets.token_urlsafe(24).lower().replace('-', 'x')}.{suffix}"
+    async def _keep(self, name: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread((self.folder / name).write_bytes, data)
-        expires = int(time.time()) + self._ttl
-        signature = sign_media(name, expires, self._key)
-        return f"{self._base}{MEDIA_PATH}/{name}?expires={expires}&signature={signature}"
 
 
-class DatabaseMediaStore:
-    """Rows of `media_files`, linked through this app under PUBLIC_BASE_URL.
+class DatabaseMediaStore(_LinkedMediaStore):
+    """Rows of `media_files`: any web process, on any machine, serves what any worker published."""
 
-    Any web process, on any machine, serves what any worker published.
-    """
+    backend = "database"
 
     def __init__(self, settings: Settings, *, key: bytes, pool: Any) -> None:
-        if not settings.public_base_url:
-            raise MediaStoreError("MEDIA_BACKEND=database needs PUBLIC_BASE_URL for Twilio to fetch media")
+        super().__init__(settings, key=key)
         self._pool = pool
-        self._base = settings.public_base_url
-        self._key = key
-        self._ttl = settings.media_link_ttl_seconds
 
-    async def publish(self, data: bytes, *, content_type: str, suffix: str) -> str:
-        """Store the file and return its signed, expiring URL."""
-        name = f"{secrets.token_urlsafe(24).lower().replace('-', 'x')}.{suffix}"
+    async def _keep(self, name: str, data: bytes, content_type: str) -> None:
         async with self._pool.connection() as conn:
             await store_media(conn=conn, name=name, content_type=content_type, data=data)
-        expires = int(time.time()) + self._ttl
-        signature = sign_media(name, expires, self._key)
-        return f"{self._base}{MEDIA_PATH}/{name}?expires={expires}&signature={signature}"
 
 
 class SupabaseMediaStore:
@@ -157,11 +168,7 @@ async def delete_stored_media(settings: Settings, urls: list[str]) -> int:
     under MEDIA_DIR, or `voice/<name>` objects of the Supabase bucket. Twilio's links to what
     customers sent are Twilio's (delete them in Twilio's console or API).
     """
-    names = {
-        match.group(1)
-        for url in urls
-        if (match := re.search(rf"{re.escape(MEDIA_PATH)}/([A-Za-z0-9_.-]+)", urlsplit(url).path))
-    }
+    names = {name for url in urls if (name := published_name(url))}
     objects = {
         match.group(1)
         for url in urls

@@ -12,15 +12,12 @@ the caller's to delete, after the commit (their links are returned).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from uuid import UUID
 
+from memory.records.media_files import published_name
 from memory.records.models import Conn
 from memory.threads import thread_id_for
-
-# Our own media links: `<PUBLIC_BASE_URL>/media/<name>?expires=…&signature=…` (bot.twilio.paths).
-_MEDIA_NAME = re.compile(r"/media/([a-z0-9_.-]{8,100})(?:\?|$)")
 
 
 @dataclass(frozen=True)
@@ -97,7 +94,7 @@ async def erase_customer(
     ):
         result = await conn.execute(sql, params)
         rows[table] = result.rowcount
-    names = [match.group(1) for url in media_urls if (match := _MEDIA_NAME.search(url))]
+    names = [name for url in media_urls if (name := published_name(url))]
     if names:
         result = await conn.execute("DELETE FROM media_files WHERE name = ANY(%s)", (names,))
         rows["media_files"] = result.rowcount

@@ -1,8 +1,23 @@
-"""Owns media kept in the database (MEDIA_BACKEND=database): voice replies every process can serve."""
+"""Owns the media this server publishes: the names in its links, and the database copy.
+
+With MEDIA_BACKEND=database, voice replies are rows here, so every web process can serve them.
+"""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from memory.records.models import Conn
+
+MEDIA_PATH = "/media"  # our links: <PUBLIC_BASE_URL>/media/<name>?expires=…&signature=…
+_PUBLISHED = re.compile(rf"{re.escape(MEDIA_PATH)}/([a-z0-9_.-]{{8,100}})")
+
+
+def published_name(url: str) -> str | None:
+    """The name in one of our own media links, or None for any other URL (Twilio's, say)."""
+    match = _PUBLISHED.fullmatch(urlsplit(url).path)
+    return match.group(1) if match else None
 
 
 async def store_media(*, conn: Conn, name: str, content_type: str, data: bytes) -> None:

@@ -17,7 +17,6 @@ from starlette.responses import RedirectResponse, Response
 from advisors.models import CONTENT_SID_PATTERN
 from advisors.repository import get_advisor, list_advisor_rows
 from bot.twilio.media_fetch import MediaError, fetch_media
-from bot.twilio.media_hosting import MEDIA_PATH
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
 from bot.web.console.guard import (
     Acting,
@@ -28,6 +27,7 @@ from bot.web.console.guard import (
 from bot.web.console.rendering import render
 from bot.web.conversation_switches import switch_ai, switch_audio
 from memory.records import inbox, listing, profiles
+from memory.records.media_files import MEDIA_PATH
 from memory.records.models import Conn, Conversation, Message
 
 router = APIRouter(prefix="/console", include_in_schema=False)
