@@ -133,6 +133,7 @@ async def _run_size(conninfo: str, embedder: Embedder, size: int) -> dict[str, A
             "full_text": await _measure(full_text, key_of),
             "hybrid": await _measure(hybrid, key_of),
         }
+        await hybrid.aclose()  # its client belongs to this size's event loop
     print(json.dumps({k: v for k, v in result.items()}, ensure_ascii=False)[:600], flush=True)
     return result
 

@@ -68,6 +68,7 @@ async def open_web_runtime(
 ) -> AsyncIterator[WebRuntime]:
     """Open the web side's clients on an opened queue; close them when the block ends."""
     pool = await open_pool(database, settings=settings, name="app")
+    knowledge: KnowledgeSearcher | None = None
     try:
 
         async def lookup(number: str) -> Advisor | None:
@@ -77,6 +78,7 @@ async def open_web_runtime(
         auth_token = local_auth_token(settings)
         async with pool.connection() as conn:
             console_key = await cookie_key(conn=conn)
+        knowledge = await open_knowledge(settings, pool)
         runtime = WebRuntime(
             settings=settings,
             pool=pool,
@@ -92,7 +94,7 @@ async def open_web_runtime(
             auth_failure_limiter=RateLimiter(settings.api_auth_failure_rate_limit, burst=AUTH_FAILURE_BURST),
             tokens=TokenCache(),
             console_key=console_key,
-            knowledge=await open_knowledge(settings, pool),
+            knowledge=knowledge,
             load=load or LoadState(),
         )
         if settings.validate_twilio_signature and auth_token is None:
@@ -107,6 +109,8 @@ async def open_web_runtime(
             await stop_task(watcher, "advisor change watcher")
     finally:
         SCRAPE_TIME.unregister("web_pool")
+        if knowledge is not None:
+            await knowledge.aclose()
         await pool.close()
 
 

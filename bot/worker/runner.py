@@ -116,6 +116,7 @@ async def run_worker(
         flags = PostgresConversationFlags(pool, queue, events)
         model = build_chat_model(settings)
         knowledge = await open_knowledge(settings, pool)
+        stack.push_async_callback(knowledge.aclose)
         graph = None
         if model is None:
             logger.warning("no OPENAI_API_KEY or OPENAI_BASE_URL: answering with each advisor's away message")

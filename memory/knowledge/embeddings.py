@@ -6,7 +6,7 @@ never loads the AI client libraries (an import-linter contract keeps it so).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -18,22 +18,34 @@ class EmbeddingError(Exception):
     """The embeddings server did not answer usefully; the message says why (never the key)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Embedder:
-    """One embeddings model at one OpenAI-compatible address."""
+    """One embeddings model at one OpenAI-compatible address.
+
+    One HTTP client is kept for the process's event loop, so a question the agent searches does
+    not open a new connection (and TLS session) to the embeddings server each time.
+    """
 
     model: str
     base_url: str
     api_key: str
     timeout_seconds: float = 30.0
+    _client: httpx.AsyncClient | None = field(default=None, repr=False, compare=False)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order; raises EmbeddingError on any failure."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout_seconds)
         vectors: list[list[float]] = []
-        async with httpx.AsyncClient(timeout=self.timeout_seconds) as client:
-            for start in range(0, len(texts), BATCH):
-                vectors += await self._batch(client, texts[start : start + BATCH])
+        for start in range(0, len(texts), BATCH):
+            vectors += await self._batch(self._client, texts[start : start + BATCH])
         return vectors
+
+    async def aclose(self) -> None:
+        """Close the kept connection (at shutdown); a later call opens a new one."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def _batch(self, client: httpx.AsyncClient, texts: list[str]) -> list[list[float]]:
         try:

@@ -63,6 +63,11 @@ class KnowledgeSearcher:
                 conn=conn, advisor_id=advisor_id, query=query, limit=limit, vector=vector, model=model
             )
 
+    async def aclose(self) -> None:
+        """Close the embeddings server's connection, if any (at shutdown)."""
+        if self.embedder is not None:
+            await self.embedder.aclose()
+
     async def embed_missing(self, *, limit: int = 512) -> int:
         """Embed up to `limit` passages that have no embedding of the model; return how many.
 

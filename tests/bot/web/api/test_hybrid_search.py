@@ -50,7 +50,10 @@ def _embed_pending(settings: Settings) -> int:
             open=False,
         ) as pool:
             searcher = await KnowledgeSearcher.start(pool, embedder_for(settings))
-            return await searcher.embed_missing()
+            try:
+                return await searcher.embed_missing()
+            finally:
+                await searcher.aclose()
 
     return asyncio.run(run())
 
