@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
 from pydantic import ValidationError
 
 from bot.cli.console import fail
@@ -185,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return fail(
             f"cannot reach the database: {reason}. Check DATABASE_URL and that PostgreSQL is running."
+        )
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+        return fail(
+            "this database lacks advisor-bot's tables, or has older ones: run `advisor-bot db upgrade`"
         )
 
 

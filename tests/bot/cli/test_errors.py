@@ -93,3 +93,28 @@ def test_every_option_says_what_it_is_for(tmp_path: Path) -> None:
             flag_only = words[1:] == [] or (len(words) == 2 and words[1].isupper())
             help_below = n + 1 < len(lines) and lines[n + 1].startswith(" " * 10) and lines[n + 1].strip()
             assert not flag_only or help_below, f"{' '.join(argv)}: {lines[n].strip()!r} has no help text"
+
+
+def test_a_database_without_the_schema_is_one_line_saying_to_upgrade(
+    database_url: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    empty = f"advisor_bot_empty_{os.getpid()}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {empty}")
+        conn.execute(f"CREATE DATABASE {empty}")
+    try:
+        target = psycopg.conninfo.conninfo_to_dict(database_url)
+        target["dbname"] = empty
+        done = _run(
+            {"DATABASE_URL": psycopg.conninfo.make_conninfo(**target)}, "advisors", "list", cwd=tmp_path
+        )
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {empty} WITH (FORCE)")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "error: this database lacks advisor-bot's tables, or has older ones: run `advisor-bot db upgrade`"
+    )
+    assert "Traceback" not in done.stderr
