@@ -1,13 +1,21 @@
-"""Cost per message, counted: database statements per inbound message and per reply, advisor
-look-ups served from the cache against the database, and the server's memory after 10,000
-conversations.
+"""Cost per message, counted: database statements, CPU milliseconds and answered messages per
+second, for this tree and (with BENCH_BASELINE=<git revision>) the code before a change, in one run.
 
-Run: `.venv/bin/python -m bench.cost`. `advisor-bot serve` (web + in-process worker) on the
-embedded PostgreSQL, with the local fake model (answers at once) and fake Twilio. PostgreSQL logs
-every statement (log_statement=all) with the connection's application_name, which the server sets
-per pool ("advisor-bot app" for the webhook, "advisor-bot worker" / "checkpointer" / "queue" for
-the worker): the statements are counted in that log, not estimated. Then logging is switched off
-and 10,000 customers each write once; the server's resident memory is read before and after.
+Run: `.venv/bin/python -m bench.cost`, or `BENCH_BASELINE=4504ef7 .venv/bin/python -m bench.cost`
+to measure that revision first, on the same machine, in the same run (its source is exported to a
+temporary folder and run with this virtual environment). Each measurement starts web
+(`advisor-bot serve --no-worker`) and worker (`advisor-bot worker`) as separate processes, as in
+production, on a fresh embedded PostgreSQL, with the local fake model (answers at once) and fake
+Twilio.
+
+1. Statements and CPU: 200 messages from 200 customers at 20/s, each answered. PostgreSQL logs
+   every statement (log_statement=all) with the connection's application_name ("advisor-bot app"
+   for the webhook; "advisor-bot worker" / "checkpointer" / "queue" for the worker): statements are
+   counted in that log, not estimated. CPU is read from /proc (psutil) for the web process, the
+   worker process and the PostgreSQL backends of each side, before and after.
+2. Answered per second: with the worker stopped, BENCH_BACKLOG messages (default 3,000) from as
+   many customers are accepted; then the worker starts and drains them. The rate is counted between
+   the first and the last reply that the fake Twilio receives.
 """
 
 from __future__ import annotations
@@ -17,21 +25,61 @@ import re
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import httpx
 import psutil
 import psycopg
 
 from bench.docs import machine_line, measured_at, replace_section
-from bench.server import ADVISORS, bench_environment, database_url, running_server
-from bench.services import local_services
+from bench.server import (
+    ADVISORS,
+    ROOT,
+    baseline_tree,
+    bench_environment,
+    database_url,
+    running_server,
+    running_worker,
+)
+from bench.services import Services, local_services
 from bench.wrk import run_wrk, write_requests
 
 MESSAGES = 200
-CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "10000"))
+BACKLOG = int(os.environ.get("BENCH_BACKLOG", "3000"))
+BASELINE = os.environ.get("BENCH_BASELINE", "")
 ENTRY = re.compile(r"^\d{4}-\d\d-\d\d ")
 LINE = re.compile(r"app=(?P<app>.*?) LOG:  (?:statement|execute [^:]*): (?P<sql>.*)", re.DOTALL)
+WEB_APPS = ("advisor-bot app",)
+WORKER_APPS = ("advisor-bot worker", "advisor-bot checkpointer", "advisor-bot queue")
+
+
+@dataclass
+class Cost:
+    """What one source tree cost: statements by side, CPU seconds by side, and the drain rate."""
+
+    label: str
+    statements: list[tuple[str, str]] = field(default_factory=list)
+    replies: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    answered_per_second: float = 0.0
+    drained: int = 0
+    rss_mib: dict[str, float] = field(default_factory=dict)
+
+    def web(self) -> list[str]:
+        return [sql for app, sql in self.statements if app in WEB_APPS]
+
+    def worker(self) -> list[str]:
+        """The reply path's statements: worker, checkpointer and queue bookkeeping, polls excluded."""
+        return [
+            sql for app, sql in self.statements if app in WORKER_APPS and "procrastinate_fetch_job" not in sql
+        ]
+
+    def polls(self) -> int:
+        return sum(
+            1 for app, sql in self.statements if app in WORKER_APPS and "procrastinate_fetch_job" in sql
+        )
 
 
 def _entries(lines: list[str]) -> list[tuple[str, str]]:
@@ -62,7 +110,6 @@ def _kind(sql: str) -> str:
     words = sql.strip().split()
     head = " ".join(words[:2]).upper() if words else ""
     for table in (
-        "procrastinate_fetch_job",
         "procrastinate_defer",
         "procrastinate_finish_job",
         "advisors",
@@ -77,104 +124,230 @@ def _kind(sql: str) -> str:
     return head
 
 
-def main() -> int:
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _backend_cpu(conn: psycopg.Connection[Any]) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of each PostgreSQL backend serving the server, by pid, with its side."""
+    rows = conn.execute(
+        "SELECT pid, application_name FROM pg_stat_activity WHERE backend_type = 'client backend'"
+    ).fetchall()
+    found: dict[int, tuple[str, float]] = {}
+    for pid, app in rows:
+        side = "web" if app in WEB_APPS else "worker" if app in WORKER_APPS else None
+        if side is None:
+            continue
+        try:
+            found[pid] = (side, _cpu_seconds(psutil.Process(pid)))
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+@dataclass
+class _CpuMeter:
+    """CPU used between `start` and `stop` by the web and worker processes and their backends."""
+
+    conn: psycopg.Connection[Any]
+    web: psutil.Process
+    worker: psutil.Process
+    before: dict[str, float] = field(default_factory=dict)
+    backends: dict[int, tuple[str, float]] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.before = {"web": _cpu_seconds(self.web), "worker": _cpu_seconds(self.worker)}
+        self.backends = _backend_cpu(self.conn)
+
+    def stop(self) -> dict[str, float]:
+        used = {
+            "web process": _cpu_seconds(self.web) - self.before["web"],
+            "worker process": _cpu_seconds(self.worker) - self.before["worker"],
+            "web PostgreSQL": 0.0,
+            "worker PostgreSQL": 0.0,
+        }
+        for pid, (side, seconds) in _backend_cpu(self.conn).items():
+            used[f"{side} PostgreSQL"] += seconds - self.backends.get(pid, (side, 0.0))[1]
+        return used
+
+
+def _wait_for_inbound(conn: psycopg.Connection[Any], count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stored = conn.execute("SELECT count(*) FROM messages WHERE direction = 'inbound'").fetchone()
+        if stored and stored[0] >= count:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"fewer than {count} messages accepted within {timeout:.0f} s")
+
+
+def _drain_rate(services: Services, conn: psycopg.Connection[Any], before: int, count: int) -> float:
+    """Answered per second between the first and the last of `count` new replies."""
+    services.wait_for_replies(conn, before + count, timeout=900, poll=0.2)
+    times = services.twilio.attempt_times[before : before + count]
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def measure(code: Path, label: str) -> Cost:
+    """Statements, CPU and the drain rate of the source tree `code`."""
+    cost = Cost(label)
     with tempfile.TemporaryDirectory(prefix="advisor-bot-cost-") as folder, local_services() as services:
-        env = {**bench_environment(folder), **services.environment()}
+        env = {**bench_environment(folder, code), **services.environment()}
         url = database_url(folder)
-        _logging(url, True)
         log = Path(folder).resolve() / "pgdata" / "log"
         with (
-            running_server(folder, env, []) as base,
+            running_server(folder, env, ["--no-worker"]) as base,
             psycopg.connect(url, autocommit=True, application_name="bench") as conn,
         ):
-            server = psutil.Process(int(Path(folder, "server.pid").read_text()))
+            web = psutil.Process(int(Path(folder, "server.pid").read_text()))
             webhook = base + "/webhooks/twilio"
-            rss_start = server.memory_info().rss
-            time.sleep(2)
-            offset = log.stat().st_size
-            requests = write_requests(Path(folder) / "requests.txt", webhook, MESSAGES)
-            run_wrk(webhook, requests, rate=20, seconds=MESSAGES / 20, connections=4)
-            services.wait_for_replies(conn, MESSAGES, timeout=120, poll=0.2)
-            time.sleep(1)
-            with log.open() as handle:
-                handle.seek(offset)
-                statements = _entries(handle.readlines())
-            _logging(url, False)
-            replies = len(services.twilio.sent)
-            rss_before = server.memory_info().rss
-            # Every request from a customer of its own: 10,000 new conversations, each answered.
-            many = write_requests(Path(folder) / "many.txt", webhook, CONVERSATIONS, customers=CONVERSATIONS)
-            run_wrk(webhook, many, rate=200, seconds=CONVERSATIONS / 200, connections=32)
-            drain = services.wait_for_replies(conn, replies + CONVERSATIONS, timeout=600, poll=0.2)
-            rss_after = server.memory_info().rss
-            ready = httpx.get(base + "/readyz").json()
-    _write(statements, replies, rss_start, rss_before, rss_after, drain, ready)
+            with running_worker(folder, env) as worker_process:
+                worker = psutil.Process(worker_process.pid)
+                time.sleep(4)  # both started and idle
+                _logging(url, True)
+                time.sleep(1)
+                meter = _CpuMeter(conn, web, worker)
+                offset = log.stat().st_size
+                meter.start()
+                requests = write_requests(
+                    Path(folder) / "requests.txt", webhook, MESSAGES, customers=MESSAGES
+                )
+                run_wrk(webhook, requests, rate=20, seconds=MESSAGES / 20, connections=4)
+                services.wait_for_replies(conn, MESSAGES, timeout=120, poll=0.2)
+                cost.cpu = meter.stop()
+                time.sleep(1)
+                _logging(url, False)
+                with log.open() as handle:
+                    handle.seek(offset)
+                    cost.statements = _entries(handle.readlines())
+                cost.replies = len(services.twilio.sent)
+            # The worker is stopped: a backlog of new customers waits, then one worker drains it.
+            backlog = write_requests(Path(folder) / "backlog.txt", webhook, BACKLOG, customers=BACKLOG)
+            run_wrk(
+                webhook, backlog, rate=250, seconds=BACKLOG / 250 + 2, connections=16
+            )  # repeats: duplicates
+            _wait_for_inbound(conn, MESSAGES + BACKLOG, timeout=60)
+            with running_worker(folder, env) as worker_process:
+                cost.drained = BACKLOG
+                cost.answered_per_second = _drain_rate(services, conn, cost.replies, BACKLOG)
+                cost.rss_mib = {
+                    "web": web.memory_info().rss / 2**20,
+                    "worker": psutil.Process(worker_process.pid).memory_info().rss / 2**20,
+                }
+    print(label, f"{len(cost.web()) / MESSAGES:.2f}", f"{len(cost.worker()) / cost.replies:.2f}", flush=True)
+    print(label, cost.cpu, f"{cost.answered_per_second:.1f}/s", flush=True)
+    return cost
+
+
+def trees() -> Iterator[tuple[Path, str]]:
+    """The source trees to measure: BENCH_BASELINE's first (when set), then this one."""
+    with baseline_tree(BASELINE) as before:
+        if before is not None:
+            yield before, f"before ({BASELINE})"
+        yield ROOT, "after (this tree)" if before is not None else "this tree"
+
+
+def main() -> int:
+    costs = [measure(code, label) for code, label in trees()]
+    _write(costs)
     return 0
 
 
-def _write(
-    statements: list[tuple[str, str]],
-    replies: int,
-    rss_start: int,
-    rss_before: int,
-    rss_after: int,
-    drain: float,
-    ready: dict[str, object],
-) -> None:
-    by_app = Counter(app for app, _ in statements)
-    web = [sql for app, sql in statements if app == "advisor-bot app"]
-    worker = [sql for app, sql in statements if app in ("advisor-bot worker", "advisor-bot checkpointer")]
-    queue = [sql for app, sql in statements if app == "advisor-bot queue"]
-    polls = sum(1 for sql in queue if "procrastinate_fetch_job" in sql)
-    lookups = sum(1 for sql in web if "FROM advisors WHERE twilio_phone_number" in sql)
-    kinds = Counter(_kind(sql) for sql in web)
-    worker_kinds = Counter(_kind(sql) for sql in worker + queue)
-    web_table = "\n".join(f"| {kind} | {count / MESSAGES:.2f} |" for kind, count in kinds.most_common())
-    worker_table = "\n".join(
-        f"| {kind} | {count / replies:.2f} |" for kind, count in worker_kinds.most_common(14)
+def _columns(costs: list[Cost], value: Any) -> str:
+    return " | ".join(value(cost) for cost in costs)
+
+
+def _kinds_table(costs: list[Cost], statements: Any, per: Any, limit: int) -> str:
+    counts = [Counter(_kind(sql) for sql in statements(cost)) for cost in costs]
+    union = Counter[str]()
+    for count in counts:
+        union.update(count)
+    return "\n".join(
+        f"| {kind} | "
+        + " | ".join(f"{count[kind] / per(cost):.2f}" for count, cost in zip(counts, costs, strict=True))
+        + " |"
+        for kind, _ in union.most_common(limit)
     )
-    others = {
-        app or "(unnamed)": n
-        for app, n in by_app.items()
-        if not app.startswith("advisor-bot") and app != "bench"
-    }
-    mib = 1024 * 1024
+
+
+def _write(costs: list[Cost]) -> None:
+    header = "| | " + _columns(costs, lambda c: c.label) + " |\n|---|" + "---|" * len(costs)
+
+    def row(name: str, value: Any) -> str:
+        return f"| {name} | {_columns(costs, value)} |"
+
+    def cpu_ms(cost: Cost, side: str, per: int) -> str:
+        return f"{1000 * cost.cpu[side] / per:.2f}"
+
+    summary = "\n".join(
+        [
+            header,
+            row("statements per inbound message (webhook)", lambda c: f"**{len(c.web()) / MESSAGES:.2f}**"),
+            row(
+                "statements per reply (worker, checkpointer, queue)",
+                lambda c: f"**{len(c.worker()) / c.replies:.2f}**",
+            ),
+            row("queue polls per reply (not counted above)", lambda c: f"{c.polls() / c.replies:.2f}"),
+            row("CPU ms per inbound: web process", lambda c: cpu_ms(c, "web process", MESSAGES)),
+            row(
+                "CPU ms per inbound: its PostgreSQL backends", lambda c: cpu_ms(c, "web PostgreSQL", MESSAGES)
+            ),
+            row("CPU ms per reply: worker process", lambda c: cpu_ms(c, "worker process", c.replies)),
+            row(
+                "CPU ms per reply: its PostgreSQL backends",
+                lambda c: cpu_ms(c, "worker PostgreSQL", c.replies),
+            ),
+            row(
+                f"answered per second, one worker draining {BACKLOG:,}",
+                lambda c: f"**{c.answered_per_second:.1f}**",
+            ),
+            row(
+                "advisor look-ups from the database (of 200)",
+                lambda c: str(sum(1 for s in c.web() if "FROM advisors WHERE twilio_phone_number" in s)),
+            ),
+            row(
+                "resident memory after the drain, web / worker (MiB)",
+                lambda c: f"{c.rss_mib['web']:.0f} / {c.rss_mib['worker']:.0f}",
+            ),
+        ]
+    )
+    labels = " | ".join(cost.label for cost in costs)
+    divider = "|---|" + "---|" * len(costs)
+    command = (
+        f"BENCH_BASELINE={BASELINE} .venv/bin/python -m bench.cost"
+        if BASELINE
+        else ".venv/bin/python -m bench.cost"
+    )
     replace_section(
         "cost",
         f"""
 ## 4. Cost per message, counted
 
-Command: `.venv/bin/python -m bench.cost` (part of `make bench`). {machine_line()}
-Measured: {measured_at()}. `advisor-bot serve` (web + in-process worker), fake model answering at
-once, fake Twilio; {MESSAGES} customer messages from {MESSAGES} customers to the {len(ADVISORS)} seeded
-advisors, each answered by the AI. Every statement PostgreSQL received was logged
-(`log_statement=all`) with its connection's `application_name` and counted.
+Command: `{command}` (part of `make bench`; with `BENCH_BASELINE=<git revision>` it measures that
+revision first, in the same run). {machine_line()} Measured: {measured_at()}. Web
+(`advisor-bot serve --no-worker`) and worker (`advisor-bot worker`) as separate processes on a fresh
+embedded PostgreSQL, fake model answering at once, fake Twilio. {MESSAGES} messages from {MESSAGES}
+customers to the {len(ADVISORS)} seeded advisors at 20/s, each answered by the AI: every statement
+PostgreSQL received was logged (`log_statement=all`) with its connection's `application_name` and
+counted; CPU is the processes' and their PostgreSQL backends' user + system time over that phase
+(idle polling included). Then, with the worker stopped, {BACKLOG:,} new customers each write once,
+and one worker (`WORKER_CONCURRENCY` default) drains the backlog: answered per second is counted
+between the first and the last reply Twilio receives.
 
-- **Per inbound message (webhook): {len(web) / MESSAGES:.2f} statements** ({len(web)} for {MESSAGES}
-  messages), one transaction, BEGIN and COMMIT included.
-- **Per reply (worker): {(len(worker) + len(queue) - polls) / replies:.2f} statements** besides the
-  queue's polling ({len(worker)} worker and checkpointer, {len(queue) - polls} queue bookkeeping, for
-  {replies} replies); the queue also polled {polls} times ({polls / replies:.2f} per reply while busy;
-  it listens for NOTIFY and polls every 0.5 s, which costs statements even when idle).
-- **Advisor look-ups: {MESSAGES - lookups} of {MESSAGES} served from the cache, {lookups} from the
-  database** ({len(ADVISORS)} advisors: one miss each; the 24 h TTL cache holds them after that).
-- Other connections: {others or "none"}.
-- **Resident memory of the server process**: {rss_start / mib:.0f} MiB after start,
-  {rss_before / mib:.0f} MiB after the {MESSAGES} conversations, **{rss_after / mib:.0f} MiB after
-  {CONVERSATIONS:,} more conversations** (each a new customer answered by the AI; the whole backlog
-  drained {drain:.0f} s after the last request was sent). Readiness afterwards: `{ready}`.
+{summary}
 
 Webhook statements per inbound message, by kind:
 
-| statement | per message |
-|---|---|
-{web_table}
+| statement | {labels} |
+{divider}
+{_kinds_table(costs, Cost.web, lambda c: MESSAGES, 12)}
 
-Worker statements per reply, by kind (queue polling included):
+Worker statements per reply, by kind (queue polls not included):
 
-| statement | per reply |
-|---|---|
-{worker_table}
+| statement | {labels} |
+{divider}
+{_kinds_table(costs, Cost.worker, lambda c: c.replies, 16)}
 """,
     )
 

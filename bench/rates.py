@@ -8,6 +8,10 @@ PostgreSQL: the simple one (web + in-process worker answering every message with
 and web only (`--no-worker`; the jobs wait in the queue). The ceiling is the same server's
 `POST /bench/bare` (BENCH_BARE_ENDPOINT=true), the same empty TwiML without any work, measured flat
 out with the webhook in the same run. Bounded: every wrk run stops after its duration.
+
+With BENCH_BASELINE=<git revision>, only the ceilings are measured, for that revision and then
+for this tree, in one run (bench.cost explains how a revision is run), and written to their own
+section: the before/after comparison of a change.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.docs import DOC, machine_line, measured_at, replace_section
-from bench.server import bench_environment, running_server
+from bench.server import ROOT, baseline_tree, bench_environment, running_server
 from bench.wrk import WrkResult, connections_for, run_wrk, write_requests
 
 P99_TARGET_MS = 50.0
@@ -33,10 +37,10 @@ PLOT = DOC.parent / "img" / "latency-vs-rate.png"
 DATA = DOC.parent / "data" / "rates.json"
 
 
-def measure(deployment: str, rates: list[float], seconds: float) -> dict[str, object]:
+def measure(deployment: str, rates: list[float], seconds: float, code: Path = ROOT) -> dict[str, object]:
     flags, _ = DEPLOYMENTS[deployment]
     with tempfile.TemporaryDirectory(prefix="advisor-bot-rates-") as folder:
-        env = {**bench_environment(folder), "BENCH_BARE_ENDPOINT": "true"}
+        env = {**bench_environment(folder, code), "BENCH_BARE_ENDPOINT": "true"}
         with running_server(folder, env, flags) as base:
             webhook, bare = base + "/webhooks/twilio", base + "/bench/bare"
             requests = Path(folder) / "requests.txt"
@@ -69,7 +73,58 @@ def held(rows: list[WrkResult]) -> float | None:
     return max(ok) if ok else None
 
 
+def compare(revision: str) -> int:
+    """Ceilings of `revision`, then of this tree, twice in turn; the better of each is kept."""
+    best: dict[tuple[str, str], dict[str, WrkResult]] = {}
+    with baseline_tree(revision) as before:
+        assert before is not None
+        trees = {f"before ({revision})": before, "after (this tree)": ROOT}
+        for _ in range(2):
+            for label, code in trees.items():
+                for deployment in DEPLOYMENTS:
+                    result = measure(deployment, [], 0, code)
+                    kept = best.get((label, deployment))
+                    if kept is None or result["ceiling"].throughput > kept["ceiling"].throughput:  # type: ignore[attr-defined]
+                        best[(label, deployment)] = result  # type: ignore[assignment]
+    rows = "\n".join(
+        f"| {label} | {deployment} | {r['ceiling'].throughput:.0f} (p99 {r['ceiling'].p99:.0f} ms, "
+        f"{r['ceiling'].errors} refused) | {r['bare'].throughput:.0f} | "
+        f"**{r['ceiling'].throughput / r['bare'].throughput:.1%}** |"
+        for (label, deployment), r in best.items()
+    )
+    before_label = f"before ({revision})"
+
+    def gain(deployment: str) -> float:
+        after = best[("after (this tree)", deployment)]["ceiling"].throughput
+        return after / best[(before_label, deployment)]["ceiling"].throughput
+
+    gains = "\n".join(
+        f"- {deployment}: webhook ceiling **{gain(deployment):.2f} ×** the revision's."
+        for deployment in DEPLOYMENTS
+    )
+    replace_section(
+        "rates-compare",
+        f"""
+### Before and after a change: the webhook's ceiling
+
+Command: `BENCH_BASELINE={revision} .venv/bin/python -m bench.rates`. {machine_line()}
+Measured: {measured_at()}. Each tree's two deployments flat out ({CEILING_CONNECTIONS} connections,
+{CEILING_SECONDS:.0f} s) against the same server's bare endpoint, alternating the trees twice and
+keeping each one's better run.
+
+| tree | deployment | webhook req/s | bare req/s | ratio |
+|---|---|---|---|---|
+{rows}
+
+{gains}
+""",
+    )
+    return 0
+
+
 def main() -> int:
+    if os.environ.get("BENCH_BASELINE"):
+        return compare(os.environ["BENCH_BASELINE"])
     seconds = float(os.environ.get("BENCH_SECONDS", "30"))
     rates = [float(r) for r in os.environ.get("BENCH_RATES", "50,100,200,300,400,500").split(",")]
     results = {name: measure(name, rates, seconds) for name in DEPLOYMENTS}

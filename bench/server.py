@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +26,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def bench_environment(folder: str) -> dict[str, str]:
-    """Settings for a benchmark server in `folder`, with the 7 example advisors seeded."""
+def bench_environment(folder: str, code: Path = ROOT) -> dict[str, str]:
+    """Settings for a benchmark server in `folder`, with the 7 example advisors seeded.
+
+    `code` is the source tree the server runs: this one, or an earlier revision's (see
+    `baseline_tree`) measured beside it in the same run.
+    """
     env = {
         **os.environ,
         "EMBEDDED_DATA_DIR": f"{folder}/pgdata",
@@ -37,7 +42,7 @@ def bench_environment(folder: str) -> dict[str, str]:
         "WEBHOOK_RATE_LIMIT": "0",
         "MAX_CONNECTIONS_PER_CLIENT": "0",
         "AI_LOOP_MAX_REPLIES": "0",  # scripted customers write faster than any human
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(code),
     }
     for name in ("TWILIO_ACCOUNT_SID", "OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL"):
         env.pop(name, None)
@@ -84,6 +89,48 @@ def running_server(folder: str, env: dict[str, str], flags: list[str]) -> Iterat
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+@contextlib.contextmanager
+def running_worker(folder: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `advisor-bot worker` (its own process, as on a worker machine) until the block ends."""
+    with open(f"{folder}/worker.log", "a") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "worker"],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield worker
+        finally:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+@contextlib.contextmanager
+def baseline_tree(revision: str | None) -> Iterator[Path | None]:
+    """The source of git `revision` in a temporary folder (None without a revision).
+
+    Benchmarks run it with this checkout's virtual environment, through PYTHONPATH, so a change
+    is measured against the code before it in one run, on the same machine and database build.
+    """
+    if not revision:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="advisor-bot-baseline-") as folder:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True, timeout=120)
+        yield Path(folder)
 
 
 def database_url(folder: str) -> str:
