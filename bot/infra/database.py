@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
 import warnings
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -120,7 +123,63 @@ async def open_pool(
         open=False,
         name=name,
         # A connection broken by a database restart is replaced instead of failing a request.
-        check=AsyncConnectionPool.check_connection,
+        check=check_quietly,
     )
     await pool.open(wait=True, timeout=max(settings.database_timeout_seconds, 30.0))
     return pool
+
+
+def _has_input(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether anything arrived on an idle connection's socket (a poll, not a round trip)."""
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+async def check_quietly(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Check a connection before lending it, with a query only when something looks wrong.
+
+    An idle connection has nothing to read: no query is outstanding. A server that restarted,
+    failed over or dropped it (idle timeout, a pooler recycling it) leaves its end readable,
+    with an error message or the end of the stream; only then is psycopg's empty query run,
+    which raises, and the pool replaces the connection. A healthy connection costs one poll()
+    system call instead of a round trip per checkout.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    if _has_input(conn):
+        await AsyncConnectionPool.check_connection(conn)
+
+
+def pool_checking_quietly(**kwargs: Any) -> AsyncConnectionPool:
+    """An AsyncConnectionPool whose check is `check_quietly`, for libraries that build their own."""
+    kwargs["check"] = check_quietly
+    return AsyncConnectionPool(**kwargs)
+
+
+@contextlib.asynccontextmanager
+async def single_statements(pool: AsyncConnectionPool) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """Lend a connection in autocommit: each statement is its own transaction, one round trip.
+
+    For a block that runs one statement (or several that need no common transaction): the
+    pool's other users keep their implicit transactions, as the connection goes back as it came.
+    """
+    async with pool.connection() as conn:
+        lent_as = conn.autocommit
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                await conn.set_autocommit(lent_as)
+
+
+def maybe_transaction(
+    conn: psycopg.AsyncConnection[Any], needed: bool
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    """`conn.transaction()` when `needed`, else nothing.
+
+    On an autocommit connection a lone statement is atomic by itself; BEGIN and COMMIT around it
+    would be two more round trips.
+    """
+    return conn.transaction() if needed else contextlib.nullcontext()

@@ -76,6 +76,11 @@ class EventPublisher:
         self._urls = settings.event_webhook_url_list()
         self._queue = queue
 
+    @property
+    def enabled(self) -> bool:
+        """Whether any receiver is configured (without one, `publish` writes nothing)."""
+        return bool(self._urls)
+
     async def publish(self, conn: Any, event_type: str, data: dict[str, Any]) -> None:
         """Enqueue `event_type` with `data` inside the caller's transaction on `conn`."""
         if event_type not in EVENT_TYPES:

@@ -13,9 +13,12 @@ from typing import Any
 from uuid import UUID
 
 import procrastinate
+import psycopg
+import psycopg_pool
 
-from bot.infra.database import Database
+from bot.infra.database import Database, pool_checking_quietly
 from bot.settings import Settings
+from memory.records.inbound import AnswerJob
 
 ANSWER_TASK = "answer_conversation"
 DELIVER_TASK = "deliver_conversation"
@@ -41,7 +44,41 @@ def conversation_lock(advisor_id: UUID | str, conversation_id: UUID | str) -> st
 
     Named by ids, never by the customer's number: the queue library logs locks and arguments.
     """
-    return f"conversation:{advisor_id}:{conversation_id}"
+    return conversation_lock_prefix(advisor_id) + str(conversation_id)
+
+
+def conversation_lock_prefix(advisor_id: UUID | str) -> str:
+    """The part of `conversation_lock` known before the conversation's id is."""
+    return f"conversation:{advisor_id}:"
+
+
+def answer_job(queue: procrastinate.App, advisor_id: UUID, *, delay_seconds: float) -> AnswerJob:
+    """How to queue an answer job inside the statement that stores the message (see AnswerJob).
+
+    The queue name and priority are the ones procrastinate itself would give the task.
+    """
+    job = queue.configure_task(ANSWER_TASK).job
+    return AnswerJob(
+        queue_name=job.queue,
+        task_name=ANSWER_TASK,
+        priority=job.priority,
+        lock_prefix=conversation_lock_prefix(advisor_id),
+        delay_seconds=delay_seconds,
+    )
+
+
+async def _autocommit(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.set_autocommit(True)
+
+
+def _queue_pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
+    """The queue's pool: in autocommit, and checked without a query (`check_quietly`).
+
+    Each of the queue's calls is one statement, so autocommit spares a BEGIN and a COMMIT each.
+    It is set per connection, not in `kwargs`, which procrastinate also passes to its LISTEN
+    connection along with its own autocommit.
+    """
+    return pool_checking_quietly(**kwargs, configure=_autocommit)
 
 
 def create_job_queue(database: Database, settings: Settings) -> procrastinate.App:
@@ -52,6 +89,7 @@ def create_job_queue(database: Database, settings: Settings) -> procrastinate.Ap
     connector = procrastinate.PsycopgConnector(
         conninfo=database.conninfo,
         kwargs=pool_kwargs,
+        pool_factory=_queue_pool,
         min_size=1,
         max_size=max(4, min(settings.worker_concurrency + 2, settings.database_pool_size)),
     )

@@ -23,7 +23,7 @@ from advisors.repository import get_advisor_by_number
 from advisors.resolver import AdvisorResolver
 from advisors.tokens import TokenCache
 from bot.infra.background import keep_running, stop_task
-from bot.infra.database import Database, connection_kwargs, open_pool
+from bot.infra.database import Database, connection_kwargs, open_pool, single_statements
 from bot.infra.events import EventPublisher
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
@@ -72,7 +72,7 @@ async def open_web_runtime(
     try:
 
         async def lookup(number: str) -> Advisor | None:
-            async with pool.connection() as conn:
+            async with single_statements(pool) as conn:
                 return await get_advisor_by_number(conn=conn, number=number)
 
         auth_token = local_auth_token(settings)

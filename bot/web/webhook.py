@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
+from psycopg import AsyncConnection
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from advisors.models import Advisor
-from bot.infra.database import DATABASE_UNAVAILABLE
-from bot.infra.job_queue import ANSWER_TASK, conversation_lock
+from bot.infra.database import DATABASE_UNAVAILABLE, single_statements
+from bot.infra.job_queue import answer_job
 from bot.settings import Settings
 from bot.twilio.inbound import InvalidInboundError, is_audio, read_inbound
 from bot.web.commands import default_region, parse_command, run_command
@@ -24,7 +26,7 @@ from bot.web.twilio_requests import (
     twiml_message,
     twiml_ok,
 )
-from memory.records import advisor_channel, conversations, messages, profiles
+from memory.records import advisor_channel, conversations, inbound, profiles
 from memory.records.models import InboundMessage
 
 logger = logging.getLogger(__name__)
@@ -33,8 +35,8 @@ logger = logging.getLogger(__name__)
 WEB_LINK_SENT = "Enlace de entrada enviado (un solo uso). Escribe #web para pedir otro."
 
 
-class _DuplicateMessageError(Exception):
-    """Rolls the transaction back when the MessageSid was already stored."""
+class _NothingStoredError(Exception):
+    """Rolls the transaction back when nothing was stored (a duplicate, or from our own number)."""
 
 
 def opt_change(body: str, settings: Settings) -> bool | None:
@@ -82,6 +84,48 @@ async def _advisor_command(
         extra={"advisor": str(advisor.id), "command": command.name, "sid": message.twilio_sid},
     )
     return twiml_message(reply)
+
+
+async def _after_storing(
+    conn: AsyncConnection[Any],
+    runtime: WebRuntime,
+    advisor: Advisor,
+    customer: str,
+    message: InboundMessage,
+    accepted: inbound.Accepted,
+    opt: bool | None,
+) -> None:
+    """In the same transaction: a stop or start word's consent change, and the received event."""
+    assert accepted.conversation_id is not None
+    if opt is not None:
+        await conversations.set_opt_out(
+            conn=conn, advisor_id=advisor.id, conversation_id=accepted.conversation_id, opted_out=opt
+        )
+        # A stop word withdraws marketing consent; a start word gives it.
+        await profiles.set_consent(
+            conn=conn,
+            advisor_id=advisor.id,
+            conversation_id=accepted.conversation_id,
+            consent=not opt,
+            changed_by="customer",
+        )
+        logger.info(
+            "customer opt-out changed",
+            extra={"advisor": str(advisor.id), "customer": customer, "opted_out": opt},
+        )
+    await runtime.events.publish(
+        conn,
+        "message.received",
+        {
+            "advisor_id": advisor.id,
+            "conversation_id": accepted.conversation_id,
+            "message_id": accepted.message_id,
+            "phone_number": customer,
+            "body": message.body,
+            "media": message.media,
+            "twilio_sid": message.twilio_sid,
+        },
+    )
 
 
 async def twilio_webhook(request: Request) -> Response:
@@ -135,79 +179,52 @@ async def _accept_inbound(form: FormData, runtime: WebRuntime, base_url: str) ->
             return twiml_ok()
         if customer == advisor.phone_number:
             return await _advisor_command(runtime, advisor, message, base_url)
-        if await runtime.resolver.resolve(customer) is not None:
+        opt = opt_change(message.body, settings)
+        job = answer_job(runtime.queue, advisor.id, delay_seconds=settings.debounce_seconds)
+        voice_note = advisor.settings.audio_reciprocal and any(is_audio(item) for item in message.media)
+        if opt is None and not runtime.events.enabled:
+            # The usual message: one statement, one round trip (memory.records.inbound).
+            async with single_statements(runtime.pool) as conn:
+                accepted = await inbound.accept_inbound(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    customer=customer,
+                    message=message,
+                    audio_default=advisor.settings.audio_default,
+                    voice_note=voice_note,
+                    job=job,
+                )
+        else:
+            async with runtime.pool.connection() as conn:
+                try:
+                    async with conn.transaction():
+                        accepted = await inbound.accept_inbound(
+                            conn=conn,
+                            advisor_id=advisor.id,
+                            customer=customer,
+                            message=message,
+                            audio_default=advisor.settings.audio_default,
+                            voice_note=voice_note,
+                            job=job,
+                        )
+                        if accepted.message_id is None:
+                            raise _NothingStoredError
+                        await _after_storing(conn, runtime, advisor, customer, message, accepted, opt)
+                except _NothingStoredError:
+                    pass
+        if accepted.from_own_number:
             # One of our own Twilio numbers: answering would let two advisors' bots talk for ever.
             logger.warning(
                 "message from one of our own Twilio numbers ignored",
                 extra={"advisor": str(advisor.id), "from_number": customer, "sid": message.twilio_sid},
             )
             return twiml_ok()
-        async with runtime.pool.connection() as conn:
-            try:
-                async with conn.transaction():
-                    conversation_id = await conversations.touch_conversation(
-                        conn=conn,
-                        advisor_id=advisor.id,
-                        phone=customer,
-                        audio_default=advisor.settings.audio_default,
-                        voice_note=advisor.settings.audio_reciprocal
-                        and any(is_audio(item) for item in message.media),
-                        profile_name=message.profile_name,
-                    )
-                    message_id = await messages.insert_inbound(
-                        conn=conn,
-                        advisor_id=advisor.id,
-                        conversation_id=conversation_id,
-                        message=message,
-                    )
-                    if message_id is None:
-                        raise _DuplicateMessageError
-                    opt = opt_change(message.body, settings)
-                    if opt is not None:
-                        await conversations.set_opt_out(
-                            conn=conn, advisor_id=advisor.id, conversation_id=conversation_id, opted_out=opt
-                        )
-                        # A stop word withdraws marketing consent; a start word gives it.
-                        await profiles.set_consent(
-                            conn=conn,
-                            advisor_id=advisor.id,
-                            conversation_id=conversation_id,
-                            consent=not opt,
-                            changed_by="customer",
-                        )
-                        logger.info(
-                            "customer opt-out changed",
-                            extra={"advisor": str(advisor.id), "customer": customer, "opted_out": opt},
-                        )
-                    await runtime.events.publish(
-                        conn,
-                        "message.received",
-                        {
-                            "advisor_id": advisor.id,
-                            "conversation_id": conversation_id,
-                            "message_id": message_id,
-                            "phone_number": customer,
-                            "body": message.body,
-                            "media": message.media,
-                            "twilio_sid": message.twilio_sid,
-                        },
-                    )
-                    await runtime.queue.configure_task(
-                        ANSWER_TASK,
-                        lock=conversation_lock(advisor.id, conversation_id),
-                        schedule_in={"seconds": settings.debounce_seconds},
-                        connection=conn,
-                    ).defer_async(
-                        advisor_id=str(advisor.id),
-                        conversation_id=str(conversation_id),
-                        message_id=message_id,
-                    )
-            except _DuplicateMessageError:
-                logger.info(
-                    "duplicate MessageSid acknowledged again",
-                    extra={"advisor": str(advisor.id), "sid": message.twilio_sid},
-                )
-                return twiml_ok()
+        if accepted.message_id is None:
+            logger.info(
+                "duplicate MessageSid acknowledged again",
+                extra={"advisor": str(advisor.id), "sid": message.twilio_sid},
+            )
+            return twiml_ok()
     except DATABASE_UNAVAILABLE as error:
         logger.error(
             "database unavailable; asking Twilio to retry",
@@ -220,7 +237,7 @@ async def _accept_inbound(form: FormData, runtime: WebRuntime, base_url: str) ->
             "advisor": str(advisor.id),
             "advisor_number": advisor.twilio_phone_number,
             "customer": customer,
-            "conversation": str(conversation_id),
+            "conversation": str(accepted.conversation_id),
             "direction": "inbound",
             "sid": message.twilio_sid,
         },

@@ -9,24 +9,24 @@ or a newer message, wins over it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 import openai
-from langchain_core.runnables import RunnableConfig
 
 from advisors import texts as catalogue
 from advisors.models import Advisor
-from advisors.repository import get_advisor
 from advisors.texts import Language, guess_language
 from bot.agent.context import AgentContext, RememberedMessage
 from bot.agent.graph import final_reply, new_turn
 from bot.agent.memory_edits import messages_from
 from bot.agent.model import memory_budget_for
-from bot.agent.prompts import human_messages, remembered_messages
+from bot.agent.prompts import human_messages, profile_block, remembered_messages
 from bot.agent.speech import needs_text_too
+from bot.infra.database import maybe_transaction
 from bot.twilio.sender import split_reply
-from bot.worker.delivery import deliver
+from bot.worker.delivery import send_recorded
 from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from bot.worker.voice_reply import voice_reply
@@ -35,6 +35,8 @@ from memory.records import conversations
 from memory.records import messages as message_records
 from memory.records.history import recent_turns
 from memory.records.models import Conversation, Message
+from memory.records.profiles import CustomerProfile
+from memory.records.turn_start import read_turn_start
 
 logger = logging.getLogger(__name__)
 
@@ -55,27 +57,26 @@ async def answer_conversation(
 ) -> Outcome:
     """Process the job of inbound message `message_id`."""
     async with parts.pool.connection() as conn:
-        advisor = await get_advisor(conn=conn, advisor_id=str(advisor_id))
-        conversation = await conversations.get_conversation(
-            conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+        start = await read_turn_start(
+            conn=conn,
+            advisor_id=advisor_id,
+            conversation_id=conversation_id,
+            history_chars=_history_chars(parts),
+            loop_window_seconds=parts.settings.ai_loop_window_seconds,
         )
-        if advisor is None or conversation is None:
-            logger.warning(
-                "job for a conversation that no longer exists",
-                extra={"advisor": str(advisor_id), "conversation": str(conversation_id)},
-            )
-            return Outcome("gone")
+    if start.advisor is None or start.conversation is None:
+        logger.warning(
+            "job for a conversation that no longer exists",
+            extra={"advisor": str(advisor_id), "conversation": str(conversation_id)},
+        )
+        return Outcome("gone")
+    advisor = Advisor.model_validate(start.advisor)
+    conversation = start.conversation
     # Replies recorded by an earlier attempt go out first, and are never generated twice.
-    # No connection is held across the call: a job holds at most one at any time, so
+    # No connection is held across a call: a job holds at most one at any time, so
     # WORKER_CONCURRENCY jobs can never starve each other of connections.
-    sent = await deliver(parts, advisor, conversation)
-    async with parts.pool.connection() as conn:
-        inbound = await message_records.unprocessed_inbound(
-            conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
-        )
-        cursor = await conn.execute("SELECT clock_timestamp() AS now")
-        started_row = await cursor.fetchone()
-    started_at: datetime = started_row["now"]
+    sent = await send_recorded(parts, advisor, conversation, start.pending) if start.pending else 0
+    inbound = start.inbound
     if not inbound:
         return Outcome("nothing_pending", sent)
     if inbound[-1].id > message_id:
@@ -83,6 +84,8 @@ async def answer_conversation(
     inbound = await _give_up_on_poison(parts, advisor, conversation, inbound)
     if not inbound:
         return Outcome("gave_up", sent)
+    # A message given up before the others moves the turn's start: its history is read again.
+    history = start.history if inbound[0].id == start.inbound[0].id else None
     inbound = await understand_media(parts, advisor, inbound)
     if conversation.opted_out:
         await _hold_for_advisor(parts, advisor, conversation, inbound, outcome="opted_out")
@@ -94,38 +97,58 @@ async def answer_conversation(
     if not conversation.ai_attention:
         await _hold_for_advisor(parts, advisor, conversation, inbound, outcome="held_for_advisor")
         return Outcome("held_for_advisor", sent)
-    if await _answering_a_bot(parts, advisor, conversation):
+    if await _answering_a_bot(parts, advisor, conversation, start.ai_replies):
         await _hold_for_advisor(parts, advisor, conversation, inbound, outcome="held_for_advisor")
         return Outcome("loop_handed_over", sent)
-    return await _reply(parts, advisor, conversation, inbound, started_at, sent)
+    turn = _Turn(advisor, conversation, inbound, start.now, start.profile, history)
+    return await _reply(parts, turn, sent)
 
 
-async def _system_prompt(parts: WorkerParts, advisor: Advisor, conversation: Conversation) -> str:
+@dataclass(frozen=True)
+class _Turn:
+    """What a reply is made of, as the job's first read found it."""
+
+    advisor: Advisor
+    conversation: Conversation
+    inbound: list[Message]
+    started_at: datetime
+    profile: CustomerProfile | None
+    history: list[Message] | None  # None: to be read again (see answer_conversation)
+
+
+def _history_chars(parts: WorkerParts) -> int:
+    """How much of the conversation is read for the model: twice the verbatim bound.
+
+    Twice, so the fold can see that the bound was passed; when folds keep failing, the oldest
+    of what is past it is simply not shown (and never blocks a reply).
+    """
+    return 2 * memory_budget_for(parts.settings).turns_tokens * 4
+
+
+def _system_prompt(turn: _Turn) -> str:
     """The advisor's instructions, then what is known of this customer."""
-    known = await parts.profile_prompts.block(parts.pool, conversation)
-    instructions = advisor.system_prompt(at=datetime.now(UTC))
+    known = profile_block(turn.profile) if turn.profile else ""
+    instructions = turn.advisor.system_prompt(at=datetime.now(UTC))
     return f"{instructions}\n\n{known}" if known else instructions
 
 
-async def _remembered(
-    parts: WorkerParts, conversation: Conversation, config: RunnableConfig, *, before_id: int
-) -> tuple[RememberedMessage, ...]:
-    """The conversation before this turn that the summary does not cover, as the model reads it.
+async def _remembered(parts: WorkerParts, turn: _Turn) -> tuple[RememberedMessage, ...]:
+    """The conversation before this turn, as the model reads it.
 
-    Twice the verbatim bound is read, so the fold can see that the bound was passed; when folds
-    keep failing, the oldest of what is past it is simply not shown (and never blocks a reply).
+    The agent leaves out what its summary already covers: it knows how far that goes once it
+    has loaded its memory, so no separate read of the checkpoint is needed here.
     """
-    budget = memory_budget_for(parts.settings)
-    after_id = await parts.memory.summarized_through(config)
-    async with parts.pool.connection() as conn:
-        rows = await recent_turns(
-            conn=conn,
-            advisor_id=conversation.advisor_id,
-            conversation_id=conversation.conversation_id,
-            before_id=before_id,
-            after_id=after_id,
-            max_chars=2 * budget.turns_tokens * 4,
-        )
+    rows = turn.history
+    if rows is None:
+        async with parts.pool.connection() as conn:
+            rows = await recent_turns(
+                conn=conn,
+                advisor_id=turn.advisor.id,
+                conversation_id=turn.conversation.conversation_id,
+                before_id=turn.inbound[0].id,
+                after_id=0,
+                max_chars=_history_chars(parts),
+            )
     return tuple(RememberedMessage(row.id, message) for row, message in remembered_messages(rows))
 
 
@@ -140,7 +163,7 @@ async def _give_up_on_poison(
     bound = parts.settings.job_max_attempts
     poisoned = [message for message in inbound if message.attempts >= bound]
     rest = [message for message in inbound if message.attempts < bound]
-    async with parts.pool.connection() as conn, conn.transaction():
+    async with parts.pool.connection() as conn, maybe_transaction(conn, len(poisoned) > 0):
         for message in poisoned:
             reason = (
                 f"gave up after {message.attempts} attempts: {message.error_message or 'the worker stopped'}"
@@ -160,23 +183,16 @@ async def _give_up_on_poison(
     return rest
 
 
-async def _answering_a_bot(parts: WorkerParts, advisor: Advisor, conversation: Conversation) -> bool:
+async def _answering_a_bot(
+    parts: WorkerParts, advisor: Advisor, conversation: Conversation, replies: int
+) -> bool:
     """Hand over when the AI has replied AI_LOOP_MAX_REPLIES times in a short window with no human.
 
     Another bot (an auto-responder, or a number we do not know is ours) would otherwise be
     answered for ever, each reply costing a model call and a WhatsApp message.
     """
     limit = parts.settings.ai_loop_max_replies
-    if limit == 0:
-        return False
-    async with parts.pool.connection() as conn:
-        replies = await message_records.ai_replies_since_human(
-            conn=conn,
-            advisor_id=advisor.id,
-            conversation_id=conversation.conversation_id,
-            window_seconds=parts.settings.ai_loop_window_seconds,
-        )
-    if replies < limit:
+    if limit == 0 or replies < limit:
         return False
     minutes = parts.settings.ai_loop_window_seconds / 60
     await parts.flags.hand_over(
@@ -210,15 +226,9 @@ async def _hold_for_advisor(
     )
 
 
-async def _reply(
-    parts: WorkerParts,
-    advisor: Advisor,
-    conversation: Conversation,
-    inbound: list[Message],
-    started_at: datetime,
-    sent_before: int,
-) -> Outcome:
+async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     """Ask the agent (or take the away message), record the reply unless overtaken, and send it."""
+    advisor, conversation, inbound = turn.advisor, turn.conversation, turn.inbound
     config = run_config_for(advisor.id, conversation.phone_number)
     outcome_status = "answered"
     model_error: str | None = None
@@ -227,10 +237,7 @@ async def _reply(
         outcome_status = "away_message"
     else:
         humans = human_messages(inbound, await images_for_model(parts, advisor, inbound))
-        context = AgentContext(
-            system_prompt=await _system_prompt(parts, advisor, conversation),
-            history=await _remembered(parts, conversation, config, before_id=inbound[0].id),
-        )
+        context = AgentContext(system_prompt=_system_prompt(turn), history=await _remembered(parts, turn))
         try:
             result = await parts.graph.ainvoke(
                 new_turn(humans),
@@ -259,39 +266,18 @@ async def _reply(
     )
     if voice_url is not None and not needs_text_too(text):
         texts = []
+    recorded: list[Message] | None = None
     async with parts.pool.connection() as conn, conn.transaction():
-        # Check again just before recording: a human who took over, or a newer message,
-        # wins over this reply.
+        # Check again just before recording: a human who took over, or a newer message, wins
+        # over this reply. The lock waits for a message being stored at this moment (the
+        # webhook's statement locks the conversation too), so record_reply sees it.
         current = await conversations.get_conversation(
             conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id, for_update=True
         )
-        latest = await message_records.latest_inbound_id(
-            conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
-        )
-        newer_message = latest is not None and latest > inbound[-1].id
         human_took_over = current is None or (
-            not current.ai_attention and not _handed_over_by_this_run(current, started_at)
+            not current.ai_attention and not _handed_over_by_this_run(current, turn.started_at)
         )
-        if not newer_message and not human_took_over:
-            await message_records.mark_processed(
-                conn=conn,
-                advisor_id=advisor.id,
-                conversation_id=conversation.conversation_id,
-                up_to_id=inbound[-1].id,
-                outcome=outcome_status,
-                error_message=model_error,
-            )
-            await message_records.insert_pending_replies(
-                conn=conn,
-                advisor_id=advisor.id,
-                conversation_id=conversation.conversation_id,
-                reply_to=inbound[-1].id,
-                parts=texts,
-                author="ai" if outcome_status == "answered" else "system",
-                voice_url=voice_url,
-                spoken=text if voice_url else None,
-            )
-        elif human_took_over:
+        if human_took_over:
             await message_records.mark_processed(
                 conn=conn,
                 advisor_id=advisor.id,
@@ -299,11 +285,24 @@ async def _reply(
                 up_to_id=inbound[-1].id,
                 outcome="held_for_advisor",
             )
-    if newer_message or human_took_over:
-        reason = "newer_message" if newer_message else "human_took_over"
+        else:
+            recorded = await message_records.record_reply(
+                conn=conn,
+                advisor_id=advisor.id,
+                conversation_id=conversation.conversation_id,
+                up_to_id=inbound[-1].id,
+                outcome=outcome_status,
+                error_message=model_error,
+                parts=texts,
+                author="ai" if outcome_status == "answered" else "system",
+                voice_url=voice_url,
+                spoken=text if voice_url else None,
+            )
+    if current is None or recorded is None:
+        reason = "human_took_over" if human_took_over else "newer_message"
         logger.info("reply dropped", extra={**log_facts(advisor, conversation), "reason": reason})
         return Outcome(f"dropped_{reason}", sent_before)
-    sent = await deliver(parts, advisor, conversation)
+    sent = await send_recorded(parts, advisor, current, recorded)
     return Outcome(outcome_status, sent_before + sent)
 
 

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from advisors.models import Advisor
 from advisors.repository import get_advisor
+from bot.infra.database import maybe_transaction
 from bot.twilio.sender import PermanentSendError, SendResult
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from memory.records import conversations
@@ -57,17 +58,21 @@ async def deliver(parts: WorkerParts, advisor: Advisor, conversation: Conversati
         pending = await message_records.pending_outbound(
             conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id
         )
-        if pending and (current is None or current.opted_out):
-            # The customer opted out after these were queued: nothing more reaches them.
-            for message in pending:
-                await message_records.mark_outbound(
-                    conn=conn,
-                    advisor_id=advisor.id,
-                    message_id=message.id,
-                    status="failed",
-                    error_message="not sent: the customer opted out",
-                )
-            return 0
+    if current is None:
+        return await _refuse_all(parts, advisor, pending, "not sent: the conversation no longer exists")
+    return await send_recorded(parts, advisor, current, pending)
+
+
+async def send_recorded(
+    parts: WorkerParts, advisor: Advisor, conversation: Conversation, pending: list[Message]
+) -> int:
+    """Send these recorded replies in order; return how many went out.
+
+    `conversation` must be fresh (read with the replies, or after recording them): a customer
+    who opted out since they were queued gets none of them.
+    """
+    if conversation.opted_out:
+        return await _refuse_all(parts, advisor, pending, "not sent: the customer opted out")
     sent = 0
     for message in pending:
         try:
@@ -75,7 +80,7 @@ async def deliver(parts: WorkerParts, advisor: Advisor, conversation: Conversati
         except PermanentSendError as error:
             await _record_refusal(parts, advisor, conversation, message, error)
             continue
-        async with parts.pool.connection() as conn, conn.transaction():
+        async with parts.pool.connection() as conn, maybe_transaction(conn, parts.events.enabled):
             await message_records.mark_outbound(
                 conn=conn,
                 advisor_id=advisor.id,
@@ -95,6 +100,21 @@ async def deliver(parts: WorkerParts, advisor: Advisor, conversation: Conversati
         else:
             logger.info("message sent", extra={**facts, "author": message.author})
     return sent
+
+
+async def _refuse_all(parts: WorkerParts, advisor: Advisor, pending: list[Message], reason: str) -> int:
+    """Nothing more reaches this customer: their unsent replies fail with `reason`."""
+    if pending:
+        async with parts.pool.connection() as conn, conn.transaction():
+            for message in pending:
+                await message_records.mark_outbound(
+                    conn=conn,
+                    advisor_id=advisor.id,
+                    message_id=message.id,
+                    status="failed",
+                    error_message=reason,
+                )
+    return 0
 
 
 async def _send_once(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
@@ -18,7 +18,6 @@ from bot.infra.events import EventPublisher
 from bot.settings import Settings
 from bot.twilio.media_hosting import MediaStore
 from bot.twilio.sender import TwilioSender
-from bot.worker.profile_prompt import ProfilePrompts
 from memory.knowledge.searcher import KnowledgeSearcher
 from memory.records.models import Conversation
 
@@ -43,7 +42,6 @@ class WorkerParts:
     transcriber: Transcriber | None = None
     synthesizer: Synthesizer | None = None
     media_store: MediaStore | None = None
-    profile_prompts: ProfilePrompts = field(default_factory=ProfilePrompts)
 
 
 @dataclass(frozen=True)

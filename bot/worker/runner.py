@@ -23,7 +23,7 @@ from bot.agent.speech import Synthesizer
 from bot.agent.tools import build_tools
 from bot.agent.transcription import Transcriber
 from bot.infra.background import keep_running, stop_task
-from bot.infra.database import Database, open_pool
+from bot.infra.database import Database, check_quietly, open_pool
 from bot.infra.events import EventPublisher
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
@@ -125,6 +125,7 @@ async def run_worker(
                 database.conninfo,
                 transaction_pooler=database.transaction_pooler,
                 max_size=max(2, settings.worker_concurrency),
+                check=check_quietly,
             )
             stack.push_async_callback(checkpoint_pool.close)
             graph = build_agent_graph(

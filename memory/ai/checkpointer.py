@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -41,9 +42,13 @@ async def _applied_steps(conn: psycopg.AsyncConnection[Any]) -> int:
 
 
 async def open_checkpointer(
-    conninfo: str, *, transaction_pooler: bool, max_size: int
+    conninfo: str,
+    *,
+    transaction_pooler: bool,
+    max_size: int,
+    check: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] = AsyncConnectionPool.check_connection,
 ) -> tuple[AsyncPostgresSaver, AsyncConnectionPool]:
-    """Open the checkpointer on its own pool; the caller closes the pool."""
+    """Open the checkpointer on its own pool, lending connections after `check`; the caller closes it."""
     kwargs = checkpointer_connection_kwargs(transaction_pooler=transaction_pooler)
     pool = AsyncConnectionPool(
         conninfo,
@@ -52,10 +57,10 @@ async def open_checkpointer(
         kwargs={**kwargs, "application_name": "advisor-bot checkpointer"},
         open=False,
         name="checkpointer",
-        check=AsyncConnectionPool.check_connection,
+        check=check,
     )
     await pool.open(wait=True, timeout=30.0)
-    return AsyncPostgresSaver(pool), pool  # type: ignore[arg-type]
+    return AsyncPostgresSaver(pool), pool
 
 
 async def prune_superseded_checkpoints(checkpointer: AsyncPostgresSaver, *, batch: int = 500) -> int:

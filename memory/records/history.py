@@ -17,6 +17,28 @@ _COLUMNS = Message.columns()
 _NOT_RECEIVED = ("failed", "undelivered", "canceled")
 
 
+def recent_turns_sql(before: str) -> str:
+    """The query of `recent_turns`, with the bound `before` given as an SQL expression.
+
+    Named parameters: advisor_id, conversation_id, after_id, not_received, max_chars. The worker's
+    one-statement read of a turn (`memory.records.turn_start`) embeds it with a subquery bound.
+    """
+    return (
+        f"SELECT {_COLUMNS} FROM ("  # noqa: S608 - the column list is ours
+        f" SELECT {_COLUMNS}, sum(length(body) + coalesce(length(transcript), 0) + 16)"
+        "  OVER (ORDER BY id DESC) AS running_chars"
+        " FROM messages"
+        " WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s"
+        f"  AND id < {before} AND id > %(after_id)s"
+        "  AND NOT status = ANY(%(not_received)s) AND (direction = 'inbound' OR author IN ('ai', 'advisor'))"
+        " ORDER BY id DESC LIMIT 5000"
+        ") newest WHERE running_chars <= %(max_chars)s ORDER BY id"
+    )
+
+
+NOT_RECEIVED = list(_NOT_RECEIVED)
+
+
 async def recent_turns(
     *,
     conn: Conn,
@@ -33,14 +55,14 @@ async def recent_turns(
     conversation of ten thousand messages reads only what can be remembered.
     """
     cursor = await conn.execute(
-        f"SELECT {_COLUMNS} FROM ("  # noqa: S608 - the column list is ours
-        f" SELECT {_COLUMNS}, sum(length(body) + coalesce(length(transcript), 0) + 16)"
-        "  OVER (ORDER BY id DESC) AS running_chars"
-        " FROM messages"
-        " WHERE advisor_id = %s AND conversation_id = %s AND id < %s AND id > %s"
-        "  AND NOT status = ANY(%s) AND (direction = 'inbound' OR author IN ('ai', 'advisor'))"
-        " ORDER BY id DESC LIMIT 5000"
-        ") newest WHERE running_chars <= %s ORDER BY id",
-        (advisor_id, conversation_id, before_id, after_id, list(_NOT_RECEIVED), max_chars),
+        recent_turns_sql("%(before_id)s"),
+        {
+            "advisor_id": advisor_id,
+            "conversation_id": conversation_id,
+            "before_id": before_id,
+            "after_id": after_id,
+            "not_received": NOT_RECEIVED,
+            "max_chars": max_chars,
+        },
     )
     return [Message.model_validate(row) for row in await cursor.fetchall()]

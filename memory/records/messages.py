@@ -6,6 +6,7 @@ through a query written for another's.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 from uuid import UUID
 
@@ -181,6 +182,86 @@ async def insert_pending_replies(
     return ids
 
 
+_RECORD_REPLY = f"""
+WITH latest AS (
+    SELECT coalesce(max(id), 0) <= %(up_to_id)s AS newest_answered FROM messages
+     WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s AND direction = 'inbound'
+), processed AS (
+    UPDATE messages SET processed_at = now(), status = %(outcome)s, error_message = %(error)s,
+           updated_at = now()
+     WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s
+       AND direction = 'inbound' AND processed_at IS NULL AND id <= %(up_to_id)s
+       AND (SELECT newest_answered FROM latest)
+), replies AS (
+    INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media, payload,
+                          status, reply_to, part, transcript)
+    SELECT %(advisor_id)s, %(conversation_id)s, 'outbound', %(author)s, r.body,
+           coalesce(r.media, '[]'::jsonb), r.payload, 'pending', %(up_to_id)s, r.part, r.transcript
+      FROM jsonb_to_recordset(%(replies)s)
+           AS r(body text, media jsonb, payload jsonb, part int, transcript text)
+     WHERE (SELECT newest_answered FROM latest)
+     ORDER BY r.part
+    RETURNING {_COLUMNS}
+)
+SELECT (SELECT newest_answered FROM latest) AS recorded,
+       (SELECT coalesce(json_agg(r ORDER BY r.id), '[]') FROM replies r) AS replies
+"""  # noqa: S608 - the column list is ours
+
+
+async def record_reply(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    up_to_id: int,
+    outcome: str,
+    error_message: str | None,
+    parts: list[str],
+    author: str,
+    voice_url: str | None = None,
+    spoken: str | None = None,
+) -> list[Message] | None:
+    """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
+
+    None, and nothing written, when a newer customer message exists: that message's job answers
+    all of them. Run it after locking the conversation (`get_conversation(for_update=True)`) in
+    the same transaction, so a message being stored at that moment is seen here. With
+    `voice_url`, a voice note goes first and `parts` (possibly none) follow as text; what the note
+    says (`spoken`) is its transcript, so the AI remembers its own spoken answers.
+    """
+    replies: list[dict[str, Any]] = [
+        {"body": text, "media": None, "payload": None, "part": index + 1, "transcript": None}
+        for index, text in enumerate(parts)
+    ]
+    if voice_url is not None:
+        note = [{"url": voice_url, "content_type": "audio/ogg"}]
+        replies.insert(
+            0,
+            {"body": "", "media": note, "payload": {"media_url": voice_url}, "part": 0, "transcript": spoken},
+        )
+    cursor = await conn.execute(
+        _RECORD_REPLY,
+        {
+            "advisor_id": advisor_id,
+            "conversation_id": conversation_id,
+            "up_to_id": up_to_id,
+            "outcome": outcome,
+            "error": error_message,
+            "author": author,
+            "replies": Jsonb(replies),
+        },
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    if not row["recorded"]:
+        return None
+    recorded = row["replies"]
+    return [
+        Message.model_validate(item)
+        for item in (json.loads(recorded) if isinstance(recorded, str) else recorded)
+    ]
+
+
 async def insert_manual_reply(
     *,
     conn: Conn,
@@ -309,6 +390,16 @@ async def messages_after(
     return [Message.model_validate(row) for row in await cursor.fetchall()]
 
 
+AI_REPLIES_SINCE_HUMAN = (
+    "SELECT count(DISTINCT reply_to) AS n FROM messages "
+    "WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s "
+    "AND direction = 'outbound' AND author = 'ai' "
+    "AND created_at > now() - make_interval(secs => %(window_seconds)s) "
+    "AND id > coalesce((SELECT max(id) FROM messages WHERE advisor_id = %(advisor_id)s "
+    "AND conversation_id = %(conversation_id)s AND direction = 'outbound' AND author = 'advisor'), 0)"
+)
+
+
 async def ai_replies_since_human(
     *, conn: Conn, advisor_id: UUID, conversation_id: UUID, window_seconds: float
 ) -> int:
@@ -318,12 +409,8 @@ async def ai_replies_since_human(
     between is what two bots answering each other look like.
     """
     cursor = await conn.execute(
-        "SELECT count(DISTINCT reply_to) AS n FROM messages "
-        "WHERE advisor_id = %s AND conversation_id = %s AND direction = 'outbound' AND author = 'ai' "
-        "AND created_at > now() - make_interval(secs => %s) "
-        "AND id > coalesce((SELECT max(id) FROM messages WHERE advisor_id = %s "
-        "AND conversation_id = %s AND direction = 'outbound' AND author = 'advisor'), 0)",
-        (advisor_id, conversation_id, window_seconds, advisor_id, conversation_id),
+        AI_REPLIES_SINCE_HUMAN,
+        {"advisor_id": advisor_id, "conversation_id": conversation_id, "window_seconds": window_seconds},
     )
     row = await cursor.fetchone()
     return int(row["n"]) if row else 0

@@ -41,7 +41,7 @@ class CustomerProfile(Record):
     )
 
 
-_SELECT = """
+PROFILE_SELECT = """
     SELECT c.conversation_id, c.advisor_id, c.phone_number,
            coalesce(p.name, nullif(concat_ws(' ', k.prospect ->> 'nombres', k.prospect ->> 'apellidos'), ''),
                     c.profile_name) AS name,
@@ -61,7 +61,7 @@ _SELECT = """
 async def get_profile(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> CustomerProfile | None:
     """The profile of one conversation of one advisor (None if there is no such conversation)."""
     cursor = await conn.execute(
-        _SELECT + " WHERE c.advisor_id = %s AND c.conversation_id = %s", (advisor_id, conversation_id)
+        PROFILE_SELECT + " WHERE c.advisor_id = %s AND c.conversation_id = %s", (advisor_id, conversation_id)
     )
     row = await cursor.fetchone()
     return CustomerProfile.model_validate(row) if row else None
@@ -70,7 +70,7 @@ async def get_profile(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) ->
 async def find_profile(*, conn: Conn, advisor_id: UUID, phone: str) -> CustomerProfile | None:
     """The profile of one advisor's customer, by the customer's phone."""
     cursor = await conn.execute(
-        _SELECT + " WHERE c.advisor_id = %s AND c.phone_number = %s", (advisor_id, phone)
+        PROFILE_SELECT + " WHERE c.advisor_id = %s AND c.phone_number = %s", (advisor_id, phone)
     )
     row = await cursor.fetchone()
     return CustomerProfile.model_validate(row) if row else None

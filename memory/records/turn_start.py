@@ -1,0 +1,99 @@
+"""Owns what a worker reads to start a turn, in one statement: one round trip instead of six.
+
+The advisor, the conversation, the customer's unanswered messages, the replies recorded but not
+yet sent, the customer's profile, the conversation's recent turns before the unanswered messages,
+the AI's recent replies (the bot-loop check) and the database's clock, each as one column. The
+parts are the same queries the record modules run one at a time; here they share a snapshot,
+which also makes them agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from memory.records.history import NOT_RECEIVED, recent_turns_sql
+from memory.records.messages import AI_REPLIES_SINCE_HUMAN
+from memory.records.models import Conn, Conversation, Message
+from memory.records.profiles import PROFILE_SELECT, CustomerProfile
+
+_CONVERSATION = Conversation.columns()
+_MESSAGE = Message.columns()
+_UNANSWERED = (
+    "advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s "
+    "AND direction = 'inbound' AND processed_at IS NULL"
+)
+
+_HISTORY = recent_turns_sql(f"(SELECT min(id) FROM messages WHERE {_UNANSWERED})")
+_READ = f"""
+SELECT clock_timestamp() AS now,
+  (SELECT row_to_json(a) FROM advisors a WHERE a.id = %(advisor_id)s) AS advisor,
+  (SELECT row_to_json(c) FROM (SELECT {_CONVERSATION} FROM chat_history
+      WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s) c) AS conversation,
+  (SELECT coalesce(json_agg(m ORDER BY m.id), '[]') FROM (SELECT {_MESSAGE} FROM messages
+      WHERE {_UNANSWERED}) m) AS inbound,
+  (SELECT coalesce(json_agg(m ORDER BY m.id), '[]') FROM (SELECT {_MESSAGE} FROM messages
+      WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s
+        AND direction = 'outbound' AND status IN ('pending', 'sending')) m) AS pending,
+  (SELECT row_to_json(p) FROM ({PROFILE_SELECT}
+      WHERE c.advisor_id = %(advisor_id)s AND c.conversation_id = %(conversation_id)s) p) AS profile,
+  (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM ({_HISTORY}) h) AS history,
+  ({AI_REPLIES_SINCE_HUMAN}) AS ai_replies
+"""  # noqa: S608 - every interpolated part is ours
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """One conversation as a job finds it; `advisor` is the raw row (records do not know advisors)."""
+
+    now: datetime
+    advisor: dict[str, Any] | None
+    conversation: Conversation | None
+    inbound: list[Message]
+    pending: list[Message]
+    profile: CustomerProfile | None
+    history: list[Message]
+    ai_replies: int  # in the bot-loop window, since the advisor last wrote (`ai_replies_since_human`)
+
+
+def _loaded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def read_turn_start(
+    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, history_chars: int, loop_window_seconds: float
+) -> TurnStart:
+    """Read everything a job needs to decide and answer, as one snapshot.
+
+    `history` is the newest `history_chars` of the turns before the oldest unanswered message
+    (none when nothing is unanswered); what the AI's summary already covers is left to the agent,
+    which knows how far its summary goes once it has loaded its memory.
+    """
+    cursor = await conn.execute(
+        _READ,
+        {
+            "advisor_id": advisor_id,
+            "conversation_id": conversation_id,
+            "after_id": 0,
+            "not_received": NOT_RECEIVED,
+            "max_chars": history_chars,
+            "window_seconds": loop_window_seconds,
+        },
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    conversation = _loaded(row["conversation"])
+    profile = _loaded(row["profile"])
+    return TurnStart(
+        now=row["now"],
+        advisor=_loaded(row["advisor"]),
+        conversation=Conversation.model_validate(conversation) if conversation else None,
+        inbound=[Message.model_validate(item) for item in _loaded(row["inbound"])],
+        pending=[Message.model_validate(item) for item in _loaded(row["pending"])],
+        profile=CustomerProfile.model_validate(profile) if profile else None,
+        history=[Message.model_validate(item) for item in _loaded(row["history"])],
+        ai_replies=int(row["ai_replies"]),
+    )
