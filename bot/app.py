@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -65,6 +66,17 @@ async def to_console(request: Request) -> Response:
 async def bare_twiml(request: Request) -> Response:
     """The benchmarks' ceiling: what the webhook answers, without reading, checking or storing."""
     return twiml_ok()
+
+
+RUN_WORKER_ENV = "ADVISOR_BOT_RUN_WORKER"
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of `serve --workers N`'s processes.
+
+    Its settings and whether it runs a worker come from the environment `advisor-bot serve` set.
+    """
+    return create_app(run_worker=os.environ.get(RUN_WORKER_ENV, "true") == "true")
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:

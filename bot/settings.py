@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     database_url: SecretStr | None = None
+    migration_database_url: SecretStr | None = None
     embedded_data_dir: Path = Path(".advisor-bot/pgdata")
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -76,6 +77,7 @@ class Settings(BaseSettings):
     unknown_number_cache_ttl: float = Field(default=60, ge=0)
     debounce_seconds: float = Field(default=2.0, ge=0)
     worker_concurrency: int = Field(default=10, ge=1, le=500)
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     job_max_attempts: int = Field(default=6, ge=1, le=50)
     job_retry_base_seconds: int = Field(default=2, ge=0, le=60)
     worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-worker", action="store_true", help="web only, when `advisor-bot worker` runs elsewhere"
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="web processes on the port (default 1); limits such as WEBHOOK_RATE_LIMIT hold per process",
+    )
 
     commands.add_parser("worker", help="queue worker only, for scaling out")
 
@@ -197,7 +203,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli import db, server
 
     if args.command == "serve":
-        return server.serve(settings, args.host, args.port, run_worker=not args.no_worker)
+        return server.serve(
+            settings, args.host, args.port, run_worker=not args.no_worker, workers=max(1, args.workers)
+        )
     if args.command == "worker":
         return asyncio.run(server.worker(settings))
     if args.command == "db" and args.db_command == "upgrade":

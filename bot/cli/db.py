@@ -14,7 +14,9 @@ from bot.settings import Settings
 
 
 async def db_upgrade(settings: Settings) -> int:
-    """Apply pending migrations and say which."""
+    """Apply pending migrations and say which, through MIGRATION_DATABASE_URL when it is set."""
+    if settings.migration_database_url is not None:
+        settings = settings.model_copy(update={"database_url": settings.migration_database_url})
     try:
         report = await upgrade(resolve_database(settings))
     except MigrationError as error:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+import tempfile
+from collections.abc import AsyncIterator
 
 import psycopg
 
@@ -12,24 +16,46 @@ from bot.infra.database import Database, connection_kwargs, resolve_database
 from bot.settings import Settings
 
 
-def serve(settings: Settings, host: str, port: int, *, run_worker: bool) -> int:
-    """Run the web server (and, unless told otherwise, a worker) until Ctrl+C."""
-    import uvicorn
+def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers: int = 1) -> int:
+    """Run the web server (and, unless told otherwise, a worker) until Ctrl+C.
 
-    from bot.app import create_app
+    With `workers` > 1, uvicorn runs that many processes on the port, each building the app from
+    the environment (`bot.app:app_from_environment`); they share nothing but PostgreSQL.
+    """
+    import uvicorn
 
     # Found before uvicorn starts, a missing or unreachable database is one clear line (from the
     # caller), not a startup traceback. The embedded server started here is reused by the app.
     database = resolve_database(settings)
     asyncio.run(check_reachable(database, settings))
     say(f"advisor-bot listening on http://{host}:{port} (webhook: /webhooks/twilio); Ctrl+C to stop")
-    uvicorn.run(
-        create_app(settings, run_worker=run_worker),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-    )
+    if workers > 1:
+        from bot.app import RUN_WORKER_ENV
+
+        # The processes connect to the database this one resolved (the embedded one included),
+        # and add up their metrics in one folder.
+        os.environ["DATABASE_URL"] = database.conninfo
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="advisor-bot-metrics-"))
+        os.environ[RUN_WORKER_ENV] = "true" if run_worker else "false"
+        uvicorn.run(
+            "bot.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    else:
+        from bot.app import create_app
+
+        uvicorn.run(
+            create_app(settings, run_worker=run_worker),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
     if database.keepalive is not None:
         database.keepalive.cleanup()  # the embedded PostgreSQL stops with the last process using it
         say("embedded PostgreSQL stopped (unless another advisor-bot process still uses it)")
@@ -59,9 +85,40 @@ async def worker(settings: Settings) -> int:
     database = resolve_database(settings)
     await check_reachable(database, settings)
     await upgrade_on_start(database)
-    async with open_job_queue(database, settings) as queue, run_worker(settings, database, queue) as running:
+    async with (
+        open_job_queue(database, settings) as queue,
+        run_worker(settings, database, queue) as running,
+        _metrics_server(settings),
+    ):
         say("worker running; Ctrl+C to stop")
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, running.task}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _metrics_server(settings: Settings) -> AsyncIterator[None]:
+    """GET /metrics on WORKER_METRICS_PORT while the worker runs (nothing when it is unset)."""
+    if settings.worker_metrics_port is None:
+        yield
+        return
+    import uvicorn
+
+    from bot.infra.metrics import metrics_app
+
+    config = uvicorn.Config(
+        metrics_app(settings.metrics_token),
+        host="0.0.0.0",  # noqa: S104 - scraped from another machine of the private network
+        port=settings.worker_metrics_port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task

@@ -9,13 +9,15 @@ process reports its own, and a separate worker process is scraped on its own `/m
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+from pydantic import SecretStr
 
 WEBHOOK_REQUESTS = Counter(
     "advisor_bot_webhook_requests_total", "Twilio webhook requests, by HTTP status", ["status"]
@@ -121,3 +123,35 @@ def pool_stats(pool: Any, name: str) -> Iterable[Metric]:
         },
         ["pool", "state"],
     )
+
+
+def scrape_allowed(authorization: str, token: SecretStr | None) -> bool:
+    """Whether a scrape may read the metrics: always without METRICS_TOKEN, else its bearer token."""
+    if token is None:
+        return True
+    presented = authorization.removeprefix("Bearer ").strip()
+    return hmac.compare_digest(presented.encode(), token.get_secret_value().encode())
+
+
+def metrics_app(token: SecretStr | None) -> Callable[..., Any]:
+    """A bare ASGI app answering `GET /metrics`, for a process without the web app (the worker).
+
+    The queue's depth is left to the web's `/metrics`, which reads it from the database.
+    """
+
+    async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        if scope["path"] != "/metrics":
+            status, body, kind = 404, b"only /metrics here\n", "text/plain"
+        elif not scrape_allowed(headers.get("authorization", ""), token):
+            status, body, kind = 401, b"metrics need the METRICS_TOKEN bearer token\n", "text/plain"
+        else:
+            status, body, kind = 200, exposition(), CONTENT_TYPE_LATEST
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", kind.encode())]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app

@@ -8,7 +8,6 @@ the database at scrape time, bounded by a one-second timeout.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from collections.abc import Iterable
 
@@ -18,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.infra.metrics import WEBHOOK_REQUESTS, WEBHOOK_SECONDS, exposition, gauge
+from bot.infra.metrics import WEBHOOK_REQUESTS, WEBHOOK_SECONDS, exposition, gauge, scrape_allowed
 from bot.twilio.paths import WEBHOOK_PATH
 from bot.web.response_status import StatusCapture
 from bot.web.runtime import WebRuntime
@@ -38,11 +37,8 @@ _QUEUE = """
 async def metrics(request: Request) -> Response:
     """Every metric of this process, plus the queue as the database sees it."""
     runtime: WebRuntime = request.state.runtime
-    token = runtime.settings.metrics_token
-    if token is not None:
-        presented = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(presented.encode(), token.get_secret_value().encode()):
-            return Response("metrics need the METRICS_TOKEN bearer token\n", status_code=401)
+    if not scrape_allowed(request.headers.get("authorization", ""), runtime.settings.metrics_token):
+        return Response("metrics need the METRICS_TOKEN bearer token\n", status_code=401)
     extra = list(await _queue(runtime)) + list(_cache(runtime))
     return Response(exposition(extra), media_type=CONTENT_TYPE_LATEST)
 
