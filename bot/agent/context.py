@@ -11,8 +11,8 @@ from langchain_core.messages import BaseMessage
 class RememberedMessage:
     """One earlier message of the conversation, as the model reads it, with its `messages` row id.
 
-    The row id orders messages against the summary: everything up to the state's
-    `summarized_through` is in the summary, everything after it is shown word for word.
+    The row id orders messages against the summary: everything up to the running summary's
+    `through` is in the summary, everything after it is shown word for word.
     """
 
     row_id: int

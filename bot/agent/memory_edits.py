@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph.state import CompiledStateGraph
 
-from bot.agent.graph import summary_of
 from memory.ai.checkpointer import prune_superseded_checkpoints
 
 _PRUNE_BATCHES_PER_RUN = 10  # bounded per run; the next run goes on
@@ -35,13 +33,6 @@ class AgentMemory:
 
     def __init__(self, graph: CompiledStateGraph[Any, Any, Any, Any] | None) -> None:
         self._graph = graph
-
-    async def summarized_through(self, config: RunnableConfig) -> int:
-        """The `messages` row id up to which the summary covers the conversation (0: no summary)."""
-        if self._graph is None:
-            return 0
-        state = await self._graph.aget_state(config)
-        return summary_of(state.values)["through"]
 
     async def prune(self) -> int:
         """Delete superseded checkpoints (see memory.ai.checkpointer); return conversations pruned."""
