@@ -304,7 +304,9 @@ def _write(costs: list[Cost]) -> None:
             ),
             row(
                 "advisor look-ups from the database (of 200)",
-                lambda c: str(sum(1 for s in c.web() if "FROM advisors WHERE twilio_phone_number" in s)),
+                lambda c: str(
+                    sum(1 for s in c.web() if s.startswith("SELECT") and "FROM advisors WHERE" in s)
+                ),
             ),
             row(
                 "resident memory after the drain, web / worker (MiB)",
