@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
@@ -180,33 +181,24 @@ async def _accept_inbound(form: FormData, runtime: WebRuntime, base_url: str) ->
         if customer == advisor.phone_number:
             return await _advisor_command(runtime, advisor, message, base_url)
         opt = opt_change(message.body, settings)
-        job = answer_job(runtime.queue, advisor.id, delay_seconds=settings.debounce_seconds)
-        voice_note = advisor.settings.audio_reciprocal and any(is_audio(item) for item in message.media)
+        store = functools.partial(
+            inbound.accept_inbound,
+            advisor_id=advisor.id,
+            customer=customer,
+            message=message,
+            audio_default=advisor.settings.audio_default,
+            voice_note=advisor.settings.audio_reciprocal and any(is_audio(item) for item in message.media),
+            job=answer_job(runtime.queue, advisor.id, delay_seconds=settings.debounce_seconds),
+        )
         if opt is None and not runtime.events.enabled:
             # The usual message: one statement, one round trip (memory.records.inbound).
             async with single_statements(runtime.pool) as conn:
-                accepted = await inbound.accept_inbound(
-                    conn=conn,
-                    advisor_id=advisor.id,
-                    customer=customer,
-                    message=message,
-                    audio_default=advisor.settings.audio_default,
-                    voice_note=voice_note,
-                    job=job,
-                )
+                accepted = await store(conn=conn)
         else:
             async with runtime.pool.connection() as conn:
                 try:
                     async with conn.transaction():
-                        accepted = await inbound.accept_inbound(
-                            conn=conn,
-                            advisor_id=advisor.id,
-                            customer=customer,
-                            message=message,
-                            audio_default=advisor.settings.audio_default,
-                            voice_note=voice_note,
-                            job=job,
-                        )
+                        accepted = await store(conn=conn)
                         if accepted.message_id is None:
                             raise _NothingStoredError
                         await _after_storing(conn, runtime, advisor, customer, message, accepted, opt)
