@@ -7,7 +7,8 @@ import contextlib
 import os
 import signal
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import psycopg
 
@@ -29,6 +30,7 @@ def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers
     database = resolve_database(settings)
     asyncio.run(check_reachable(database, settings))
     say(f"advisor-bot listening on http://{host}:{port} (webhook: /webhooks/twilio); Ctrl+C to stop")
+    app: str | Callable[..., Any]
     if workers > 1:
         from bot.app import RUN_WORKER_ENV
 
@@ -37,25 +39,20 @@ def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers
         os.environ["DATABASE_URL"] = database.conninfo
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="advisor-bot-metrics-"))
         os.environ[RUN_WORKER_ENV] = "true" if run_worker else "false"
-        uvicorn.run(
-            "bot.app:app_from_environment",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        app = "bot.app:app_from_environment"
     else:
         from bot.app import create_app
 
-        uvicorn.run(
-            create_app(settings, run_worker=run_worker),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        app = create_app(settings, run_worker=run_worker)
+    uvicorn.run(
+        app,
+        factory=workers > 1,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
     if database.keepalive is not None:
         database.keepalive.cleanup()  # the embedded PostgreSQL stops with the last process using it
         say("embedded PostgreSQL stopped (unless another advisor-bot process still uses it)")

@@ -6,7 +6,6 @@ through a query written for another's.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 from uuid import UUID
 
@@ -255,11 +254,7 @@ async def record_reply(
     assert row is not None
     if not row["recorded"]:
         return None
-    recorded = row["replies"]
-    return [
-        Message.model_validate(item)
-        for item in (json.loads(recorded) if isinstance(recorded, str) else recorded)
-    ]
+    return [Message.model_validate(item) for item in row["replies"]]  # json arrives parsed
 
 
 async def insert_manual_reply(

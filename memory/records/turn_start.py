@@ -9,7 +9,6 @@ which also makes them agree.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,10 +58,6 @@ class TurnStart:
     ai_replies: int  # in the bot-loop window, since the advisor last wrote (`ai_replies_since_human`)
 
 
-def _loaded(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 async def read_turn_start(
     *, conn: Conn, advisor_id: UUID, conversation_id: UUID, history_chars: int, loop_window_seconds: float
 ) -> TurnStart:
@@ -85,15 +80,15 @@ async def read_turn_start(
     )
     row = await cursor.fetchone()
     assert row is not None
-    conversation = _loaded(row["conversation"])
-    profile = _loaded(row["profile"])
+    # json columns arrive parsed (psycopg's json loader).
+    conversation, profile = row["conversation"], row["profile"]
     return TurnStart(
         now=row["now"],
-        advisor=_loaded(row["advisor"]),
+        advisor=row["advisor"],
         conversation=Conversation.model_validate(conversation) if conversation else None,
-        inbound=[Message.model_validate(item) for item in _loaded(row["inbound"])],
-        pending=[Message.model_validate(item) for item in _loaded(row["pending"])],
+        inbound=[Message.model_validate(item) for item in row["inbound"]],
+        pending=[Message.model_validate(item) for item in row["pending"]],
         profile=CustomerProfile.model_validate(profile) if profile else None,
-        history=[Message.model_validate(item) for item in _loaded(row["history"])],
+        history=[Message.model_validate(item) for item in row["history"]],
         ai_replies=int(row["ai_replies"]),
     )
