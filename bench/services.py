@@ -68,7 +68,11 @@ class Services:
 
 @contextlib.contextmanager
 def local_services() -> Iterator[Services]:
-    services = Services(start_fake_twilio(), start_fake_openai(), start_fake_media_host())
+    # Kept-alive connections, as api.twilio.com and api.openai.com keep them: a new connection
+    # per call would charge the server under test for work it does not do in production.
+    services = Services(
+        start_fake_twilio(keep_alive=True), start_fake_openai(keep_alive=True), start_fake_media_host()
+    )
     services.twilio.media_redirect = services.media.url
     services.twilio.auth_token = TOKEN
     try:

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 # Any constant works; it only has to be the same in every process of this application.
 MIGRATION_LOCK_KEY = 7_246_813_021
 PROCRASTINATE_STEP = "procrastinate-schema"
+# The job queue's schema came in after 0014; later files may build on its tables.
+QUEUE_SCHEMA_BEFORE = "0015"
 CHECKPOINTER_DISTRIBUTION = "langgraph-checkpoint-postgres"
 
 _TRACKING_TABLE = """
@@ -100,7 +102,11 @@ class MigrationError(RuntimeError):
 
 
 def _steps() -> list[tuple[str, str]]:
-    return [*migration_files(), (PROCRASTINATE_STEP, SchemaManager.get_schema())]
+    """Every step in the order a fresh database gets them: the job queue's in its historical place."""
+    files = migration_files()
+    before = [step for step in files if step[0] < QUEUE_SCHEMA_BEFORE]
+    after = [step for step in files if step[0] >= QUEUE_SCHEMA_BEFORE]
+    return [*before, (PROCRASTINATE_STEP, SchemaManager.get_schema()), *after]
 
 
 def checkpointer_step() -> str:

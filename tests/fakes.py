@@ -68,8 +68,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length)
+        if getattr(self, "_read", None) is None:
+            length = int(self.headers.get("Content-Length") or 0)
+            self._read = self.rfile.read(length)
+        return self._read
+
+    def end_headers(self) -> None:
+        """Read an unread request body first: on a kept-alive connection it would be the next request."""
+        if self.protocol_version == "HTTP/1.1":
+            self._body()
+            self._read = None  # the next request on this connection has its own
+        super().end_headers()
+
+
+class _KeptAlive:
+    """HTTP/1.1 with connections kept open, as the real APIs answer (benchmarks opt in)."""
+
+    protocol_version = "HTTP/1.1"
 
 
 @dataclass
@@ -239,15 +254,22 @@ class _TwilioHandler(_Handler):
         )
 
 
-def _serve(fake: FakeTwilio | FakeOpenAI | FakeHubSpot, handler: type[BaseHTTPRequestHandler]) -> None:
+def _serve(
+    fake: FakeTwilio | FakeOpenAI | FakeHubSpot,
+    handler: type[BaseHTTPRequestHandler],
+    *,
+    keep_alive: bool = False,
+) -> None:
+    if keep_alive:
+        handler = type(handler.__name__, (_KeptAlive, handler), {})
     server = _Server(handler)
     server.owner = fake  # type: ignore[attr-defined]
     fake.server = server
 
 
-def start_fake_twilio() -> FakeTwilio:
+def start_fake_twilio(*, keep_alive: bool = False) -> FakeTwilio:
     fake = FakeTwilio()
-    _serve(fake, _TwilioHandler)
+    _serve(fake, _TwilioHandler, keep_alive=keep_alive)
     return fake
 
 
@@ -415,9 +437,9 @@ class _OpenAIHandler(_Handler):
         )
 
 
-def start_fake_openai() -> FakeOpenAI:
+def start_fake_openai(*, keep_alive: bool = False) -> FakeOpenAI:
     fake = FakeOpenAI()
-    _serve(fake, _OpenAIHandler)
+    _serve(fake, _OpenAIHandler, keep_alive=keep_alive)
     return fake
 
 

@@ -207,7 +207,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             settings, args.host, args.port, run_worker=not args.no_worker, workers=max(1, args.workers)
         )
     if args.command == "worker":
-        return asyncio.run(server.worker(settings))
+        return server.run_on_fast_loop(server.worker(settings))
     if args.command == "db" and args.db_command == "upgrade":
         return asyncio.run(db.db_upgrade(settings))
     if args.command == "db" and args.db_command == "seed":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
@@ -10,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
+import aiohttp
 from twilio.base import values
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from advisors.numbers import whatsapp_address
@@ -78,27 +80,60 @@ def is_transient_status(status: int | None) -> bool:
     return status is None or status == 429 or status >= 500
 
 
+class _TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
+    """twilio's aiohttp client, with Basic auth sent as a header (aiohttp deprecates `BasicAuth`)."""
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        return await super().request(method, url, params, data, headers, None, timeout, allow_redirects)
+
+
+# What a call that never reached Twilio, or got no answer in time, raises: worth retrying.
+_UNREACHABLE = (TimeoutError, aiohttp.ClientError, TwilioException)
+
+
 class TwilioSender:
     """Sends WhatsApp messages from an advisor's number with the real twilio client.
 
+    The client is twilio's asynchronous one (aiohttp, connections kept open): the sync client
+    needed a thread per call, and those threads held the GIL against the worker's event loop.
     Without credentials it is a dry run: nothing leaves the machine, the caller stores the
-    message as not sent, and a warning says so.
+    message as not sent, and a warning says so. Create it inside the running event loop and
+    `aclose()` it there.
     """
 
     def __init__(self, settings: Settings, *, status_callback_url: str | None = None) -> None:
         self._settings = settings
         self._status_callback_url = status_callback_url
         self._client: Client | None = None
+        self._http: _TwilioHttpClient | None = None
         if settings.twilio_configured:
             assert settings.twilio_auth_token is not None
-            http_client = TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
+            self._http = _TwilioHttpClient()
             self._client = Client(
                 settings.twilio_account_sid,
                 settings.twilio_auth_token.get_secret_value(),
-                http_client=http_client,
+                http_client=self._http,
             )
             # Lets tests and Twilio-compatible gateways receive the REST calls.
             self._client.api.base_url = settings.twilio_api_base_url
+
+    async def aclose(self) -> None:
+        """Close the kept-open connections to Twilio."""
+        if self._http is not None:
+            await self._http.close()
 
     @property
     def dry_run(self) -> bool:
@@ -131,7 +166,7 @@ class TwilioSender:
         if content_sid:
             options["content_sid"] = content_sid
             options["content_variables"] = json.dumps(content_variables or {})
-        return await asyncio.to_thread(self._send_blocking, from_number, to_number, body, options)
+        return await self._send(from_number, to_number, body, options)
 
     async def find_sent(
         self, *, from_number: str, to_number: str, body: str, with_media: bool, since: datetime
@@ -143,21 +178,16 @@ class TwilioSender:
         """
         if self._client is None:
             return None
-        return await asyncio.to_thread(self._find_blocking, from_number, to_number, body, with_media, since)
-
-    def _find_blocking(
-        self, from_number: str, to_number: str, body: str, with_media: bool, since: datetime
-    ) -> SendResult | None:
-        assert self._client is not None
         try:
-            recent = self._client.messages.list(
-                from_=whatsapp_address(from_number), to=whatsapp_address(to_number), limit=50
-            )
+            async with asyncio.timeout(self._settings.twilio_timeout_seconds):
+                recent = await self._client.messages.list_async(
+                    from_=whatsapp_address(from_number), to=whatsapp_address(to_number), limit=50
+                )
         except TwilioRestException as error:
             if is_transient_status(error.status):
                 raise TransientSendError(f"Twilio answered {error.status}") from error
             raise PermanentSendError(f"Twilio refused the lookup ({error.status})", code=None) from error
-        except (requests.Timeout, requests.ConnectionError, TwilioException) as error:
+        except _UNREACHABLE as error:
             raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
         for message in recent:
             created = message.date_created
@@ -168,19 +198,18 @@ class TwilioSender:
                 return SendResult(sid=message.sid, status=str(message.status or "queued"))
         return None
 
-    def _send_blocking(
-        self, from_number: str, to_number: str, body: str, options: dict[str, Any]
-    ) -> SendResult:
+    async def _send(self, from_number: str, to_number: str, body: str, options: dict[str, Any]) -> SendResult:
         assert self._client is not None
         if "content_sid" in options:
             body = ""  # a template carries its own text
         try:
-            message = self._client.messages.create(
-                from_=whatsapp_address(from_number),
-                to=whatsapp_address(to_number),
-                body=body or values.unset,
-                **options,
-            )
+            async with asyncio.timeout(self._settings.twilio_timeout_seconds):
+                message = await self._client.messages.create_async(
+                    from_=whatsapp_address(from_number),
+                    to=whatsapp_address(to_number),
+                    body=body or values.unset,
+                    **options,
+                )
         except TwilioRestException as error:
             TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
             if is_transient_status(error.status):
@@ -189,7 +218,7 @@ class TwilioSender:
                 f"Twilio refused the message ({error.status}): {error.msg}",
                 code=str(error.code) if error.code else None,
             ) from error
-        except (requests.Timeout, requests.ConnectionError, TwilioException) as error:
+        except _UNREACHABLE as error:
             TWILIO_ERRORS.labels("unreachable").inc()
             raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
         return SendResult(sid=message.sid, status=str(message.status or "queued"))

@@ -111,6 +111,7 @@ async def run_worker(
         stack.callback(SCRAPE_TIME.unregister, "worker_pool")
         events = EventPublisher(settings, queue)
         sender = TwilioSender(settings, status_callback_url=status_callback_url(settings))
+        stack.push_async_callback(sender.aclose)
         if sender.dry_run:
             logger.warning("no Twilio credentials: replies are stored but not sent (dry run)")
         flags = PostgresConversationFlags(pool, queue, events)
