@@ -31,11 +31,11 @@ from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from bot.worker.voice_reply import voice_reply
 from memory.ai.thread import run_config_for
-from memory.records import conversations
 from memory.records import messages as message_records
 from memory.records.history import recent_turns
 from memory.records.models import Conversation, Message
 from memory.records.profiles import CustomerProfile
+from memory.records.turn_end import record_turn_end
 from memory.records.turn_start import read_turn_start
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ async def answer_conversation(
             conn=conn,
             advisor_id=advisor_id,
             conversation_id=conversation_id,
+            message_id=message_id,
+            max_attempts=parts.settings.job_max_attempts,
             history_chars=_history_chars(parts),
             loop_window_seconds=parts.settings.ai_loop_window_seconds,
         )
@@ -155,15 +157,17 @@ async def _remembered(parts: WorkerParts, turn: _Turn) -> tuple[RememberedMessag
 async def _give_up_on_poison(
     parts: WorkerParts, advisor: Advisor, conversation: Conversation, inbound: list[Message]
 ) -> list[Message]:
-    """Fail the messages already tried JOB_MAX_ATTEMPTS times; count this attempt for the rest.
+    """Fail the messages already tried JOB_MAX_ATTEMPTS times; return the rest.
 
     Whatever keeps failing (a crash, a bug, a worker killed on it) stops here with its reason
-    shown in the API, and the customer's later messages are answered without it.
+    shown in the API, and the customer's later messages are answered without it. This attempt
+    was counted on the rest by the job's first read (`read_turn_start`).
     """
     bound = parts.settings.job_max_attempts
     poisoned = [message for message in inbound if message.attempts >= bound]
-    rest = [message for message in inbound if message.attempts < bound]
-    async with parts.pool.connection() as conn, maybe_transaction(conn, len(poisoned) > 0):
+    if not poisoned:
+        return inbound
+    async with parts.pool.connection() as conn, maybe_transaction(conn, len(poisoned) > 1):
         for message in poisoned:
             reason = (
                 f"gave up after {message.attempts} attempts: {message.error_message or 'the worker stopped'}"
@@ -171,16 +175,11 @@ async def _give_up_on_poison(
             await message_records.give_up(
                 conn=conn, advisor_id=advisor.id, message_id=message.id, reason=reason[:1000]
             )
-        if rest:
-            await message_records.count_attempt(
-                conn=conn, advisor_id=advisor.id, message_ids=[message.id for message in rest]
-            )
-    if poisoned:
-        logger.error(
-            "customer messages given up after repeated failures",
-            extra={**log_facts(advisor, conversation), "messages": [m.id for m in poisoned]},
-        )
-    return rest
+    logger.error(
+        "customer messages given up after repeated failures",
+        extra={**log_facts(advisor, conversation), "messages": [m.id for m in poisoned]},
+    )
+    return [message for message in inbound if message.attempts < bound]
 
 
 async def _answering_a_bot(
@@ -266,54 +265,30 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     )
     if voice_url is not None and not needs_text_too(text):
         texts = []
-    recorded: list[Message] | None = None
-    async with parts.pool.connection() as conn, conn.transaction():
-        # Check again just before recording: a human who took over, or a newer message, wins
-        # over this reply. The lock waits for a message being stored at this moment (the
-        # webhook's statement locks the conversation too), so record_reply sees it.
-        current = await conversations.get_conversation(
-            conn=conn, advisor_id=advisor.id, conversation_id=conversation.conversation_id, for_update=True
+    # Checked again as it is recorded: a human who took over, or a newer message, wins over
+    # this reply (see memory.records.turn_end).
+    async with parts.pool.connection() as conn:
+        end = await record_turn_end(
+            conn=conn,
+            advisor_id=advisor.id,
+            conversation_id=conversation.conversation_id,
+            up_to_id=inbound[-1].id,
+            started_at=turn.started_at,
+            outcome=outcome_status,
+            error_message=model_error,
+            parts=texts,
+            author="ai" if outcome_status == "answered" else "system",
+            voice_url=voice_url,
+            spoken=text if voice_url else None,
         )
-        human_took_over = current is None or (
-            not current.ai_attention and not _handed_over_by_this_run(current, turn.started_at)
-        )
-        if human_took_over:
-            await message_records.mark_processed(
-                conn=conn,
-                advisor_id=advisor.id,
-                conversation_id=conversation.conversation_id,
-                up_to_id=inbound[-1].id,
-                outcome="held_for_advisor",
-            )
-        else:
-            recorded = await message_records.record_reply(
-                conn=conn,
-                advisor_id=advisor.id,
-                conversation_id=conversation.conversation_id,
-                up_to_id=inbound[-1].id,
-                outcome=outcome_status,
-                error_message=model_error,
-                parts=texts,
-                author="ai" if outcome_status == "answered" else "system",
-                voice_url=voice_url,
-                spoken=text if voice_url else None,
-            )
-    if current is None or recorded is None:
-        reason = "human_took_over" if human_took_over else "newer_message"
+    if end.conversation is None or end.replies is None:
+        reason = "human_took_over" if end.held else "newer_message"
         logger.info("reply dropped", extra={**log_facts(advisor, conversation), "reason": reason})
         return Outcome(f"dropped_{reason}", sent_before)
-    sent = await send_recorded(parts, advisor, current, recorded)
+    sent = await send_recorded(parts, advisor, end.conversation, end.replies)
     return Outcome(outcome_status, sent_before + sent)
 
 
 def _language_of(inbound: list[Message]) -> Language | None:
     """The customer's language as their messages show it, for the fixed texts they get."""
     return guess_language(" ".join(message.body or message.transcript or "" for message in inbound))
-
-
-def _handed_over_by_this_run(conversation: Conversation, started_at: datetime) -> bool:
-    """Whether the AI switched itself off during this very run (its own handover is no takeover)."""
-    changed_at = conversation.ai_attention_changed_at
-    return (
-        changed_at is not None and changed_at >= started_at and conversation.ai_attention_changed_by == "ai"
-    )

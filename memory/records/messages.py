@@ -57,14 +57,6 @@ async def unprocessed_inbound(*, conn: Conn, advisor_id: UUID, conversation_id: 
     return [Message.model_validate(row) for row in await cursor.fetchall()]
 
 
-async def count_attempt(*, conn: Conn, advisor_id: UUID, message_ids: list[int]) -> None:
-    """Note that a worker starts on these customer messages (committed before the work begins)."""
-    await conn.execute(
-        "UPDATE messages SET attempts = attempts + 1 WHERE advisor_id = %s AND id = ANY(%s)",
-        (advisor_id, message_ids),
-    )
-
-
 async def give_up(*, conn: Conn, advisor_id: UUID, message_id: int, reason: str) -> None:
     """Mark one customer message failed for good (processed, so it holds nothing up)."""
     await conn.execute(
@@ -179,82 +171,6 @@ async def insert_pending_replies(
         assert row is not None
         ids.append(int(row["id"]))
     return ids
-
-
-_RECORD_REPLY = f"""
-WITH latest AS (
-    SELECT coalesce(max(id), 0) <= %(up_to_id)s AS newest_answered FROM messages
-     WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s AND direction = 'inbound'
-), processed AS (
-    UPDATE messages SET processed_at = now(), status = %(outcome)s, error_message = %(error)s,
-           updated_at = now()
-     WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s
-       AND direction = 'inbound' AND processed_at IS NULL AND id <= %(up_to_id)s
-       AND (SELECT newest_answered FROM latest)
-), replies AS (
-    INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media, payload,
-                          status, reply_to, part, transcript)
-    SELECT %(advisor_id)s, %(conversation_id)s, 'outbound', %(author)s, r.body,
-           coalesce(r.media, '[]'::jsonb), r.payload, 'pending', %(up_to_id)s, r.part, r.transcript
-      FROM jsonb_to_recordset(%(replies)s)
-           AS r(body text, media jsonb, payload jsonb, part int, transcript text)
-     WHERE (SELECT newest_answered FROM latest)
-     ORDER BY r.part
-    RETURNING {_COLUMNS}
-)
-SELECT (SELECT newest_answered FROM latest) AS recorded,
-       (SELECT coalesce(json_agg(r ORDER BY r.id), '[]') FROM replies r) AS replies
-"""  # noqa: S608 - the column list is ours
-
-
-async def record_reply(
-    *,
-    conn: Conn,
-    advisor_id: UUID,
-    conversation_id: UUID,
-    up_to_id: int,
-    outcome: str,
-    error_message: str | None,
-    parts: list[str],
-    author: str,
-    voice_url: str | None = None,
-    spoken: str | None = None,
-) -> list[Message] | None:
-    """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
-
-    None, and nothing written, when a newer customer message exists: that message's job answers
-    all of them. Run it after locking the conversation (`get_conversation(for_update=True)`) in
-    the same transaction, so a message being stored at that moment is seen here. With
-    `voice_url`, a voice note goes first and `parts` (possibly none) follow as text; what the note
-    says (`spoken`) is its transcript, so the AI remembers its own spoken answers.
-    """
-    replies: list[dict[str, Any]] = [
-        {"body": text, "media": None, "payload": None, "part": index + 1, "transcript": None}
-        for index, text in enumerate(parts)
-    ]
-    if voice_url is not None:
-        note = [{"url": voice_url, "content_type": "audio/ogg"}]
-        replies.insert(
-            0,
-            {"body": "", "media": note, "payload": {"media_url": voice_url}, "part": 0, "transcript": spoken},
-        )
-    cursor = await conn.execute(
-        _RECORD_REPLY,
-        {
-            "advisor_id": advisor_id,
-            "conversation_id": conversation_id,
-            "up_to_id": up_to_id,
-            "outcome": outcome,
-            "error": error_message,
-            "author": author,
-            "replies": Jsonb(replies),
-        },
-    )
-    row = await cursor.fetchone()
-    assert row is not None
-    if not row["recorded"]:
-        return None
-    return [Message.model_validate(item) for item in row["replies"]]  # json arrives parsed
 
 
 async def insert_manual_reply(

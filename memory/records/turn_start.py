@@ -1,10 +1,10 @@
-"""Owns what a worker reads to start a turn, in one statement: one round trip instead of six.
+"""Owns what a worker reads to start a turn, in one statement: one round trip instead of seven.
 
 The advisor, the conversation, the customer's unanswered messages, the replies recorded but not
 yet sent, the customer's profile, the conversation's recent turns before the unanswered messages,
 the AI's recent replies (the bot-loop check) and the database's clock, each as one column. The
 parts are the same queries the record modules run one at a time; here they share a snapshot,
-which also makes them agree.
+which also makes them agree. The same statement counts this attempt on the unanswered messages.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ _UNANSWERED = (
 )
 
 _HISTORY = recent_turns_sql(f"(SELECT min(id) FROM messages WHERE {_UNANSWERED})")
+# Counted by the job of the newest message only (older jobs return at once), and not on the
+# messages already tried max_attempts times (the job gives those up). The columns below read the
+# statement's snapshot, so they show the attempts before this one.
 _READ = f"""
+WITH counted AS (
+  UPDATE messages SET attempts = attempts + 1
+   WHERE {_UNANSWERED} AND attempts < %(max_attempts)s
+     AND NOT EXISTS (SELECT 1 FROM messages WHERE {_UNANSWERED} AND id > %(message_id)s)
+)
 SELECT clock_timestamp() AS now,
   (SELECT row_to_json(a) FROM advisors a WHERE a.id = %(advisor_id)s) AS advisor,
   (SELECT row_to_json(c) FROM (SELECT {_CONVERSATION} FROM chat_history
@@ -59,10 +67,19 @@ class TurnStart:
 
 
 async def read_turn_start(
-    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, history_chars: int, loop_window_seconds: float
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    message_id: int,
+    max_attempts: int,
+    history_chars: int,
+    loop_window_seconds: float,
 ) -> TurnStart:
-    """Read everything a job needs to decide and answer, as one snapshot.
+    """Read everything the job of message `message_id` needs to decide and answer, as one snapshot.
 
+    Run in autocommit: the attempt counted here is committed before the work begins, so a
+    worker killed on a message still counts towards giving it up after `max_attempts`.
     `history` is the newest `history_chars` of the turns before the oldest unanswered message
     (none when nothing is unanswered); what the AI's summary already covers is left to the agent,
     which knows how far its summary goes once it has loaded its memory.
@@ -72,6 +89,8 @@ async def read_turn_start(
         {
             "advisor_id": advisor_id,
             "conversation_id": conversation_id,
+            "message_id": message_id,
+            "max_attempts": max_attempts,
             "after_id": 0,
             "not_received": NOT_RECEIVED,
             "max_chars": history_chars,

@@ -1,0 +1,132 @@
+"""Owns how a worker ends a turn: one transaction, sent as one round trip.
+
+It locks the conversation, then consumes the customer's messages and records the reply (or holds
+the messages for the advisor). Two statements, because the second must see what the lock waited
+for: the webhook's statement locks the conversation while it stores a message, so a message being
+stored at that moment is committed by the time the second statement takes its snapshot, and wins
+over this reply. Sent together in pipeline mode, they cost one round trip instead of four (BEGIN,
+lock, record, COMMIT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from memory.records.models import Conn, Conversation, Message
+
+_CONVERSATION = Conversation.columns()
+_MESSAGE = Message.columns()
+_THIS = "advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s"
+
+_LOCK = f"SELECT {_CONVERSATION} FROM chat_history WHERE {_THIS} FOR UPDATE"  # noqa: S608 - ours
+
+# `ai_may_answer`: the AI is on, or switched itself off during this very turn (its own handover
+# is no takeover). `newest_answered`: no customer message newer than the ones answered.
+_RECORD = f"""
+WITH decision AS (
+    SELECT coalesce((SELECT ai_attention
+                         OR (ai_attention_changed_by = 'ai' AND ai_attention_changed_at >= %(started_at)s)
+                       FROM chat_history WHERE {_THIS}), false) AS ai_may_answer,
+           (SELECT coalesce(max(id), 0) <= %(up_to_id)s FROM messages
+             WHERE {_THIS} AND direction = 'inbound') AS newest_answered
+), processed AS (
+    UPDATE messages
+       SET processed_at = now(),
+           status = CASE WHEN d.ai_may_answer THEN %(outcome)s ELSE 'held_for_advisor' END,
+           error_message = CASE WHEN d.ai_may_answer THEN %(error)s END,
+           updated_at = now()
+      FROM decision d
+     WHERE {_THIS} AND direction = 'inbound' AND processed_at IS NULL AND id <= %(up_to_id)s
+       AND (d.newest_answered OR NOT d.ai_may_answer)
+), replies AS (
+    INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media, payload,
+                          status, reply_to, part, transcript)
+    SELECT %(advisor_id)s, %(conversation_id)s, 'outbound', %(author)s, r.body,
+           coalesce(r.media, '[]'::jsonb), r.payload, 'pending', %(up_to_id)s, r.part, r.transcript
+      FROM jsonb_to_recordset(%(replies)s)
+           AS r(body text, media jsonb, payload jsonb, part int, transcript text),
+           decision d
+     WHERE d.ai_may_answer AND d.newest_answered
+     ORDER BY r.part
+    RETURNING {_MESSAGE}
+)
+SELECT d.ai_may_answer, d.newest_answered,
+       (SELECT coalesce(json_agg(r ORDER BY r.id), '[]') FROM replies r) AS replies
+  FROM decision d
+"""  # noqa: S608 - every interpolated part is ours
+
+
+@dataclass(frozen=True)
+class TurnEnd:
+    """What recording found and did.
+
+    `conversation` is the row as locked (None when it was deleted meanwhile); `replies` the rows
+    recorded, in sending order, or None when nothing was: a human took over (`held`: the
+    messages are consumed as `held_for_advisor`) or a newer customer message exists (nothing
+    written; that message's job answers all of them).
+    """
+
+    conversation: Conversation | None
+    held: bool
+    replies: list[Message] | None
+
+
+async def record_turn_end(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    up_to_id: int,
+    started_at: datetime,
+    outcome: str,
+    error_message: str | None,
+    parts: list[str],
+    author: str,
+    voice_url: str | None = None,
+    spoken: str | None = None,
+) -> TurnEnd:
+    """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
+
+    `started_at` is when the turn began (the database's clock): a switch-off by the AI since then
+    is its own handover, not a human's takeover. With `voice_url`, a voice note goes first and
+    `parts` (possibly none) follow as text; what the note says (`spoken`) is its transcript, so
+    the AI remembers its own spoken answers. `conn` must be in autocommit (the worker's pool).
+    """
+    replies: list[dict[str, Any]] = [
+        {"body": text, "media": None, "payload": None, "part": index + 1, "transcript": None}
+        for index, text in enumerate(parts)
+    ]
+    if voice_url is not None:
+        note = [{"url": voice_url, "content_type": "audio/ogg"}]
+        replies.insert(
+            0,
+            {"body": "", "media": note, "payload": {"media_url": voice_url}, "part": 0, "transcript": spoken},
+        )
+    params = {
+        "advisor_id": advisor_id,
+        "conversation_id": conversation_id,
+        "up_to_id": up_to_id,
+        "started_at": started_at,
+        "outcome": outcome,
+        "error": error_message,
+        "author": author,
+        "replies": Jsonb(replies),
+    }
+    async with conn.pipeline(), conn.transaction():
+        locked = await conn.execute(_LOCK, params)
+        recorded = await conn.execute(_RECORD, params)
+    conversation_row = await locked.fetchone()
+    row = await recorded.fetchone()
+    assert row is not None
+    conversation = Conversation.model_validate(conversation_row) if conversation_row else None
+    if not row["ai_may_answer"]:
+        return TurnEnd(conversation, held=True, replies=None)
+    if not row["newest_answered"]:
+        return TurnEnd(conversation, held=False, replies=None)
+    # json arrives parsed (psycopg's json loader)
+    return TurnEnd(conversation, held=False, replies=[Message.model_validate(m) for m in row["replies"]])
