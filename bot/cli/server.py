@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import psycopg
 
-from bot.cli.console import say
+from bot.cli.console import fail, say
 from bot.infra.database import Database, connection_kwargs, resolve_database
 from bot.settings import Settings
 
@@ -93,13 +94,17 @@ async def worker(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    try:
+        metrics_socket = _metrics_socket(settings.worker_metrics_port)
+    except OSError as error:
+        return fail(f"WORKER_METRICS_PORT {settings.worker_metrics_port} cannot be used: {error.strerror}", 2)
     database = resolve_database(settings)
     await check_reachable(database, settings)
     await upgrade_on_start(database)
     async with (
         open_job_queue(database, settings) as queue,
         run_worker(settings, database, queue) as running,
-        _metrics_server(settings),
+        _metrics_server(settings, metrics_socket),
     ):
         say("worker running; Ctrl+C to stop")
         waiter = asyncio.create_task(stop.wait())
@@ -108,10 +113,26 @@ async def worker(settings: Settings) -> int:
     return 0
 
 
+def _metrics_socket(port: int | None) -> socket.socket | None:
+    """The worker's metrics port, bound before anything starts: a port in use is one clear line."""
+    if port is None:
+        return None
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        # Every interface: scraped from another machine of the private network.
+        sock.bind(("0.0.0.0", port))  # noqa: S104
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 @contextlib.asynccontextmanager
-async def _metrics_server(settings: Settings) -> AsyncIterator[None]:
-    """GET /metrics on WORKER_METRICS_PORT while the worker runs (nothing when it is unset)."""
-    if settings.worker_metrics_port is None:
+async def _metrics_server(settings: Settings, sock: socket.socket | None) -> AsyncIterator[None]:
+    """GET /metrics on the bound WORKER_METRICS_PORT while the worker runs (nothing when unset)."""
+    if sock is None:
         yield
         return
     import uvicorn
@@ -120,14 +141,12 @@ async def _metrics_server(settings: Settings) -> AsyncIterator[None]:
 
     config = uvicorn.Config(
         metrics_app(settings.metrics_token),
-        host="0.0.0.0",  # noqa: S104 - scraped from another machine of the private network
-        port=settings.worker_metrics_port,
         lifespan="off",
         log_config=None,
         access_log=False,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield
     finally:

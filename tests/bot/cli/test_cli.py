@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -48,7 +49,10 @@ def test_db_upgrade_twice_is_a_no_op(
     assert main(["db", "upgrade"]) == 0
     first = capsys.readouterr().out
     assert "0001_core" in first and "procrastinate-schema" in first
+    # Files after the queue's schema build on its tables (0015 indexes the queue's lock check).
+    assert first.index("procrastinate-schema") < first.index("0015_queue_fetch_index")
     fresh = Db(fresh_database)
+    assert fresh.query("SELECT 1 FROM pg_indexes WHERE indexname = 'idx_procrastinate_jobs_waiting_lock'")
     versions = fresh.query("SELECT version, applied_at FROM advisor_bot_migrations ORDER BY version")
     assert main(["db", "upgrade"]) == 0
     assert "nothing to apply" in capsys.readouterr().out
@@ -58,6 +62,19 @@ def test_db_upgrade_twice_is_a_no_op(
         "AND NOT relrowsecurity"
     )
     assert rls == []
+
+
+def test_worker_refuses_a_metrics_port_in_use_before_starting(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))  # noqa: S104 - as the worker binds it
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("WORKER_METRICS_PORT", str(port))
+        assert main(["worker"]) == 2
+    error = capsys.readouterr().err
+    assert f"WORKER_METRICS_PORT {port} cannot be used" in error and "in use" in error
 
 
 def test_db_upgrade_from_several_processes_at_once(cli_env: Path, fresh_database: str) -> None:
