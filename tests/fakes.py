@@ -461,6 +461,7 @@ class FakeReceiver:
     server: _Server | None = None
     received: list[Received] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
+    failing_type: str | None = None  # the scripted statuses answer only events of this type
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -479,7 +480,8 @@ class _ReceiverHandler(_Handler):
         fake: FakeReceiver = self.server.fake.owner  # type: ignore[attr-defined]
         body = self._body()
         with fake.lock:
-            status = fake.failures.pop(0) if fake.failures else 200
+            scripted = fake.failing_type is None or json.loads(body).get("type") == fake.failing_type
+            status = fake.failures.pop(0) if fake.failures and scripted else 200
             headers = {key.lower(): value for key, value in self.headers.items()}
             headers["x-answered"] = str(status)
             fake.received.append(Received(body=body, headers=headers))
