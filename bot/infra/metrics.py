@@ -125,6 +125,9 @@ def pool_stats(pool: Any, name: str) -> Iterable[Metric]:
     )
 
 
+SCRAPE_REFUSED = "metrics need the METRICS_TOKEN bearer token\n"
+
+
 def scrape_allowed(authorization: str, token: SecretStr | None) -> bool:
     """Whether a scrape may read the metrics: always without METRICS_TOKEN, else its bearer token."""
     if token is None:
@@ -146,7 +149,7 @@ def metrics_app(token: SecretStr | None) -> Callable[..., Any]:
         if scope["path"] != "/metrics":
             status, body, kind = 404, b"only /metrics here\n", "text/plain"
         elif not scrape_allowed(headers.get("authorization", ""), token):
-            status, body, kind = 401, b"metrics need the METRICS_TOKEN bearer token\n", "text/plain"
+            status, body, kind = 401, SCRAPE_REFUSED.encode(), "text/plain"
         else:
             status, body, kind = 200, exposition(), CONTENT_TYPE_LATEST
         await send(

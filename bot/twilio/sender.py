@@ -166,7 +166,27 @@ class TwilioSender:
         if content_sid:
             options["content_sid"] = content_sid
             options["content_variables"] = json.dumps(content_variables or {})
-        return await self._send(from_number, to_number, body, options)
+            body = ""  # a template carries its own text
+        try:
+            async with asyncio.timeout(self._settings.twilio_timeout_seconds):
+                message = await self._client.messages.create_async(
+                    from_=whatsapp_address(from_number),
+                    to=whatsapp_address(to_number),
+                    body=body or values.unset,
+                    **options,
+                )
+        except TwilioRestException as error:
+            TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
+            if is_transient_status(error.status):
+                raise TransientSendError(f"Twilio answered {error.status}") from error
+            raise PermanentSendError(
+                f"Twilio refused the message ({error.status}): {error.msg}",
+                code=str(error.code) if error.code else None,
+            ) from error
+        except _UNREACHABLE as error:
+            TWILIO_ERRORS.labels("unreachable").inc()
+            raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
+        return SendResult(sid=message.sid, status=str(message.status or "queued"))
 
     async def find_sent(
         self, *, from_number: str, to_number: str, body: str, with_media: bool, since: datetime
@@ -197,28 +217,3 @@ class TwilioSender:
             if (message.body or "") == body and has_media == with_media:
                 return SendResult(sid=message.sid, status=str(message.status or "queued"))
         return None
-
-    async def _send(self, from_number: str, to_number: str, body: str, options: dict[str, Any]) -> SendResult:
-        assert self._client is not None
-        if "content_sid" in options:
-            body = ""  # a template carries its own text
-        try:
-            async with asyncio.timeout(self._settings.twilio_timeout_seconds):
-                message = await self._client.messages.create_async(
-                    from_=whatsapp_address(from_number),
-                    to=whatsapp_address(to_number),
-                    body=body or values.unset,
-                    **options,
-                )
-        except TwilioRestException as error:
-            TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
-            if is_transient_status(error.status):
-                raise TransientSendError(f"Twilio answered {error.status}") from error
-            raise PermanentSendError(
-                f"Twilio refused the message ({error.status}): {error.msg}",
-                code=str(error.code) if error.code else None,
-            ) from error
-        except _UNREACHABLE as error:
-            TWILIO_ERRORS.labels("unreachable").inc()
-            raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
-        return SendResult(sid=message.sid, status=str(message.status or "queued"))

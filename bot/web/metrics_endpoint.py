@@ -17,7 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.infra.metrics import WEBHOOK_REQUESTS, WEBHOOK_SECONDS, exposition, gauge, scrape_allowed
+from bot.infra.metrics import (
+    SCRAPE_REFUSED,
+    WEBHOOK_REQUESTS,
+    WEBHOOK_SECONDS,
+    exposition,
+    gauge,
+    scrape_allowed,
+)
 from bot.twilio.paths import WEBHOOK_PATH
 from bot.web.response_status import StatusCapture
 from bot.web.runtime import WebRuntime
@@ -38,7 +45,7 @@ async def metrics(request: Request) -> Response:
     """Every metric of this process, plus the queue as the database sees it."""
     runtime: WebRuntime = request.state.runtime
     if not scrape_allowed(request.headers.get("authorization", ""), runtime.settings.metrics_token):
-        return Response("metrics need the METRICS_TOKEN bearer token\n", status_code=401)
+        return Response(SCRAPE_REFUSED, status_code=401)
     extra = list(await _queue(runtime)) + list(_cache(runtime))
     return Response(exposition(extra), media_type=CONTENT_TYPE_LATEST)
 

@@ -14,7 +14,7 @@ from uuid import UUID
 from memory.records.models import Conn, Message
 
 _COLUMNS = Message.columns()
-_NOT_RECEIVED = ("failed", "undelivered", "canceled")
+NOT_RECEIVED = ["failed", "undelivered", "canceled"]  # a list: psycopg sends it as an array
 
 
 def recent_turns_sql(before: str) -> str:
@@ -34,9 +34,6 @@ def recent_turns_sql(before: str) -> str:
         " ORDER BY id DESC LIMIT 5000"
         ") newest WHERE running_chars <= %(max_chars)s ORDER BY id"
     )
-
-
-NOT_RECEIVED = list(_NOT_RECEIVED)
 
 
 async def recent_turns(

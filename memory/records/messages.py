@@ -301,6 +301,9 @@ async def messages_after(
     return [Message.model_validate(row) for row in await cursor.fetchall()]
 
 
+# How many replies the AI wrote in the last `window_seconds` since the advisor last wrote; a reply
+# split into several WhatsApp messages counts once. A high count with no human in between is what
+# two bots answering each other look like (read by `memory.records.turn_start`).
 AI_REPLIES_SINCE_HUMAN = (
     "SELECT count(DISTINCT reply_to) AS n FROM messages "
     "WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s "
@@ -309,19 +312,3 @@ AI_REPLIES_SINCE_HUMAN = (
     "AND id > coalesce((SELECT max(id) FROM messages WHERE advisor_id = %(advisor_id)s "
     "AND conversation_id = %(conversation_id)s AND direction = 'outbound' AND author = 'advisor'), 0)"
 )
-
-
-async def ai_replies_since_human(
-    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, window_seconds: float
-) -> int:
-    """How many replies the AI wrote in the last `window_seconds` since the advisor last wrote.
-
-    A reply split into several WhatsApp messages counts once. A high count with no human in
-    between is what two bots answering each other look like.
-    """
-    cursor = await conn.execute(
-        AI_REPLIES_SINCE_HUMAN,
-        {"advisor_id": advisor_id, "conversation_id": conversation_id, "window_seconds": window_seconds},
-    )
-    row = await cursor.fetchone()
-    return int(row["n"]) if row else 0

@@ -63,7 +63,7 @@ class TurnStart:
     pending: list[Message]
     profile: CustomerProfile | None
     history: list[Message]
-    ai_replies: int  # in the bot-loop window, since the advisor last wrote (`ai_replies_since_human`)
+    ai_replies: int  # in the bot-loop window, since the advisor last wrote (`AI_REPLIES_SINCE_HUMAN`)
 
 
 async def read_turn_start(
