@@ -25,7 +25,6 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,9 +35,8 @@ import psycopg
 from bench.docs import machine_line, measured_at, replace_section
 from bench.server import (
     ADVISORS,
-    ROOT,
-    baseline_tree,
     bench_environment,
+    compared_trees,
     database_url,
     running_server,
     running_worker,
@@ -240,16 +238,9 @@ def measure(code: Path, label: str) -> Cost:
     return cost
 
 
-def trees() -> Iterator[tuple[Path, str]]:
-    """The source trees to measure: BENCH_BASELINE's first (when set), then this one."""
-    with baseline_tree(BASELINE) as before:
-        if before is not None:
-            yield before, f"before ({BASELINE})"
-        yield ROOT, "after (this tree)" if before is not None else "this tree"
-
-
 def main() -> int:
-    costs = [measure(code, label) for code, label in trees()]
+    with compared_trees(BASELINE) as trees:
+        costs = [measure(code, label) for code, label in trees]
     _write(costs)
     return 0
 

@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.docs import DOC, machine_line, measured_at, replace_section
-from bench.server import ROOT, baseline_tree, bench_environment, running_server
+from bench.server import ROOT, bench_environment, compared_trees, running_server
 from bench.wrk import WrkResult, connections_for, run_wrk, write_requests
 
 P99_TARGET_MS = 50.0
@@ -76,11 +76,9 @@ def held(rows: list[WrkResult]) -> float | None:
 def compare(revision: str) -> int:
     """Ceilings of `revision`, then of this tree, twice in turn; the better of each is kept."""
     best: dict[tuple[str, str], dict[str, WrkResult]] = {}
-    with baseline_tree(revision) as before:
-        assert before is not None
-        trees = {f"before ({revision})": before, "after (this tree)": ROOT}
+    with compared_trees(revision) as trees:
         for _ in range(2):
-            for label, code in trees.items():
+            for code, label in trees:
                 for deployment in DEPLOYMENTS:
                     result = measure(deployment, [], 0, code)
                     kept = best.get((label, deployment))
@@ -92,10 +90,10 @@ def compare(revision: str) -> int:
         f"**{r['ceiling'].throughput / r['bare'].throughput:.1%}** |"
         for (label, deployment), r in best.items()
     )
-    before_label = f"before ({revision})"
+    (_, before_label), (_, after_label) = trees
 
     def gain(deployment: str) -> float:
-        after = best[("after (this tree)", deployment)]["ceiling"].throughput
+        after = best[(after_label, deployment)]["ceiling"].throughput
         return after / best[(before_label, deployment)]["ceiling"].throughput
 
     gains = "\n".join(

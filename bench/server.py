@@ -60,67 +60,58 @@ def bench_environment(folder: str, code: Path = ROOT) -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def _running(
+    folder: str, env: dict[str, str], log_name: str, args: list[str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `advisor-bot ARGS` in `folder`, logging to `log_name`; Ctrl+C (then kill) when the block ends."""
+    with open(f"{folder}/{log_name}", "a") as log:
+        command = [sys.executable, "-m", "bot.cli", *args]
+        process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@contextlib.contextmanager
 def running_server(folder: str, env: dict[str, str], flags: list[str]) -> Iterator[str]:
     """Run `advisor-bot serve FLAGS` until the block ends; yield its base URL once ready."""
     port = free_port()
-    with open(f"{folder}/server-{port}.log", "w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), *flags],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    with _running(folder, env, f"server-{port}.log", ["serve", "--port", str(port), *flags]) as server:
         base = f"http://127.0.0.1:{port}"
         Path(folder, "server.pid").write_text(str(server.pid))  # for benchmarks that read its memory
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                time.sleep(0.2)
-            else:
-                raise SystemExit("server did not become ready")
-            yield base
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise SystemExit("server did not become ready")
+        yield base
 
 
 @contextlib.contextmanager
 def running_worker(folder: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """Run `advisor-bot worker` (its own process, as on a worker machine) until the block ends."""
-    with open(f"{folder}/worker.log", "a") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker"],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield worker
-        finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+    with _running(folder, env, "worker.log", ["worker"]) as worker:
+        yield worker
 
 
 @contextlib.contextmanager
-def baseline_tree(revision: str | None) -> Iterator[Path | None]:
-    """The source of git `revision` in a temporary folder (None without a revision).
+def compared_trees(revision: str | None) -> Iterator[list[tuple[Path, str]]]:
+    """The source trees a benchmark measures, with their labels: git `revision`'s first, then this one.
 
-    Benchmarks run it with this checkout's virtual environment, through PYTHONPATH, so a change
-    is measured against the code before it in one run, on the same machine and database build.
+    The revision's source is exported to a temporary folder; benchmarks run it with this
+    checkout's virtual environment, through PYTHONPATH, so a change is measured against the code
+    before it in one run, on the same machine and database build. Without a revision: this tree.
     """
     if not revision:
-        yield None
+        yield [(ROOT, "this tree")]
         return
     with tempfile.TemporaryDirectory(prefix="advisor-bot-baseline-") as folder:
         archive = subprocess.run(
@@ -130,7 +121,7 @@ def baseline_tree(revision: str | None) -> Iterator[Path | None]:
             timeout=120,
         )
         subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True, timeout=120)
-        yield Path(folder)
+        yield [(Path(folder), f"before ({revision})"), (ROOT, "after (this tree)")]
 
 
 def database_url(folder: str) -> str:
