@@ -7,7 +7,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,17 +17,12 @@ import psycopg
 import pytest
 
 from tests.conftest import wait_for
+from tests.live import free_port
 
 PGBOUNCER = shutil.which("pgbouncer") or (
     "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
 )
 NO_PGBOUNCER = pytest.mark.skipif(PGBOUNCER is None, reason="pgbouncer is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -38,7 +32,7 @@ def transaction_pooler(database_url: str) -> Iterator[str]:
     target = psycopg.conninfo.conninfo_to_dict(database_url)
     # Not pytest's tmp_path: that is private to root, and PgBouncer runs as another user.
     folder = Path(tempfile.mkdtemp(prefix="advisor-bot-pgbouncer-"))
-    port = _free_port()
+    port = free_port()
     user = str(target.get("user") or "postgres")
     host = str(target.get("host") or "127.0.0.1")
     server_port = str(target.get("port") or "5432")
