@@ -178,6 +178,18 @@ def db(database_url: str) -> Iterator[Db]:
 
 
 @pytest.fixture
+def fresh_database(database_url: str) -> Iterator[str]:
+    """An empty database on the test server, as a new Supabase project has: no schema at all."""
+    admin = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
+    name = f"advisor_bot_fresh_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield psycopg.conninfo.make_conninfo(database_url, dbname=name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
 def fake_twilio() -> Iterator[FakeTwilio]:
     fake = start_fake_twilio()
     yield fake

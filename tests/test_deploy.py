@@ -14,14 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psycopg
-import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from bot.cli.simulate import signed_form
 from bot.settings import Settings
@@ -47,20 +45,6 @@ def deploy_commands() -> dict[str, str]:
     assert web["startCommand"] == procfile["web"]
     assert worker["startCommand"] == procfile["worker"]
     return procfile
-
-
-@pytest.fixture
-def fresh_database(database_url: str) -> Iterator[str]:
-    """An empty database on the test server, as a new Supabase project has."""
-    name = f"advisor_bot_deploy_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_conninfo(database_url, dbname=name)
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def _shell(command: str, folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

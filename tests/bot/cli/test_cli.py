@@ -7,13 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from bot.app import create_app
 from bot.cli import main
@@ -29,17 +26,6 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     return tmp_path
-
-
-@pytest.fixture
-def fresh_database(database_url: str) -> Iterator[str]:
-    admin = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
-    name = f"advisor_bot_cli_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield psycopg.conninfo.make_conninfo(database_url, dbname=name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def test_db_upgrade_twice_is_a_no_op(

@@ -96,23 +96,9 @@ def test_every_option_says_what_it_is_for(tmp_path: Path) -> None:
 
 
 def test_a_database_without_the_schema_is_one_line_saying_to_upgrade(
-    database_url: str, tmp_path: Path
+    fresh_database: str, tmp_path: Path
 ) -> None:
-    import psycopg
-
-    empty = f"advisor_bot_empty_{os.getpid()}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {empty}")
-        conn.execute(f"CREATE DATABASE {empty}")
-    try:
-        target = psycopg.conninfo.conninfo_to_dict(database_url)
-        target["dbname"] = empty
-        done = _run(
-            {"DATABASE_URL": psycopg.conninfo.make_conninfo(**target)}, "advisors", "list", cwd=tmp_path
-        )
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {empty} WITH (FORCE)")
+    done = _run({"DATABASE_URL": fresh_database}, "advisors", "list", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "error: this database lacks advisor-bot's tables, or has older ones: run `advisor-bot db upgrade`"
