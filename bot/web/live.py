@@ -1,10 +1,11 @@
 """Owns telling open console pages that a conversation changed, within a second, in every process.
 
-Triggers on `messages`, `chat_history` and `conversation_notes` NOTIFY `advisor_bot_console`
-with "<advisor id> <conversation id>" whichever process (web, worker, CLI) made the change. Each
-web process keeps one LISTEN session and hands each change to the pages open on it: an advisor's
-pages get only that advisor's changes, the admin's get all. Behind a transaction pooler, where
-LISTEN does not work, the process polls for changed rows every second instead.
+While a page is open on it, each web process looks twice a second for conversations changed
+since its last look, whichever process (web, worker, CLI) made the change, and hands each
+change to the pages open on it: an advisor's pages get only that advisor's changes, the admin's
+get all. A look is one indexed query; a NOTIFY per changed row would cost more, since a
+transaction that NOTIFYs commits alone (sql/0016_quiet_commits.sql). The same poll works behind
+a transaction pooler, where LISTEN does not.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import psycopg
+from psycopg_pool import AsyncConnectionPool
 
+from bot.infra.database import single_statements
 from memory.records.inbox import changed_since
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "advisor_bot_console"
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
 # A transaction may commit a little after the time it wrote: polls look back this far, and a
 # change already told is not told again.
 POLL_OVERLAP = timedelta(seconds=5)
@@ -72,55 +73,33 @@ class ConsoleHub:
             except asyncio.QueueFull:
                 subscription.overflowed = True
 
-    def publish_payload(self, payload: str) -> None:
-        """Hand on a NOTIFY payload ("<advisor id> <conversation id>"); anything else is ignored."""
-        advisor_id, _, conversation_id = payload.partition(" ")
-        if advisor_id and conversation_id:
-            self.publish(advisor_id, conversation_id)
-
-
-async def follow_changes(
-    conninfo: str, hub: ConsoleHub, *, connection_kwargs: dict[str, Any], ready: asyncio.Event | None = None
-) -> None:
-    """LISTEN and hand on every change until the connection ends (the caller runs it again)."""
-    async with await psycopg.AsyncConnection.connect(
-        conninfo, **{**connection_kwargs, "autocommit": True}
-    ) as conn:
-        await conn.execute(f"LISTEN {CHANNEL}")
-        if ready is not None:
-            ready.set()
-        async for notify in conn.notifies():
-            hub.publish_payload(notify.payload)
-
 
 class ChangePoll:
-    """The pooler's way: look for rows changed since the last look, once a second."""
+    """Looks for rows changed since the last look; only while a page is open on this process."""
 
-    def __init__(self, conninfo: str, hub: ConsoleHub, *, connection_kwargs: dict[str, Any]) -> None:
-        self._conninfo = conninfo
+    def __init__(self, pool: AsyncConnectionPool[Any], hub: ConsoleHub) -> None:
+        self._pool = pool
         self._hub = hub
-        self._kwargs = {**connection_kwargs, "autocommit": True}
         self._since: datetime | None = None
         self._told: dict[tuple[UUID, UUID], datetime] = {}
 
     async def look(self) -> None:
         """One look; changes newer than what was already told are handed on."""
-        async with await psycopg.AsyncConnection.connect(self._conninfo, **self._kwargs) as conn:
-            cursor = await conn.execute("SELECT clock_timestamp() AS now")
-            row = await cursor.fetchone()
-            assert row is not None
-            now: datetime = row["now"]
-            if self._since is None:
-                self._since = now
-                return
-            changes = await changed_since(conn=conn, since=self._since - POLL_OVERLAP)
-        for (advisor_id, conversation_id), moment in changes.items():
-            if self._told.get((advisor_id, conversation_id)) != moment:
-                self._told[(advisor_id, conversation_id)] = moment
-                self._hub.publish(str(advisor_id), str(conversation_id))
-        horizon = now - POLL_OVERLAP * 2
+        if not self._hub.listeners:
+            self._since = None  # nobody to tell
+            self._told.clear()
+            return
+        async with single_statements(self._pool) as conn:
+            changes = await changed_since(conn=conn, since=self._since, overlap=POLL_OVERLAP)
+        # The first look after pages opened also tells the last POLL_OVERLAP's changes: a page
+        # may have loaded just before one of them, and telling a page twice costs it one refresh.
+        for key, moment in changes.latest.items():
+            if self._told.get(key) != moment:
+                self._told[key] = moment
+                self._hub.publish(str(key[0]), str(key[1]))
+        horizon = changes.seen_at - POLL_OVERLAP * 2
         self._told = {key: moment for key, moment in self._told.items() if moment >= horizon}
-        self._since = now
+        self._since = changes.seen_at
 
 
 async def stream(

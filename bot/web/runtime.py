@@ -30,7 +30,7 @@ from bot.infra.metrics import SCRAPE_TIME, pool_stats
 from bot.infra.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.twilio.signature import local_auth_token
-from bot.web.live import POLL_SECONDS, ChangePoll, ConsoleHub, follow_changes
+from bot.web.live import POLL_SECONDS, ChangePoll, ConsoleHub
 from bot.web.load import LoadState
 from memory.knowledge.searcher import KnowledgeSearcher
 
@@ -101,7 +101,7 @@ async def open_web_runtime(
             logger.warning("no TWILIO_AUTH_TOKEN: every webhook will be refused with 403")
         SCRAPE_TIME.register("web_pool", lambda: pool_stats(pool, "web"))
         watcher = await _watch_advisor_changes([runtime.resolver, runtime.tokens], database)
-        live = _follow_console_changes(runtime.console_hub, database)
+        live = _follow_console_changes(runtime.console_hub, pool)
         try:
             yield runtime
         finally:
@@ -133,16 +133,8 @@ async def _watch_advisor_changes(caches: list[AdvisorCache], database: Database)
     return task
 
 
-def _follow_console_changes(hub: ConsoleHub, database: Database) -> asyncio.Task[None]:
+def _follow_console_changes(hub: ConsoleHub, pool: AsyncConnectionPool[Any]) -> asyncio.Task[None]:
     """Hand every conversation change to the console pages open on this process."""
-    kwargs = {**connection_kwargs(database), "application_name": "advisor-bot console listener"}
-    if database.transaction_pooler:
-        poll = ChangePoll(database.conninfo, hub, connection_kwargs=kwargs)
-        follower = keep_running(poll.look, what="console change poll", pause=POLL_SECONDS)
-    else:
-
-        async def listen() -> None:
-            await follow_changes(database.conninfo, hub, connection_kwargs=kwargs)
-
-        follower = keep_running(listen, what="console change listener", pause=LISTEN_RETRY_SECONDS)
+    poll = ChangePoll(pool, hub)
+    follower = keep_running(poll.look, what="console change poll", pause=POLL_SECONDS)
     return asyncio.create_task(follower, name="advisor-bot-console-follower")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -173,22 +173,47 @@ async def add_note(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, autho
     return int(row["id"])
 
 
-async def changed_since(*, conn: Conn, since: datetime) -> dict[tuple[UUID, UUID], datetime]:
-    """Conversations changed after `since`, with their latest change.
+@dataclass(frozen=True)
+class Changes:
+    """What one look saw: the database's clock, and each changed conversation's latest change."""
 
-    The live console's poll behind a transaction pooler, where LISTEN does not work.
+    seen_at: datetime
+    latest: dict[tuple[UUID, UUID], datetime]
+
+
+async def changed_since(*, conn: Conn, since: datetime | None, overlap: timedelta) -> Changes:
+    """Conversations whose messages, state, profile or notes changed after `since` - `overlap`.
+
+    `since` None: the database's clock now. The live console's poll, one round trip. Every write
+    the console shows sets one of these columns, so the poll needs no trigger and no NOTIFY
+    (see sql/0016_quiet_commits.sql).
     """
     cursor = await conn.execute(
         """
-        SELECT advisor_id, conversation_id, max(at) AS at FROM (
-            SELECT advisor_id, conversation_id, updated_at AS at FROM messages WHERE updated_at > %(since)s
-            UNION ALL
-            SELECT advisor_id, conversation_id, updated_at FROM chat_history WHERE updated_at > %(since)s
-            UNION ALL
-            SELECT advisor_id, conversation_id, created_at FROM conversation_notes
-            WHERE created_at > %(since)s
-        ) changed GROUP BY advisor_id, conversation_id
+        WITH look AS (
+            SELECT coalesce(%(since)s, statement_timestamp()) - %(overlap)s AS after
+        )
+        SELECT statement_timestamp() AS seen_at, changed.* FROM look LEFT JOIN (
+            SELECT advisor_id, conversation_id, max(at) AS at FROM (
+                SELECT advisor_id, conversation_id, updated_at AS at FROM messages
+                WHERE updated_at > (SELECT after FROM look)
+                UNION ALL
+                SELECT advisor_id, conversation_id, updated_at FROM chat_history
+                WHERE updated_at > (SELECT after FROM look)
+                UNION ALL
+                SELECT advisor_id, conversation_id, profile_updated_at FROM chat_history
+                WHERE profile_updated_at > (SELECT after FROM look)
+                UNION ALL
+                SELECT advisor_id, conversation_id, created_at FROM conversation_notes
+                WHERE created_at > (SELECT after FROM look)
+            ) rows GROUP BY advisor_id, conversation_id
+        ) AS changed ON true
         """,
-        {"since": since},
+        {"since": since, "overlap": overlap},
     )
-    return {(row["advisor_id"], row["conversation_id"]): row["at"] for row in await cursor.fetchall()}
+    rows = await cursor.fetchall()
+    changed = [row for row in rows if row["advisor_id"] is not None]
+    return Changes(
+        seen_at=rows[0]["seen_at"],
+        latest={(row["advisor_id"], row["conversation_id"]): row["at"] for row in changed},
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from starlette.testclient import TestClient
 
@@ -307,3 +308,29 @@ def _urlencode(pairs: list[tuple[str, str]]) -> bytes:
 
 def _form_headers(signature: str) -> dict[str, str]:
     return {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+
+
+def test_a_debounced_message_commits_without_notify_and_a_due_one_wakes_the_workers(
+    make_settings: Callable[..., Settings], db: Db, database_url: str
+) -> None:
+    """A NOTIFY makes its transaction commit alone (sql/0016_quiet_commits.sql): a webhook whose
+    answer job waits DEBOUNCE_SECONDS has nobody to wake, so it sends none; a job due at once
+    still wakes the workers, and the console no longer hears rows by NOTIFY at all."""
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    channels = ("procrastinate_any_queue_v1", "advisor_bot_console")
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        for channel in channels:
+            listener.execute(f"LISTEN {channel}")
+
+        def heard() -> list[str]:
+            return [notify.channel for notify in listener.notifies(timeout=1.0, stop_after=10)]
+
+        for debounce, text in ((30, "Hola"), (0, "Sigo aquí")):
+            with TestClient(create_app(make_settings(debounce_seconds=debounce), run_worker=False)) as app:
+                assert signed_post(app, inbound_form(ADVISOR_NUMBER, CUSTOMER, text)).status_code == 200
+            if debounce:
+                assert heard() == []
+            else:
+                assert heard() == ["procrastinate_any_queue_v1"]
+    assert [row["body"] for row in db.query("SELECT body FROM messages ORDER BY id")] == ["Hola", "Sigo aquí"]
+    assert db.count("procrastinate_jobs") == 2
