@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from bot.infra.database import DATABASE_UNAVAILABLE, resolve_database
+from bot.infra.heap import freeze_startup_objects
 from bot.infra.job_queue import open_job_queue
 from bot.logging_setup import configure_logging
 from bot.migrations import upgrade_on_start
@@ -98,11 +99,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             open_web_runtime(settings, database, queue, load=load) as web,
         ):
             if not run_worker:
+                freeze_startup_objects()
                 yield {"runtime": web, "worker": None}
                 return
             from bot.worker.runner import run_worker as running  # only here: it loads the agent
 
             async with running(settings, database, queue) as worker:
+                freeze_startup_objects()
                 yield {"runtime": web, "worker": worker}
 
     app = FastAPI(

@@ -15,6 +15,7 @@ import psycopg
 
 from bot.cli.console import fail, say
 from bot.infra.database import Database, connection_kwargs, resolve_database
+from bot.infra.heap import freeze_startup_objects
 from bot.settings import Settings
 
 
@@ -106,6 +107,7 @@ async def worker(settings: Settings) -> int:
         run_worker(settings, database, queue) as running,
         _metrics_server(settings, metrics_socket),
     ):
+        freeze_startup_objects()
         say("worker running; Ctrl+C to stop")
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait({waiter, running.task}, return_when=asyncio.FIRST_COMPLETED)

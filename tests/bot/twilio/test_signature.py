@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from starlette.datastructures import FormData
 from starlette.requests import Request
+from twilio.request_validator import RequestValidator
 
 from bot.settings import Settings
 from bot.twilio.signature import local_auth_token, public_url_for, signature_is_valid
@@ -64,3 +66,28 @@ def test_placeholder_secrets_are_refused_in_production(name: str, monkeypatch: p
     monkeypatch.setenv("DATABASE_URL", "postgresql://x/y")
     with pytest.raises(ValueError, match="placeholder"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("signed", "received"),
+    [
+        ("https://bot.example.com/webhooks/twilio", "https://bot.example.com/webhooks/twilio"),
+        ("https://bot.example.com:443/webhooks/twilio", "https://bot.example.com/webhooks/twilio"),
+        ("https://bot.example.com/webhooks/twilio", "https://bot.example.com:443/webhooks/twilio"),
+        ("http://127.0.0.1:8000/webhooks/twilio", "http://127.0.0.1:8000/webhooks/twilio"),
+        ("http://127.0.0.1/webhooks/twilio", "http://127.0.0.1:8000/webhooks/twilio"),
+        ("https://bot.example.com/webhooks/twilio", "https://other.example.com/webhooks/twilio"),
+        ("https://bot.example.com/webhooks/twilio?a=1", "https://bot.example.com/webhooks/twilio?a=2"),
+    ],
+)
+def test_the_check_agrees_with_twilios_validator_with_and_without_the_port(
+    signed: str, received: str
+) -> None:
+    """The URL as received is tried first (one HMAC); the answer is the library's in every case."""
+    token = "token-" + "7" * 26
+    form = FormData([("Body", "hola"), ("MediaUrl0", "b"), ("MediaUrl0", "a"), ("From", "whatsapp:+57300")])
+    signature = RequestValidator(token).compute_signature(signed, form)
+    expected = RequestValidator(token).validate(received, form, signature)
+    headers = {"X-Twilio-Signature": signature}
+    assert signature_is_valid(url=received, form=form, headers=headers, auth_token=token) is expected
+    assert signature_is_valid(url=received, form=form, headers=headers, auth_token=token + "x") is False
