@@ -136,5 +136,11 @@ async def _watch_advisor_changes(caches: list[AdvisorCache], database: Database)
 def _follow_console_changes(hub: ConsoleHub, pool: AsyncConnectionPool[Any]) -> asyncio.Task[None]:
     """Hand every conversation change to the console pages open on this process."""
     poll = ChangePoll(pool, hub)
-    follower = keep_running(poll.look, what="console change poll", pause=POLL_SECONDS)
+    follower = keep_running(
+        poll.look,
+        what="console change poll",
+        pause=POLL_SECONDS,
+        retry_after=LISTEN_RETRY_SECONDS,  # an outage: a warning every few seconds, not two a second
+        max_retry_after=30.0,
+    )
     return asyncio.create_task(follower, name="advisor-bot-console-follower")

@@ -49,7 +49,8 @@ def test_an_advisor_sees_only_their_conversations_in_the_list_by_url_and_live(
     console.inbound(BRUNO, OTHER, "otra vez Bruno")
     console.inbound(ANA, CUSTOMER, "otra vez Ana")
     anas = _conversation_id(console, ana, CUSTOMER)
-    page.wait_for_function(f"window.heard.includes('{anas}')")
+    # Polled from here: Playwright's in-page polling evaluates a string, which the console's CSP forbids.
+    wait_for(lambda: anas in page.evaluate("window.heard"), what="Ana's change on her stream")
     heard = page.evaluate("window.heard")
     assert brunos not in heard and _conversation_id(console, bruno, OTHER) not in heard
     # And the search of an advisor finds only their own.
