@@ -6,6 +6,7 @@ import functools
 import os
 import secrets
 from collections.abc import Mapping
+from urllib.parse import urlparse
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -14,8 +15,10 @@ from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
+    add_port,
     compare,
     get_signature_algorithm,
+    remove_port,
 )
 
 from bot.settings import Settings
@@ -59,11 +62,18 @@ def signature_is_valid(
     validator = _validator(key)
     # FormData has getlist(), which RequestValidator uses to sign every value of a repeated key.
     # `validate` signs the URL both with and without its port, always: two HMACs per webhook.
-    # The URL exactly as called is one of the two, and the one Twilio almost always signed, so
-    # it is tried first; anything else gets the library's full check.
-    if "bodySHA256" not in url and compare(validator.compute_signature(url, form, algorithm), signature):
-        return True
-    return bool(validator.validate(url, form, signature, algorithm=algorithm))
+    # The same two URLs are tried here, the one exactly as called first (the one Twilio almost
+    # always signed), stopping at the first match.
+    if "bodySHA256" in url:
+        return bool(validator.validate(url, form, signature, algorithm=algorithm))
+    parsed = urlparse(url)
+    try:
+        return any(
+            compare(validator.compute_signature(candidate, form, algorithm), signature)
+            for candidate in dict.fromkeys((url, remove_port(parsed), add_port(parsed)))
+        )
+    except ValueError:  # an algorithm the library does not know: refused (and logged) by it
+        return bool(validator.validate(url, form, signature, algorithm=algorithm))
 
 
 @functools.lru_cache(maxsize=8)

@@ -91,3 +91,14 @@ def test_the_check_agrees_with_twilios_validator_with_and_without_the_port(
     headers = {"X-Twilio-Signature": signature}
     assert signature_is_valid(url=received, form=form, headers=headers, auth_token=token) is expected
     assert signature_is_valid(url=received, form=form, headers=headers, auth_token=token + "x") is False
+
+
+def test_an_unknown_signature_algorithm_is_refused_without_raising() -> None:
+    token = "token-" + "7" * 26
+    url = "https://bot.example.com/webhooks/twilio"
+    form = FormData([("Body", "hola")])
+    headers = {
+        "X-Twilio-Signature": RequestValidator(token).compute_signature(url, form),
+        "X-Twilio-Webhooks-Signature-Settings": "key=k,algorithm=HMAC_MD5",
+    }
+    assert signature_is_valid(url=url, form=form, headers=headers, auth_token=token) is False
