@@ -10,14 +10,15 @@ and web only (`--no-worker`; the jobs wait in the queue). The ceiling is the sam
 out with the webhook in the same run. Bounded: every wrk run stops after its duration.
 
 With BENCH_BASELINE=<git revision>, only the ceilings are measured, for that revision and then
-for this tree, in one run (bench.cost explains how a revision is run), and written to their own
-section: the before/after comparison of a change.
+for this tree, in one run (bench.cost explains how a revision is run), in BENCH_ROUNDS pairs
+(default 5), and written to their own section: the before/after comparison of a change.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +30,7 @@ from bench.wrk import WrkResult, connections_for, run_wrk, write_requests
 P99_TARGET_MS = 50.0
 CEILING_SECONDS = 10.0
 CEILING_CONNECTIONS = 64
+COMPARE_ROUNDS = 5
 DEPLOYMENTS = {
     "simple": ([], "`advisor-bot serve` (web + in-process worker)"),
     "web-only": (["--no-worker"], "`advisor-bot serve --no-worker`"),
@@ -74,30 +76,44 @@ def held(rows: list[WrkResult]) -> float | None:
 
 
 def compare(revision: str) -> int:
-    """Ceilings of `revision`, then of this tree, twice in turn; the better of each is kept."""
-    best: dict[tuple[str, str], dict[str, WrkResult]] = {}
+    """Ceilings of `revision` and of this tree, measured as pairs, several rounds.
+
+    This machine's speed drifts by up to 1.6 × between minutes, so a best-of-two per tree could
+    still be decided by one slow minute. Each round measures one deployment on both trees back to
+    back (the order alternating between rounds), so the pair shares the machine's state; the gain
+    reported is the median over rounds of after / before within a pair.
+    """
+    rounds = int(os.environ.get("BENCH_ROUNDS", COMPARE_ROUNDS))
+    pairs: dict[str, list[dict[str, dict[str, WrkResult]]]] = {name: [] for name in DEPLOYMENTS}
     with compared_trees(revision) as trees:
-        for _ in range(2):
-            for code, label in trees:
-                for deployment in DEPLOYMENTS:
-                    result = measure(deployment, [], 0, code)
-                    kept = best.get((label, deployment))
-                    if kept is None or result["ceiling"].throughput > kept["ceiling"].throughput:  # type: ignore[attr-defined]
-                        best[(label, deployment)] = result  # type: ignore[assignment]
-    rows = "\n".join(
-        f"| {label} | {deployment} | {r['ceiling'].throughput:.0f} (p99 {r['ceiling'].p99:.0f} ms, "
-        f"{r['ceiling'].errors} refused) | {r['bare'].throughput:.0f} | "
-        f"**{r['ceiling'].throughput / r['bare'].throughput:.1%}** |"
-        for (label, deployment), r in best.items()
-    )
+        for turn in range(rounds):
+            for deployment in DEPLOYMENTS:
+                order = trees if turn % 2 == 0 else trees[::-1]
+                pair = {label: measure(deployment, [], 0, code) for code, label in order}
+                pairs[deployment].append(pair)  # type: ignore[arg-type]
     (_, before_label), (_, after_label) = trees
 
-    def gain(deployment: str) -> float:
-        after = best[(after_label, deployment)]["ceiling"].throughput
-        return after / best[(before_label, deployment)]["ceiling"].throughput
+    def gains(deployment: str) -> list[float]:
+        return [
+            pair[after_label]["ceiling"].throughput / pair[before_label]["ceiling"].throughput
+            for pair in pairs[deployment]
+        ]
 
-    gains = "\n".join(
-        f"- {deployment}: webhook ceiling **{gain(deployment):.2f} ×** the revision's."
+    def cell(result: dict[str, WrkResult]) -> str:
+        ceiling, bare = result["ceiling"], result["bare"]
+        ratio = ceiling.throughput / bare.throughput
+        return f"{ceiling.throughput:.0f} / {bare.throughput:.0f} ({ratio:.1%})"
+
+    rows = "\n".join(
+        f"| {turn + 1} | {deployment} | {cell(pair[before_label])} | {cell(pair[after_label])} | "
+        f"{gain:.2f} × |"
+        for deployment in DEPLOYMENTS
+        for turn, (pair, gain) in enumerate(zip(pairs[deployment], gains(deployment), strict=True))
+    )
+    summary = "\n".join(
+        f"- {deployment}: webhook ceiling **{statistics.median(gains(deployment)):.2f} ×** the "
+        f"revision's (median of {rounds} pairs; lowest {min(gains(deployment)):.2f} ×, highest "
+        f"{max(gains(deployment)):.2f} ×)."
         for deployment in DEPLOYMENTS
     )
     replace_section(
@@ -106,15 +122,17 @@ def compare(revision: str) -> int:
 ### Before and after a change: the webhook's ceiling
 
 Command: `BENCH_BASELINE={revision} .venv/bin/python -m bench.rates`. {machine_line()}
-Measured: {measured_at()}. Each tree's two deployments flat out ({CEILING_CONNECTIONS} connections,
-{CEILING_SECONDS:.0f} s) against the same server's bare endpoint, alternating the trees twice and
-keeping each one's better run.
+Measured: {measured_at()}. Each deployment flat out ({CEILING_CONNECTIONS} connections,
+{CEILING_SECONDS:.0f} s) and then the same server's bare endpoint, on both trees back to back
+(a pair, the order alternating between rounds), {rounds} rounds. A pair shares the machine's
+state of the moment, so its after / before holds even when the machine's speed drifts between
+rounds; the median of the pairs is the result.
 
-| tree | deployment | webhook req/s | bare req/s | ratio |
+| round | deployment | before: webhook / bare req/s | after: webhook / bare req/s | after / before |
 |---|---|---|---|---|
 {rows}
 
-{gains}
+{summary}
 """,
     )
     return 0
