@@ -107,12 +107,19 @@ class Console:
         return token
 
     def sign_in(self, page: Page, advisor_id: str) -> None:
-        """Open a fresh sign-in link and land on the inbox."""
+        """Open a fresh sign-in link and land on the inbox.
+
+        The page is emptied first: a console page still open could be told of a change by its live
+        stream, and its refresh, redirected to sign-in once the cookies are gone, would navigate
+        away and abort this navigation.
+        """
+        page.goto("about:blank")
         page.goto(self.link(advisor_id))
         page.wait_for_url(f"{self.base}/console")
 
     def sign_in_as_admin(self, page: Page) -> None:
-        """Sign in with ADMIN_TOKEN through the token form."""
+        """Sign in with ADMIN_TOKEN through the token form (after emptying the page, as `sign_in`)."""
+        page.goto("about:blank")
         page.goto(f"{self.base}/console/login")
         page.get_by_test_id("login-token").fill(ADMIN)
         page.get_by_test_id("login-submit").click()
