@@ -116,12 +116,13 @@ def compare(revision: str) -> int:
         f"{max(gains(deployment)):.2f} ×)."
         for deployment in DEPLOYMENTS
     )
+    rounds_setting = "" if rounds == COMPARE_ROUNDS else f"BENCH_ROUNDS={rounds} "
     replace_section(
         "rates-compare",
         f"""
 ### Before and after a change: the webhook's ceiling
 
-Command: `BENCH_BASELINE={revision} .venv/bin/python -m bench.rates`. {machine_line()}
+Command: `{rounds_setting}BENCH_BASELINE={revision} .venv/bin/python -m bench.rates`. {machine_line()}
 Measured: {measured_at()}. Each deployment flat out ({CEILING_CONNECTIONS} connections,
 {CEILING_SECONDS:.0f} s) and then the same server's bare endpoint, on both trees back to back
 (a pair, the order alternating between rounds), {rounds} rounds. A pair shares the machine's
