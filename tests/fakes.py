@@ -341,6 +341,7 @@ class FakeOpenAI:
     speech_failures: list[int] = field(default_factory=list)
     embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     embedding_failures: list[int] = field(default_factory=list)
+    usages: list[dict[str, int]] = field(default_factory=list)  # each answer's reported token usage
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -418,6 +419,16 @@ class _OpenAIHandler(_Handler):
                 }
                 for name, arguments in reply["tool_calls"]
             ]
+        # Roughly four characters a token, as OpenAI counts English: varies with what was sent.
+        prompt_tokens = len(json.dumps(request["messages"])) // 4 + 1
+        completion_tokens = len(json.dumps(message)) // 4 + 1
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        with fake.lock:
+            fake.usages.append(usage)
         self._send_json(
             200,
             {
@@ -432,7 +443,7 @@ class _OpenAIHandler(_Handler):
                         "finish_reason": "tool_calls" if reply.get("tool_calls") else "stop",
                     }
                 ],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                "usage": usage,
             },
         )
 

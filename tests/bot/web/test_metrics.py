@@ -37,6 +37,7 @@ def test_every_metric_moves_when_what_it_counts_happens(
     with TestClient(create_app(make_settings(metrics_token=TOKEN))) as client:
         assert client.get("/metrics").status_code == 401
         before = _scrape(client)
+        answers_before = len(fake_openai.usages)
         fake_twilio.failures = [(400, 63016)]  # the first reply is refused by Twilio
         for turn, text in enumerate(("Hola", "¿Sigues ahí?"), start=1):
             assert signed_post(client, inbound_form(ANA, "+573001112233", text)).status_code == 200
@@ -44,6 +45,7 @@ def test_every_metric_moves_when_what_it_counts_happens(
             settle(db)
         assert signed_post(client, inbound_form("+14155550000", "+573001112233", "¿Hola?")).status_code == 200
         after = _scrape(client)
+        usages = fake_openai.usages[answers_before:]
 
     def moved(name: str, **labels: str) -> float:
         return _value(after, name, **labels) - _value(before, name, **labels)
@@ -54,6 +56,10 @@ def test_every_metric_moves_when_what_it_counts_happens(
     assert moved("advisor_bot_job_seconds_count", task="answer_conversation") >= 2
     assert moved("advisor_bot_replies_total", status="answered") == 2
     assert moved("advisor_bot_model_seconds_count", advisor=ana) == 2
+    assert len(usages) == 2  # the tokens counted are the ones the model reported, for Ana
+    for kind in ("prompt", "completion"):
+        reported = sum(usage[f"{kind}_tokens"] for usage in usages)
+        assert reported > 2 and moved("advisor_bot_model_tokens_total", advisor=ana, kind=kind) == reported
     assert moved("advisor_bot_twilio_errors_total", code="63016") == 1
     assert moved("advisor_bot_advisor_cache_lookups_total", result="hit") >= 1
     assert (
