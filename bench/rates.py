@@ -93,11 +93,13 @@ def compare(revision: str) -> int:
                 pairs[deployment].append(pair)  # type: ignore[arg-type]
     (_, before_label), (_, after_label) = trees
 
-    def gains(deployment: str) -> list[float]:
-        return [
+    gains = {
+        deployment: [
             pair[after_label]["ceiling"].throughput / pair[before_label]["ceiling"].throughput
             for pair in pairs[deployment]
         ]
+        for deployment in DEPLOYMENTS
+    }
 
     def cell(result: dict[str, WrkResult]) -> str:
         ceiling, bare = result["ceiling"], result["bare"]
@@ -108,13 +110,12 @@ def compare(revision: str) -> int:
         f"| {turn + 1} | {deployment} | {cell(pair[before_label])} | {cell(pair[after_label])} | "
         f"{gain:.2f} × |"
         for deployment in DEPLOYMENTS
-        for turn, (pair, gain) in enumerate(zip(pairs[deployment], gains(deployment), strict=True))
+        for turn, (pair, gain) in enumerate(zip(pairs[deployment], gains[deployment], strict=True))
     )
     summary = "\n".join(
-        f"- {deployment}: webhook ceiling **{statistics.median(gains(deployment)):.2f} ×** the "
-        f"revision's (median of {rounds} pairs; lowest {min(gains(deployment)):.2f} ×, highest "
-        f"{max(gains(deployment)):.2f} ×)."
-        for deployment in DEPLOYMENTS
+        f"- {deployment}: webhook ceiling **{statistics.median(gain):.2f} ×** the revision's "
+        f"(median of {rounds} pairs; lowest {min(gain):.2f} ×, highest {max(gain):.2f} ×)."
+        for deployment, gain in gains.items()
     )
     rounds_setting = "" if rounds == COMPARE_ROUNDS else f"BENCH_ROUNDS={rounds} "
     replace_section(
