@@ -29,6 +29,7 @@ from bot.web.api import router as api_router
 from bot.web.api_docs import ASSETS_PATH, DOCS_PATH, docs_assets, swagger_ui
 from bot.web.console import router as console_router
 from bot.web.console.guard import SignInRequiredError
+from bot.web.console.media_policy import SandboxMedia
 from bot.web.console.rendering import STATIC_DIR
 from bot.web.delivery_status import delivery_status
 from bot.web.health import healthz, readyz
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     # Console pages and API pages shrink about tenfold; webhook answers are below the minimum,
     # and server-sent events are never compressed (Starlette excludes text/event-stream).
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(SandboxMedia)  # outside the routes: error answers are sandboxed too
     app.add_middleware(AccessLog)
     app.add_middleware(WebhookMetrics)
     app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)  # outermost

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     media_timeout_seconds: float = Field(default=20.0, gt=0)
     twilio_media_hosts: str = "api.twilio.com"
     media_cdn_hosts: str = "*.twiliocdn.com,s3-external-1.amazonaws.com"
+    console_media_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

@@ -72,10 +72,40 @@ def _allowed(url: str, entries: list[str]) -> tuple[bool, bool]:
     return any(match for match, _ in results), any(match and exact for match, exact in results)
 
 
+# Translation prefixes that carry an IPv4 address inside an IPv6 one (RFC 6052, RFC 8215).
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped, 6to4, well-known NAT64 or Teredo forms.
+
+    Local-use NAT64 (64:ff9b:1::/48) may place the IPv4 part anywhere its operator chose, so it
+    is refused whole rather than unwrapped.
+    """
+    found = [ip.ipv4_mapped] if ip.ipv4_mapped is not None else []
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if ip in _NAT64_WELL_KNOWN:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))  # a /96 prefix: the last 32 bits
+    return found
+
+
 def _is_public(address: str) -> bool:
+    """Whether a resolved address is on the public internet, whatever IPv4 it may wrap.
+
+    ::ffff:127.0.0.1, 2002:7f00:1:: (6to4) and 64:ff9b::7f00:1 (NAT64) all reach loopback
+    through a translator, though Python calls the last two global.
+    """
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if ip in _NAT64_LOCAL:
+            return False  # local-use translation (RFC 8215): never a public destination
+        if inner:
+            return all(v4.is_global and not v4.is_multicast for v4 in inner)
     return ip.is_global and not ip.is_multicast
 
 
@@ -133,6 +163,25 @@ async def fetch_media(url: str, *, settings: Settings, resolve: Resolver = syste
     Raises:
         MediaError: refused by the policy, too large, or not fetched.
     """
+    data = bytearray()
+    content_type = await download_media(url, settings=settings, sink=data.extend, resolve=resolve)
+    return Media(data=bytes(data), content_type=content_type)
+
+
+async def download_media(
+    url: str,
+    *,
+    settings: Settings,
+    sink: Callable[[bytes], object],
+    resolve: Resolver = system_resolve,
+) -> str:
+    """Hand one media item to `sink` chunk by chunk; return the type the media server declared.
+
+    The whole file is never held here: the console streams it to disk, the worker to memory.
+
+    Raises:
+        MediaError: refused by the policy, too large, or not fetched (`sink` may have had a part).
+    """
     auth: tuple[str, str] | None = None
     if settings.twilio_configured:
         assert settings.twilio_auth_token is not None
@@ -156,15 +205,16 @@ async def fetch_media(url: str, *, settings: Settings, resolve: Resolver = syste
                     if response.status_code != 200:
                         raise MediaError(f"media answered {response.status_code}", reason="fetch_failed")
                     declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit:
+                    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
                         raise MediaError(f"media is larger than {limit} bytes", reason="too_large")
-                    data = bytearray()
+                    received = 0
                     async for chunk in response.aiter_bytes():
-                        data.extend(chunk)
-                        if len(data) > limit:
+                        received += len(chunk)
+                        if received > limit:
                             raise MediaError(f"media is larger than {limit} bytes", reason="too_large")
-                    content_type = response.headers.get("content-type", "").split(";")[0].strip()
-                    return Media(data=bytes(data), content_type=content_type)
+                        sink(chunk)
+                    declared_type: str = response.headers.get("content-type", "")
+                    return declared_type.split(";")[0].strip()
                 finally:
                     await response.aclose()
     except TimeoutError as error:

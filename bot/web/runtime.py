@@ -32,6 +32,7 @@ from bot.settings import Settings
 from bot.twilio.signature import local_auth_token
 from bot.web.live import POLL_SECONDS, ChangePoll, ConsoleHub
 from bot.web.load import LoadState
+from bot.web.media_cache import MediaCache
 from memory.knowledge.searcher import KnowledgeSearcher
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class WebRuntime:
     tokens: TokenCache
     console_key: bytes
     knowledge: KnowledgeSearcher
+    media_cache: MediaCache
     console_hub: ConsoleHub = field(default_factory=ConsoleHub)
     load: LoadState = field(default_factory=LoadState)
 
@@ -69,6 +71,7 @@ async def open_web_runtime(
     """Open the web side's clients on an opened queue; close them when the block ends."""
     pool = await open_pool(database, settings=settings, name="app")
     knowledge: KnowledgeSearcher | None = None
+    media_cache = MediaCache(settings.console_media_cache_bytes)
     try:
 
         async def lookup(number: str) -> Advisor | None:
@@ -95,6 +98,7 @@ async def open_web_runtime(
             tokens=TokenCache(),
             console_key=console_key,
             knowledge=knowledge,
+            media_cache=media_cache,
             load=load or LoadState(),
         )
         if settings.validate_twilio_signature and auth_token is None:
@@ -109,6 +113,7 @@ async def open_web_runtime(
             await stop_task(watcher, "advisor change watcher")
     finally:
         SCRAPE_TIME.unregister("web_pool")
+        media_cache.close()
         if knowledge is not None:
             await knowledge.aclose()
         await pool.close()

