@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     twilio_media_hosts: str = "api.twilio.com"
     media_cdn_hosts: str = "*.twiliocdn.com,s3-external-1.amazonaws.com"
     console_media_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    document_read_seconds: float = Field(default=20.0, gt=0, le=600)
+    document_read_memory_mb: int = Field(default=512, ge=64, le=65_536)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

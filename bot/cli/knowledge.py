@@ -11,9 +11,10 @@ from uuid import UUID
 
 from bot.cli.console import fail, say
 from bot.cli.lookup import advisor_named, connection, when
+from bot.infra.document_reader import document_read_limits, read_document_bytes
 from bot.settings import Settings
 from memory.knowledge import store
-from memory.knowledge.passages import UnreadableDocumentError, read_document, split
+from memory.knowledge.passages import UnreadableDocumentError, document_file_bytes
 
 ALL = "all"
 
@@ -23,10 +24,12 @@ async def add(settings: Settings, advisor_ref: str, files: list[Path]) -> int:
     documents = []
     for path in files:
         try:
-            text = read_document(path)
+            read = await read_document_bytes(
+                document_file_bytes(path), path.name, limits=document_read_limits(settings)
+            )
         except UnreadableDocumentError as error:
             return fail(f"{error}; nothing was stored")
-        passages = split(text, path.name)
+        text, passages = read.text, read.passages
         if not passages:
             return fail(f"{path.name}: no text to search; nothing was stored")
         documents.append((path.name, text, passages))

@@ -21,17 +21,29 @@ class UnreadableDocumentError(ValueError):
     """A document that cannot be read as text; the message says why, and nothing is stored."""
 
 
-def read_document(path: Path) -> str:
-    """The text of a Markdown, plain-text, CSV or PDF file, or why it cannot be read."""
+def document_file_bytes(path: Path) -> bytes:
+    """The bytes of a Markdown, plain-text, CSV or PDF file, or why it cannot be read."""
     if path.suffix.lower() not in READABLE:
         raise UnreadableDocumentError(
             f"{path.name}: only {', '.join(READABLE)} files are read (export other documents as text)"
         )
     try:
-        data = path.read_bytes()
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise UnreadableDocumentError(
+                f"{path.name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"
+            )
+        return path.read_bytes()
     except OSError as error:
         raise UnreadableDocumentError(f"{path}: {error.strerror or error}") from error
-    return extract(data, path.name)
+
+
+def read_document(path: Path) -> str:
+    """The text of a Markdown, plain-text, CSV or PDF file, or why it cannot be read.
+
+    In this process, without limits: for files the operator chose (benchmarks, tests). Uploads
+    and the CLI go through `bot.infra.document_reader`, which limits time and memory.
+    """
+    return extract(document_file_bytes(path), path.name)
 
 
 def extract(data: bytes, name: str) -> str:

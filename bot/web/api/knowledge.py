@@ -15,9 +15,10 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from advisors.repository import get_advisor
+from bot.infra.document_reader import document_read_limits, read_document_bytes
 from bot.web.api.auth import Caller, Principal, runtime_of
 from memory.knowledge import store
-from memory.knowledge.passages import MAX_DOCUMENT_BYTES, UnreadableDocumentError, decode, extract, split
+from memory.knowledge.passages import MAX_DOCUMENT_BYTES, UnreadableDocumentError
 
 router = APIRouter(tags=["knowledge"])
 _MAX_BASE64 = MAX_DOCUMENT_BYTES * 4 // 3 + 4
@@ -45,15 +46,14 @@ class DocumentIn(BaseModel):
             raise ValueError("give the document as text or as content_base64, not both")
         return self
 
-    def content(self) -> str:
-        """The document's text, or why it cannot be read (UnreadableDocumentError)."""
+    def content(self) -> bytes:
+        """The document's bytes, or why they cannot be had (UnreadableDocumentError)."""
         if self.text is not None:
-            return decode(self.text.encode(), self.source)
+            return self.text.encode("utf-8", "replace")
         try:
-            data = base64.b64decode(self.content_base64 or "", validate=True)
+            return base64.b64decode(self.content_base64 or "", validate=True)
         except binascii.Error as error:
             raise UnreadableDocumentError(f"{self.source}: content_base64 is not base64 ({error})") from None
-        return extract(data, self.source)
 
 
 class DocumentOut(store.Document):
@@ -79,11 +79,14 @@ async def add_document(
 ) -> DocumentOut:
     """Add a document, or replace the one with the same source (201 added, 200 replaced or unchanged)."""
     owner = _owner(caller, document.advisor_id, document.shared)
+    settings = runtime_of(request).settings
     try:
-        text = document.content()
+        read = await read_document_bytes(
+            document.content(), document.source, limits=document_read_limits(settings)
+        )
     except UnreadableDocumentError as error:
         raise HTTPException(422, str(error)) from None
-    passages = split(text, document.source)
+    text, passages = read.text, read.passages
     if not passages:
         raise HTTPException(422, f"{document.source}: no text to search")
     async with runtime_of(request).pool.connection() as conn, conn.transaction():
