@@ -5,6 +5,9 @@ from __future__ import annotations
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 from bot.cli.console import fail, say
 from bot.cli.lookup import advisor_named, connection
+from bot.infra.database import resolve_database
+from bot.infra.events import EventPublisher, erasure_event
+from bot.infra.job_queue import open_job_queue
 from bot.settings import Settings
 from bot.twilio.media_hosting import delete_stored_media
 from memory.records import conversations, erasure
@@ -16,7 +19,10 @@ async def erase(settings: Settings, advisor_ref: str, phone: str) -> int:
         number = normalize_whatsapp_address(phone)
     except InvalidNumberError as error:
         return fail(f"{error}; give the customer's number with its country code, e.g. +573001112233")
-    async with connection(settings) as conn:
+    async with (
+        open_job_queue(resolve_database(settings), settings) as queue,
+        connection(settings) as conn,
+    ):
         advisor = await advisor_named(conn, advisor_ref)
         if advisor is None:
             return 1
@@ -32,7 +38,12 @@ async def erase(settings: Settings, advisor_ref: str, phone: str) -> int:
                 conversation_id=conversation.conversation_id,
                 erased_by="cli",
             )
-    assert done is not None
+            assert done is not None
+            await EventPublisher(settings, queue).publish(
+                conn,
+                "customer.erased",
+                erasure_event(advisor.id, conversation.conversation_id, "cli", done.rows),
+            )
     files = await delete_stored_media(settings, done.media_urls)
     rows = ", ".join(f"{table} {count}" for table, count in sorted(done.rows.items()))
     say(f"erased {number} for {advisor.name}: {rows}; {files} media files")

@@ -29,7 +29,14 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "AdvisorBot-Signature"
 EVENT_RETENTION_DAYS = 7
 EVENT_TYPES = frozenset(
-    {"message.received", "message.sent", "message.failed", "handover.requested", "ai_attention.changed"}
+    {
+        "message.received",
+        "message.sent",
+        "message.failed",
+        "handover.requested",
+        "ai_attention.changed",
+        "customer.erased",
+    }
 )
 
 
@@ -66,6 +73,21 @@ def attention_event(conversation: Any, enabled: bool, changed_by: str) -> dict[s
         "phone_number": conversation.phone_number,
         "ai_attention": enabled,
         "changed_by": changed_by,
+    }
+
+
+def erasure_event(
+    advisor_id: Any, conversation_id: Any, erased_by: str, rows: dict[str, int]
+) -> dict[str, Any]:
+    """The data of a `customer.erased` event: which conversation went, never who it was.
+
+    Receivers that copied the customer's data (a CRM, a data warehouse) erase it on their side.
+    """
+    return {
+        "advisor_id": advisor_id,
+        "conversation_id": conversation_id,
+        "erased_by": erased_by,
+        "rows": rows,
     }
 
 

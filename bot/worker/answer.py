@@ -30,6 +30,7 @@ from bot.worker.delivery import send_recorded
 from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from bot.worker.voice_reply import voice_reply
+from memory.ai.checkpointer import CONVERSATION_KEY, ConversationGoneError
 from memory.ai.thread import run_config_for
 from memory.records import messages as message_records
 from memory.records.history import recent_turns
@@ -228,7 +229,10 @@ async def _hold_for_advisor(
 async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     """Ask the agent (or take the away message), record the reply unless overtaken, and send it."""
     advisor, conversation, inbound = turn.advisor, turn.conversation, turn.inbound
-    config = run_config_for(advisor.id, conversation.phone_number)
+    # Naming the conversation makes the checkpoint write refuse a conversation erased meanwhile.
+    config = run_config_for(
+        advisor.id, conversation.phone_number, **{CONVERSATION_KEY: str(conversation.conversation_id)}
+    )
     outcome_status = "answered"
     model_error: str | None = None
     if parts.graph is None:
@@ -246,6 +250,12 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
                 # stores the whole memory again. A crash mid-turn simply reruns the turn.
                 durability="exit",
             )
+        except ConversationGoneError:
+            logger.info(
+                "conversation erased during its turn; nothing remembered",
+                extra=log_facts(advisor, conversation),
+            )
+            return Outcome("gone", sent_before)
         except _TRANSIENT_MODEL_ERRORS as error:
             raise TransientModelError(f"model unavailable: {type(error).__name__}") from error
         except openai.APIError as error:

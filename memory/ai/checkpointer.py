@@ -2,13 +2,93 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+
+# The run-config key naming the conversation a run belongs to (see GuardedPostgresSaver).
+CONVERSATION_KEY = "conversation_id"
+_CONVERSATION_LOCK = (
+    "SELECT 1 FROM chat_history WHERE advisor_id = %s::uuid AND conversation_id = %s::uuid FOR KEY SHARE"
+)
+
+
+class ConversationGoneError(Exception):
+    """The conversation was erased while its turn ran: nothing of that turn may be remembered."""
+
+
+class GuardedPostgresSaver(AsyncPostgresSaver):
+    """LangGraph's Postgres saver, whose writes happen only while their conversation exists.
+
+    Erasing a customer deletes their checkpoints; a turn already past its first read would
+    otherwise write a new checkpoint when the model returns, and the customer's next message
+    (a new conversation on the same thread id) would be given the erased words. Each write of a
+    run whose config names its conversation (`CONVERSATION_KEY`) runs in one transaction that
+    first takes a key-share lock on that `chat_history` row: the erasure (which locks the row
+    for update before deleting) either waits for the write and then deletes it, or has already
+    deleted the row, and the write is refused with ConversationGoneError. A new conversation of
+    the same phone has another id, so it never lets an old turn's write through.
+    """
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save a checkpoint, only if the run's conversation still exists (see the class)."""
+        guard = _guard_of(config)
+        if guard is None:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        async with self._guarded(config, guard) as saver:
+            return await saver.aput(config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Save a run's pending writes, only if its conversation still exists."""
+        guard = _guard_of(config)
+        if guard is None:
+            await super().aput_writes(config, writes, task_id, task_path)
+            return
+        async with self._guarded(config, guard) as saver:
+            await saver.aput_writes(config, writes, task_id, task_path)
+
+    @contextlib.asynccontextmanager
+    async def _guarded(self, config: RunnableConfig, conversation: str) -> AsyncIterator[AsyncPostgresSaver]:
+        advisor = str(config["configurable"].get("advisor_id") or "")
+        async with _connection(self.conn) as conn, conn.transaction():
+            cursor = await conn.execute(_CONVERSATION_LOCK, (advisor, conversation))
+            if await cursor.fetchone() is None:
+                raise ConversationGoneError(conversation)
+            saver = AsyncPostgresSaver(conn, serde=self.serde)  # its statements join this transaction
+            yield saver
+
+
+@contextlib.asynccontextmanager
+async def _connection(conn: Any) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    if isinstance(conn, AsyncConnectionPool):
+        async with conn.connection() as lent:
+            yield lent
+    else:
+        yield conn
+
+
+def _guard_of(config: RunnableConfig) -> str | None:
+    value = (config.get("configurable") or {}).get(CONVERSATION_KEY)
+    return str(value) if value else None
 
 
 def checkpointer_connection_kwargs(*, transaction_pooler: bool) -> dict[str, Any]:
@@ -60,7 +140,7 @@ async def open_checkpointer(
         check=check,
     )
     await pool.open(wait=True, timeout=30.0)
-    return AsyncPostgresSaver(pool), pool
+    return GuardedPostgresSaver(pool), pool
 
 
 async def prune_superseded_checkpoints(checkpointer: AsyncPostgresSaver, *, batch: int = 500) -> int:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
+from bot.infra.events import erasure_event
 from bot.twilio.media_hosting import delete_stored_media
 from bot.web.api.auth import Caller, runtime_of
 from bot.web.api.conversations import load_visible
@@ -164,16 +165,22 @@ async def erase_customer(request: Request, caller: Caller, customer_id: str) -> 
     message from the same phone starts a new conversation.
     """
     runtime = runtime_of(request)
+    erased_by = "admin" if caller.is_admin else f"advisor:{caller.advisor_id}"
     async with runtime.pool.connection() as conn, conn.transaction():
         conversation = await load_visible(conn, caller, customer_id)
         done = await erasure.erase_customer(
             conn=conn,
             advisor_id=conversation.advisor_id,
             conversation_id=conversation.conversation_id,
-            erased_by="admin" if caller.is_admin else f"advisor:{caller.advisor_id}",
+            erased_by=erased_by,
         )
-    if done is None:  # pragma: no cover - read in this very transaction
-        raise HTTPException(404, "no such conversation")
+        if done is None:  # pragma: no cover - read in this very transaction
+            raise HTTPException(404, "no such conversation")
+        await runtime.events.publish(
+            conn,
+            "customer.erased",
+            erasure_event(conversation.advisor_id, conversation.conversation_id, erased_by, done.rows),
+        )
     removed = await delete_stored_media(runtime.settings, done.media_urls)
     logger.info("customer erased", extra={"advisor": str(conversation.advisor_id), "rows": done.rows})
     return ErasureOut(erased=done.rows, media_files=removed)

@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from bot.twilio.media_hosting import delete_stored_media
 from memory.records.customers import mark_historical
 from tests.bot.web.api.conftest import ADMIN_TOKEN, advisor_bearer, bearer
 from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
-from tests.fakes import FakeOpenAI, FakeTwilio
+from tests.fakes import FakeOpenAI, FakeTwilio, start_fake_receiver
 
 ANA, BRUNO = "+14155238886", "+14155238887"
 ADMIN = bearer(ADMIN_TOKEN)
@@ -325,3 +327,55 @@ def test_the_cli_erases_by_phone_and_stored_voice_files_go_too(
         delete_stored_media(Settings(_env_file=None, media_dir=media), ["https://x/media/..%2Foutside.ogg"])  # type: ignore[call-arg]
     )
     assert escaping == 0 and (tmp_path / "outside.ogg").exists()
+
+
+def test_erasing_while_the_ai_is_answering_leaves_nothing_in_its_memory(
+    make_settings: Callable[..., Settings],
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+) -> None:
+    """Issue 23, finding 7: the turn past its first read when the erasure commits writes nothing."""
+    ana = db.add_advisor("Ana", ANA, phone="+573009990001")
+    customer = "+573001112233"
+    secret_words = ("valentina.rojas@example.com", "1020304050")
+    thinking = threading.Event()
+
+    def slow_model(messages: list[dict[str, object]]) -> dict[str, object]:
+        last = str(messages[-1].get("content"))
+        if secret_words[1] in last:
+            thinking.set()
+            time.sleep(3)  # the erasure commits meanwhile
+        return {"content": "Gracias, " + last[:40]}
+
+    fake_openai.behaviour = slow_model  # type: ignore[assignment]
+    fake_receiver = start_fake_receiver()
+    settings = make_settings(admin_token=ADMIN_TOKEN, event_webhook_urls=fake_receiver.url)
+    with TestClient(create_app(settings)) as client:
+        text = f"Mi correo es {secret_words[0]} y mi cédula {secret_words[1]}"
+        assert signed_post(client, inbound_form(ANA, customer, text)).status_code == 200
+        assert thinking.wait(15)
+        conversation = db.query("SELECT conversation_id FROM chat_history WHERE advisor_id = %s", (ana,))[0][
+            "conversation_id"
+        ]
+        erased = client.delete(f"/api/customers/{conversation}", headers=ADMIN)
+        assert erased.status_code == 200
+        settle(db)
+        wait_for(lambda: len(fake_openai.requests) >= 1 and not fake_openai.in_flight, what="the model")
+        settle(db)
+        for table in ("checkpoint_blobs", "checkpoints", "checkpoint_writes"):
+            dumped = " ".join(str(row) for row in db.query(f"SELECT * FROM {table}"))  # noqa: S608
+            assert secret_words[0] not in dumped and secret_words[1] not in dumped, table
+        assert not fake_twilio.bodies_to(customer)  # the stale reply was never sent either
+        fake_openai.requests.clear()
+        assert signed_post(client, inbound_form(ANA, customer, "Hola de nuevo")).status_code == 200
+        wait_for(lambda: fake_twilio.bodies_to(customer), what="the new conversation's reply")
+        seen = json.dumps(fake_openai.requests)
+        assert secret_words[0] not in seen and secret_words[1] not in seen
+        wait_for(
+            lambda: any(e["type"] == "customer.erased" for e in fake_receiver.accepted()),
+            what="the customer.erased event",
+        )
+        event = next(e for e in fake_receiver.accepted() if e["type"] == "customer.erased")
+        assert event["data"]["conversation_id"] == str(conversation) and event["data"]["erased_by"] == "admin"
+        assert customer not in json.dumps(event)
