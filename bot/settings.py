@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     event_webhook_urls: str = ""
     event_webhook_secret: SecretStr | None = None
+    event_worker_concurrency: int = Field(default=4, ge=1, le=100)
+    event_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    event_circuit_failures: int = Field(default=5, ge=1, le=1000)
+    event_circuit_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -2,18 +2,22 @@
 
 Each event is enqueued in the same transaction as the change it reports, one job per receiver,
 so an event exists exactly when its change was committed, and no request ever waits for a
-receiver. Receivers verify `AdvisorBot-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
+receiver. Deliveries have a queue of their own (`events`), worked by their own few slots with a
+short timeout and a circuit breaker per receiver, so a slow receiver never delays a reply.
+Receivers verify `AdvisorBot-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 "<t>.<body>" keyed with EVENT_WEBHOOK_SECRET>` and should reject old timestamps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +25,7 @@ import httpx
 import procrastinate
 from psycopg.types.json import Jsonb
 
-from bot.infra.job_queue import EVENT_TASK
+from bot.infra.job_queue import EVENT_TASK, EVENTS_QUEUE
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -119,7 +123,7 @@ class EventPublisher:
             "INSERT INTO advisor_bot_events (id, body) VALUES (%s, %s)", (event["id"], Jsonb(event))
         )
         for url in self._urls:  # the job names the event; its data stays in the table
-            await self._queue.configure_task(EVENT_TASK, connection=conn).defer_async(
+            await self._queue.configure_task(EVENT_TASK, connection=conn, queue=EVENTS_QUEUE).defer_async(
                 url=url, event_id=event["id"]
             )
 
@@ -143,19 +147,89 @@ async def prune_events(conn: Any, *, older_than_days: int = EVENT_RETENTION_DAYS
     return int(cursor.rowcount)
 
 
-async def deliver_event(url: str, event: dict[str, Any], *, secret: str | None, timeout: float = 10.0) -> int:
+class ReceiverBreakers:
+    """A circuit breaker per receiver URL: one that keeps failing is left alone for a while.
+
+    Without it every queued event would wait its full timeout against a receiver that is down,
+    one after another; with it, after `failures` failures in a row the receiver is skipped (the
+    event fails at once and is retried later) until `seconds` have passed, then one delivery
+    tries it again: a success closes the circuit, a failure opens it for another period.
+    """
+
+    def __init__(self, *, failures: int, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = failures
+        self._seconds = seconds
+        self._clock = clock
+        self._failures: dict[str, int] = {}
+        self._open_until: dict[str, float] = {}
+
+    def check(self, url: str) -> None:
+        """Raise TransientEventError while `url`'s circuit is open."""
+        until = self._open_until.get(url)
+        if until is None:
+            return
+        if self._clock() < until:
+            raise TransientEventError("receiver circuit open after repeated failures")
+        self._open_until[url] = self._clock() + self._seconds  # half open: this one try only
+
+    def succeeded(self, url: str) -> None:
+        """Close `url`'s circuit."""
+        self._failures.pop(url, None)
+        self._open_until.pop(url, None)
+
+    def failed(self, url: str) -> None:
+        """Count a failure; open the circuit at the limit (at once again when half open)."""
+        count = self._failures.get(url, 0) + 1
+        self._failures[url] = count
+        if count >= self._limit:
+            self._open_until[url] = self._clock() + self._seconds
+
+    def is_open(self, url: str) -> bool:
+        """Whether deliveries to `url` are being skipped now."""
+        until = self._open_until.get(url)
+        return until is not None and self._clock() < until
+
+
+async def deliver_event(
+    url: str,
+    event: dict[str, Any],
+    *,
+    secret: str | None,
+    timeout: float = 5.0,
+    breakers: ReceiverBreakers | None = None,
+) -> int:
     """POST one event; return the receiver's status for a success or a permanent refusal.
 
     Raises:
-        TransientEventError: when the receiver should be tried again later.
+        TransientEventError: when the receiver should be tried again later (down, slow, busy,
+            or its circuit is open).
     """
+    if breakers is not None:
+        breakers.check(url)
+    try:
+        status = await _post_event(url, event, secret=secret, timeout=timeout)
+    except TransientEventError:
+        if breakers is not None:
+            breakers.failed(url)
+        raise
+    if breakers is not None:
+        breakers.succeeded(url)
+    return status
+
+
+async def _post_event(url: str, event: dict[str, Any], *, secret: str | None, timeout: float) -> int:
     body = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "advisor-bot-events/1"}
     if secret:
         headers[SIGNATURE_HEADER] = sign_event(body, secret=secret, timestamp=int(time.time()))
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        async with (
+            asyncio.timeout(timeout),
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+        ):
             response = await client.post(url, content=body, headers=headers)
+    except TimeoutError as error:
+        raise TransientEventError(f"receiver did not answer within {timeout:g} s") from error
     except httpx.HTTPError as error:
         raise TransientEventError(f"receiver unreachable: {type(error).__name__}") from error
     if response.status_code >= 500 or response.status_code in {408, 429}:

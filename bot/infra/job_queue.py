@@ -32,6 +32,10 @@ HISTORY_TASK = "mark_historical_customers"
 CAMPAIGN_TASK = "send_campaign"
 HUBSPOT_TASK = "sync_hubspot"
 PRUNE_EVENTS_TASK = "prune_events"
+# Queues: everything answers-related on the default one; event deliveries apart, with their own
+# worker slots, so a slow receiver never delays a reply (EVENT_WORKER_CONCURRENCY).
+DEFAULT_QUEUE = "default"
+EVENTS_QUEUE = "events"
 
 
 def campaign_lock(advisor_id: UUID | str) -> str:
@@ -91,7 +95,14 @@ def create_job_queue(database: Database, settings: Settings) -> procrastinate.Ap
         kwargs=pool_kwargs,
         pool_factory=_queue_pool,
         min_size=1,
-        max_size=max(4, min(settings.worker_concurrency + 2, settings.database_pool_size)),
+        # The answer worker's slots, the event worker's, and each worker's fetch and LISTEN.
+        max_size=max(
+            6,
+            min(
+                settings.worker_concurrency + settings.event_worker_concurrency + 4,
+                settings.database_pool_size,
+            ),
+        ),
     )
     return procrastinate.App(connector=connector)
 

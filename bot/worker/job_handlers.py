@@ -18,7 +18,7 @@ import psycopg
 import psycopg_pool
 from procrastinate import JobContext, RetryStrategy
 
-from bot.infra.events import TransientEventError, deliver_event, load_event, prune_events
+from bot.infra.events import ReceiverBreakers, TransientEventError, deliver_event, load_event, prune_events
 from bot.infra.job_queue import (
     ANSWER_TASK,
     CAMPAIGN_TASK,
@@ -26,6 +26,7 @@ from bot.infra.job_queue import (
     DELIVER_TASK,
     EMBED_PASSAGES_TASK,
     EVENT_TASK,
+    EVENTS_QUEUE,
     HISTORY_TASK,
     HUBSPOT_TASK,
     NOTICE_TASK,
@@ -199,7 +200,11 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
     event_retry = _retry_strategy(max_retries, settings.job_retry_base_seconds, (TransientEventError,))
     secret = settings.event_webhook_secret.get_secret_value() if settings.event_webhook_secret else None
 
-    @app.task(name=EVENT_TASK, pass_context=True, retry=event_retry)
+    breakers = ReceiverBreakers(
+        failures=settings.event_circuit_failures, seconds=settings.event_circuit_seconds
+    )
+
+    @app.task(name=EVENT_TASK, queue=EVENTS_QUEUE, pass_context=True, retry=event_retry)
     async def deliver_event_job(
         context: JobContext, url: str, event_id: str | None = None, event: dict[str, Any] | None = None
     ) -> int:
@@ -214,7 +219,9 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
             logger.warning("event no longer stored; not delivered", extra={"event_id": event_id})
             return 0
         try:
-            return await deliver_event(url, event, secret=secret)
+            return await deliver_event(
+                url, event, secret=secret, timeout=settings.event_timeout_seconds, breakers=breakers
+            )
         except TransientEventError as error:
             attempts = (context.job.attempts if context.job else 0) + 1
             level = logging.ERROR if attempts > max_retries else logging.WARNING

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from bot.agent.transcription import Transcriber
 from bot.infra.background import keep_running, stop_task
 from bot.infra.database import Database, check_quietly, open_pool
 from bot.infra.events import EventPublisher
+from bot.infra.job_queue import DEFAULT_QUEUE, EVENTS_QUEUE
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
 from bot.settings import Settings
@@ -164,15 +165,18 @@ async def run_worker(
 
 
 async def _supervised_queue_worker(queue: procrastinate.App, parts: WorkerParts, database: Database) -> None:
-    """Run procrastinate's worker for as long as the process lives, restarting it when it stops.
+    """Run procrastinate's workers for as long as the process lives, restarting one that stops.
+
+    Two workers share the process: one for answers and everything else (WORKER_CONCURRENCY
+    slots), one for event deliveries (EVENT_WORKER_CONCURRENCY slots), so a receiver that takes
+    its whole timeout on every event never keeps a customer waiting for a reply.
 
     procrastinate stops its worker when a side task fails, e.g. its LISTEN connection while the
     database restarts; an in-process worker that stayed stopped would leave every later message
     unanswered although the webhook accepts them again.
     """
     settings = parts.settings
-    options: dict[str, Any] = {
-        "concurrency": settings.worker_concurrency,
+    common: dict[str, Any] = {
         "additional_context": {PARTS_KEY: parts},
         "install_signal_handlers": False,
         "listen_notify": not database.transaction_pooler,
@@ -183,18 +187,39 @@ async def _supervised_queue_worker(queue: procrastinate.App, parts: WorkerParts,
         "update_heartbeat_interval": settings.worker_heartbeat_seconds,
         "stalled_worker_timeout": settings.stalled_worker_seconds,
     }
+    workers = {
+        "queue worker": {**common, "queues": [DEFAULT_QUEUE], "concurrency": settings.worker_concurrency},
+        "event worker": {
+            **common,
+            "queues": [EVENTS_QUEUE],
+            "concurrency": settings.event_worker_concurrency,
+            "name": "events",
+        },
+    }
 
-    async def run_once() -> None:
-        await queue.run_worker_async(**options)
-        raise QueueWorkerStoppedError("the queue worker stopped")
+    def supervised(what: str, options: dict[str, Any]) -> Coroutine[Any, Any, None]:
+        async def run_once() -> None:
+            await queue.run_worker_async(**options)
+            raise QueueWorkerStoppedError(f"the {what} stopped")
 
-    await keep_running(
-        run_once,
-        what="queue worker",
-        pause=WORKER_RESTART_FIRST_SECONDS,
-        max_retry_after=WORKER_RESTART_MAX_SECONDS,
-        failure_level=logging.ERROR,
-    )
+        return keep_running(
+            run_once,
+            what=what,
+            pause=WORKER_RESTART_FIRST_SECONDS,
+            max_retry_after=WORKER_RESTART_MAX_SECONDS,
+            failure_level=logging.ERROR,
+        )
+
+    tasks = [
+        asyncio.create_task(supervised(what, options), name=f"advisor-bot-{what}")
+        for what, options in workers.items()
+    ]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _sweeps(queue: procrastinate.App, parts: WorkerParts) -> None:

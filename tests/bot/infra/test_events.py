@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.app import create_app
-from bot.infra.events import SIGNATURE_HEADER, sign_event, verify_event
+from bot.infra.events import SIGNATURE_HEADER, ReceiverBreakers, TransientEventError, sign_event, verify_event
 from bot.settings import Settings
 from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
 from tests.fakes import FakeOpenAI, FakeReceiver, FakeTwilio, Reply, echo_model, start_fake_receiver
@@ -130,3 +131,72 @@ def test_no_receivers_means_no_event_jobs(client: TestClient, db: Db, fake_twili
     wait_for(lambda: fake_twilio.sent)
     settle(db)
     assert db.count("procrastinate_jobs WHERE task_name = 'deliver_event'") == 0
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A receiver that accepts connections and never answers (a CRM on a very bad day)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(512)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/events"
+    listener.close()
+
+
+def test_a_blackholed_receiver_leaves_replies_as_fast_as_ever(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, blackhole: str
+) -> None:
+    """Issue 23, finding 15: event deliveries have their own slots, a short timeout and a breaker."""
+    settings = make_settings(
+        event_webhook_urls=blackhole,
+        worker_concurrency=2,
+        event_worker_concurrency=2,
+        event_timeout_seconds=3,
+        event_circuit_failures=2,
+    )
+    db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    customers = [f"+5730011100{n:02d}" for n in range(10)]
+    with TestClient(create_app(settings)) as client:
+        posted = {}
+        for customer in customers:
+            posted[customer] = time.time()
+            assert signed_post(client, inbound_form(ADVISOR, customer, "Hola")).status_code == 200
+        wait_for(lambda: all(fake_twilio.bodies_to(c) for c in customers), timeout=30, what="every reply")
+        latencies = {
+            c: next(m.accepted_at for m in fake_twilio.sent if m.to == f"whatsapp:{c}") - posted[c]
+            for c in customers
+        }
+        # Sharing two slots with 20 events that each wait 3 s, the last reply would take ~30 s.
+        assert max(latencies.values()) < settings.event_timeout_seconds, latencies
+        events = db.query(
+            "SELECT queue_name, count(*) AS n FROM procrastinate_jobs WHERE task_name = 'deliver_event' "
+            "GROUP BY queue_name"
+        )
+        assert [row["queue_name"] for row in events] == ["events"]
+
+
+def test_a_receiver_that_keeps_failing_is_left_alone_then_tried_once_again() -> None:
+    now = [0.0]
+    breakers = ReceiverBreakers(failures=3, seconds=30, clock=lambda: now[0])
+    url = "https://crm.example/events"
+    for _ in range(3):
+        breakers.check(url)
+        breakers.failed(url)
+    assert breakers.is_open(url)
+    with pytest.raises(TransientEventError, match="circuit open"):
+        breakers.check(url)
+    breakers.check("https://other.example/events")  # other receivers are unaffected
+    now[0] = 31.0
+    breakers.check(url)  # half open: one try goes through ...
+    with pytest.raises(TransientEventError):
+        breakers.check(url)  # ... and only one
+    breakers.failed(url)
+    now[0] = 45.0
+    with pytest.raises(TransientEventError):
+        breakers.check(url)  # it failed: open for another period
+    now[0] = 62.0
+    breakers.check(url)
+    breakers.succeeded(url)
+    assert not breakers.is_open(url)
+    breakers.check(url)
+    breakers.check(url)
