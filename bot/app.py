@@ -36,6 +36,7 @@ from bot.web.health import healthz, readyz
 from bot.web.load import ClientCap, LoadState
 from bot.web.media_links import media_file
 from bot.web.metrics_endpoint import WebhookMetrics, metrics
+from bot.web.request_limits import EXCEPTION_HANDLERS, BodyLimits
 from bot.web.runtime import open_web_runtime
 from bot.web.twilio_requests import twiml_ok
 from bot.web.webhook import twilio_webhook
@@ -139,7 +140,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.add_middleware(SandboxMedia)  # outside the routes: error answers are sandboxed too
     app.add_middleware(AccessLog)
     app.add_middleware(WebhookMetrics)
+    app.add_middleware(BodyLimits, settings=settings)  # before anything reads a body
     app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)  # outermost
+    for refused, handler in EXCEPTION_HANDLERS:
+        app.add_exception_handler(refused, handler)
     for error_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(error_type, database_unavailable)
     return app

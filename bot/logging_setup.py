@@ -20,6 +20,8 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", 
 # Our own Twilio numbers are routing facts, not customers' data: the one field left unmasked.
 _OWN_NUMBER_FIELDS = frozenset({"advisor_number"})
 MAX_LOGGED_CHARS = 1_000
+MAX_TRACEBACK_LINES = 80
+_FORMATTER = logging.Formatter()
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -34,7 +36,9 @@ class SafeRecordFilter(logging.Filter):
     Secrets are redacted and customer numbers masked in the message and in every `extra` field
     (nested dicts and lists included: the job queue logs whole jobs); control characters are
     escaped, so a caller cannot forge log lines, and long values are cut, so a caller cannot
-    flood the log. Tracebacks (`exc_info`) keep their lines.
+    flood the log. Tracebacks (`exc_info`) keep their lines, each cleaned and cut the same way,
+    and at most `MAX_TRACEBACK_LINES` of them: an exception's message may hold what a caller
+    sent (a 1 MB field once wrote 1 MB of traceback).
     """
 
     def __init__(self, secrets: list[str], *, mask_phones: bool) -> None:
@@ -45,11 +49,22 @@ class SafeRecordFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place; never drops it."""
         record.msg, record.args = self._clean(record.getMessage()), None
+        if record.exc_info or record.exc_text:
+            record.exc_text = self._traceback(record)
+            record.exc_info = None
         for name, value in list(vars(record).items()):
             if name in _STANDARD_ATTRIBUTES:
                 continue
             setattr(record, name, self._clean(value, mask=name not in _OWN_NUMBER_FIELDS))
         return True
+
+    def _traceback(self, record: logging.LogRecord) -> str:
+        text = record.exc_text or _FORMATTER.formatException(record.exc_info)  # type: ignore[arg-type]
+        lines = [str(self._clean(line)) for line in text.splitlines()]
+        if len(lines) > MAX_TRACEBACK_LINES:  # keep the outermost frames and the exception itself
+            half = MAX_TRACEBACK_LINES // 2
+            lines = [*lines[:half], f"…[{len(lines) - 2 * half} more lines]", *lines[-half:]]
+        return "\n".join(lines)
 
     def _clean(self, value: object, *, mask: bool = True, escape: bool = True) -> object:
         if isinstance(value, str):

@@ -157,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _default_port() -> int:
     value = os.environ.get("PORT", "")
-    return int(value) if value.isdigit() else 8000
+    return int(value) if value.isascii() and value.isdigit() else 8000
 
 
 def settings_errors(error: ValidationError) -> list[str]:

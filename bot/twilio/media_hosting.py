@@ -48,7 +48,8 @@ def media_link_valid(
     name: str, expires: str, signature: str, *, key: bytes, now: float | None = None
 ) -> bool:
     """Whether a local media link is genuine and not expired."""
-    if not expires.isdigit() or not set(name) <= _NAME_CHARS or name.startswith("."):
+    # isascii: "²".isdigit() is true, and int("²") raises (a crafted link was a 500).
+    if not (expires.isascii() and expires.isdigit()) or not set(name) <= _NAME_CHARS or name.startswith("."):
         return False
     if int(expires) < (now if now is not None else time.time()):
         return False

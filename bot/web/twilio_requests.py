@@ -52,7 +52,7 @@ async def read_form(request: Request, *, max_bytes: int, timeout: float) -> Form
     """
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             return error_response(400, "Content-Length is not a number")
         if int(declared) > max_bytes:
             return error_response(413, f"request body exceeds {max_bytes} bytes")
