@@ -22,6 +22,7 @@ from bot.infra.events import erasure_event
 from bot.twilio.media_hosting import delete_stored_media
 from bot.web.api.auth import Caller, runtime_of
 from bot.web.api.conversations import load_visible
+from bot.web.csv_cells import csv_cell
 from memory.records import customers, erasure, exports
 from memory.records.customers import Customer, CustomerFilter
 from memory.records.profiles import Stage
@@ -126,18 +127,12 @@ async def _csv(request: Request, advisor_id: UUID | None, found: CustomerFilter)
         async for customer in customers.stream_customers(conn=conn, advisor_id=advisor_id, found=found):
             row = customer.model_dump()
             row["labels"] = "|".join(customer.labels)
-            writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+            writer.writerow([csv_cell(row[column]) for column in CSV_COLUMNS])
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
     yield buffer.getvalue()
-
-
-def _cell(value: Any) -> str:
-    """A cell that a spreadsheet shows as text: a leading = + - @ never runs as a formula."""
-    text = value.isoformat() if isinstance(value, datetime) else "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not text[1:2].isdigit() else text
 
 
 @router.get("/customers/{customer_id}/export")

@@ -6,9 +6,6 @@ process: a new advisor routes at once, a deactivation ends the advisor's session
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import statistics
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -27,13 +24,12 @@ from advisors.tokens import issue_token, list_tokens, revoke_tokens
 from bot.web.console.charts import colour, stacked_bars
 from bot.web.console.guard import Acting, Actor, SignedIn, Viewer, runtime_of
 from bot.web.console.rendering import render
+from bot.web.csv_cells import csv_text
 from memory.records import stats
 from memory.records.models import Conn
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PHONE = re.compile(r"\+[0-9]{6,15}")
 METRICS = ("conversations", "inbound", "ai_replies", "human_replies", "handovers")
 MAX_DAYS = 366
 
@@ -277,22 +273,9 @@ async def dashboard(
     )
 
 
-def _cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet will not run: text starting like a formula gets a leading '."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in FORMULA_STARTS and not PHONE.fullmatch(value):
-        return "'" + value
-    return value
-
-
 def _csv(rows: list[list[Any]], filename: str) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows:
-        writer.writerow([_cell(value) for value in row])
     return Response(
-        buffer.getvalue(),
+        csv_text(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )

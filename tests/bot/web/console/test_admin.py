@@ -83,7 +83,7 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     console.db.add_advisor("Bruno", "+14155238887", phone="+573009990002")
     for n in range(3):
         console.inbound(ANA, f"+57300111000{n}", f"hola {n}")
-    console.inbound("+14155238887", CUSTOMER, "hola Bruno")
+    console.inbound("+14155238887", CUSTOMER, "hola Bruno", ProfileName="-1+cmd|' /C calc'!A0")
     settle(console.db)
     console.sign_in_as_admin(page)
     page.goto(f"{console.base}/console/admin/dashboard")
@@ -102,6 +102,8 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     assert sorted(r["phone_number"] for r in exported) == sorted(
         [f"+57300111000{n}" for n in range(3)] + [CUSTOMER]
     )
+    # A customer's name never runs as a formula (issue 23, finding 4); phone numbers stay numbers.
+    assert [r["profile_name"] for r in exported if r["phone_number"] == CUSTOMER] == ["'-1+cmd|' /C calc'!A0"]
     advisor_context = page.context.browser.new_context()  # type: ignore[union-attr]
     advisor_page = advisor_context.new_page()
     advisor_page.goto(console.link(ana))
