@@ -19,6 +19,7 @@ import psycopg
 from procrastinate.schema import SchemaManager
 
 from bot.infra.database import Database, connection_kwargs
+from memory.lockdown import lock_down_tables
 
 logger = logging.getLogger(__name__)
 
@@ -34,32 +35,6 @@ CREATE TABLE IF NOT EXISTS advisor_bot_migrations (
     version text PRIMARY KEY,
     applied_at timestamptz NOT NULL DEFAULT now()
 )
-"""
-
-# Supabase exposes tables in `public` over its REST API to the anon and authenticated roles.
-# RLS without policies blocks them; revoking privileges closes the door twice.
-_LOCK_DOWN_TABLES = """
-DO $$
-DECLARE
-    t record;
-    r text;
-BEGIN
-    FOR t IN
-        SELECT c.oid::regclass AS name, c.relrowsecurity AS rls
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
-    LOOP
-        IF NOT t.rls THEN
-            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t.name);
-        END IF;
-        FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-                EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', t.name, r);
-            END IF;
-        END LOOP;
-    END LOOP;
-END
-$$;
 """
 
 
@@ -170,7 +145,7 @@ async def upgrade(database: Database) -> UpgradeReport:
                 if checkpointer_steps:
                     report.applied.append(f"langgraph-checkpoint ({checkpointer_steps} steps)")
             if report.applied:
-                await conn.execute(_LOCK_DOWN_TABLES)
+                await lock_down_tables(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return report

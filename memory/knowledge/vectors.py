@@ -15,6 +15,8 @@ from uuid import UUID
 import psycopg
 from psycopg import AsyncConnection
 
+from memory.lockdown import lock_down_tables
+
 Conn = AsyncConnection[Any]
 
 _TABLE = """
@@ -36,6 +38,7 @@ async def prepare_vectors(conn: Conn) -> str | None:
         async with conn.transaction():
             await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
             await conn.execute(_TABLE)
+            await lock_down_tables(conn)  # made after the migrations' lock-down: lock it now
     except psycopg.errors.InsufficientPrivilege:
         return "not allowed to create the `vector` extension (CREATE EXTENSION vector as an owner)"
     return None

@@ -7,14 +7,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
+from starlette.testclient import TestClient
 
 from bot.app import create_app
 from bot.cli import main
 from bot.migrations import migration_files
+from bot.settings import Settings
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, Db, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio
 from tests.live import LiveServer, free_port
@@ -349,3 +352,34 @@ def test_simulate_says_the_real_reason_no_reply_came(
     assert code == 1
     assert line.startswith("error: no reply within 3 s: ") and reason in line, err
     assert fake_twilio.sent == []
+
+
+def test_every_table_is_locked_down_after_start_up_with_every_optional_feature_on(
+    fresh_database: str, make_settings: Callable[..., Settings]
+) -> None:
+    """Issue 23, finding 5: tables made at start (embeddings) are locked down like the others."""
+    fresh = Db(fresh_database)
+    if not fresh.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"):
+        pytest.skip("this PostgreSQL has no pgvector (the embedded default has it)")
+    fresh.query(
+        "DO $$ BEGIN "
+        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon; END IF; "
+        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') "
+        "THEN CREATE ROLE authenticated; END IF; END $$"
+    )
+    fresh.query("GRANT USAGE ON SCHEMA public TO anon, authenticated")
+    fresh.query("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated")
+    settings = make_settings(database_url=fresh_database, openai_embedding_model="fake-embedding")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200
+    tables = fresh.query(
+        "SELECT c.relname, c.relrowsecurity, "
+        " has_table_privilege('anon', c.oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE') AS anon, "
+        " has_table_privilege('authenticated', c.oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE') AS authed "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+    )
+    names = {row["relname"] for row in tables}
+    assert {"knowledge_embeddings", "chat_history", "checkpoints", "procrastinate_jobs"} <= names
+    exposed = [row["relname"] for row in tables if not row["relrowsecurity"] or row["anon"] or row["authed"]]
+    assert exposed == []
