@@ -148,12 +148,16 @@ def test_a_deactivated_advisor_is_locked_out_at_once_and_cannot_get_a_token(
     code, _, err = cli("advisors", "token", ANA)
     assert code == 1 and "is inactive" in err
     assert len(fake_twilio.sent) == 1
-    # Deactivating from the CLI revokes the tokens too: reactivation does not bring them back.
+    # Any deactivation, the plain SQL one included, revoked the tokens: reactivation does not
+    # bring them back (issue 23, finding 9); a new token works.
     db.query("UPDATE advisors SET is_active = true WHERE id = %s", (ana,))
-    wait_for(lambda: _answers(api, token) == 200, timeout=5, what="the token to work again")
+    time.sleep(1)
+    assert _answers(api, token) == 401
+    fresh = _token(cli, ANA)
+    wait_for(lambda: _answers(api, fresh) == 200, timeout=5, what="a new token to work")
     assert cli("advisors", "deactivate", ANA)[0] == 0
     assert cli("advisors", "activate", ANA)[0] == 0
-    wait_for(lambda: _answers(api, token) == 401, timeout=5, what="the revoked token to be refused")
+    wait_for(lambda: _answers(api, fresh) == 401, timeout=5, what="the revoked token to be refused")
 
 
 def test_failed_authentication_is_throttled_per_client_address(

@@ -134,3 +134,31 @@ def test_the_web_command_answers_with_a_link_that_is_not_kept(console: Console, 
     expect(page.get_by_test_id("search")).to_be_visible()
     page.get_by_role("link", name="English").click()
     expect(page.get_by_test_id("search")).to_have_attribute("placeholder", "Search name, phone or text")
+
+
+def test_activating_again_revives_no_session_link_or_token(console: Console, page: Page) -> None:
+    """Issue 23, finding 9: a deactivation ends what was open, the plain SQL UPDATE included."""
+    ana = console.db.add_advisor("Ana", ANA)
+    console.sign_in(page, ana)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    assert httpx.get(f"{console.base}/console", cookies=cookies, timeout=10).status_code == 200
+    unspent = console.link(ana)
+    token = console.token(ana)
+    for step in ("false", "true"):  # the lost laptop's advisor is deactivated, then comes back
+        console.db.query(f"UPDATE advisors SET is_active = {step} WHERE id = %s", (ana,))  # noqa: S608
+    revived = httpx.get(f"{console.base}/console", cookies=cookies, timeout=10, follow_redirects=False)
+    assert revived.status_code == 303 and revived.headers["location"].endswith("/console/login")
+    assert console.db.query("SELECT count(*) AS n FROM console_sessions WHERE ended_at IS NULL")[0]["n"] == 0
+    assert console.db.query("SELECT count(*) AS n FROM console_links WHERE used_at IS NULL")[0]["n"] == 0
+    api = httpx.get(
+        f"{console.base}/api/conversations", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert api.status_code == 401
+    page.context.clear_cookies()
+    page.goto("about:blank")
+    page.goto(unspent)
+    page.wait_for_timeout(1000)
+    assert not page.url.endswith("/console")
+    assert console.db.query("SELECT count(*) AS n FROM console_sessions WHERE ended_at IS NULL")[0]["n"] == 0
+    console.sign_in(page, ana)  # a new link still works: the advisor signs in afresh
+    assert page.url.endswith("/console")
