@@ -72,6 +72,8 @@ async def bare_twiml(request: Request) -> Response:
 
 
 RUN_WORKER_ENV = "ADVISOR_BOT_RUN_WORKER"
+# Open as long as a console page is: capped per session (CONSOLE_STREAMS_PER_SESSION) instead.
+LONG_LIVED_PATHS = frozenset({"/console/events"})
 
 
 def app_from_environment() -> FastAPI:
@@ -141,7 +143,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.add_middleware(AccessLog)
     app.add_middleware(WebhookMetrics)
     app.add_middleware(BodyLimits, settings=settings)  # before anything reads a body
-    app.add_middleware(ClientCap, load=load, limit=settings.max_connections_per_client)  # outermost
+    app.add_middleware(  # outermost
+        ClientCap, load=load, limit=settings.max_connections_per_client, exempt=LONG_LIVED_PATHS
+    )
     for refused, handler in EXCEPTION_HANDLERS:
         app.add_exception_handler(refused, handler)
     for error_type in DATABASE_UNAVAILABLE:

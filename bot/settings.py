@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     webhook_max_in_flight: int = Field(default=64, ge=0, le=10_000)
     webhook_body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     max_connections_per_client: int = Field(default=32, ge=0, le=100_000)
+    console_streams_per_session: int = Field(default=8, ge=1, le=1000)
     webhook_rate_limit: float = Field(default=100.0, ge=0)
     api_rate_limit: float = Field(default=20.0, ge=0)
     api_auth_failure_rate_limit: float = Field(default=0.2, ge=0)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +33,8 @@ POLL_SECONDS = 0.5
 # change already told is not told again.
 POLL_OVERLAP = timedelta(seconds=5)
 QUEUE_SIZE = 256
+# Seconds a stream may go on telling changes before it asks again whether its session lives.
+SESSION_RECHECK_SECONDS = 2.0
 
 
 @dataclass(eq=False)
@@ -47,6 +51,7 @@ class ConsoleHub:
 
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
+        self._streams: Counter[str] = Counter()
 
     @property
     def listeners(self) -> int:
@@ -62,6 +67,29 @@ class ConsoleHub:
             yield subscription
         finally:
             self._subscriptions.discard(subscription)
+
+    def open_streams(self, session: str) -> int:
+        """How many live pages of one session are open on this process."""
+        return self._streams.get(session, 0)
+
+    @contextlib.contextmanager
+    def stream_slot(self, session: str, limit: int) -> Iterator[bool]:
+        """Hold one of `limit` streams of one session; yields False when all are taken.
+
+        Streams live for as long as a page is open, so they are not counted against the
+        per-address cap (32 tabs behind one office address locked it out); each session gets a
+        few of its own instead.
+        """
+        if self._streams[session] >= limit:
+            yield False
+            return
+        self._streams[session] += 1
+        try:
+            yield True
+        finally:
+            self._streams[session] -= 1
+            if self._streams[session] <= 0:
+                del self._streams[session]
 
     def publish(self, advisor_id: str, conversation_id: str) -> None:
         """Hand one change to every page allowed to see it."""
@@ -107,13 +135,16 @@ async def stream(
     *,
     still_allowed: Callable[[], Awaitable[bool]],
     keepalive_seconds: float = 15.0,
+    recheck_seconds: float = SESSION_RECHECK_SECONDS,
 ) -> AsyncIterator[str]:
     """Server-sent events for one page: `change` with a conversation id, `reload` after an overflow.
 
-    `still_allowed()` is asked at every keep-alive: a session that ended (sign-out,
-    deactivation, revocation) closes its stream.
+    `still_allowed()` is asked at every keep-alive, and before a change when the last answer is
+    `recheck_seconds` old: a session that ended (sign-out, deactivation, revocation) closes its
+    stream within that.
     """
     yield "retry: 2000\n\n"
+    checked_at = time.monotonic()
     while True:
         try:
             conversation_id = await asyncio.wait_for(subscription.changes.get(), timeout=keepalive_seconds)
@@ -121,8 +152,16 @@ async def stream(
             if not await still_allowed():
                 yield "event: ended\ndata: signed out\n\n"
                 return
+            checked_at = time.monotonic()
             yield ": keep-alive\n\n"
             continue
+        # A busy stream never reaches its keep-alive: check the session before telling, when the
+        # last check is a few seconds old, so a sign-out closes it at once (not 15 s of changes on).
+        if time.monotonic() - checked_at >= recheck_seconds:
+            if not await still_allowed():
+                yield "event: ended\ndata: signed out\n\n"
+                return
+            checked_at = time.monotonic()
         if subscription.overflowed:
             subscription.overflowed = False
             yield "event: reload\ndata: many changes\n\n"

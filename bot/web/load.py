@@ -58,14 +58,17 @@ class LoadState:
 class ClientCap:
     """ASGI middleware: at most `limit` HTTP requests in flight per client address (0: no cap)."""
 
-    def __init__(self, app: ASGIApp, *, load: LoadState, limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, load: LoadState, limit: int, exempt: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.load = load
         self.limit = limit
+        self.exempt = exempt  # long-lived streams, capped per session by their own route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request against its client address for as long as it is handled."""
-        if scope["type"] != "http" or not self.limit:
+        if scope["type"] != "http" or not self.limit or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
         client = scope["client"][0] if scope.get("client") else "unknown"

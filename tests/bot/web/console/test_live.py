@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from uuid import UUID
 
+import httpx
 import psycopg
 import psycopg_pool
 import pytest
+from playwright.sync_api import Page
 from psycopg_pool import AsyncConnectionPool
 
-from bot.web.live import ChangePoll, ConsoleHub
+from bot.settings import Settings
+from bot.web.live import ChangePoll, ConsoleHub, stream
+from tests.bot.web.console.conftest import ADMIN, Console
 from tests.conftest import Db
+from tests.fakes import FakeTwilio
+from tests.live import LiveServer, free_port
 
 ANA, BRUNO, CUSTOMER = "+14155238886", "+14155238887", "+573001112233"
 
@@ -101,3 +108,76 @@ async def test_no_look_while_no_page_is_open(db: Db, database_url: str) -> None:
     await poll.look()  # nobody listens: the closed pool is never asked for a connection
     with hub.subscribe(None), pytest.raises(psycopg_pool.PoolClosed):
         await poll.look()
+
+
+async def test_a_busy_stream_closes_soon_after_its_session_ends() -> None:
+    """Issue 23, finding 10: 30 events in 41 s went out after a sign-out; now none past a recheck."""
+    hub = ConsoleHub()
+    signed_in = True
+
+    async def still_allowed() -> bool:
+        return signed_in
+
+    async def busy(changes: asyncio.Queue[str]) -> None:
+        while True:  # a change every 20 ms, so the 15 s keep-alive never comes
+            with contextlib.suppress(asyncio.QueueFull):
+                changes.put_nowait("c")
+            await asyncio.sleep(0.02)
+
+    loop = asyncio.get_running_loop()
+    told_after_sign_out, ended, signed_out_at = 0, False, 0.0
+    with hub.subscribe(None) as subscription:
+        feeder = asyncio.create_task(busy(subscription.changes))
+        async for chunk in stream(subscription, still_allowed=still_allowed, recheck_seconds=0.3):
+            if chunk.startswith("event: ended"):
+                ended = True
+                break
+            if chunk.startswith("event: change"):
+                if signed_in:
+                    signed_in, signed_out_at = False, loop.time()  # signed out after the first change
+                else:
+                    told_after_sign_out += 1
+            assert loop.time() - (signed_out_at or loop.time()) < 5, "the stream never closed"
+        feeder.cancel()
+    assert ended and loop.time() - signed_out_at < 1.0
+    assert told_after_sign_out <= 0.3 / 0.02 + 2
+
+
+@pytest.fixture
+def tight_console(
+    db: Db, make_settings: Callable[..., Settings], fake_twilio: FakeTwilio, database_url: str
+) -> Iterator[Console]:
+    """The console with a per-address cap below the per-session stream cap."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = make_settings(
+        public_base_url=base, admin_token=ADMIN, max_connections_per_client=4, console_streams_per_session=6
+    )
+    with LiveServer(settings, port):
+        yield Console(base=base, db=db, database_url=database_url, twilio=fake_twilio, settings=settings)
+
+
+def test_open_tabs_never_lock_their_address_out(tight_console: Console, page: Page) -> None:
+    """Issue 23, finding 11: streams have their own per-session cap, not the per-address one."""
+    console = tight_console
+    ana = console.db.add_advisor("Ana", ANA)
+    console.sign_in(page, ana)
+    page.goto("about:blank")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    limit = console.settings.console_streams_per_session
+    cap = console.settings.max_connections_per_client
+    with contextlib.ExitStack() as streams:
+        opened = []
+        for _ in range(limit):
+            client = streams.enter_context(httpx.Client(cookies=cookies, timeout=10))
+            response = streams.enter_context(client.stream("GET", f"{console.base}/console/events"))
+            assert response.status_code == 200
+            opened.append(response)
+        one_more = httpx.get(f"{console.base}/console/events", cookies=cookies, timeout=10)
+        assert one_more.status_code == 429
+        # Every page still answers from this address, although more streams than the per-address
+        # cap allows would be open with the cap below.
+        for _ in range(3):
+            assert httpx.get(f"{console.base}/console", cookies=cookies, timeout=10).status_code == 200
+        assert httpx.get(f"{console.base}/console/login", timeout=10).status_code == 200
+    assert limit > cap
