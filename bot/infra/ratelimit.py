@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -43,3 +44,32 @@ class RateLimiter:
             return False
         self._buckets[key] = (tokens - 1, now)
         return True
+
+
+class FailureThrottle:
+    """Throttles failed sign-ins per address *and* credential, under a much higher per-address ceiling.
+
+    Keyed by address alone, one client retrying a revoked token every few seconds (a forgotten
+    job) locked everyone behind that address out, the right ADMIN_TOKEN included. Now a
+    credential that keeps failing is throttled on its own (`rate`, `burst`), while other
+    credentials from that address still get their answer; a guesser who presents a fresh random
+    token each time meets the per-address ceiling (`address_factor` times the rate and burst),
+    and only failures count, so a valid credential is never refused for someone else's.
+    """
+
+    def __init__(self, rate: float, *, burst: float, address_factor: float = 20.0) -> None:
+        self._per_credential = RateLimiter(rate, burst=burst)
+        self._per_address = RateLimiter(rate * address_factor, burst=burst * address_factor)
+
+    @staticmethod
+    def _key(address: str, presented: str) -> str:
+        return hashlib.sha256(f"{address}\x00{presented}".encode()).hexdigest()
+
+    def allows(self, address: str, presented: str) -> bool:
+        """Whether checking `presented` from `address` may cost a look-up now."""
+        return self._per_address.peek(address) and self._per_credential.peek(self._key(address, presented))
+
+    def failed(self, address: str, presented: str) -> None:
+        """Count one failure of `presented` from `address`."""
+        self._per_address.allow(address)
+        self._per_credential.allow(self._key(address, presented))

@@ -27,7 +27,7 @@ from bot.infra.database import Database, connection_kwargs, open_pool, single_st
 from bot.infra.events import EventPublisher
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
-from bot.infra.ratelimit import RateLimiter
+from bot.infra.ratelimit import FailureThrottle, RateLimiter
 from bot.settings import Settings
 from bot.twilio.signature import local_auth_token
 from bot.web.live import POLL_SECONDS, ChangePoll, ConsoleHub
@@ -55,7 +55,7 @@ class WebRuntime:
     media_key: bytes
     webhook_limiter: RateLimiter
     api_limiter: RateLimiter
-    auth_failure_limiter: RateLimiter
+    auth_failures: FailureThrottle
     tokens: TokenCache
     console_key: bytes
     knowledge: KnowledgeSearcher
@@ -94,7 +94,7 @@ async def open_web_runtime(
             media_key=settings.media_key(auth_token),
             webhook_limiter=RateLimiter(settings.webhook_rate_limit),
             api_limiter=RateLimiter(settings.api_rate_limit),
-            auth_failure_limiter=RateLimiter(settings.api_auth_failure_rate_limit, burst=AUTH_FAILURE_BURST),
+            auth_failures=FailureThrottle(settings.api_auth_failure_rate_limit, burst=AUTH_FAILURE_BURST),
             tokens=TokenCache(),
             console_key=console_key,
             knowledge=knowledge,

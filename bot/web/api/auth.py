@@ -49,19 +49,20 @@ async def principal(
 ) -> Principal:
     """Authenticate the Bearer token; 401 for a missing or unknown one, 429 for a guesser.
 
-    Valid tokens are limited per token (API_RATE_LIMIT); failures per client address
-    (API_AUTH_FAILURE_RATE_LIMIT), so a fresh random guess per request is throttled too, before
-    it costs a database look-up.
+    Valid tokens are limited per token (API_RATE_LIMIT). Failures are throttled per address and
+    presented token (API_AUTH_FAILURE_RATE_LIMIT), under a per-address ceiling twenty times
+    higher, before they cost a database look-up: a fresh random guess per request meets the
+    ceiling, and the admin token or a valid cached token is never refused for another's failures.
     """
     runtime = runtime_of(request)
     client = request.client.host if request.client else "unknown"
     presented = credentials.credentials if credentials else ""
     if not runtime.api_limiter.allow(hashlib.sha256((presented or client).encode()).hexdigest()):
         raise _too_many()
-    if not runtime.auth_failure_limiter.peek(client):
-        raise _too_many()
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        runtime.auth_failure_limiter.allow(client)
+        if not runtime.auth_failures.allows(client, ""):
+            raise _too_many()
+        runtime.auth_failures.failed(client, "")
         raise HTTPException(401, "missing Bearer token", headers={"WWW-Authenticate": "Bearer"})
     token = credentials.credentials
     admin = runtime.settings.admin_token
@@ -70,10 +71,14 @@ async def principal(
         return Principal(advisor_id=None)
     advisor_id = runtime.tokens.get(token)
     if advisor_id is None:
+        # Only a token that needs a look-up can be throttled, and only by its own failures and
+        # its address's: a stale token retried for ever never locks a valid one out.
+        if not runtime.auth_failures.allows(client, token):
+            raise _too_many()
         async with runtime.pool.connection() as conn:
             advisor_id = await advisor_for_token(conn=conn, token=token)
         if advisor_id is None:
-            runtime.auth_failure_limiter.allow(client)
+            runtime.auth_failures.failed(client, token)
             raise HTTPException(
                 401,
                 "invalid token (unknown, revoked, or its advisor is inactive)",

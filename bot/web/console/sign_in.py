@@ -68,10 +68,8 @@ def _login_page(
     return response
 
 
-async def _sign_in_form(request: Request, expired: str) -> dict[str, str] | Response:
-    """A sign-in POST's form, once the address is not throttled and its CSRF token holds."""
-    if not runtime_of(request).auth_failure_limiter.peek(client_address(request)):
-        return _login_page(request, problem="login.throttled")
+async def _sign_in_form(request: Request, expired: str) -> dict[str, str]:
+    """A sign-in POST's form, once its CSRF token holds."""
     form = await read_form(request)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), form.get("csrf", "").encode()):
@@ -89,17 +87,19 @@ async def login_page(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     """Sign in with ADMIN_TOKEN or an advisor's API token; failures are throttled per address."""
     form = await _sign_in_form(request, "sign-in form expired; reload the page")
-    if isinstance(form, Response):
-        return form
     runtime = runtime_of(request)
     token = form.get("token", "").strip()
     admin = runtime.settings.admin_token
+    client = client_address(request)
+    is_admin = (
+        admin is not None
+        and bool(token)
+        and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
+    )
+    if not is_admin and not runtime.auth_failures.allows(client, token):
+        return _login_page(request, problem="login.throttled")
     async with runtime.pool.connection() as conn, conn.transaction():
-        if (
-            admin is not None
-            and token
-            and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
-        ):
+        if is_admin:
             return _signed_in(request, await open_session(conn=conn, advisor_id=None))
         found = await live_token(conn=conn, token=token) if token else None
         if found is not None:
@@ -107,7 +107,7 @@ async def sign_in(request: Request) -> Response:
             return _signed_in(
                 request, await open_session(conn=conn, advisor_id=advisor_id, token_id=token_id)
             )
-    runtime.auth_failure_limiter.allow(client_address(request))
+    runtime.auth_failures.failed(client, token)
     return _login_page(request, problem="login.bad_token")
 
 
@@ -124,14 +124,15 @@ async def link_page(request: Request, link: str) -> Response:
 async def use_sign_in_link(request: Request) -> Response:
     """Spend a single-use link (15 minutes) and open an advisor's session."""
     form = await _sign_in_form(request, "sign-in form expired; open the link again")
-    if isinstance(form, Response):
-        return form
     runtime = runtime_of(request)
+    client, secret = client_address(request), form.get("link", "")
+    if not runtime.auth_failures.allows(client, secret):
+        return _login_page(request, problem="login.throttled")
     async with runtime.pool.connection() as conn, conn.transaction():
-        advisor_id = await use_link(conn=conn, secret=form.get("link", ""))
+        advisor_id = await use_link(conn=conn, secret=secret)
         if advisor_id is not None:
             return _signed_in(request, await open_session(conn=conn, advisor_id=advisor_id))
-    runtime.auth_failure_limiter.allow(client_address(request))
+    runtime.auth_failures.failed(client, secret)
     return _login_page(request, problem="login.bad_link")
 
 

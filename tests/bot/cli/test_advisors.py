@@ -165,9 +165,16 @@ def test_failed_authentication_is_throttled_per_client_address(
 ) -> None:
     settings = make_settings(admin_token=ADMIN, api_rate_limit=0, api_auth_failure_rate_limit=0.01)
     with TestClient(create_app(settings)) as api:
-        guesses = [_answers(api, f"abt_guess{n}") for n in range(25)]
-        assert guesses[:10] == [401] * 10  # a person mistyping is never throttled
-        assert set(guesses[10:]) == {429}
-        assert _answers(api, ADMIN) == 429  # this address is throttled, whatever it presents
+        # A forgotten job retrying a revoked token: that token is throttled on its own ...
+        stale = [_answers(api, "abt_revoked_long_ago") for _ in range(25)]
+        assert stale[:10] == [401] * 10  # a person mistyping is never throttled
+        assert set(stale[10:]) == {429}
+        # ... and never locks the right admin token or another token out (issue 23, finding 12).
+        assert _answers(api, ADMIN) == 200
+        assert _answers(api, "abt_another") == 401
+        # A guesser with a fresh token per request meets the per-address ceiling (20 x the burst).
+        guesses = [_answers(api, f"abt_guess{n}") for n in range(230)]
+        assert guesses[:180] == [401] * 180 and guesses[-1] == 429
+        assert _answers(api, ADMIN) == 200  # still: the admin token costs no look-up
     with TestClient(create_app(settings), client=("198.51.100.7", 50000)) as other:
-        assert _answers(other, ADMIN) == 200  # another address is not
+        assert _answers(other, "abt_guess_elsewhere") == 401  # another address is not throttled
