@@ -64,36 +64,62 @@ async def use_link(*, conn: Conn, secret: str) -> UUID | None:
     return row["advisor_id"] if row else None
 
 
+def admin_fingerprint(admin_token: str | None, key: bytes) -> str | None:
+    """What binds an admin session to the ADMIN_TOKEN it began with (None: no admin token).
+
+    An HMAC keyed by the cookie key: the token itself is never stored, and a rotated token gives
+    another fingerprint, which ends every admin session that began with the old one.
+    """
+    if not admin_token:
+        return None
+    return hmac.new(key, b"admin-session:" + admin_token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 async def open_session(
     *,
     conn: Conn,
     advisor_id: UUID | None,
     token_id: int | None = None,
     lifetime: timedelta = SESSION_LIFETIME,
+    admin_fingerprint: str | None = None,
 ) -> str:
     """Start a session; return its id for the cookie (stored only as a hash)."""
     session_id = secrets.token_urlsafe(32)
     await conn.execute(
-        "INSERT INTO console_sessions (session_sha256, advisor_id, token_id, csrf_token, expires_at) "
-        "VALUES (%s, %s, %s, %s, now() + %s)",
-        (_sha256(session_id), advisor_id, token_id, secrets.token_urlsafe(24), lifetime),
+        "INSERT INTO console_sessions "
+        "(session_sha256, advisor_id, token_id, csrf_token, expires_at, admin_fingerprint) "
+        "VALUES (%s, %s, %s, %s, now() + %s, %s)",
+        (_sha256(session_id), advisor_id, token_id, secrets.token_urlsafe(24), lifetime, admin_fingerprint),
     )
     return session_id
 
 
-async def find_session(*, conn: Conn, session_id: str) -> ConsoleSession | None:
-    """The session behind a cookie, if it is still valid (see the module's rules)."""
+async def find_session(
+    *, conn: Conn, session_id: str, admin_fingerprint: str | None
+) -> ConsoleSession | None:
+    """The session behind a cookie, if it is still valid (see the module's rules).
+
+    `admin_fingerprint` is the current ADMIN_TOKEN's: an admin session that began with another
+    token (rotated since) is not valid.
+    """
     cursor = await conn.execute(
         "SELECT s.id, s.advisor_id, s.csrf_token FROM console_sessions s "
         "LEFT JOIN advisors a ON a.id = s.advisor_id "
         "LEFT JOIN advisor_tokens t ON t.id = s.token_id "
         "WHERE s.session_sha256 = %s AND s.ended_at IS NULL AND s.expires_at > now() "
+        "AND (s.advisor_id IS NOT NULL OR s.admin_fingerprint = %s) "
         "AND (s.advisor_id IS NULL OR a.is_active IS TRUE) "
         "AND (s.token_id IS NULL OR t.revoked_at IS NULL)",
-        (_sha256(session_id),),
+        (_sha256(session_id), admin_fingerprint),
     )
     row = await cursor.fetchone()
     if row is None:
+        # An admin session of a rotated token ends for good: rotating back revives nothing.
+        await conn.execute(
+            "UPDATE console_sessions SET ended_at = now() WHERE session_sha256 = %s AND advisor_id IS NULL "
+            "AND admin_fingerprint IS DISTINCT FROM %s AND ended_at IS NULL",
+            (_sha256(session_id), admin_fingerprint),
+        )
         return None
     return ConsoleSession(id=int(row["id"]), advisor_id=row["advisor_id"], csrf_token=row["csrf_token"])
 

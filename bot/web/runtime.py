@@ -16,7 +16,7 @@ from typing import Any
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
-from advisors.console_access import cookie_key
+from advisors.console_access import admin_fingerprint, cookie_key
 from advisors.invalidation import AdvisorCache, FingerprintWatch, follow_notifications
 from advisors.models import Advisor
 from advisors.repository import get_advisor_by_number
@@ -61,6 +61,7 @@ class WebRuntime:
     knowledge: KnowledgeSearcher
     media_cache: MediaCache
     console_hub: ConsoleHub = field(default_factory=ConsoleHub)
+    admin_fingerprint: str | None = None  # the current ADMIN_TOKEN's (advisors.console_access)
     load: LoadState = field(default_factory=LoadState)
 
 
@@ -97,6 +98,9 @@ async def open_web_runtime(
             auth_failures=FailureThrottle(settings.api_auth_failure_rate_limit, burst=AUTH_FAILURE_BURST),
             tokens=TokenCache(),
             console_key=console_key,
+            admin_fingerprint=admin_fingerprint(
+                settings.admin_token.get_secret_value() if settings.admin_token else None, console_key
+            ),
             knowledge=knowledge,
             media_cache=media_cache,
             load=load or LoadState(),

@@ -31,7 +31,10 @@ async def console_events(request: Request, who: SignedIn) -> Response:
         if session_id is None or await request.is_disconnected():
             return False
         async with runtime.pool.connection() as conn:
-            return await find_session(conn=conn, session_id=session_id) is not None
+            found = await find_session(
+                conn=conn, session_id=session_id, admin_fingerprint=runtime.admin_fingerprint
+            )
+            return found is not None
 
     session = hashlib.sha256(cookie.encode()).hexdigest()
     limit = runtime.settings.console_streams_per_session

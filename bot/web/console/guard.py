@@ -86,7 +86,9 @@ async def viewer(request: Request) -> Viewer:
     if session_id is None:
         raise SignInRequiredError
     async with runtime.pool.connection() as conn:
-        session = await find_session(conn=conn, session_id=session_id)
+        session = await find_session(
+            conn=conn, session_id=session_id, admin_fingerprint=runtime.admin_fingerprint
+        )
     if session is None:
         raise SignInRequiredError
     request.state.actor = "admin" if session.advisor_id is None else str(session.advisor_id)  # access log

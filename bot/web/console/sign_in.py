@@ -100,7 +100,10 @@ async def sign_in(request: Request) -> Response:
         return _login_page(request, problem="login.throttled")
     async with runtime.pool.connection() as conn, conn.transaction():
         if is_admin:
-            return _signed_in(request, await open_session(conn=conn, advisor_id=None))
+            session = await open_session(
+                conn=conn, advisor_id=None, admin_fingerprint=runtime.admin_fingerprint
+            )
+            return _signed_in(request, session)
         found = await live_token(conn=conn, token=token) if token else None
         if found is not None:
             token_id, advisor_id = found

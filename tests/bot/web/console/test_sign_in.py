@@ -3,12 +3,16 @@ that end the moment the advisor is deactivated."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 from playwright.sync_api import Page, expect
 
+from bot.settings import Settings
 from tests.bot.web.console.conftest import ADMIN, Console
+from tests.conftest import Db
+from tests.live import LiveServer, free_port
 
 ANA = "+14155238886"
 
@@ -166,3 +170,27 @@ def test_activating_again_revives_no_session_link_or_token(console: Console, pag
     assert console.db.query("SELECT count(*) AS n FROM console_sessions WHERE ended_at IS NULL")[0]["n"] == 0
     console.sign_in(page, ana)  # a new link still works: the advisor signs in afresh
     assert page.url.endswith("/console")
+
+
+def test_rotating_the_admin_token_ends_every_admin_session(
+    db: Db, make_settings: Callable[..., Settings]
+) -> None:
+    """Issue 23, finding 16: an admin session is bound to the token it began with."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    old, new = "admin-token-before-rotation-0001", "admin-token-after-rotation-00002"
+    with LiveServer(make_settings(public_base_url=base, admin_token=old), port):
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            form_page = browser.get("/console/login")
+            csrf = form_page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            assert browser.post("/console/login", data={"csrf": csrf, "token": old}).status_code == 303
+            cookies = dict(browser.cookies)
+        assert httpx.get(f"{base}/console", cookies=cookies, timeout=10).status_code == 200
+    stored = db.query("SELECT admin_fingerprint FROM console_sessions")[0]["admin_fingerprint"]
+    assert stored and old not in stored
+    with LiveServer(make_settings(public_base_url=base, admin_token=new), port):
+        stale = httpx.get(f"{base}/console", cookies=cookies, timeout=10, follow_redirects=False)
+        assert stale.status_code == 303 and stale.headers["location"].endswith("/console/login")
+    with LiveServer(make_settings(public_base_url=base, admin_token=old), port):  # rotated back: ended
+        again = httpx.get(f"{base}/console", cookies=cookies, timeout=10, follow_redirects=False)
+        assert again.status_code == 303
