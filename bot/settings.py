@@ -90,6 +90,8 @@ class Settings(BaseSettings):
 
     historical_after_days: int = Field(default=30, ge=1, le=3650)
     campaign_rate_per_second: float = Field(default=1.0, gt=0, le=80)
+    campaign_repeat_hours: float = Field(default=168.0, ge=0, le=24 * 365)
+    campaigns_per_advisor_per_day: int = Field(default=5, ge=0, le=1000)
     hubspot_access_token: SecretStr | None = None
     hubspot_create_contacts: bool = False
     hubspot_api_base_url: str = "https://api.hubapi.com"

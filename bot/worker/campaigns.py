@@ -52,17 +52,33 @@ async def send_campaign(parts: WorkerParts, *, advisor_id: UUID, campaign_id: in
     if advisor is None or campaign is None:
         return Outcome("gone")
     if not advisor.is_active:
+        async with parts.pool.connection() as conn:
+            await campaigns.hold_campaign(conn=conn, campaign_id=campaign_id, reason="advisor_inactive")
         logger.warning("campaign held: the advisor is inactive", extra={"campaign": campaign_id})
         return Outcome("advisor_inactive")
     pause = 1.0 / parts.settings.campaign_rate_per_second
     sent = 0
     while True:
         async with parts.pool.connection() as conn, conn.transaction():
+            # Read again before every send: a deactivation stops the campaign at the next one.
+            if not await campaigns.advisor_is_active(conn=conn, advisor_id=advisor_id):
+                await campaigns.hold_campaign(conn=conn, campaign_id=campaign_id, reason="advisor_inactive")
+                logger.warning("campaign held: the advisor was deactivated", extra={"campaign": campaign_id})
+                return Outcome("advisor_inactive", sent)
             recipient = await campaigns.next_recipient(conn=conn, campaign_id=campaign_id)
             if recipient is None:
                 await campaigns.finish_campaign(conn=conn, campaign_id=campaign_id)
                 break
             reason = _why_not(recipient)
+            if reason is None and await campaigns.recently_sent(
+                conn=conn,
+                advisor_id=advisor_id,
+                conversation_id=recipient.conversation_id,
+                content_sid=campaign.content_sid,
+                campaign_id=campaign_id,
+                hours=parts.settings.campaign_repeat_hours,
+            ):
+                reason = "recently_sent"
             values = template_values(campaign.variables, recipient) if reason is None else {}
             if isinstance(values, str):
                 reason = f"no value for {values}"

@@ -23,6 +23,11 @@ from memory.records.models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 1000
+INACTIVE_REASON = "not sent: the advisor was deactivated"
+
+
+class AdvisorInactiveError(Exception):
+    """The advisor was deactivated after this reply was queued: it is not sent."""
 
 
 def message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
@@ -80,6 +85,12 @@ async def send_recorded(
         except PermanentSendError as error:
             await _record_refusal(parts, advisor, conversation, message, error)
             continue
+        except AdvisorInactiveError:
+            logger.warning(
+                "advisor deactivated: nothing more is sent", extra=log_facts(advisor, conversation)
+            )
+            remaining = pending[pending.index(message) :]
+            return sent + await _refuse_all(parts, advisor, remaining, INACTIVE_REASON)
         async with parts.pool.connection() as conn, maybe_transaction(conn, parts.events.enabled):
             await message_records.mark_outbound(
                 conn=conn,
@@ -137,7 +148,8 @@ async def _send_once(
             )
             return found
     async with parts.pool.connection() as conn:
-        await message_records.mark_sending(conn=conn, advisor_id=advisor.id, message_id=message.id)
+        if not await message_records.mark_sending(conn=conn, advisor_id=advisor.id, message_id=message.id):
+            raise AdvisorInactiveError
     return await parts.sender.send(
         from_number=advisor.twilio_phone_number,
         to_number=conversation.phone_number,

@@ -29,6 +29,7 @@ class Campaign(Record):
     created_by: str
     created_at: datetime
     finished_at: datetime | None
+    held_reason: str | None = None
     recipients: int = 0
     pending: int = 0
     sent: int = 0
@@ -148,6 +149,48 @@ async def finish_campaign(*, conn: Conn, campaign_id: int) -> None:
     )
 
 
+async def hold_campaign(*, conn: Conn, campaign_id: int, reason: str) -> None:
+    """Stop a campaign where it is (its pending recipients stay pending), saying why."""
+    await conn.execute(
+        "UPDATE campaigns SET status = 'held', held_reason = %s WHERE id = %s AND status = 'sending'",
+        (reason, campaign_id),
+    )
+
+
+async def advisor_is_active(*, conn: Conn, advisor_id: UUID) -> bool:
+    """Whether the advisor may still send, read now (not from any cache)."""
+    cursor = await conn.execute("SELECT is_active FROM advisors WHERE id = %s", (advisor_id,))
+    row = await cursor.fetchone()
+    return bool(row and row["is_active"])
+
+
+async def recently_sent(
+    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, content_sid: str, campaign_id: int, hours: float
+) -> bool:
+    """Whether this customer got this template (from another campaign or by hand) within `hours`."""
+    if hours <= 0:
+        return False
+    cursor = await conn.execute(
+        "SELECT 1 FROM messages WHERE advisor_id = %s AND conversation_id = %s AND payload ? 'content_sid' "
+        "AND payload ->> 'content_sid' = %s AND created_at > now() - make_interval(secs => %s) "
+        "AND status NOT IN ('failed', 'undelivered') "
+        "AND (payload ->> 'campaign_id') IS DISTINCT FROM %s LIMIT 1",
+        (advisor_id, conversation_id, content_sid, hours * 3600, str(campaign_id)),
+    )
+    return await cursor.fetchone() is not None
+
+
+async def campaigns_since(*, conn: Conn, advisor_id: UUID, hours: float) -> int:
+    """How many campaigns this advisor started in the last `hours`."""
+    cursor = await conn.execute(
+        "SELECT count(*) AS n FROM campaigns "
+        "WHERE advisor_id = %s AND created_at > now() - make_interval(secs => %s)",
+        (advisor_id, hours * 3600),
+    )
+    row = await cursor.fetchone()
+    return int(row["n"]) if row else 0
+
+
 async def insert_campaign_message(
     *,
     conn: Conn,
@@ -180,10 +223,14 @@ async def insert_campaign_message(
 
 
 async def refusal_of(*, conn: Conn, advisor_id: UUID, message_id: int) -> str | None:
-    """Why Twilio refused a campaign's message (`twilio <code>`), or None if it did not."""
+    """Why a campaign's message failed (`twilio <code>`, or our reason), or None if it did not."""
     cursor = await conn.execute(
-        "SELECT error_code FROM messages WHERE advisor_id = %s AND id = %s AND status = 'failed'",
+        "SELECT error_code, error_message FROM messages WHERE advisor_id = %s AND id = %s AND status = 'failed'",
         (advisor_id, message_id),
     )
     row = await cursor.fetchone()
-    return f"twilio {row['error_code'] or 'error'}" if row else None
+    if row is None:
+        return None
+    if row["error_code"] is None and row["error_message"]:
+        return str(row["error_message"])[:200]  # not Twilio's: e.g. the advisor was deactivated
+    return f"twilio {row['error_code'] or 'error'}"

@@ -222,13 +222,21 @@ async def pending_outbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUI
     return [Message.model_validate(row) for row in await cursor.fetchall()]
 
 
-async def mark_sending(*, conn: Conn, advisor_id: UUID, message_id: int) -> None:
-    """Record that a message is about to be handed to Twilio (committed before the call)."""
-    await conn.execute(
-        "UPDATE messages SET status = 'sending', updated_at = now() "
-        "WHERE advisor_id = %s AND id = %s AND status = 'pending'",
-        (advisor_id, message_id),
+async def mark_sending(*, conn: Conn, advisor_id: UUID, message_id: int) -> bool:
+    """Record that a message is about to be handed to Twilio (committed before the call).
+
+    Returns whether the advisor is active now, read in the same statement: nothing is sent from
+    a deactivated advisor's number, not a retried manual reply, not a campaign's next template.
+    """
+    cursor = await conn.execute(
+        "WITH advisor AS (SELECT coalesce(bool_or(is_active), false) AS active FROM advisors WHERE id = %s), "
+        "marked AS (UPDATE messages SET status = 'sending', updated_at = now() "
+        " WHERE advisor_id = %s AND id = %s AND status = 'pending' AND (SELECT active FROM advisor)) "
+        "SELECT active FROM advisor",
+        (advisor_id, advisor_id, message_id),
     )
+    row = await cursor.fetchone()
+    return bool(row and row["active"])
 
 
 async def mark_outbound(

@@ -63,6 +63,11 @@ async def create_campaign(request: Request, caller: Caller, campaign: CampaignIn
         advisor = await get_advisor(conn=conn, advisor_id=str(owner))
         if advisor is None or not advisor.is_active:
             raise HTTPException(404, "no such active advisor")
+        cap = runtime.settings.campaigns_per_advisor_per_day
+        if cap and await campaigns.campaigns_since(conn=conn, advisor_id=owner, hours=24) >= cap:
+            raise HTTPException(
+                429, f"at most {cap} campaigns a day per advisor (CAMPAIGNS_PER_ADVISOR_PER_DAY)"
+            )
         campaign_id = await campaigns.create_campaign(
             conn=conn,
             advisor_id=owner,
