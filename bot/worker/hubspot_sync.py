@@ -3,8 +3,10 @@
 Off unless HUBSPOT_ACCESS_TOKEN is set. A periodic job (never the answering path) pushes what
 changed since the last run through the official client (`hubspot-api-client`); HubSpot being
 slow or down fails only that job, which the queue retries, and progress is kept per
-conversation, so nothing is sent twice. A contact HubSpot refuses (deleted, invalid) keeps its
-error on `crm_sync.last_error` and does not hold up the others.
+conversation, so nothing is sent twice. A contact HubSpot refuses (deleted, invalid) is kept in
+`crm_attempts` with its error: that version of the profile is tried again only once the profile
+changes or after a backoff (10 minutes doubling to a day), and batches take the oldest attempts
+first, so refusals never hold up the others. Refused notes back off the same way.
 """
 
 from __future__ import annotations
@@ -75,13 +77,25 @@ class HubSpotSync:
                 async with pool.connection() as conn:
                     await crm_sync.mark_handover_noted(conn=conn, handover_id=handover.id)
                 counts.handover_notes += 1
+            else:
+                async with pool.connection() as conn:
+                    await crm_sync.handover_refused(conn=conn, handover_id=handover.id)
+                counts.refused += 1
         async with pool.connection() as conn:
             days = await crm_sync.days_to_note(
                 conn=conn, before=today or datetime.now(UTC).date(), limit=BATCH
             )
+        refused_days: set[Any] = set()
         for day in days:
+            if day.conversation_id in refused_days:
+                continue  # its later days wait for the same backoff
             if await self._day_note(pool, day):
                 counts.day_notes += 1
+            else:
+                refused_days.add(day.conversation_id)
+                async with pool.connection() as conn:
+                    await crm_sync.notes_refused(conn=conn, conversation_id=day.conversation_id)
+                counts.refused += 1
         return counts
 
     async def _push(self, pool: AsyncConnectionPool[Any], push: ProfilePush, counts: SyncCounts) -> None:
@@ -99,10 +113,8 @@ class HubSpotSync:
                 counts.contacts_created += 1
         except _RefusedError as refused:
             counts.refused += 1
-            async with pool.connection() as conn:
-                await crm_sync.record_error(
-                    conn=conn, conversation_id=push.conversation_id, error=str(refused)
-                )
+            async with pool.connection() as conn, conn.transaction():
+                await crm_sync.record_refusal(conn=conn, push=push, error=str(refused))
             logger.error(
                 "HubSpot refused a contact",
                 extra={"conversation": str(push.conversation_id), "error": str(refused)},

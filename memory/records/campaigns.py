@@ -225,7 +225,8 @@ async def insert_campaign_message(
 async def refusal_of(*, conn: Conn, advisor_id: UUID, message_id: int) -> str | None:
     """Why a campaign's message failed (`twilio <code>`, or our reason), or None if it did not."""
     cursor = await conn.execute(
-        "SELECT error_code, error_message FROM messages WHERE advisor_id = %s AND id = %s AND status = 'failed'",
+        "SELECT error_code, error_message FROM messages "
+        "WHERE advisor_id = %s AND id = %s AND status = 'failed'",
         (advisor_id, message_id),
     )
     row = await cursor.fetchone()

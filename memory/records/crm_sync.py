@@ -58,10 +58,14 @@ async def profiles_to_push(*, conn: Conn, create_contacts: bool, limit: int) -> 
           FROM chat_history c
           LEFT JOIN customer_profiles p ON p.conversation_id = c.conversation_id
           LEFT JOIN crm_sync s ON s.conversation_id = c.conversation_id
+          LEFT JOIN crm_attempts a ON a.conversation_id = c.conversation_id
          WHERE (c.crm_refs ? 'hubspot' OR (%s AND coalesce(p.name, c.profile_name) IS NOT NULL))
            AND (s.conversation_id IS NULL OR s.hubspot_id IS DISTINCT FROM c.crm_refs ->> 'hubspot'
                 OR s.synced_profile_at < coalesce(c.profile_updated_at, c.created_at))
-         ORDER BY c.conversation_id
+           -- a refused version waits for a change of the profile, or for its backoff
+           AND (a.conversation_id IS NULL OR a.retry_after <= now()
+                OR a.refused_profile_at < coalesce(c.profile_updated_at, c.created_at))
+         ORDER BY a.last_attempt_at NULLS FIRST, c.conversation_id
          LIMIT %s
         """,
         (create_contacts, limit),
@@ -86,6 +90,34 @@ async def record_push(*, conn: Conn, push: ProfilePush, hubspot_id: str) -> None
         """,
         (push.conversation_id, push.advisor_id, hubspot_id, push.changed_at),
     )
+    await conn.execute("DELETE FROM crm_attempts WHERE conversation_id = %s", (push.conversation_id,))
+
+
+# Backoff of a refused push or note: 10 minutes, doubling, at most a day.
+_BACKOFF = "least(interval '1 day', interval '10 minutes' * power(2, least({n}, 10)))"
+
+
+async def record_refusal(*, conn: Conn, push: ProfilePush, error: str) -> None:
+    """Remember that HubSpot refused this version of the profile (whether or not synced before)."""
+    await conn.execute(
+        f"""
+        INSERT INTO crm_attempts (conversation_id, advisor_id, refused_profile_at, last_error, retry_after)
+        VALUES (%s, %s, %s, %s, now() + {_BACKOFF.format(n="0")})
+        ON CONFLICT (conversation_id) DO UPDATE SET
+            refused_profile_at = excluded.refused_profile_at, last_error = excluded.last_error,
+            attempts = crm_attempts.attempts + 1, last_attempt_at = now(),
+            retry_after = now() + {_BACKOFF.format(n="crm_attempts.attempts")}
+        """,  # noqa: S608 - the backoff is ours
+        (push.conversation_id, push.advisor_id, push.changed_at, error[:500]),
+    )
+    await record_error(conn=conn, conversation_id=push.conversation_id, error=error)
+
+
+async def refusals(*, conn: Conn) -> int:
+    """How many conversations' contacts HubSpot refused and wait for a change or a retry."""
+    cursor = await conn.execute("SELECT count(*) AS n FROM crm_attempts")
+    row = await cursor.fetchone()
+    return int(row["n"]) if row else 0
 
 
 async def record_error(*, conn: Conn, conversation_id: UUID, error: str) -> None:
@@ -101,7 +133,8 @@ async def handovers_to_note(*, conn: Conn, limit: int) -> list[HandoverNote]:
     cursor = await conn.execute(
         "SELECT h.id, h.conversation_id, s.hubspot_id, h.reason, h.created_at FROM handovers h "
         "JOIN crm_sync s ON s.conversation_id = h.conversation_id "
-        "WHERE h.crm_noted_at IS NULL ORDER BY h.id LIMIT %s",
+        "WHERE h.crm_noted_at IS NULL AND (h.crm_retry_after IS NULL OR h.crm_retry_after <= now()) "
+        "ORDER BY h.crm_retry_after NULLS FIRST, h.id LIMIT %s",
         (limit,),
     )
     return [HandoverNote.model_validate(row) for row in await cursor.fetchall()]
@@ -110,6 +143,24 @@ async def handovers_to_note(*, conn: Conn, limit: int) -> list[HandoverNote]:
 async def mark_handover_noted(*, conn: Conn, handover_id: int) -> None:
     """The handover is on the contact now."""
     await conn.execute("UPDATE handovers SET crm_noted_at = now() WHERE id = %s", (handover_id,))
+
+
+async def handover_refused(*, conn: Conn, handover_id: int) -> None:
+    """HubSpot refused this handover's note: try again after a backoff, after the others."""
+    await conn.execute(
+        f"UPDATE handovers SET crm_attempts = crm_attempts + 1, "  # noqa: S608 - the backoff is ours
+        f"crm_retry_after = now() + {_BACKOFF.format(n='crm_attempts')} WHERE id = %s",
+        (handover_id,),
+    )
+
+
+async def notes_refused(*, conn: Conn, conversation_id: UUID) -> None:
+    """HubSpot refused a day note of this conversation: its days wait for a backoff."""
+    await conn.execute(
+        f"UPDATE crm_sync SET note_attempts = note_attempts + 1, "  # noqa: S608 - the backoff is ours
+        f"notes_retry_after = now() + {_BACKOFF.format(n='note_attempts')} WHERE conversation_id = %s",
+        (conversation_id,),
+    )
 
 
 async def days_to_note(*, conn: Conn, before: date, limit: int) -> list[DayNote]:
@@ -122,6 +173,7 @@ async def days_to_note(*, conn: Conn, before: date, limit: int) -> list[DayNote]
           JOIN messages m ON m.advisor_id = s.advisor_id AND m.conversation_id = s.conversation_id
          WHERE m.created_at >= (coalesce(s.noted_through, current_date - 1) + 1) AT TIME ZONE 'UTC'
            AND m.created_at < %s::date AT TIME ZONE 'UTC'
+           AND (s.notes_retry_after IS NULL OR s.notes_retry_after <= now())
          ORDER BY day, s.conversation_id
          LIMIT %s
         """,
@@ -144,7 +196,7 @@ async def day_transcript(*, conn: Conn, note: DayNote) -> list[tuple[datetime, s
 async def mark_day_noted(*, conn: Conn, conversation_id: UUID, day: date) -> None:
     """That day (and every one before it) is on the contact now."""
     await conn.execute(
-        "UPDATE crm_sync SET noted_through = greatest(coalesce(noted_through, %s), %s), updated_at = now() "
-        "WHERE conversation_id = %s",
+        "UPDATE crm_sync SET noted_through = greatest(coalesce(noted_through, %s), %s), updated_at = now(), "
+        "note_attempts = 0, notes_retry_after = NULL WHERE conversation_id = %s",
         (day, day, conversation_id),
     )

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from bot.settings import Settings
-from bot.worker.hubspot_sync import HubSpotSync, SyncCounts, TransientCrmError
+from bot.worker.hubspot_sync import BATCH, HubSpotSync, SyncCounts, TransientCrmError
 from tests.conftest import Db
 from tests.fakes import FakeHubSpot, start_fake_hubspot
 
@@ -118,3 +118,42 @@ def test_profiles_handovers_and_days_reach_hubspot_once_and_failures_wait_for_th
         "SELECT conversation_id::text AS id, last_error FROM crm_sync WHERE last_error IS NOT NULL"
     )
     assert errors == [{"id": linked, "last_error": "HubSpot answered 404"}]
+
+
+def test_more_refused_contacts_than_a_batch_never_stall_the_others(
+    make_settings: Callable[..., Settings], db: Db, fake_hubspot: FakeHubSpot
+) -> None:
+    """Issue 23, finding 13: 200 refusals were retried every pass and everyone after them waited."""
+    settings = make_settings(
+        hubspot_access_token="pat-test-token",
+        hubspot_create_contacts=True,
+        hubspot_api_base_url=fake_hubspot.url,
+    )
+    ana = db.add_advisor("Ana", ANA, phone="+573009990001")
+    refused_count = BATCH + 15
+    refused = db.query(
+        "INSERT INTO chat_history (advisor_id, phone_number, profile_name, crm_refs) "
+        "SELECT %s, '+5730020' || lpad(n::text, 5, '0'), 'Borrado ' || n, "
+        " jsonb_build_object('hubspot', (900000 + n)::text) "  # contacts deleted in HubSpot: 404
+        "FROM generate_series(1, %s) n RETURNING conversation_id",
+        (ana, refused_count),
+    )
+    good = [db.add_customer(ana, f"+5730099000{n:02d}", name=f"Cliente {n}", labels=[]) for n in range(5)]
+    first, second = _run(settings, db), _run(settings, db)
+    assert first.refused + second.refused == refused_count
+    assert first.contacts_created + second.contacts_created == len(good)  # nobody waits behind them
+    assert db.count("crm_attempts") == refused_count
+    before = len(fake_hubspot.requests)
+    assert _run(settings, db) == SyncCounts()  # refused versions wait for a change or their backoff
+    assert len(fake_hubspot.requests) == before
+    changed = refused[0]["conversation_id"]
+    db.query(
+        "UPDATE chat_history SET profile_name = 'Nuevo', profile_updated_at = now() "
+        "WHERE conversation_id = %s",
+        (changed,),
+    )
+    again = _run(settings, db)
+    assert again.refused == 1 and len(fake_hubspot.requests) == before + 1  # only the changed one
+    db.query("UPDATE crm_attempts SET retry_after = now() - interval '1 second'")
+    backed_off = _run(settings, db)
+    assert backed_off.refused == BATCH  # after the backoff: the oldest attempts first, one batch
