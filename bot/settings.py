@@ -122,6 +122,26 @@ class Settings(BaseSettings):
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _postgres_conninfo(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a connection string psycopg cannot parse (never echoed: it holds a password)."""
+        if value is None:
+            return value
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            parts = conninfo_to_dict(value.get_secret_value())
+        except Exception:  # noqa: BLE001 - psycopg's message quotes the string, password included
+            raise ValueError(
+                "not a PostgreSQL connection string: use postgresql://user:password@host:5432/dbname "
+                "(percent-encode special characters in the password)"
+            ) from None
+        port = str(parts.get("port") or "")
+        if port and not all(p.strip().isascii() and p.strip().isdigit() for p in port.split(",")):
+            raise ValueError("the port in the connection string is not a number")
+        return value
+
     @field_validator("event_webhook_urls")
     @classmethod
     def _http_urls_only(cls, value: str) -> str:

@@ -32,10 +32,54 @@ LAST_SEEN = (
 UPDATED = ("updatedAt", "updated_at")
 PROSPECT_FIELDS = ("nombres", "apellidos", "compania", "websiteUrl", "emailCorporativo", "rol")
 _MAX_LABELS = 50
+MAX_RECORD_DEPTH = 32
+MAX_RECORD_CHARS = 256 * 1024  # of text and numbers in one record; the console shows its free data
 
 
 class RejectedRecordError(ValueError):
-    """A record that cannot be imported; the message is the reason written to the rejects file."""
+    """A record that cannot be imported; the message is the reason written to the rejects file.
+
+    `keep` False: the record itself is too deep or too large to copy into the rejects file.
+    """
+
+    def __init__(self, reason: str, *, keep: bool = True) -> None:
+        super().__init__(reason)
+        self.keep = keep
+
+
+def check_record(key: str, value: Any) -> None:
+    """Refuse a record that is too deep, too large or holds text PostgreSQL cannot store.
+
+    Walked without recursion, and stopped as soon as a bound is passed: a record nested 5,000
+    deep or holding 50 MB must cost neither a RecursionError nor the whole import.
+    """
+    budget = MAX_RECORD_CHARS
+    stack: list[tuple[Any, int]] = [(key, 0), (value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_RECORD_DEPTH:
+            raise RejectedRecordError(f"nested deeper than {MAX_RECORD_DEPTH} levels", keep=False)
+        if isinstance(item, dict):
+            budget -= 2
+            for name, inner in item.items():
+                stack.append((name, depth + 1))
+                stack.append((inner, depth + 1))
+        elif isinstance(item, list):
+            budget -= 2
+            stack.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, str):
+            budget -= len(item)
+            if "\x00" in item:
+                raise RejectedRecordError("holds a NUL character, which PostgreSQL cannot store")
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise RejectedRecordError("holds invalid text (a lone surrogate)") from None
+        else:
+            budget -= 8
+        if budget < 0:
+            raise RejectedRecordError(f"larger than {MAX_RECORD_CHARS // 1024} KB of data", keep=False)
 
 
 def contact_from(key: str, value: Any) -> ContactImport:

@@ -24,7 +24,7 @@ from uuid import UUID
 import ijson
 
 from bot.cli.console import fail, say
-from bot.cli.import_formats import RejectedRecordError, contact_from, profile_from
+from bot.cli.import_formats import RejectedRecordError, check_record, contact_from, profile_from
 from bot.cli.lookup import Conn, advisor_named, connection
 from bot.settings import Settings
 from memory.records.imports import BatchCounts, ContactImport, ProfileImport, import_contacts, import_profiles
@@ -132,12 +132,13 @@ async def _import_file(
         for key, value in _records(source, report):
             report.records += 1
             try:
+                check_record(key, value)
                 batch.append(read(key, value))
             except RejectedRecordError as error:
                 report.rejected += 1
-                rejects.write(
-                    json.dumps({"key": key, "reason": str(error), "record": value}, default=str) + "\n"
-                )
+                kept = value if error.keep else None  # too deep or too large to copy here
+                rejected = {"key": key[:200], "reason": str(error), "record": kept}
+                rejects.write(json.dumps(rejected, default=str) + "\n")
             position = source.tell()
             if len(batch) >= BATCH or (batch and position - batch_start >= BATCH_BYTES):
                 await _write_batch(conn, write, batch, report, dry_run=dry_run)

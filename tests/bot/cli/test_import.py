@@ -270,3 +270,45 @@ def test_on_a_terminal_the_import_shows_a_progress_bar_with_counts_and_rate(db: 
     bar = shown.decode(errors="replace")
     assert "threads.json" in bar and "3,000 records" in bar and "/s" in bar and "100%" in bar
     assert "imported 3,000" in out
+
+
+def test_a_nul_a_deep_record_and_a_huge_one_are_rejected_alone_with_their_reasons(
+    db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 23, finding 14: one NUL aborted a whole import (0 of 10); deep and huge records too."""
+    db.add_advisor("Ana", "+14155238886")
+    deep = '{"x": ' * 5_000 + '"fondo"' + "}" * 5_000  # written by hand: json.dumps cannot
+    records: dict[str, object] = {f"+5730011100{n:02d}": {"userName": f"Cliente {n}"} for n in range(7)}
+    records["+573001110090"] = {"userName": "Ana\x00Mar\u00eda"}
+    records["+573001110092"] = {"userName": "Enorme", "notes": "z" * (3 * 1024 * 1024)}
+    text = json.dumps(records)
+    text = text[:-1] + ', "+573001110091": {"userName": "Profundo", "extra": ' + deep + "}}"
+    path = tmp_path / "threads.json"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = _run(db, monkeypatch, capsys, "profiles", "--advisor", "+14155238886", str(path))
+    assert code == 1 and "Traceback" not in err
+    assert "imported 7" in out and "rejected 3" in out
+    rejects = [
+        json.loads(line) for line in (tmp_path / "threads.json.rejects.jsonl").read_text().splitlines()
+    ]
+    reasons = {r["key"]: r["reason"] for r in rejects}
+    assert "NUL" in reasons["+573001110090"]
+    assert "nested deeper" in reasons["+573001110091"]
+    assert "larger than" in reasons["+573001110092"]
+    assert all(r["record"] is None for r in rejects if r["key"] != "+573001110090")
+    assert (tmp_path / "threads.json.rejects.jsonl").stat().st_size < 10_000
+
+
+def test_an_unparsable_database_url_is_one_error_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for url in (
+        "postgresql://ana:s3cr3t%zz@db.example/x",
+        "not a url s3cr3t",
+        "postgresql://a:s3cr3t@h:port/x",
+    ):
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert main(["advisors", "list"]) == 2
+        _, err = capsys.readouterr()
+        assert err.startswith("error: setting DATABASE_URL:") and len(err.strip().splitlines()) == 1
+        assert "s3cr3t" not in err
