@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     twilio_media_hosts: str = "api.twilio.com"
     media_cdn_hosts: str = "*.twiliocdn.com,s3-external-1.amazonaws.com"
     console_media_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    console_media_origin: str | None = None
     document_read_seconds: float = Field(default=20.0, gt=0, le=600)
     document_read_memory_mb: int = Field(default=512, ge=64, le=65_536)
 
@@ -117,7 +118,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_mask_phones: bool = True
 
-    @field_validator("twilio_api_base_url", "public_base_url", "openai_base_url", "hubspot_api_base_url")
+    @field_validator(
+        "twilio_api_base_url",
+        "public_base_url",
+        "openai_base_url",
+        "hubspot_api_base_url",
+        "console_media_origin",
+    )
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
@@ -140,6 +147,15 @@ class Settings(BaseSettings):
         port = str(parts.get("port") or "")
         if port and not all(p.strip().isascii() and p.strip().isdigit() for p in port.split(",")):
             raise ValueError("the port in the connection string is not a number")
+        return value
+
+    @field_validator("console_media_origin")
+    @classmethod
+    def _an_origin(cls, value: str | None) -> str | None:
+        if value and (not value.startswith(("http://", "https://")) or "/" in value.split("://", 1)[1]):
+            raise ValueError(
+                "CONSOLE_MEDIA_ORIGIN is an origin: scheme and host only, e.g. https://media.example.com"
+            )
         return value
 
     @field_validator("event_webhook_urls")

@@ -12,7 +12,10 @@ anything that runs.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,9 +72,50 @@ def media_shape(declared: str | None) -> MediaShape:
     return MediaShape("file", DOWNLOAD_TYPE, inline=False)
 
 
+TICKET_PATH = "/console/m/"
+TICKET_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class MediaTicket:
+    """What a signed link on the media origin grants: one attachment, for a few minutes."""
+
+    advisor_id: str
+    conversation_id: str
+    message_id: int
+    index: int
+
+
+def sign_ticket(ticket: MediaTicket, key: bytes, *, now: float | None = None) -> str:
+    """A link token for `ticket`, valid TICKET_SECONDS (the console's cookie key signs it)."""
+    expires = int((now if now is not None else time.time()) + TICKET_SECONDS)
+    payload = f"{ticket.advisor_id}.{ticket.conversation_id}.{ticket.message_id}.{ticket.index}.{expires}"
+    return f"{payload}.{_ticket_mac(payload, key)}"
+
+
+def read_ticket(token: str, key: bytes, *, now: float | None = None) -> MediaTicket | None:
+    """The ticket a link token grants, or None when forged, altered or expired."""
+    parts = token.split(".")
+    if len(parts) != 6 or not all(part.isascii() for part in parts):
+        return None
+    payload, mac = ".".join(parts[:5]), parts[5]
+    if not hmac.compare_digest(_ticket_mac(payload, key), mac):
+        return None
+    advisor, conversation, message, index, expires = parts[:5]
+    if not (message.isdigit() and index.isdigit() and expires.isdigit()):
+        return None
+    if int(expires) < (now if now is not None else time.time()):
+        return None
+    return MediaTicket(advisor, conversation, int(message), int(index))
+
+
+def _ticket_mac(payload: str, key: bytes) -> str:
+    return hmac.new(key, b"console-media:" + payload.encode(), hashlib.sha256).hexdigest()
+
+
 def is_media_route(path: str) -> bool:
     """Whether `path` serves customer or published media (every such answer is sandboxed)."""
-    if path.startswith("/media/"):
+    if path.startswith(("/media/", TICKET_PATH)):
         return True
     parts = path.split("/")
     # /console/c/{conversation}/media/{message}/{index}
@@ -99,6 +143,9 @@ class SandboxMedia:
                 headers = MutableHeaders(scope=message)
                 for name, value in MEDIA_SECURITY_HEADERS.items():
                     headers[name] = value
+                if scope.get("path", "").startswith(TICKET_PATH):
+                    # the media origin is another site than the console: its pages embed these
+                    headers["Cross-Origin-Resource-Policy"] = "cross-origin"
             await send(message)
 
         await self.app(scope, receive, sandboxed)

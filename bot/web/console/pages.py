@@ -26,7 +26,7 @@ from bot.web.console.guard import (
     Viewer,
     runtime_of,
 )
-from bot.web.console.media_policy import media_shape
+from bot.web.console.media_policy import TICKET_PATH, MediaTicket, media_shape, read_ticket, sign_ticket
 from bot.web.console.rendering import render
 from bot.web.conversation_switches import switch_ai, switch_audio
 from memory.records import inbox, listing, profiles
@@ -250,19 +250,55 @@ async def media(
     The browser cannot fetch Twilio's media itself (it needs the account's credentials); the
     fetch goes through the same host policy as the worker's. What is served inline, and as what
     type, is decided by `media_shape` from the type the page drew it by (the webhook's), never
-    from the media server's answer; `SandboxMedia` adds the sandbox to every answer here.
+    from the media server's answer; `SandboxMedia` adds the sandbox to every answer here. With
+    CONSOLE_MEDIA_ORIGIN set, the answer is a redirect to a signed, short-lived link there.
     """
     runtime = runtime_of(request)
     async with runtime.pool.connection() as conn:
         conversation = await _visible(conn, who, conversation_id)
+    origin = runtime.settings.console_media_origin
+    if origin:
+        ticket = MediaTicket(
+            str(conversation.advisor_id), str(conversation.conversation_id), message_id, index
+        )
+        return RedirectResponse(f"{origin}{TICKET_PATH}{sign_ticket(ticket, runtime.console_key)}", 302)
+    return await _serve_media(
+        request, conversation.advisor_id, conversation.conversation_id, message_id, index
+    )
+
+
+@router.get("/m/{token}", name="console_media_ticket")
+async def media_by_ticket(request: Request, token: str) -> Response:
+    """Customer media on CONSOLE_MEDIA_ORIGIN, by a signed link the console's media route made.
+
+    No session cookie reaches this origin; the link is the permission, for a few minutes, and
+    only on that origin (never on the console's own, whose cookies a document could read).
+    """
+    runtime = runtime_of(request)
+    origin = runtime.settings.console_media_origin
+    ticket = read_ticket(token, runtime.console_key)
+    if not origin or ticket is None or f"{request.url.scheme}://{request.url.netloc}" != origin:
+        raise HTTPException(404, "not found")
+    try:
+        advisor_id, conversation_id = UUID(ticket.advisor_id), UUID(ticket.conversation_id)
+    except ValueError:
+        raise HTTPException(404, "not found") from None
+    return await _serve_media(request, advisor_id, conversation_id, ticket.message_id, ticket.index)
+
+
+async def _serve_media(
+    request: Request, advisor_id: UUID, conversation_id: UUID, message_id: int, index: int
+) -> Response:
+    runtime = runtime_of(request)
+    async with runtime.pool.connection() as conn:
         cursor = await conn.execute(
             "SELECT media FROM messages WHERE advisor_id = %s AND conversation_id = %s AND id = %s",
-            (conversation.advisor_id, conversation.conversation_id, message_id),
+            (advisor_id, conversation_id, message_id),
         )
         row = await cursor.fetchone()
     items = (row["media"] if row else None) or []
     if not 0 <= index < len(items):
-        raise HTTPException(404, who.t("error.not_found"))
+        raise HTTPException(404, "not found")
     url = str(items[index].get("url") or "")
     own = f"{runtime.settings.public_base_url or ''}{MEDIA_PATH}/"
     if runtime.settings.public_base_url and url.startswith(own):
@@ -272,7 +308,7 @@ async def media(
     async def download(sink: Callable[[bytes], object]) -> object:
         return await download_media(url, settings=runtime.settings, sink=sink)
 
-    key = f"{conversation.advisor_id}/{conversation.conversation_id}/{message_id}/{index}"
+    key = f"{advisor_id}/{conversation_id}/{message_id}/{index}"
     try:
         path, release = await runtime.media_cache.open(key, download)
     except MediaError as error:

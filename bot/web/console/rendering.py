@@ -26,9 +26,16 @@ SHOWN_TIMEZONE = timezone(timedelta(hours=-5), "COT")
 # Only this server's scripts run on a console page (an injected <script> would not); inline
 # styles are allowed for the dashboard's colour swatches and htmx's indicator style.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "default-src 'self'; img-src 'self' data:{media}; media-src 'self'{media}; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+
+def content_security_policy(media_origin: str | None) -> str:
+    """The console's policy; pictures and players may also load from CONSOLE_MEDIA_ORIGIN."""
+    return CONTENT_SECURITY_POLICY.format(media=f" {media_origin}" if media_origin else "")
+
+
 _TICKS = {"sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!", "undelivered": "!"}
 
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -47,6 +54,11 @@ def when(moment: datetime | None) -> str:
 def ticks(status: str) -> str:
     """WhatsApp-like delivery marks; pending and queued show a circle."""
     return _TICKS.get(status, "○")
+
+
+def _media_origin(request: Request) -> str | None:
+    runtime = getattr(request.state, "runtime", None)
+    return runtime.settings.console_media_origin if runtime is not None else None
 
 
 def render(
@@ -71,5 +83,8 @@ def render(
             **context,
         },
         status_code=status_code,
-        headers={"Cache-Control": "no-store", "Content-Security-Policy": CONTENT_SECURITY_POLICY},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": content_security_policy(_media_origin(request)),
+        },
     )

@@ -217,11 +217,9 @@ def test_a_separate_worker_process_answers_what_a_web_only_server_accepted(
     assert fake_twilio.bodies_to("+573001112233") == ["Respuesta a: Hola"]
 
 
-def test_supabase_public_roles_cannot_read_chat_history(
-    cli_env: Path, fresh_database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """As on Supabase: anon/authenticated get default privileges on new tables; upgrade takes them away."""
-    fresh = Db(fresh_database)
+def _like_supabase(url: str) -> Db:
+    """The database as Supabase makes it: anon and authenticated get every new table by default."""
+    fresh = Db(url)
     fresh.query(
         "DO $$ BEGIN "
         "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon; END IF; "
@@ -230,6 +228,14 @@ def test_supabase_public_roles_cannot_read_chat_history(
     )
     fresh.query("GRANT USAGE ON SCHEMA public TO anon, authenticated")
     fresh.query("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated")
+    return fresh
+
+
+def test_supabase_public_roles_cannot_read_chat_history(
+    cli_env: Path, fresh_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on Supabase: anon/authenticated get default privileges on new tables; upgrade takes them away."""
+    _like_supabase(fresh_database)
     monkeypatch.setenv("DATABASE_URL", fresh_database)
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "seed"]) == 0
@@ -358,17 +364,9 @@ def test_every_table_is_locked_down_after_start_up_with_every_optional_feature_o
     fresh_database: str, make_settings: Callable[..., Settings]
 ) -> None:
     """Issue 23, finding 5: tables made at start (embeddings) are locked down like the others."""
-    fresh = Db(fresh_database)
-    if not fresh.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"):
+    if not Db(fresh_database).query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"):
         pytest.skip("this PostgreSQL has no pgvector (the embedded default has it)")
-    fresh.query(
-        "DO $$ BEGIN "
-        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon; END IF; "
-        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') "
-        "THEN CREATE ROLE authenticated; END IF; END $$"
-    )
-    fresh.query("GRANT USAGE ON SCHEMA public TO anon, authenticated")
-    fresh.query("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated")
+    fresh = _like_supabase(fresh_database)
     settings = make_settings(database_url=fresh_database, openai_embedding_model="fake-embedding")
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").status_code == 200

@@ -27,6 +27,12 @@ def fake_hubspot() -> Iterator[FakeHubSpot]:
     fake.server.close()
 
 
+def _hubspot_settings(make_settings: Callable[..., Settings], fake: FakeHubSpot) -> Settings:
+    return make_settings(
+        hubspot_access_token="pat-test-token", hubspot_create_contacts=True, hubspot_api_base_url=fake.url
+    )
+
+
 def _run(settings: Settings, db: Db, *, today: datetime | None = None) -> SyncCounts:
     async def run() -> SyncCounts:
         async with AsyncConnectionPool(
@@ -40,11 +46,7 @@ def _run(settings: Settings, db: Db, *, today: datetime | None = None) -> SyncCo
 def test_profiles_handovers_and_days_reach_hubspot_once_and_failures_wait_for_the_next_run(
     make_settings: Callable[..., Settings], db: Db, fake_hubspot: FakeHubSpot
 ) -> None:
-    settings = make_settings(
-        hubspot_access_token="pat-test-token",
-        hubspot_create_contacts=True,
-        hubspot_api_base_url=fake_hubspot.url,
-    )
+    settings = _hubspot_settings(make_settings, fake_hubspot)
     ana = db.add_advisor("Ana", ANA, phone="+573009990001")
     fake_hubspot.contacts["1000"] = {"firstname": "Old"}
     linked = db.add_customer(ana, "+573001000001", name="Camila Restrepo", labels=["vip", "apartamento"])
@@ -124,11 +126,7 @@ def test_more_refused_contacts_than_a_batch_never_stall_the_others(
     make_settings: Callable[..., Settings], db: Db, fake_hubspot: FakeHubSpot
 ) -> None:
     """Issue 23, finding 13: 200 refusals were retried every pass and everyone after them waited."""
-    settings = make_settings(
-        hubspot_access_token="pat-test-token",
-        hubspot_create_contacts=True,
-        hubspot_api_base_url=fake_hubspot.url,
-    )
+    settings = _hubspot_settings(make_settings, fake_hubspot)
     ana = db.add_advisor("Ana", ANA, phone="+573009990001")
     refused_count = BATCH + 15
     refused = db.query(
@@ -157,3 +155,33 @@ def test_more_refused_contacts_than_a_batch_never_stall_the_others(
     db.query("UPDATE crm_attempts SET retry_after = now() - interval '1 second'")
     backed_off = _run(settings, db)
     assert backed_off.refused == BATCH  # after the backoff: the oldest attempts first, one batch
+
+
+def test_refused_handover_and_day_notes_back_off_instead_of_coming_first_every_pass(
+    make_settings: Callable[..., Settings], db: Db, fake_hubspot: FakeHubSpot
+) -> None:
+    """Issue 23, finding 13: the same for hand-over and day notes."""
+    settings = _hubspot_settings(make_settings, fake_hubspot)
+    ana = db.add_advisor("Ana", ANA, phone="+573009990001")
+    linked = db.add_customer(ana, "+573001000001", name="Camila Restrepo", labels=[])
+    assert _run(settings, db).contacts_created == 1  # synced: notes may follow
+    db.query(
+        "INSERT INTO handovers (advisor_id, conversation_id, reason) VALUES (%s, %s, 'quiere negociar')",
+        (ana, linked),
+    )
+    db.query(
+        "INSERT INTO messages (advisor_id, conversation_id, direction, author, body, status)"
+        " VALUES (%s, %s, 'inbound', 'customer', 'Hola', 'answered')",
+        (ana, linked),
+    )
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    fake_hubspot.failures = [400, 400]  # HubSpot refuses both notes
+    refused = _run(settings, db, today=tomorrow)
+    assert refused.refused == 2 and (refused.handover_notes, refused.day_notes) == (0, 0)
+    before = len(fake_hubspot.requests)
+    assert _run(settings, db, today=tomorrow) == SyncCounts()  # backing off: nothing asked
+    assert len(fake_hubspot.requests) == before
+    db.query("UPDATE handovers SET crm_retry_after = now() - interval '1 second'")
+    db.query("UPDATE crm_sync SET notes_retry_after = now() - interval '1 second'")
+    later = _run(settings, db, today=tomorrow)
+    assert (later.handover_notes, later.day_notes, later.refused) == (1, 1, 0)

@@ -18,6 +18,14 @@ ADMIN = "admin-token-for-knowledge-limits"
 ANA = "+14155238886"
 
 
+def _upload(base: str, source: str, data: bytes, advisor_id: str) -> httpx.Response:
+    """A document posted to the API as the admin, as its bytes."""
+    document = {"source": source, "content_base64": base64.b64encode(data).decode(), "advisor_id": advisor_id}
+    return httpx.post(
+        f"{base}/api/knowledge", json=document, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60
+    )
+
+
 def test_webhooks_stay_fast_while_a_pdf_bomb_is_refused_within_the_limits(
     db: Db, make_settings: Callable[..., Settings]
 ) -> None:
@@ -27,21 +35,11 @@ def test_webhooks_stay_fast_while_a_pdf_bomb_is_refused_within_the_limits(
     settings = make_settings(public_base_url=base, admin_token=ADMIN, document_read_seconds=2)
     bomb = pdf_bomb(8 * 1024 * 1024)  # about 10 s of pypdf on this kind of machine
     assert len(bomb) < 64 * 1024
-    headers = {"Authorization": f"Bearer {ADMIN}"}
     upload: dict[str, httpx.Response] = {}
     with LiveServer(settings, port):
 
         def send_bomb() -> None:
-            upload["answer"] = httpx.post(
-                f"{base}/api/knowledge",
-                json={
-                    "source": "bomba.pdf",
-                    "content_base64": base64.b64encode(bomb).decode(),
-                    "advisor_id": ana,
-                },
-                headers=headers,
-                timeout=60,
-            )
+            upload["answer"] = _upload(base, "bomba.pdf", bomb, ana)
 
         uploading = threading.Thread(target=send_bomb)
         started = time.monotonic()
@@ -66,15 +64,6 @@ def test_webhooks_stay_fast_while_a_pdf_bomb_is_refused_within_the_limits(
         assert db.count("knowledge_documents") == 0
 
         brochure = pdf_with_text([["Apartamento de dos habitaciones: 250 millones."]])
-        stored = httpx.post(
-            f"{base}/api/knowledge",
-            json={
-                "source": "folleto.pdf",
-                "content_base64": base64.b64encode(brochure).decode(),
-                "advisor_id": ana,
-            },
-            headers=headers,
-            timeout=60,
-        )
+        stored = _upload(base, "folleto.pdf", brochure, ana)
         assert stored.status_code == 201 and stored.json()["passages"] == 1
         assert "250 millones" in db.query("SELECT body FROM knowledge_passages")[0]["body"]

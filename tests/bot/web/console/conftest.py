@@ -7,6 +7,7 @@ it through its own driver, so no browser is downloaded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -126,15 +127,30 @@ class Console:
         page.wait_for_url(f"{self.base}/console")
 
 
+@contextlib.contextmanager
+def served_console(
+    db: Db,
+    make_settings: Callable[..., Settings],
+    fake_twilio: FakeTwilio,
+    database_url: str,
+    *,
+    port: int | None = None,
+    **overrides: Any,
+) -> Iterator[Console]:
+    """The whole app on a loopback port with these settings, as the console's tests drive it."""
+    port = port or free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = make_settings(public_base_url=base, admin_token=ADMIN, **overrides)
+    with LiveServer(settings, port):
+        yield Console(base=base, db=db, database_url=database_url, twilio=fake_twilio, settings=settings)
+
+
 @pytest.fixture
 def console(
     db: Db, make_settings: Callable[..., Settings], fake_twilio: FakeTwilio, database_url: str
 ) -> Iterator[Console]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = make_settings(public_base_url=base, admin_token=ADMIN)
-    with LiveServer(settings, port):
-        yield Console(base=base, db=db, database_url=database_url, twilio=fake_twilio, settings=settings)
+    with served_console(db, make_settings, fake_twilio, database_url) as served:
+        yield served
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.settings import Settings
 from bot.web.live import ChangePoll, ConsoleHub, stream
-from tests.bot.web.console.conftest import ADMIN, Console
+from tests.bot.web.console.conftest import Console, served_console
 from tests.conftest import Db
 from tests.fakes import FakeTwilio
-from tests.live import LiveServer, free_port
 
 ANA, BRUNO, CUSTOMER = "+14155238886", "+14155238887", "+573001112233"
 
@@ -148,13 +147,15 @@ def tight_console(
     db: Db, make_settings: Callable[..., Settings], fake_twilio: FakeTwilio, database_url: str
 ) -> Iterator[Console]:
     """The console with a per-address cap below the per-session stream cap."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = make_settings(
-        public_base_url=base, admin_token=ADMIN, max_connections_per_client=4, console_streams_per_session=6
-    )
-    with LiveServer(settings, port):
-        yield Console(base=base, db=db, database_url=database_url, twilio=fake_twilio, settings=settings)
+    with served_console(
+        db,
+        make_settings,
+        fake_twilio,
+        database_url,
+        max_connections_per_client=4,
+        console_streams_per_session=6,
+    ) as served:
+        yield served
 
 
 def test_open_tabs_never_lock_their_address_out(tight_console: Console, page: Page) -> None:

@@ -11,10 +11,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bot.settings import Settings
-from tests.bot.web.console.conftest import ADMIN, Console
+from tests.bot.web.console.conftest import Console, served_console
 from tests.conftest import ACCOUNT_SID, VOICE_NOTE, Db, settle, wait_for
 from tests.fakes import FakeMediaHost, FakeOpenAI, FakeTwilio
-from tests.live import LiveServer, free_port
+from tests.live import free_port
 
 ANA, CUSTOMER = "+14155238886", "+573001112233"
 
@@ -27,11 +27,8 @@ def console(
     twilio_media: dict[str, str],
     database_url: str,
 ) -> Iterator[Console]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = make_settings(public_base_url=base, admin_token=ADMIN, **twilio_media)
-    with LiveServer(settings, port):
-        yield Console(base=base, db=db, database_url=database_url, twilio=fake_twilio, settings=settings)
+    with served_console(db, make_settings, fake_twilio, database_url, **twilio_media) as served:
+        yield served
 
 
 def test_a_voice_note_plays_from_the_console_with_its_transcript(
@@ -176,3 +173,87 @@ def test_the_media_proxy_streams_from_a_bounded_cache_and_honours_range(
         assert httpx.get(source, cookies=cookies, timeout=10).content == video
     fetched = sum(1 for r in media_host.requests if "MEvideo" in (r["path"] or "")) - fetched_before
     assert fetched <= 1  # the page's own player may have been the first view
+
+
+def _png(width: int = 4, height: int = 3) -> bytes:
+    """A real (tiny, red) PNG, written byte by byte."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def split_console(
+    db: Db,
+    make_settings: Callable[..., Settings],
+    fake_twilio: FakeTwilio,
+    twilio_media: dict[str, str],
+    database_url: str,
+) -> Iterator[Console]:
+    """The console on 127.0.0.1, its customer media on another origin (localhost) of the same server."""
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    with served_console(
+        db, make_settings, fake_twilio, database_url, port=port, console_media_origin=origin, **twilio_media
+    ) as served:
+        yield served
+
+
+def test_with_a_media_origin_customer_media_never_opens_on_the_consoles_origin(
+    split_console: Console, page: Page, media_host: FakeMediaHost
+) -> None:
+    """Issue 23, finding 1 (better still): media served from a separate origin by signed links."""
+    console = split_console
+    ana = console.db.add_advisor("Ana", ANA)
+    media_host.files["MEpng"] = (_png(), "image/png")
+    media_host.files["MEsvg"] = (_attack_svg(media_host.url + "stolen-"), "image/svg+xml")
+    for customer, (media, declared) in {
+        "+573001110001": ("MEpng", "image/png"),
+        "+573001110002": ("MEsvg", "image/svg+xml"),
+    }.items():
+        url = (
+            f"{console.twilio.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{customer[1:]}/Media/{media}"
+        )
+        console.inbound(ANA, customer, "", NumMedia="1", MediaContentType0=declared, MediaUrl0=url)
+    settle(console.db)
+    console.sign_in(page, ana)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    rows = console.db.query("SELECT conversation_id, phone_number FROM chat_history ORDER BY phone_number")
+    page.goto(f"{console.base}/console/c/{rows[0]['conversation_id']}")
+    picture = page.locator("[data-testid=message][data-author=customer] img")
+    source = picture.get_attribute("src")
+    assert source and source.startswith(console.base)
+    moved = httpx.get(source, cookies=cookies, timeout=10, follow_redirects=False)
+    assert moved.status_code == 302
+    ticket = moved.headers["location"]
+    assert ticket.startswith(console.settings.console_media_origin + "/console/m/")
+    served = httpx.get(ticket, timeout=10)  # no cookie: the signed link is the permission
+    assert served.status_code == 200 and served.content == _png(), served.text[:300]
+    # The page draws it from there. Polled from Python: Playwright's in-page polling evaluates a
+    # string, which the console's CSP forbids.
+    wait_for(lambda: picture.evaluate("img => img.complete && img.naturalWidth") == 4, what="the picture")
+    assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    on_console_origin = ticket.replace(console.settings.console_media_origin, console.base)
+    assert httpx.get(on_console_origin, timeout=10).status_code == 404  # never on the console's origin
+    tampered = ticket[:-1] + ("0" if ticket[-1] != "0" else "1")
+    assert httpx.get(tampered, timeout=10).status_code == 404
+    other = httpx.get(ticket.replace("/console/m/", "/console/m/x"), timeout=10)
+    assert other.status_code == 404
+    page.goto(f"{console.base}/console/c/{rows[1]['conversation_id']}")
+    link = page.locator("[data-testid=message][data-author=customer]").get_by_test_id("media-file")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.url.startswith(console.settings.console_media_origin)
+    time.sleep(1)
+    assert not [r for r in media_host.requests if "stolen-" in (r["path"] or "")]
