@@ -21,6 +21,7 @@ PARTS = [
     "cost",
     "voice_latency",
     "console",
+    "hostile_input",
 ]
 
 
