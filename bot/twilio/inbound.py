@@ -82,3 +82,14 @@ def is_audio(item: Mapping[str, Any]) -> bool:
 def is_image(item: Mapping[str, Any]) -> bool:
     """Whether a media item is a picture."""
     return str(item.get("content_type") or "").lower().startswith("image/")
+
+
+# What vision models read (OpenAI: PNG, JPEG, WebP, GIF). A customer's SVG, HEIC or TIFF is only
+# told of: sent as image input it made the model refuse the whole request (the away message).
+MODEL_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def model_image_type(declared: object) -> str | None:
+    """The type to give the model a picture as, or None when it cannot read that kind."""
+    kind = str(declared or "").split(";", 1)[0].strip().lower()
+    return kind if kind in MODEL_IMAGE_TYPES else None

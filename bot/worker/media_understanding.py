@@ -7,7 +7,7 @@ import logging
 import time
 
 from advisors.models import Advisor
-from bot.twilio.inbound import is_audio, is_image
+from bot.twilio.inbound import is_audio, is_image, model_image_type
 from bot.twilio.media_fetch import MediaError, fetch_media
 from bot.worker.parts import WorkerParts
 from memory.records import messages as message_records
@@ -69,8 +69,8 @@ async def images_for_model(
     found: dict[int, list[str]] = {}
     for message in inbound:
         for item in message.media:
-            if not is_image(item):
-                continue
+            if not is_image(item) or model_image_type(item.get("content_type")) is None:
+                continue  # not a picture, or one the model cannot read: the agent is told of it
             try:
                 media = await fetch_media(str(item.get("url")), settings=settings)
             except Exception as error:  # noqa: BLE001 - any failure is recorded and told, never fatal
@@ -92,7 +92,9 @@ async def images_for_model(
                 continue
             if len(media.data) > settings.max_image_bytes:
                 continue
-            content_type = media.content_type or str(item.get("content_type") or "image/jpeg")
+            if media.content_type and model_image_type(media.content_type) is None:
+                continue  # announced as a picture, served as something the model cannot read
+            content_type = model_image_type(media.content_type) or model_image_type(item.get("content_type"))
             encoded = base64.b64encode(media.data).decode()
             found.setdefault(message.id, []).append(f"data:{content_type};base64,{encoded}")
     return found

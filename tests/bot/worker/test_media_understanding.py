@@ -253,3 +253,22 @@ def test_a_message_that_keeps_failing_is_given_up_after_the_bound_and_the_next_i
         "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing', 'failed')"
     )[0]["n"]
     assert jobs == 0
+
+
+def test_a_picture_the_model_cannot_read_is_told_of_not_sent(
+    voice_settings: Callable[..., Settings],
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    media_host: FakeMediaHost,
+) -> None:
+    """A customer's SVG sent as image input made the model refuse the turn (the away message)."""
+    media_host.files["IMG1"] = (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml")
+    db.add_advisor("Ana", ADVISOR)
+    form = _image_form(fake_twilio, "¿Qué opinan?")
+    form["MediaContentType0"] = "image/svg+xml"
+    with TestClient(create_app(voice_settings(openai_image_input="on"))) as client:
+        _voice_round(client, db, fake_twilio, form)
+    content = fake_openai.requests[-1]["messages"][-1]["content"]
+    assert content == "¿Qué opinan?\n[El cliente envió 1 imagen(es)]"  # told of it, nothing attached
+    assert db.query("SELECT author FROM messages WHERE direction = 'outbound'")[0]["author"] == "ai"
