@@ -6,6 +6,7 @@ import hashlib
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,15 @@ TWILIO_DEFAULT_API_BASE_URL = "https://api.twilio.com"
 # Model families that read images; OPENAI_IMAGE_INPUT=on|off overrides the guess.
 _VISION_MODELS = re.compile(r"gpt-4o|gpt-4\.1|gpt-4-turbo|gpt-5|vision|llava|gemma-3|qwen.*vl", re.IGNORECASE)
 _PLACEHOLDER_MARKERS = ("changeme", "your_", "xxxx", "<")
+
+
+def strip_pgbouncer_flag(url: str) -> str:
+    """Drop the Prisma-style `pgbouncer=true` flag that libpq would reject as unknown."""
+    parsed = urlparse(url)
+    if "pgbouncer" not in parsed.query.lower():
+        return url
+    kept = [part for part in parsed.query.split("&") if not part.lower().startswith("pgbouncer=")]
+    return parsed._replace(query="&".join(kept)).geturl()
 
 
 class Settings(BaseSettings):
@@ -138,7 +148,7 @@ class Settings(BaseSettings):
         from psycopg.conninfo import conninfo_to_dict
 
         try:
-            parts = conninfo_to_dict(value.get_secret_value())
+            parts = conninfo_to_dict(strip_pgbouncer_flag(value.get_secret_value()))
         except Exception:  # noqa: BLE001 - psycopg's message quotes the string, password included
             raise ValueError(
                 "not a PostgreSQL connection string: use postgresql://user:password@host:5432/dbname "

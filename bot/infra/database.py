@@ -17,7 +17,7 @@ import psycopg_pool
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from bot.settings import Settings
+from bot.settings import Settings, strip_pgbouncer_flag
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +60,11 @@ def uses_transaction_pooler(url: str) -> bool:
     return flagged or port == SUPABASE_TRANSACTION_POOLER_PORT
 
 
-def _strip_pgbouncer_flag(url: str) -> str:
-    """Drop the Prisma-style `pgbouncer=true` flag that libpq would reject as unknown."""
-    parsed = urlparse(url)
-    if "pgbouncer" not in parsed.query.lower():
-        return url
-    kept = [part for part in parsed.query.split("&") if not part.lower().startswith("pgbouncer=")]
-    return parsed._replace(query="&".join(kept)).geturl()
-
-
 def resolve_database(settings: Settings) -> Database:
     """Return the database to use, starting the embedded PostgreSQL when no URL is configured."""
     if settings.database_url is not None:
         url = settings.database_url.get_secret_value()
-        return Database(conninfo=_strip_pgbouncer_flag(url), transaction_pooler=uses_transaction_pooler(url))
+        return Database(conninfo=strip_pgbouncer_flag(url), transaction_pooler=uses_transaction_pooler(url))
     if settings.environment == "production":
         # A deploy's disk is thrown away: conversations and AI memory would vanish with it.
         raise DatabaseSettingError(
