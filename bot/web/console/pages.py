@@ -84,7 +84,9 @@ async def inbox_page(
         advisor_names=names,
         advisor_filter=advisor,
         more_url=more_url,
-        refresh_url="/console?" + urlencode({**query, "limit": limit}),
+        # The filters come from the form itself (hx-include): a refresh never brings back a list
+        # of filters the advisor has just changed.
+        refresh_url="/console?" + urlencode({"limit": limit}),
     )
 
 
