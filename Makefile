@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench clean browser eval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ browser:
 	  { APT="apt-get"; [ "$$(id -u)" = 0 ] || APT="sudo apt-get"; \
 	    $$APT update -qq && DEBIAN_FRONTEND=noninteractive $$APT install -y -qq chromium >/dev/null; } || \
 	  { echo "install Debian's chromium package (apt-get install chromium) for the console's tests"; exit 1; }
+
+## The evaluation suite against the configured model (OPENAI_*; ARGS="--base-url … --model …").
+eval: $(VENV)/.installed
+	$(BIN)/advisor-bot eval $(ARGS)
 
 ## ruff, formatting, mypy --strict, and the architecture's import contracts (docs/architecture.md).
 lint: $(VENV)/.installed

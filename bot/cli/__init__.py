@@ -117,6 +117,30 @@ def _parser() -> argparse.ArgumentParser:
             "--dry-run", action="store_true", help="read and check everything, report, write nothing"
         )
 
+    evaluation = commands.add_parser(
+        "eval", help="run scenario conversations through the real server against a model, and score them"
+    )
+    evaluation.add_argument(
+        "--scenarios", type=Path, help="a scenario file or folder (default: the shipped set)"
+    )
+    evaluation.add_argument("--model", help="the model to evaluate (default: OPENAI_MODEL)")
+    evaluation.add_argument(
+        "--base-url", help="an OpenAI-compatible server (default: OPENAI_BASE_URL, else OpenAI)"
+    )
+    evaluation.add_argument(
+        "--only", action="append", default=[], metavar="TAG", help="only scenarios with this tag"
+    )
+    evaluation.add_argument("--report", type=Path, metavar="PATH.json", help="write the JSON report here")
+    evaluation.add_argument(
+        "--fail-under", type=_share, metavar="SCORE", help="exit 1 below this score (0–1)"
+    )
+    evaluation.add_argument(
+        "--repeat", type=_positive, default=1, metavar="N", help="run each scenario N times"
+    )
+    evaluation.add_argument(
+        "--database-url", help="make the run's temporary database on this server (default: embedded)"
+    )
+
     customers = commands.add_parser("customers", help="customer records")
     customer_commands = customers.add_subparsers(dest="customers_command", required=True, metavar="COMMAND")
     erase = customer_commands.add_parser(
@@ -153,6 +177,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a reply")
     return parser
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError("a score is between 0 and 1")
+    return share
+
+
+def _positive(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
 
 
 def _default_port() -> int:
@@ -229,6 +269,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(importing.import_mappings(settings, args.file, dry_run=args.dry_run))
         return asyncio.run(
             importing.import_profiles_files(settings, args.advisor, args.files, dry_run=args.dry_run)
+        )
+    if args.command == "eval":
+        from bot.cli.evaluation import evaluate
+
+        return evaluate(
+            settings,
+            scenarios_path=args.scenarios,
+            model=args.model,
+            base_url=args.base_url,
+            only=args.only,
+            report_path=args.report,
+            fail_under=args.fail_under,
+            repeat=args.repeat,
+            database_url=args.database_url,
         )
     if args.command == "customers":
         from bot.cli import customers

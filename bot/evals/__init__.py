@@ -1,0 +1,1 @@
+"""The evaluation suite: scenario conversations through the real server, scored by deterministic checks."""

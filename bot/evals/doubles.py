@@ -1,0 +1,181 @@
+"""Owns the evaluation's two loopback servers: a Twilio double and a recording model proxy.
+
+The server under evaluation is the real one, so it talks HTTP to Twilio and to the model with
+their real client libraries. The Twilio double accepts every send and records it (nothing
+reaches WhatsApp). The proxy forwards every model call to the chosen OpenAI-compatible server
+unchanged and keeps what came back: the tool calls the agent made and the tokens it used,
+which the server itself does not expose per conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One chat completion the agent asked for, and what the model answered."""
+
+    at: float
+    tool_calls: list[tuple[str, dict[str, Any]]]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class Recorder:
+    """What the doubles saw, appended from their threads."""
+
+    calls: list[ModelCall] = field(default_factory=list)
+    sent: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def calls_since(self, moment: float) -> list[ModelCall]:
+        """The model calls made after `moment` (time.monotonic)."""
+        with self.lock:
+            return [call for call in self.calls if call.at >= moment]
+
+
+class _Quiet(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's naming
+        return
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _LoopbackServer:
+    """A threaded HTTP server on a free loopback port, stopped by `close`."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: object) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._server.owner = owner  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class TwilioDouble(_LoopbackServer):
+    """Twilio's Messages endpoint: every send accepted (201) and recorded, nothing delivered."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(_TwilioHandler, recorder)
+
+
+class _TwilioHandler(_Quiet):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        recorder: Recorder = self.server.owner  # type: ignore[attr-defined]
+        parts = urlparse(self.path).path.strip("/").split("/")
+        if len(parts) != 4 or parts[3] != "Messages.json":
+            self._answer(404, b'{"code": 20404, "message": "not found", "status": 404}')
+            return
+        form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
+        sid = "SM" + uuid.uuid4().hex
+        with recorder.lock:
+            recorder.sent.append(
+                {"from": form.get("From", ""), "to": form.get("To", ""), "body": form.get("Body", "")}
+            )
+        answer = {
+            "sid": sid,
+            "status": "queued",
+            "account_sid": parts[2],
+            "from": form.get("From"),
+            "to": form.get("To"),
+            "body": form.get("Body"),
+            "num_segments": "1",
+            "direction": "outbound-api",
+        }
+        self._answer(201, json.dumps(answer).encode())
+
+    def do_GET(self) -> None:  # noqa: N802 - the retry's look at sent messages: nothing was lost
+        self._answer(200, b'{"messages": [], "next_page_uri": null, "page": 0, "page_size": 50}')
+
+
+class ModelProxy(_LoopbackServer):
+    """Forwards `/v1/*` to `upstream` (with `api_key`), recording chat completions' tool calls and usage."""
+
+    def __init__(self, recorder: Recorder, *, upstream: str, api_key: str | None, timeout: float) -> None:
+        super().__init__(_ProxyHandler, self)
+        self.recorder = recorder
+        self.upstream = upstream.rstrip("/")
+        self.api_key = api_key
+        self.client = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        """Stop serving and close the connections to the model server."""
+        super().close()
+        self.client.close()
+
+
+class _ProxyHandler(_Quiet):
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        proxy: ModelProxy = self.server.owner  # type: ignore[attr-defined]
+        path = urlparse(self.path).path
+        suffix = path.removeprefix("/v1")
+        headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
+        if proxy.api_key:
+            headers["Authorization"] = f"Bearer {proxy.api_key}"
+        body = self._body()
+        try:
+            response = proxy.client.post(proxy.upstream + suffix, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            message = json.dumps({"error": {"message": f"model unreachable: {type(error).__name__}"}})
+            self._answer(502, message.encode())
+            return
+        if suffix == "/chat/completions" and response.status_code == 200:
+            _record(proxy.recorder, response.content)
+        self._answer(
+            response.status_code, response.content, response.headers.get("content-type", "application/json")
+        )
+
+
+def _record(recorder: Recorder, content: bytes) -> None:
+    try:
+        answer = json.loads(content)
+    except ValueError:
+        return
+    tool_calls: list[tuple[str, dict[str, Any]]] = []
+    for choice in answer.get("choices") or []:
+        for call in (choice.get("message") or {}).get("tool_calls") or []:
+            function = call.get("function") or {}
+            try:
+                arguments = json.loads(function.get("arguments") or "{}")
+            except ValueError:
+                arguments = {"_unparsed": function.get("arguments")}
+            tool_calls.append((str(function.get("name")), arguments if isinstance(arguments, dict) else {}))
+    usage = answer.get("usage") or {}
+    call = ModelCall(
+        at=time.monotonic(),
+        tool_calls=tool_calls,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+    with recorder.lock:
+        recorder.calls.append(call)
