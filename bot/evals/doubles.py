@@ -4,7 +4,8 @@ The server under evaluation is the real one, so it talks HTTP to Twilio and to t
 their real client libraries. The Twilio double accepts every send and records it (nothing
 reaches WhatsApp). The proxy forwards every model call to the chosen OpenAI-compatible server
 unchanged and keeps what came back: the tool calls the agent made and the tokens it used,
-which the server itself does not expose per conversation.
+which the server itself does not expose per conversation. Transcriptions are the one call it
+answers itself, with the words the scenario gives a voice-note turn.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Recorder:
 
     calls: list[ModelCall] = field(default_factory=list)
     sent: list[dict[str, str]] = field(default_factory=list)
+    transcript: str = ""  # what a voice note of the current turn says (the scenario's text)
+    twilio_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def calls_since(self, moment: float) -> list[ModelCall]:
@@ -114,8 +117,16 @@ class _TwilioHandler(_Quiet):
         }
         self._answer(201, json.dumps(answer).encode())
 
-    def do_GET(self) -> None:  # noqa: N802 - the retry's look at sent messages: nothing was lost
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if "/Media/" in self.path:  # a customer's voice note: its words come from the scenario
+            self._answer(200, VOICE_NOTE_BYTES, "audio/ogg")
+            return
+        # The retry's look at sent messages: nothing is ever lost here.
         self._answer(200, b'{"messages": [], "next_page_uri": null, "page": 0, "page_size": 50}')
+
+
+# Stands for a voice note's audio: the transcription is answered with the scenario's words.
+VOICE_NOTE_BYTES = b"OggS" + bytes(60)
 
 
 class ModelProxy(_LoopbackServer):
@@ -139,6 +150,14 @@ class _ProxyHandler(_Quiet):
         proxy: ModelProxy = self.server.owner  # type: ignore[attr-defined]
         path = urlparse(self.path).path
         suffix = path.removeprefix("/v1")
+        if suffix == "/audio/transcriptions":
+            # A voice-note turn: the scenario says what the customer said, so the run measures the
+            # agent's answer, not the transcription model's hearing.
+            self._body()
+            with proxy.recorder.lock:
+                words = proxy.recorder.transcript
+            self._answer(200, json.dumps({"text": words}).encode())
+            return
         headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
         if proxy.api_key:
             headers["Authorization"] = f"Bearer {proxy.api_key}"

@@ -84,6 +84,7 @@ def run_scenarios(
     """Run every scenario `options.repeat` times; report each result as it is known."""
     recorder = Recorder()
     twilio = TwilioDouble(recorder)
+    recorder.twilio_url = twilio.url
     proxy = ModelProxy(recorder, upstream=options.base_url, api_key=options.api_key, timeout=options.timeout)
     try:
         with (
@@ -119,6 +120,9 @@ def _settings(
         "twilio_account_sid": ACCOUNT_SID,
         "twilio_auth_token": AUTH_TOKEN,
         "twilio_api_base_url": twilio_url,
+        # Voice notes come from the double: an exact host:port entry lets a loopback host through.
+        "twilio_media_hosts": twilio_url.removeprefix("http://"),
+        "media_cdn_hosts": twilio_url.removeprefix("http://"),
         "openai_api_key": "eval-through-the-recording-proxy",
         "openai_base_url": proxy_url + "/v1",
         "openai_model": options.model,
@@ -211,11 +215,24 @@ async def _run_one(
             sources = sources_of(scenario, [])
             async with httpx.AsyncClient(timeout=30) as client:
                 for position, turn in enumerate(scenario.turns):
+                    if turn.wait:
+                        await asyncio.sleep(turn.wait)
+                    voice = turn.voice is not None
                     outcome = await _turn(
-                        client, conn, recorder, base, advisor_id, advisor_number, customer, turn.say
+                        client,
+                        conn,
+                        recorder,
+                        base,
+                        advisor_id,
+                        advisor_number,
+                        customer,
+                        turn.words,
+                        voice=voice,
                     )
                     outcomes.append(outcome)
-                    result.transcript.append({"customer": turn.say})
+                    result.transcript.append(
+                        {"customer": turn.words, **({"as": "voice note"} if voice else {})}
+                    )
                     result.transcript += [{"advisor": reply} for reply in outcome.replies]
                     result.tool_calls += [
                         {"turn": position, "name": name, "arguments": arguments}
@@ -241,7 +258,8 @@ async def _set_up(conn: Any, scenario: Scenario, number: int, advisor_number: st
         phone_number=f"+57300{number % 100_000:05d}99",
         twilio_phone_number=advisor_number,
     )
-    settings: dict[str, Any] = {"language": setup.language}
+    # Replies are judged as text: a voice note from the customer does not switch on voice replies.
+    settings: dict[str, Any] = {"language": setup.language, "audio_reciprocal": False}
     if setup.instructions:
         settings["system_prompt"] = setup.instructions
     if setup.time_zone:
@@ -286,6 +304,8 @@ async def _turn(
     advisor_number: str,
     customer: str,
     text: str,
+    *,
+    voice: bool = False,
 ) -> TurnOutcome:
     sid = "SM" + uuid.uuid4().hex
     form = {
@@ -300,6 +320,17 @@ async def _turn(
         "SmsMessageSid": sid,
         "Body": text,
     }
+    if voice:  # a voice note, whose transcription the proxy answers with these words
+        with recorder.lock:
+            recorder.transcript = text
+        media = f"{recorder.twilio_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/ME{sid[2:]}"
+        form |= {
+            "Body": "",
+            "NumMedia": "1",
+            "MessageType": "audio",
+            "MediaContentType0": "audio/ogg",
+            "MediaUrl0": media,
+        }
     url = f"{base}/webhooks/twilio"
     handovers_before = await _handovers(conn, advisor_id)
     started = time.monotonic()

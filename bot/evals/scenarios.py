@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 SHIPPED = Path(__file__).resolve().parents[2] / "evals"
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -77,10 +77,27 @@ class Profile(_Strict):
 
 
 class Turn(_Strict):
-    """One message of the customer, and what its answer must be."""
+    """One message of the customer, and what its answer must be.
 
-    say: Text
+    `say` is a text message; `voice` a voice note that says those words (sent as audio, its
+    transcription answered with them). `wait` is how long the customer is silent before it.
+    """
+
+    say: Text | None = None
+    voice: Text | None = None
+    wait: Annotated[float, Field(ge=0, le=600)] = 0
     expect: Expect = Field(default_factory=Expect)
+
+    @model_validator(mode="after")
+    def _one_message(self) -> Turn:
+        if (self.say is None) == (self.voice is None):
+            raise ValueError("a turn has either `say` (text) or `voice` (a voice note's words)")
+        return self
+
+    @property
+    def words(self) -> str:
+        """What the customer said, typed or spoken."""
+        return self.say if self.say is not None else str(self.voice)
 
 
 class Scenario(_Strict):

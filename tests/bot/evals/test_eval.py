@@ -39,7 +39,10 @@ def careful(messages: list[dict[str, Any]]) -> Reply:
     said = _customer_turns(messages)[-1].lower() if _customer_turns(messages) else ""
     if last["role"] == "tool":
         found = _text(last)
-        price = re.search(r"\$[\d.]+", found)
+        words = set(re.findall(r"\w+", said))
+        priced = [line for line in re.split(r"\n|(?<=\.) ", found) if "$" in line]
+        best = max(priced, key=lambda line: len(words & set(re.findall(r"\w+", line.lower()))), default="")
+        price = re.search(r"\$[\d.]+\d", best)
         if "persona" in said or "robot" in said:
             return {"content": "Listo, ya le aviso a Ana y te escribe en un momento."}
         if price:
@@ -124,7 +127,7 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     code, good = _evaluate(fake_openai, careful, server_url, tmp_path, "--fail-under", "0.9")
     assert code == 0, good
-    assert good["passed"] == good["scenarios"] == 5 and good["score"] == 1.0
+    assert good["passed"] == good["scenarios"] == 6 and good["score"] == 1.0
     assert good["model"] == "careful"
     handover = next(r for r in good["results"] if r["id"] == "pide-una-persona")
     assert [c["name"] for c in handover["tool_calls"]] == ["hand_over_to_advisor"]
@@ -138,11 +141,17 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
         "pide-una-persona": ["handed_over", "tool_called"],
         "fuera-de-tema": ["reply_contains_any", "reply_not_contains"],
         "recuerda-el-nombre": ["reply_contains"],
+        "nota-de-voz-precio": ["grounded_numbers", "reply_contains"],
     }
     assert bad["score"] < good["score"] - 0.5
     invented = next(r for r in bad["results"] if r["id"] == "precio-fuera-de-catalogo")["failed_checks"]
     assert "180000000" in invented[0]["reason"]
-    assert bad["checks"]["grounded_numbers"] == {"passed": 0, "failed": 2}
+    assert bad["checks"]["grounded_numbers"] == {"passed": 0, "failed": 3}
+    voice = next(r for r in good["results"] if r["id"] == "nota-de-voz-precio")
+    assert voice["transcript"][0] == {
+        "customer": "buenas tardes, cuanto vale el apartamento de tres habitaciones en envigado",
+        "as": "voice note",
+    }
 
 
 @pytest.mark.parametrize(
@@ -153,6 +162,7 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
         ("id: bien\nturns: []\n", "turns:"),
         ("id: bien\nturns: [{say: hola, expect: {contains: [x]}}]\n", "turns.0.expect.contains"),
         ("id: [unclosed\n", "not YAML"),
+        ("id: bien\nturns: [{say: hola, voice: hola}]\n", "turns.0"),
     ],
 )
 def test_a_malformed_scenario_is_one_error_naming_the_file_and_field(
