@@ -179,5 +179,7 @@ def test_the_shipped_scenarios_load_and_every_one_is_tagged() -> None:
     from bot.evals.scenarios import load_scenarios
 
     scenarios = load_scenarios()
-    assert scenarios and all(scenario.tags for scenario in scenarios)
+    assert len(scenarios) >= 40 and all(scenario.tags for scenario in scenarios)
+    tags = {tag for scenario in scenarios for tag in scenario.tags}
+    assert {"price", "not-in-catalogue", "handover", "off-topic", "injection", "memory", "en"} <= tags
     assert len({scenario.id for scenario in scenarios}) == len(scenarios)
