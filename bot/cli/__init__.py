@@ -131,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         "--only", action="append", default=[], metavar="TAG", help="only scenarios with this tag"
     )
     evaluation.add_argument("--report", type=Path, metavar="PATH.json", help="write the JSON report here")
+    evaluation.add_argument("--html", type=Path, metavar="PATH.html", help="write the report as a page too")
     evaluation.add_argument(
         "--fail-under", type=_share, metavar="SCORE", help="exit 1 below this score (0–1)"
     )
@@ -280,6 +281,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             base_url=args.base_url,
             only=args.only,
             report_path=args.report,
+            html_path=args.html,
             fail_under=args.fail_under,
             repeat=args.repeat,
             database_url=args.database_url,

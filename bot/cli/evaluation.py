@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.cli.console import fail, say
-from bot.evals.report import report, score, table, write_report
+from bot.evals.report import html_page, report, score, table, write_report
 from bot.evals.runner import RunOptions, ScenarioResult, run_scenarios
 from bot.evals.scenarios import ScenarioError, load_scenarios
 from bot.settings import Settings
@@ -25,6 +25,7 @@ def evaluate(
     base_url: str | None,
     only: list[str],
     report_path: Path | None,
+    html_path: Path | None = None,
     fail_under: float | None,
     repeat: int,
     database_url: str | None,
@@ -65,9 +66,13 @@ def evaluate(
     say(table(results))
     achieved = score(results)
     say(f"score {achieved:.3f}: {sum(r.passed for r in results)} of {len(results)} scenarios passed")
+    data = report(results, model=chosen)
     if report_path is not None:
-        write_report(report_path, report(results, model=chosen))
+        write_report(report_path, data)
         say(f"report: {report_path}")
+    if html_path is not None:
+        html_path.write_text(html_page(data), encoding="utf-8")
+        say(f"report page: {html_path}")
     if fail_under is not None and achieved < fail_under:
         return fail(f"score {achieved:.3f} is below --fail-under {fail_under}", 1)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,54 @@ def table(results: list[ScenarioResult]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
+table { border-collapse: collapse; }
+td, th { border: 1px solid #ccd; padding: .2rem .6rem; text-align: left; }
+section { border-left: 4px solid #2a7; padding: .2rem 1rem; margin: 1rem 0; }
+section.bad { border-color: #c33; }
+.meta { color: #667; }
+.customer { background: #f3f5f8; padding: .3rem .6rem; border-radius: 6px; }
+.advisor { padding: .3rem .6rem; }
+"""
+
+
+def html_page(data: dict[str, Any]) -> str:
+    """The report as a page a person reads: the score, the checks, and every transcript."""
+    checks = "".join(
+        f"<tr><td>{escape(name)}</td><td>{c['passed']}</td><td>{c['failed']}</td></tr>"
+        for name, c in data["checks"].items()
+    )
+    runs = "".join(_run_section(result) for result in data["results"])
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>advisor-bot eval: {escape(str(data['model']))}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{escape(str(data['model']))}: score {data['score']:.3f}</h1>"
+        f"<p>{data['passed']} of {data['scenarios']} scenario runs passed every check.</p>"
+        f"<table><tr><th>check</th><th>passed</th><th>failed</th></tr>{checks}</table>{runs}</body></html>\n"
+    )
+
+
+def _run_section(result: dict[str, Any]) -> str:
+    lines = []
+    for line in result["transcript"]:
+        who = "customer" if "customer" in line else "advisor"
+        label = "Customer (voice note)" if line.get("as") else who.capitalize()
+        lines.append(f"<p class='{who}'><b>{label}:</b> {escape(str(line.get(who, '')))}</p>")
+    failed = [f"<li><b>{escape(f['check'])}</b>: {escape(f['reason'])}</li>" for f in result["failed_checks"]]
+    if result["error"]:
+        failed.append(f"<li><b>error</b>: {escape(result['error'])}</li>")
+    tools = ", ".join(escape(t["name"]) for t in result["tool_calls"]) or "—"
+    title = escape(result["id"]) + (f" #{result['run']}" if result["run"] > 1 else "")
+    verdict = "passed" if result["passed"] else "failed"
+    meta = (
+        f"{escape(', '.join(result['tags']))} · tools: {tools} · tokens "
+        f"{result['tokens']['prompt']}/{result['tokens']['completion']} · {result['seconds']} s"
+    )
+    listed = f"<ul>{''.join(failed)}</ul>" if failed else ""
+    return (
+        f"<section class='{'ok' if result['passed'] else 'bad'}'><h2>{title} — {verdict}</h2>"
+        f"<p class='meta'>{meta}</p>{listed}{''.join(lines)}</section>"
+    )

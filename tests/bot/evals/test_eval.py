@@ -133,8 +133,13 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
     assert [c["name"] for c in handover["tool_calls"]] == ["hand_over_to_advisor"]
     assert all(r["tokens"]["prompt"] > 0 for r in good["results"])
 
-    code, bad = _evaluate(fake_openai, careless, server_url, tmp_path, "--fail-under", "0.9")
+    page = tmp_path / "careless.html"
+    code, bad = _evaluate(
+        fake_openai, careless, server_url, tmp_path, "--fail-under", "0.9", "--html", str(page)
+    )
     assert code == 1
+    shown = page.read_text()
+    assert "la derivada de x al cuadrado es 2x" in shown.lower() and "numbers nobody gave: 180000000" in shown
     assert _failures(bad) == {
         "precio-en-catalogo": ["grounded_numbers", "reply_contains"],
         "precio-fuera-de-catalogo": ["grounded_numbers"],
