@@ -28,11 +28,11 @@ from typing import Any
 
 import httpx
 import psycopg
-from twilio.request_validator import RequestValidator
 
 from bench.docs import machine_line, measured_at, replace_section
 from bench.server import TOKEN, bench_environment, compared_trees, database_url, running_server
-from bench.services import ACCOUNT_SID, Services, local_services
+from bench.services import Services, local_services
+from bot.twilio.simulated import signed_form
 from tests.fixtures.pdf import pdf_bomb
 
 ADMIN = "bench-admin-token-0123456789abcdef"
@@ -53,18 +53,9 @@ def _rss_mb(folder: str) -> float:
 
 def _webhook(base: str, n: int, **extra: str) -> httpx.Response:
     url = f"{base}/webhooks/twilio"
-    sid = f"SM{n:032d}"
-    form = {
-        "AccountSid": ACCOUNT_SID,
-        "From": f"whatsapp:+5730077{n:05d}",
-        "To": f"whatsapp:{ADVISOR}",
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "Body": "hola",
-        "NumMedia": "0",
-        **extra,
-    }
-    signature = RequestValidator(TOKEN).compute_signature(url, form)
+    form, signature = signed_form(
+        url=url, auth_token=TOKEN, to=ADVISOR, from_=f"+5730077{n:05d}", text="hola", extra=extra
+    )
     return httpx.post(url, data=form, headers={"X-Twilio-Signature": signature}, timeout=60)
 
 

@@ -19,31 +19,11 @@ import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-
-class _Server:
-    """A threaded HTTP server on 127.0.0.1 with a random port, stopped by `close()`."""
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        # A client that gave up (timeouts are part of some tests) is not an error worth printing.
-        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        self.httpd.fake = self  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from bot.evals.doubles import LoopbackServer
 
 
 def _fetch(url: str) -> tuple[int, bytes]:
@@ -109,7 +89,7 @@ class SentMessage:
 class FakeTwilio:
     """Twilio's `POST /2010-04-01/Accounts/{sid}/Messages.json`, with scripted failures."""
 
-    server: _Server | None = None
+    server: LoopbackServer | None = None
     sent: list[SentMessage] = field(default_factory=list)
     attempts: int = 0
     attempt_times: list[float] = field(default_factory=list)  # time.monotonic() of each send
@@ -143,7 +123,7 @@ class FakeTwilio:
 
 class _TwilioHandler(_Handler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        fake: FakeTwilio = self.server.fake.owner  # type: ignore[attr-defined]
+        fake: FakeTwilio = self.server.owner  # type: ignore[attr-defined]
         parts = urlparse(self.path).path.strip("/").split("/")
         if len(parts) == 4 and parts[3] == "Messages.json":
             query = {key: values[0] for key, values in parse_qs(urlparse(self.path).query).items()}
@@ -196,7 +176,7 @@ class _TwilioHandler(_Handler):
         self.end_headers()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        fake: FakeTwilio = self.server.fake.owner  # type: ignore[attr-defined]
+        fake: FakeTwilio = self.server.owner  # type: ignore[attr-defined]
         parts = urlparse(self.path).path.strip("/").split("/")
         if len(parts) != 4 or parts[0] != "2010-04-01" or parts[3] != "Messages.json":
             self._send_json(404, {"code": 20404, "message": "not found", "status": 404})
@@ -262,9 +242,7 @@ def _serve(
 ) -> None:
     if keep_alive:
         handler = type(handler.__name__, (_KeptAlive, handler), {})
-    server = _Server(handler)
-    server.owner = fake  # type: ignore[attr-defined]
-    fake.server = server
+    fake.server = LoopbackServer(handler, fake)
 
 
 def start_fake_twilio(*, keep_alive: bool = False) -> FakeTwilio:
@@ -326,7 +304,7 @@ def trigram_embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list
 class FakeOpenAI:
     """OpenAI's `POST /v1/chat/completions`; `behaviour` decides each answer."""
 
-    server: _Server | None = None
+    server: LoopbackServer | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     behaviour: Callable[[list[dict[str, Any]]], Reply] = echo_model
     latency: float = 0.0
@@ -352,7 +330,7 @@ class FakeOpenAI:
 
 class _OpenAIHandler(_Handler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        fake: FakeOpenAI = self.server.fake.owner  # type: ignore[attr-defined]
+        fake: FakeOpenAI = self.server.owner  # type: ignore[attr-defined]
         if urlparse(self.path).path == "/v1/audio/transcriptions":
             body = self._body()
             with fake.lock:
@@ -469,7 +447,7 @@ class Received:
 class FakeReceiver:
     """A CRM-like endpoint for events: records every POST, answers scripted statuses first."""
 
-    server: _Server | None = None
+    server: LoopbackServer | None = None
     received: list[Received] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
     failing_type: str | None = None  # the scripted statuses answer only events of this type
@@ -488,7 +466,7 @@ class FakeReceiver:
 
 class _ReceiverHandler(_Handler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        fake: FakeReceiver = self.server.fake.owner  # type: ignore[attr-defined]
+        fake: FakeReceiver = self.server.owner  # type: ignore[attr-defined]
         body = self._body()
         with fake.lock:
             scripted = fake.failing_type is None or json.loads(body).get("type") == fake.failing_type
@@ -509,7 +487,7 @@ def start_fake_receiver() -> FakeReceiver:
 class FakeMediaHost:
     """A CDN: serves files by id, records each request's headers (credentials must not arrive)."""
 
-    server: _Server | None = None
+    server: LoopbackServer | None = None
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     requests: list[dict[str, str | None]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -522,7 +500,7 @@ class FakeMediaHost:
 
 class _MediaHostHandler(_Handler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        fake: FakeMediaHost = self.server.fake.owner  # type: ignore[attr-defined]
+        fake: FakeMediaHost = self.server.owner  # type: ignore[attr-defined]
         name = urlparse(self.path).path.rsplit("/", 1)[-1]
         with fake.lock:
             fake.requests.append({"path": self.path, "authorization": self.headers.get("Authorization")})
@@ -548,7 +526,7 @@ def start_fake_media_host() -> FakeMediaHost:
 class FakeSupabaseStorage:
     """Supabase Storage's upload and sign endpoints, recording bucket, path and content type."""
 
-    server: _Server | None = None
+    server: LoopbackServer | None = None
     uploads: list[dict[str, Any]] = field(default_factory=list)
     signs: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -561,7 +539,7 @@ class FakeSupabaseStorage:
 
 class _SupabaseHandler(_Handler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        fake: FakeSupabaseStorage = self.server.fake.owner  # type: ignore[attr-defined]
+        fake: FakeSupabaseStorage = self.server.owner  # type: ignore[attr-defined]
         path = urlparse(self.path).path
         body = self._body()
         if path.startswith("/storage/v1/object/sign/"):
@@ -604,7 +582,7 @@ def start_fake_supabase_storage() -> FakeSupabaseStorage:
 class FakeHubSpot:
     """HubSpot's CRM v3 contacts and notes, as the official client calls them."""
 
-    server: _Server | None = None
+    server: LoopbackServer | None = None
     contacts: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -619,7 +597,7 @@ class FakeHubSpot:
 
 class _HubSpotHandler(_Handler):
     def _handle(self, method: str) -> None:
-        fake: FakeHubSpot = self.server.fake.owner  # type: ignore[attr-defined]
+        fake: FakeHubSpot = self.server.owner  # type: ignore[attr-defined]
         path = urlparse(self.path).path
         body = json.loads(self._body() or b"{}")
         with fake.lock:

@@ -4,55 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 from xml.etree import ElementTree
 
 import httpx
 import psycopg
-from twilio.request_validator import RequestValidator
 
 from advisors.models import Advisor
-from advisors.numbers import InvalidNumberError, normalize_whatsapp_address, whatsapp_address
+from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 from advisors.repository import get_advisor_by_number
 from bot.cli.console import fail, say
 from bot.infra.database import connection_kwargs, resolve_database
 from bot.settings import Settings
 from bot.twilio.paths import WEBHOOK_PATH
 from bot.twilio.signature import local_auth_token
+from bot.twilio.simulated import signed_form
 from memory.records import conversations, messages
-
-
-def signed_form(
-    *,
-    url: str,
-    auth_token: str,
-    to: str,
-    from_: str,
-    text: str,
-    sid: str | None = None,
-    extra: dict[str, str] | None = None,
-) -> tuple[dict[str, str], str]:
-    """Return a Twilio-shaped inbound form (text, plus any `extra` fields) and its signature."""
-    message_sid = sid or "SM" + uuid.uuid4().hex
-    form = {
-        "AccountSid": "AC" + "0" * 32,
-        "ApiVersion": "2010-04-01",
-        "SmsStatus": "received",
-        "NumSegments": "1",
-        "NumMedia": "0",
-        "MessageType": "text",
-        "ProfileName": "Simulated customer",
-        "WaId": from_.lstrip("+"),
-        "From": whatsapp_address(from_),
-        "To": whatsapp_address(to),
-        "MessageSid": message_sid,
-        "SmsSid": message_sid,
-        "SmsMessageSid": message_sid,
-        "Body": text,
-        **(extra or {}),
-    }
-    return form, RequestValidator(auth_token).compute_signature(url, form)
 
 
 def twiml_messages(twiml: str) -> list[str]:

@@ -1,11 +1,12 @@
 """Owns the evaluation's two loopback servers: a Twilio double and a recording model proxy.
 
 The server under evaluation is the real one, so it talks HTTP to Twilio and to the model with
-their real client libraries. The Twilio double accepts every send and records it (nothing
-reaches WhatsApp). The proxy forwards every model call to the chosen OpenAI-compatible server
-unchanged and keeps what came back: the tool calls the agent made and the tokens it used,
-which the server itself does not expose per conversation. Transcriptions are the one call it
-answers itself, with the words the scenario gives a voice-note turn.
+their real client libraries. The Twilio double accepts every send (nothing reaches WhatsApp);
+the server's own `messages` rows say what it sent. The proxy forwards every model call to the
+chosen OpenAI-compatible server unchanged and keeps what came back: the tool calls the agent
+made and the tokens it used, which the server itself does not expose per conversation.
+Transcriptions are the one call it answers itself, with the words the scenario gives a
+voice-note turn.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ class Recorder:
     """What the doubles saw, appended from their threads."""
 
     calls: list[ModelCall] = field(default_factory=list)
-    sent: list[dict[str, str]] = field(default_factory=list)
     transcript: str = ""  # what a voice note of the current turn says (the scenario's text)
     twilio_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,46 +65,51 @@ class _Quiet(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _LoopbackServer:
-    """A threaded HTTP server on a free loopback port, stopped by `close`."""
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port, stopped by `close`.
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: object) -> None:
+    Handlers find `owner` (what they serve for) at `self.server.owner`. A client that gave up
+    before its answer is not an error worth printing.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: object = None) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._server.owner = owner  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
+        """`http://127.0.0.1:<port>`."""
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
     def close(self) -> None:
+        """Stop serving and free the port."""
         self._server.shutdown()
         self._server.server_close()
 
 
-class TwilioDouble(_LoopbackServer):
-    """Twilio's Messages endpoint: every send accepted (201) and recorded, nothing delivered."""
+class TwilioDouble(LoopbackServer):
+    """Twilio's Messages endpoint: every send accepted (201), nothing delivered.
 
-    def __init__(self, recorder: Recorder) -> None:
-        super().__init__(_TwilioHandler, recorder)
+    What was sent is the server's own record (its `messages` rows), which the runner reads.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(_TwilioHandler)
 
 
 class _TwilioHandler(_Quiet):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        recorder: Recorder = self.server.owner  # type: ignore[attr-defined]
         parts = urlparse(self.path).path.strip("/").split("/")
         if len(parts) != 4 or parts[3] != "Messages.json":
             self._answer(404, b'{"code": 20404, "message": "not found", "status": 404}')
             return
         form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
         sid = "SM" + uuid.uuid4().hex
-        with recorder.lock:
-            recorder.sent.append(
-                {"from": form.get("From", ""), "to": form.get("To", ""), "body": form.get("Body", "")}
-            )
         answer = {
             "sid": sid,
             "status": "queued",
@@ -129,7 +134,7 @@ class _TwilioHandler(_Quiet):
 VOICE_NOTE_BYTES = b"OggS" + bytes(60)
 
 
-class ModelProxy(_LoopbackServer):
+class ModelProxy(LoopbackServer):
     """Forwards `/v1/*` to `upstream` (with `api_key`), recording chat completions' tool calls and usage."""
 
     def __init__(self, recorder: Recorder, *, upstream: str, api_key: str | None, timeout: float) -> None:
