@@ -19,6 +19,7 @@ from typing import Any
 
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 from memory.records.imports import ContactImport, ProfileImport
+from memory.records.models import unstorable_text
 
 FIRST_SEEN = ("createdAt", "created_at", "firstMessageAt", "first_interaction", "firstSeen")
 LAST_SEEN = (
@@ -69,13 +70,9 @@ def check_record(key: str, value: Any) -> None:
             stack.extend((inner, depth + 1) for inner in item)
         elif isinstance(item, str):
             budget -= len(item)
-            if "\x00" in item:
-                raise RejectedRecordError("holds a NUL character, which PostgreSQL cannot store")
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise RejectedRecordError("holds invalid text (a lone surrogate)") from None
+            problem = unstorable_text(item)
+            if problem is not None:
+                raise RejectedRecordError(problem)
         else:
             budget -= 8
         if budget < 0:

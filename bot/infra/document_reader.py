@@ -19,7 +19,13 @@ import sys
 from dataclasses import dataclass
 
 from bot.settings import Settings
-from memory.knowledge.passages import MAX_DOCUMENT_BYTES, UnreadableDocumentError, extract, split
+from memory.knowledge.passages import (
+    MAX_DOCUMENT_BYTES,
+    UnreadableDocumentError,
+    extract,
+    refuse_oversized,
+    split,
+)
 
 READERS_AT_ONCE = 2
 _MODULE = "bot.infra.document_reader"
@@ -65,8 +71,7 @@ async def read_document_bytes(data: bytes, name: str, *, limits: ReadLimits) -> 
         UnreadableDocumentError: unreadable, over a limit (time, memory, size), or no text; the
             message says which, and the caller stores nothing.
     """
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise UnreadableDocumentError(f"{name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+    refuse_oversized(len(data), name)
     async with _slot():
         process = await asyncio.create_subprocess_exec(
             sys.executable,

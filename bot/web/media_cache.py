@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import shutil
 import tempfile
 import time
@@ -20,8 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-
-logger = logging.getLogger(__name__)
 
 # Writes chunks to a file; returns once the whole file is there (raises on any failure).
 Download = Callable[[Callable[[bytes], object]], Awaitable[object]]

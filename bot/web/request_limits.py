@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.settings import Settings
 from bot.twilio.paths import STATUS_CALLBACK_PATH, WEBHOOK_PATH
 from memory.knowledge.passages import MAX_DOCUMENT_BYTES
+from memory.records.models import unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -118,17 +119,7 @@ def _query_is_storable(query: bytes) -> bool:
         pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         return False
-    return all(_storable(key) and _storable(value) for key, value in pairs)
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return all(unstorable_text(key) is None and unstorable_text(value) is None for key, value in pairs)
 
 
 async def _answer(send: Send, status: int, detail: str) -> None:
@@ -166,7 +157,7 @@ async def validation_failed(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": details}, status_code=422)
 
 
-async def unstorable_text(request: Request, error: Exception) -> Response:
+async def refused_by_the_database(request: Request, error: Exception) -> Response:
     """A value PostgreSQL refuses (NUL, invalid text or number) is the caller's error: 422."""
     logger.info("request refused by the database's data checks", extra={"path": request.url.path})
     reason = "a value holds text or a number the database cannot store (NUL, a lone surrogate, …)"
@@ -176,6 +167,6 @@ async def unstorable_text(request: Request, error: Exception) -> Response:
 # What `create_app` registers: the exception, and the answer it gets.
 EXCEPTION_HANDLERS = (
     (RequestValidationError, validation_failed),
-    (psycopg.DataError, unstorable_text),
-    (UnicodeEncodeError, unstorable_text),
+    (psycopg.DataError, refused_by_the_database),
+    (UnicodeEncodeError, refused_by_the_database),
 )

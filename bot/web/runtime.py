@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -62,6 +63,16 @@ class WebRuntime:
     media_cache: MediaCache
     console_hub: ConsoleHub = field(default_factory=ConsoleHub)
     admin_fingerprint: str | None = None  # the current ADMIN_TOKEN's (advisors.console_access)
+
+    def is_admin_token(self, presented: str) -> bool:
+        """Whether `presented` is ADMIN_TOKEN (compared in constant time; never with none set)."""
+        admin = self.settings.admin_token
+        return (
+            bool(presented)
+            and admin is not None
+            and hmac.compare_digest(presented.encode(), admin.get_secret_value().encode())
+        )
+
     load: LoadState = field(default_factory=LoadState)
 
 

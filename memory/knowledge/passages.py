@@ -21,6 +21,12 @@ class UnreadableDocumentError(ValueError):
     """A document that cannot be read as text; the message says why, and nothing is stored."""
 
 
+def refuse_oversized(size: int, name: str) -> None:
+    """Refuse a document of more than MAX_DOCUMENT_BYTES before anything reads or parses it."""
+    if size > MAX_DOCUMENT_BYTES:
+        raise UnreadableDocumentError(f"{name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+
+
 def document_file_bytes(path: Path) -> bytes:
     """The bytes of a Markdown, plain-text, CSV or PDF file, or why it cannot be read."""
     if path.suffix.lower() not in READABLE:
@@ -28,10 +34,7 @@ def document_file_bytes(path: Path) -> bytes:
             f"{path.name}: only {', '.join(READABLE)} files are read (export other documents as text)"
         )
     try:
-        if path.stat().st_size > MAX_DOCUMENT_BYTES:
-            raise UnreadableDocumentError(
-                f"{path.name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB"
-            )
+        refuse_oversized(path.stat().st_size, path.name)
         return path.read_bytes()
     except OSError as error:
         raise UnreadableDocumentError(f"{path}: {error.strerror or error}") from error
@@ -58,8 +61,7 @@ def _pdf_text(data: bytes, name: str) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise UnreadableDocumentError(f"{name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+    refuse_oversized(len(data), name)
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -79,8 +81,7 @@ def _pdf_text(data: bytes, name: str) -> str:
 
 def decode(data: bytes, name: str) -> str:
     """Bytes as UTF-8 text (a BOM is dropped); refuse binary or oversized content."""
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise UnreadableDocumentError(f"{name}: larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB")
+    refuse_oversized(len(data), name)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -113,13 +113,6 @@ async def record_refusal(*, conn: Conn, push: ProfilePush, error: str) -> None:
     await record_error(conn=conn, conversation_id=push.conversation_id, error=error)
 
 
-async def refusals(*, conn: Conn) -> int:
-    """How many conversations' contacts HubSpot refused and wait for a change or a retry."""
-    cursor = await conn.execute("SELECT count(*) AS n FROM crm_attempts")
-    row = await cursor.fetchone()
-    return int(row["n"]) if row else 0
-
-
 async def record_error(*, conn: Conn, conversation_id: UUID, error: str) -> None:
     """Keep why a conversation's contact could not be synced (shown to no customer)."""
     await conn.execute(

@@ -19,6 +19,21 @@ Conn = AsyncConnection[Any]
 WHATSAPP_SESSION_WINDOW = timedelta(hours=24)
 
 
+def unstorable_text(text: str) -> str | None:
+    """Why PostgreSQL's text type cannot hold `text` (a NUL, a lone surrogate), or None when it can.
+
+    One rule for every text that arrives from outside (query strings, imported records).
+    """
+    if "\x00" in text:
+        return "holds a NUL character, which PostgreSQL cannot store"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "holds invalid text (a lone surrogate)"
+    return None
+
+
 class Record(BaseModel):
     """A row read from the database: immutable, built from a dict row by column name."""
 

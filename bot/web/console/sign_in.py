@@ -89,13 +89,8 @@ async def sign_in(request: Request) -> Response:
     form = await _sign_in_form(request, "sign-in form expired; reload the page")
     runtime = runtime_of(request)
     token = form.get("token", "").strip()
-    admin = runtime.settings.admin_token
     client = client_address(request)
-    is_admin = (
-        admin is not None
-        and bool(token)
-        and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
-    )
+    is_admin = runtime.is_admin_token(token)
     if not is_admin and not runtime.auth_failures.allows(client, token):
         return _login_page(request, problem="login.throttled")
     async with runtime.pool.connection() as conn, conn.transaction():
