@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +56,11 @@ def numbers_in(text: str) -> set[str]:
     return found
 
 
-def sources_of(scenario: Scenario, outcomes: Iterable[TurnOutcome]) -> set[str]:
-    """Every number the business or the customer gave: knowledge, instructions, hours, profile, turns."""
+def sources_of(scenario: Scenario) -> set[str]:
+    """Every number the business gave: knowledge, instructions, working hours, the profile.
+
+    The customer's own words are the other source; the runner adds them turn by turn.
+    """
     texts = [document.text for document in scenario.advisor.knowledge]
     texts += [scenario.advisor.instructions or "", str(scenario.advisor.working_hours or "")]
     if scenario.profile is not None:
@@ -67,14 +69,13 @@ def sources_of(scenario: Scenario, outcomes: Iterable[TurnOutcome]) -> set[str]:
             scenario.profile.notes or "",
             " ".join(scenario.profile.labels),
         ]
-    texts += [outcome.said for outcome in outcomes]
     found: set[str] = set()
     for text in texts:
         found |= numbers_in(text)
     return found
 
 
-def check(expect: Expect, outcomes: list[TurnOutcome], sources: set[str], *, prefix: str) -> list[Verdict]:
+def check(expect: Expect, outcomes: list[TurnOutcome], sources: set[str]) -> list[Verdict]:
     """The verdicts of every check `expect` asks for, over these turns' outcomes."""
     replies = [reply for outcome in outcomes for reply in outcome.replies]
     text = "\n".join(replies)
@@ -82,7 +83,7 @@ def check(expect: Expect, outcomes: list[TurnOutcome], sources: set[str], *, pre
     verdicts: list[Verdict] = []
 
     def add(name: str, passed: bool, reason: str) -> None:
-        verdicts.append(Verdict(f"{prefix}{name}", passed, "" if passed else reason))
+        verdicts.append(Verdict(name, passed, "" if passed else reason))
 
     for wanted in expect.reply_contains:
         add("reply_contains", fold(wanted) in folded, f"the reply does not say {wanted!r}")

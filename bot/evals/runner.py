@@ -27,15 +27,16 @@ import uvicorn
 from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import SecretStr
-from twilio.request_validator import RequestValidator
 
 from advisors.repository import add_advisor, update_advisor
 from bot.app import create_app
-from bot.evals.checks import TurnOutcome, Verdict, check, sources_of
+from bot.evals.checks import TurnOutcome, Verdict, check, numbers_in, sources_of
 from bot.evals.doubles import ModelProxy, Recorder, TwilioDouble
 from bot.evals.scenarios import Scenario
 from bot.infra.database import resolve_database
 from bot.settings import Settings
+from bot.twilio.paths import WEBHOOK_PATH
+from bot.twilio.simulated import signed_form
 from memory.knowledge import store
 from memory.knowledge.passages import split
 from memory.records import conversations, profiles
@@ -83,7 +84,7 @@ def run_scenarios(
 ) -> list[ScenarioResult]:
     """Run every scenario `options.repeat` times; report each result as it is known."""
     recorder = Recorder()
-    twilio = TwilioDouble(recorder)
+    twilio = TwilioDouble()
     recorder.twilio_url = twilio.url
     proxy = ModelProxy(recorder, upstream=options.base_url, api_key=options.api_key, timeout=options.timeout)
     try:
@@ -200,6 +201,20 @@ def _free_socket() -> Any:
     return probe
 
 
+@dataclass(frozen=True)
+class _Chat:
+    """One scenario run's customer writing to its advisor through the running server."""
+
+    client: httpx.AsyncClient
+    conn: Any
+    recorder: Recorder
+    url: str
+    advisor_id: Any
+    advisor_number: str
+    customer: str
+    customer_name: str | None
+
+
 async def _run_one(
     scenario: Scenario, run: int, number: int, *, base: str, conninfo: str, recorder: Recorder
 ) -> ScenarioResult:
@@ -207,40 +222,38 @@ async def _run_one(
     started = time.monotonic()
     advisor_number, customer = f"+1415555{number % 10_000:04d}", f"+57301{number % 100_000:05d}00"
     try:
-        async with await psycopg.AsyncConnection.connect(
-            conninfo, autocommit=True, row_factory=dict_row
-        ) as conn:
+        async with (
+            await psycopg.AsyncConnection.connect(conninfo, autocommit=True, row_factory=dict_row) as conn,
+            httpx.AsyncClient(timeout=30) as client,
+        ):
             advisor_id = await _set_up(conn, scenario, number, advisor_number, customer)
+            chat = _Chat(
+                client,
+                conn,
+                recorder,
+                base + WEBHOOK_PATH,
+                advisor_id,
+                advisor_number,
+                customer,
+                scenario.customer_name,
+            )
             outcomes: list[TurnOutcome] = []
-            sources = sources_of(scenario, [])
-            async with httpx.AsyncClient(timeout=30) as client:
-                for position, turn in enumerate(scenario.turns):
-                    if turn.wait:
-                        await asyncio.sleep(turn.wait)
-                    voice = turn.voice is not None
-                    outcome = await _turn(
-                        client,
-                        conn,
-                        recorder,
-                        base,
-                        advisor_id,
-                        advisor_number,
-                        customer,
-                        turn.words,
-                        voice=voice,
-                    )
-                    outcomes.append(outcome)
-                    result.transcript.append(
-                        {"customer": turn.words, **({"as": "voice note"} if voice else {})}
-                    )
-                    result.transcript += [{"advisor": reply} for reply in outcome.replies]
-                    result.tool_calls += [
-                        {"turn": position, "name": name, "arguments": arguments}
-                        for name, arguments in outcome.tool_calls
-                    ]
-                    sources = sources_of(scenario, outcomes)
-                    result.verdicts += check(turn.expect, [outcome], sources, prefix="")
-            result.verdicts += check(scenario.expect, outcomes, sources, prefix="")
+            sources = sources_of(scenario)  # what the business wrote; the customer's words join below
+            for position, turn in enumerate(scenario.turns):
+                if turn.wait:
+                    await asyncio.sleep(turn.wait)
+                voice = turn.voice is not None
+                outcome = await _turn(chat, turn.words, voice=voice)
+                outcomes.append(outcome)
+                result.transcript.append({"customer": turn.words, **({"as": "voice note"} if voice else {})})
+                result.transcript += [{"advisor": reply} for reply in outcome.replies]
+                result.tool_calls += [
+                    {"turn": position, "name": name, "arguments": arguments}
+                    for name, arguments in outcome.tool_calls
+                ]
+                sources |= numbers_in(turn.words)
+                result.verdicts += check(turn.expect, [outcome], sources)
+            result.verdicts += check(scenario.expect, outcomes, sources)
     except Exception as error:  # noqa: BLE001 - one scenario's failure is reported, the run goes on
         result.error = f"{type(error).__name__}: {error}"[:500]
     calls = recorder.calls_since(started)
@@ -295,65 +308,52 @@ async def _set_up(conn: Any, scenario: Scenario, number: int, advisor_number: st
     return advisor.id
 
 
-async def _turn(
-    client: httpx.AsyncClient,
-    conn: Any,
-    recorder: Recorder,
-    base: str,
-    advisor_id: Any,
-    advisor_number: str,
-    customer: str,
-    text: str,
-    *,
-    voice: bool = False,
-) -> TurnOutcome:
+async def _turn(chat: _Chat, text: str, *, voice: bool = False) -> TurnOutcome:
+    extra: dict[str, str] = {}
     sid = "SM" + uuid.uuid4().hex
-    form = {
-        "AccountSid": ACCOUNT_SID,
-        "ApiVersion": "2010-04-01",
-        "SmsStatus": "received",
-        "NumMedia": "0",
-        "MessageType": "text",
-        "From": f"whatsapp:{customer}",
-        "To": f"whatsapp:{advisor_number}",
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "Body": text,
-    }
     if voice:  # a voice note, whose transcription the proxy answers with these words
-        with recorder.lock:
-            recorder.transcript = text
-        media = f"{recorder.twilio_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/ME{sid[2:]}"
-        form |= {
+        with chat.recorder.lock:
+            chat.recorder.transcript = text
+        media = (
+            f"{chat.recorder.twilio_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/ME{sid[2:]}"
+        )
+        extra = {
             "Body": "",
             "NumMedia": "1",
             "MessageType": "audio",
             "MediaContentType0": "audio/ogg",
             "MediaUrl0": media,
         }
-    url = f"{base}/webhooks/twilio"
-    handovers_before = await _handovers(conn, advisor_id)
-    started = time.monotonic()
-    answer = await client.post(
-        url,
-        data=form,
-        headers={"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, form)},
+    form, signature = signed_form(
+        url=chat.url,
+        auth_token=AUTH_TOKEN,
+        to=chat.advisor_number,
+        from_=chat.customer,
+        text=text,
+        sid=sid,
+        extra=extra,
+        profile_name=chat.customer_name,
     )
+    handovers_before = await _handovers(chat.conn, chat.advisor_id)
+    started = time.monotonic()
+    answer = await chat.client.post(chat.url, data=form, headers={"X-Twilio-Signature": signature})
     if answer.status_code != 200:
         raise RuntimeError(f"the webhook answered {answer.status_code}")
-    inbound_id = await _answered(conn, sid)
-    cursor = await conn.execute(
+    inbound_id = await _answered(chat.conn, sid)
+    cursor = await chat.conn.execute(
         "SELECT body FROM messages WHERE advisor_id = %s AND direction = 'outbound' AND id > %s "
         "AND author IN ('ai', 'system') "
         "AND conversation_id = (SELECT conversation_id FROM messages WHERE id = %s) ORDER BY id",
-        (advisor_id, inbound_id, inbound_id),
+        (chat.advisor_id, inbound_id, inbound_id),
     )
     replies = [str(row["body"] or "") for row in await cursor.fetchall()]
     return TurnOutcome(
         said=text,
         replies=replies,
-        handed_over=await _handovers(conn, advisor_id) > handovers_before,
-        tool_calls=[call for model_call in recorder.calls_since(started) for call in model_call.tool_calls],
+        handed_over=await _handovers(chat.conn, chat.advisor_id) > handovers_before,
+        tool_calls=[
+            call for model_call in chat.recorder.calls_since(started) for call in model_call.tool_calls
+        ],
     )
 
 
