@@ -22,6 +22,7 @@ PARTS = [
     "voice_latency",
     "console",
     "hostile_input",
+    "evaluation",
 ]
 
 

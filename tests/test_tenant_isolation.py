@@ -27,7 +27,11 @@ def test_same_customer_with_two_advisors_is_two_separate_conversations(
         if messages[-1]["role"] == "tool":
             return {"content": "Te paso con una persona."}
         if "persona" in str(messages[-1]["content"]):
-            return {"tool_calls": [("hand_over_to_advisor", {"reason": "quiere una persona"})]}
+            return {
+                "tool_calls": [
+                    ("hand_over_to_advisor", {"reason": "quiere una persona", "category": "customer_request"})
+                ]
+            }
         if "audio" in str(messages[-1]["content"]):
             return {"tool_calls": [("set_audio_preference", {"enabled": True})]}
         return echo_model(messages)

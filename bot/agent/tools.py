@@ -6,16 +6,28 @@ worker (`bot.worker.conversation_flags`), so the agent never holds a connection 
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
+
+HandoverCategory = Literal[
+    "customer_request",
+    "missing_knowledge",
+    "negotiation",
+    "complaint",
+    "out_of_scope",
+    "after_hours",
+    "tool_failure",
+    "loop",
+]
+HANDOVER_CATEGORIES: tuple[str, ...] = get_args(HandoverCategory)
 
 
 class ConversationFlags(Protocol):
     """What the agent's tools may change, always for the advisor + customer of the run."""
 
-    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> str:
+    async def hand_over(self, *, advisor_id: str, phone: str, reason: str, category: HandoverCategory) -> str:
         """Stop the AI and leave the conversation to the human advisor; say when they answer."""
 
     async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
@@ -54,7 +66,9 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
     """Return the agent's tools; each acts only on the conversation named in the run config."""
 
     @tool
-    async def hand_over_to_advisor(reason: str, config: RunnableConfig) -> str:  # noqa: D417
+    async def hand_over_to_advisor(  # noqa: D417
+        reason: str, category: HandoverCategory, config: RunnableConfig
+    ) -> str:
         """Pass this conversation to the human advisor and stop answering it.
 
         Use it when the customer asks for a person, wants to close a deal or negotiate,
@@ -62,9 +76,15 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
 
         Args:
             reason: One short sentence the advisor reads: why a human should take over.
+            category: The kind of hand-over: customer_request (asks for a person),
+                missing_knowledge (the answer is not in what the business wrote), negotiation
+                (discounts, closing a deal), complaint (anger, a problem), out_of_scope (keeps
+                asking for things the business does not do), after_hours, tool_failure, loop.
         """
         advisor_id, phone = _conversation_of(config)
-        return await flags.hand_over(advisor_id=advisor_id, phone=phone, reason=reason[:500])
+        return await flags.hand_over(
+            advisor_id=advisor_id, phone=phone, reason=reason[:500], category=category
+        )
 
     @tool
     async def set_audio_preference(enabled: bool, config: RunnableConfig) -> str:  # noqa: D417

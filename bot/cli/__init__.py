@@ -141,6 +141,32 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument(
         "--database-url", help="make the run's temporary database on this server (default: embedded)"
     )
+    evaluation.add_argument(
+        "--memory-tokens",
+        type=_memory_tokens,
+        default=2000,
+        metavar="N",
+        help="the AI memory's size during the run (default 2000: long scenarios fold into a summary)",
+    )
+    evaluation.add_argument(
+        "--judge-model", help="grade each conversation with this model (default: no judge)"
+    )
+    evaluation.add_argument("--judge-base-url", help="the judge's server (default: --base-url)")
+    evaluation.add_argument(
+        "--judge-weight",
+        type=_share,
+        default=0.0,
+        metavar="W",
+        help="the judge's share of the score, 0–1 (default 0: the checks only)",
+    )
+    evaluation.add_argument(
+        "--simulate-customers",
+        action="store_true",
+        help="run the scenarios whose customer is a persona with a goal, played by a model",
+    )
+    evaluation.add_argument(
+        "--customer-model", help="the model playing simulated customers (default: --model)"
+    )
 
     customers = commands.add_parser("customers", help="customer records")
     customer_commands = customers.add_subparsers(dest="customers_command", required=True, metavar="COMMAND")
@@ -194,6 +220,13 @@ def _positive(value: str) -> int:
     if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
     return int(value)
+
+
+def _memory_tokens(value: str) -> int:
+    tokens = _positive(value)
+    if not 256 <= tokens <= 1_000_000:
+        raise argparse.ArgumentTypeError("the AI memory is between 256 and 1000000 tokens (AI_MEMORY_TOKENS)")
+    return tokens
 
 
 def _default_port() -> int:
@@ -272,19 +305,27 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             importing.import_profiles_files(settings, args.advisor, args.files, dry_run=args.dry_run)
         )
     if args.command == "eval":
-        from bot.cli.evaluation import evaluate
+        from bot.cli.evaluation import EvalRequest, evaluate
 
         return evaluate(
             settings,
-            scenarios_path=args.scenarios,
-            model=args.model,
-            base_url=args.base_url,
-            only=args.only,
-            report_path=args.report,
-            html_path=args.html,
-            fail_under=args.fail_under,
-            repeat=args.repeat,
-            database_url=args.database_url,
+            EvalRequest(
+                scenarios_path=args.scenarios,
+                model=args.model,
+                base_url=args.base_url,
+                only=args.only,
+                report_path=args.report,
+                html_path=args.html,
+                fail_under=args.fail_under,
+                repeat=args.repeat,
+                database_url=args.database_url,
+                memory_tokens=args.memory_tokens,
+                judge_model=args.judge_model,
+                judge_base_url=args.judge_base_url,
+                judge_weight=args.judge_weight,
+                simulate_customers=args.simulate_customers,
+                customer_model=args.customer_model,
+            ),
         )
     if args.command == "customers":
         from bot.cli import customers

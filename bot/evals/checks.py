@@ -38,6 +38,8 @@ class TurnOutcome:
     replies: list[str]
     handed_over: bool
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    handover_categories: list[str] = field(default_factory=list)
+    summary: str = ""  # the AI memory's running summary after this turn
 
 
 def fold(text: str) -> str:
@@ -75,8 +77,13 @@ def sources_of(scenario: Scenario) -> set[str]:
     return found
 
 
-def check(expect: Expect, outcomes: list[TurnOutcome], sources: set[str]) -> list[Verdict]:
-    """The verdicts of every check `expect` asks for, over these turns' outcomes."""
+def check(
+    expect: Expect, outcomes: list[TurnOutcome], sources: set[str], *, goal_met: bool | None = None
+) -> list[Verdict]:
+    """The verdicts of every check `expect` asks for, over these turns' outcomes.
+
+    `goal_met` is a simulated customer's word on whether it got what it came for.
+    """
     replies = [reply for outcome in outcomes for reply in outcome.replies]
     text = "\n".join(replies)
     folded = fold(text)
@@ -114,6 +121,22 @@ def check(expect: Expect, outcomes: list[TurnOutcome], sources: set[str]) -> lis
             handed == expect.handed_over,
             "not handed to the advisor" if expect.handed_over else "handed to the advisor",
         )
+    if expect.handover_category is not None:
+        kinds = [kind for outcome in outcomes for kind in outcome.handover_categories]
+        add(
+            "handover_category",
+            expect.handover_category in kinds,
+            f"handed over as {', '.join(kinds)}" if kinds else "not handed to the advisor",
+        )
+    if expect.summary_folded is not None:
+        summarised = any(outcome.summary for outcome in outcomes)
+        add(
+            "summary_folded",
+            summarised == expect.summary_folded,
+            "the memory was never folded into a summary"
+            if expect.summary_folded
+            else "the memory was folded",
+        )
     calls = [call for outcome in outcomes for call in outcome.tool_calls]
     for wanted_tool in expect.tool_called:
         matching = [
@@ -139,6 +162,14 @@ def check(expect: Expect, outcomes: list[TurnOutcome], sources: set[str]) -> lis
             if number not in sources and int(number[:18]) >= SMALL_NUMBER
         )
         add("grounded_numbers", not invented, f"numbers nobody gave: {', '.join(invented)}")
+    if expect.goal_met is not None:
+        add(
+            "goal_met",
+            goal_met == expect.goal_met,
+            "the simulated customer did not get what they came for"
+            if expect.goal_met
+            else "the simulated customer got what they came for",
+        )
     if expect.language is not None and replies:
         spoken = guess_language(text)
         add("language", spoken in (None, expect.language), f"answered in {spoken}, not {expect.language}")

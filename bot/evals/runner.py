@@ -30,13 +30,17 @@ from pydantic import SecretStr
 
 from advisors.repository import add_advisor, update_advisor
 from bot.app import create_app
+from bot.evals.chat_client import ChatClient, ChatError, Usage
 from bot.evals.checks import TurnOutcome, Verdict, check, numbers_in, sources_of
 from bot.evals.doubles import ModelProxy, Recorder, TwilioDouble
+from bot.evals.judge import Grade, grade
 from bot.evals.scenarios import Scenario
+from bot.evals.simulated_customer import SimulatedCustomer
 from bot.infra.database import resolve_database
 from bot.settings import Settings
 from bot.twilio.paths import WEBHOOK_PATH
 from bot.twilio.simulated import signed_form
+from memory.ai.checkpointer import remembered_summary
 from memory.knowledge import store
 from memory.knowledge.passages import split
 from memory.records import conversations, profiles
@@ -60,6 +64,11 @@ class ScenarioResult:
     completion_tokens: int = 0
     seconds: float = 0.0
     error: str | None = None
+    simulated: bool = False
+    grades: list[Grade] = field(default_factory=list)
+    judge_error: str | None = None
+    judge_usage: Usage = field(default_factory=Usage)
+    customer_usage: Usage = field(default_factory=Usage)
 
     @property
     def passed(self) -> bool:
@@ -77,6 +86,9 @@ class RunOptions:
     database_url: str | None = None
     repeat: int = 1
     timeout: float = 60.0
+    memory_tokens: int = 2000
+    judge: ChatClient | None = None  # no judge when None
+    customer: ChatClient | None = None  # plays the simulated customers; they are skipped when None
 
 
 def run_scenarios(
@@ -93,18 +105,10 @@ def run_scenarios(
             _server(_settings(options, database_url, data_dir, twilio.url, proxy.url)) as (base, conninfo),
         ):
             results = []
+            place = _Place(base, conninfo, recorder, options.judge, options.customer)
             for run in range(1, options.repeat + 1):
                 for number, scenario in enumerate(scenarios):
-                    result = asyncio.run(
-                        _run_one(
-                            scenario,
-                            run,
-                            number + 1000 * run,
-                            base=base,
-                            conninfo=conninfo,
-                            recorder=recorder,
-                        )
-                    )
+                    result = asyncio.run(_run_one(scenario, run, number + 1000 * run, place))
                     on_result(result)
                     results.append(result)
             return results
@@ -128,6 +132,8 @@ def _settings(
         "openai_base_url": proxy_url + "/v1",
         "openai_model": options.model,
         "openai_timeout_seconds": options.timeout,
+        # Small on purpose: the long scenarios fold their memory as a months-long chat would.
+        "ai_memory_tokens": options.memory_tokens,
         "openai_embedding_model": None,
         "debounce_seconds": 0,
         "job_retry_base_seconds": 1,
@@ -215,52 +221,95 @@ class _Chat:
     customer_name: str | None
 
 
-async def _run_one(
-    scenario: Scenario, run: int, number: int, *, base: str, conninfo: str, recorder: Recorder
-) -> ScenarioResult:
-    result = ScenarioResult(id=scenario.id, tags=scenario.tags, run=run)
+@dataclass(frozen=True)
+class _Place:
+    """Where scenario runs happen: the server, its database, the recorder, the helper models."""
+
+    base: str
+    conninfo: str
+    recorder: Recorder
+    judge: ChatClient | None
+    customer: ChatClient | None
+
+
+async def _run_one(scenario: Scenario, run: int, number: int, place: _Place) -> ScenarioResult:
+    result = ScenarioResult(id=scenario.id, tags=scenario.tags, run=run, simulated=scenario.simulated)
     started = time.monotonic()
     advisor_number, customer = f"+1415555{number % 10_000:04d}", f"+57301{number % 100_000:05d}00"
     try:
         async with (
-            await psycopg.AsyncConnection.connect(conninfo, autocommit=True, row_factory=dict_row) as conn,
+            await psycopg.AsyncConnection.connect(
+                place.conninfo, autocommit=True, row_factory=dict_row
+            ) as conn,
             httpx.AsyncClient(timeout=30) as client,
         ):
             advisor_id = await _set_up(conn, scenario, number, advisor_number, customer)
             chat = _Chat(
                 client,
                 conn,
-                recorder,
-                base + WEBHOOK_PATH,
+                place.recorder,
+                place.base + WEBHOOK_PATH,
                 advisor_id,
                 advisor_number,
                 customer,
                 scenario.customer_name,
             )
-            outcomes: list[TurnOutcome] = []
-            sources = sources_of(scenario)  # what the business wrote; the customer's words join below
-            for position, turn in enumerate(scenario.turns):
-                if turn.wait:
-                    await asyncio.sleep(turn.wait)
-                voice = turn.voice is not None
-                outcome = await _turn(chat, turn.words, voice=voice)
-                outcomes.append(outcome)
-                result.transcript.append({"customer": turn.words, **({"as": "voice note"} if voice else {})})
-                result.transcript += [{"advisor": reply} for reply in outcome.replies]
-                result.tool_calls += [
-                    {"turn": position, "name": name, "arguments": arguments}
-                    for name, arguments in outcome.tool_calls
-                ]
-                sources |= numbers_in(turn.words)
-                result.verdicts += check(turn.expect, [outcome], sources)
-            result.verdicts += check(scenario.expect, outcomes, sources)
+            await _converse(chat, scenario, result, place.customer)
+        if place.judge is not None:
+            try:
+                result.grades = await grade(place.judge, scenario, result.transcript, result.judge_usage)
+            except ChatError as error:
+                result.judge_error = str(error)
     except Exception as error:  # noqa: BLE001 - one scenario's failure is reported, the run goes on
         result.error = f"{type(error).__name__}: {error}"[:500]
-    calls = recorder.calls_since(started)
+    finally:
+        for helper in (place.judge, place.customer):
+            if helper is not None:
+                await helper.close()  # its connections belong to this run's event loop
+    calls = place.recorder.calls_since(started)
     result.prompt_tokens = sum(call.prompt_tokens for call in calls)
     result.completion_tokens = sum(call.completion_tokens for call in calls)
     result.seconds = time.monotonic() - started
     return result
+
+
+async def _converse(
+    chat: _Chat, scenario: Scenario, result: ScenarioResult, customer_model: ChatClient | None
+) -> None:
+    """Play the scenario's turns (or its simulated customer's), checking each answer."""
+    outcomes: list[TurnOutcome] = []
+    sources = sources_of(scenario)  # what the business wrote; the customer's words join below
+
+    async def say(position: int, words: str, *, voice: bool = False) -> TurnOutcome:
+        nonlocal sources
+        outcome = await _turn(chat, words, voice=voice)
+        outcomes.append(outcome)
+        result.transcript.append({"customer": words, **({"as": "voice note"} if voice else {})})
+        result.transcript += [{"advisor": reply} for reply in outcome.replies]
+        result.tool_calls += [
+            {"turn": position, "name": name, "arguments": arguments} for name, arguments in outcome.tool_calls
+        ]
+        sources |= numbers_in(words)
+        return outcome
+
+    goal_met: bool | None = None
+    if scenario.turns is not None:
+        for position, turn in enumerate(scenario.turns):
+            if turn.wait:
+                await asyncio.sleep(turn.wait)
+            outcome = await say(position, turn.words, voice=turn.voice is not None)
+            result.verdicts += check(turn.expect, [outcome], sources)
+    else:
+        if customer_model is None:
+            raise ValueError("a simulated customer needs --simulate-customers")
+        simulated = SimulatedCustomer(customer_model, scenario, result.customer_usage)
+        for position in range(scenario.max_turns):
+            words = await simulated.next_message(result.transcript)
+            if words is None:
+                break
+            await say(position, words)
+        goal_met = simulated.goal_met
+    result.verdicts += check(scenario.expect, outcomes, sources, goal_met=goal_met)
 
 
 async def _set_up(conn: Any, scenario: Scenario, number: int, advisor_number: str, customer: str) -> Any:
@@ -334,7 +383,7 @@ async def _turn(chat: _Chat, text: str, *, voice: bool = False) -> TurnOutcome:
         extra=extra,
         profile_name=chat.customer_name,
     )
-    handovers_before = await _handovers(chat.conn, chat.advisor_id)
+    handovers_before = await _last_handover(chat.conn, chat.advisor_id)
     started = time.monotonic()
     answer = await chat.client.post(chat.url, data=form, headers={"X-Twilio-Signature": signature})
     if answer.status_code != 200:
@@ -347,20 +396,30 @@ async def _turn(chat: _Chat, text: str, *, voice: bool = False) -> TurnOutcome:
         (chat.advisor_id, inbound_id, inbound_id),
     )
     replies = [str(row["body"] or "") for row in await cursor.fetchall()]
+    cursor = await chat.conn.execute(
+        "SELECT coalesce(category, '') AS category FROM handovers "
+        "WHERE advisor_id = %s AND id > %s ORDER BY id",
+        (chat.advisor_id, handovers_before),
+    )
+    kinds = [str(row["category"]) for row in await cursor.fetchall()]
     return TurnOutcome(
         said=text,
         replies=replies,
-        handed_over=await _handovers(chat.conn, chat.advisor_id) > handovers_before,
+        handed_over=bool(kinds),
         tool_calls=[
             call for model_call in chat.recorder.calls_since(started) for call in model_call.tool_calls
         ],
+        handover_categories=[kind for kind in kinds if kind],
+        summary=await remembered_summary(chat.conn, advisor_id=chat.advisor_id, phone=chat.customer),
     )
 
 
-async def _handovers(conn: Any, advisor_id: Any) -> int:
-    cursor = await conn.execute("SELECT count(*) AS n FROM handovers WHERE advisor_id = %s", (advisor_id,))
+async def _last_handover(conn: Any, advisor_id: Any) -> int:
+    cursor = await conn.execute(
+        "SELECT coalesce(max(id), 0) AS last FROM handovers WHERE advisor_id = %s", (advisor_id,)
+    )
     row = await cursor.fetchone()
-    return int(row["n"]) if row else 0
+    return int(row["last"]) if row else 0
 
 
 async def _answered(conn: Any, sid: str) -> int:

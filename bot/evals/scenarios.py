@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from bot.agent.tools import HandoverCategory
+
 SHIPPED = Path(__file__).resolve().parents[2] / "evals"
 SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -41,11 +43,14 @@ class Expect(_Strict):
     no_reply: bool | None = None
     max_messages: Annotated[int, Field(ge=1, le=20)] | None = None
     handed_over: bool | None = None
+    handover_category: HandoverCategory | None = Field(default=None, description="the hand-over's kind")
+    summary_folded: bool | None = Field(default=None, description="the AI memory was folded into a summary")
     tool_called: list[ToolExpectation] = Field(default_factory=list)
     tool_not_called: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
         default_factory=list
     )
     grounded_numbers: bool | None = None
+    goal_met: bool | None = Field(default=None, description="a simulated customer got what they came for")
     language: Annotated[str, StringConstraints(pattern=r"^(es|en)$")] | None = None
 
 
@@ -109,8 +114,30 @@ class Scenario(_Strict):
     advisor: AdvisorSetup = Field(default_factory=AdvisorSetup)
     profile: Profile | None = None
     customer_name: Annotated[str, StringConstraints(max_length=100)] | None = None
-    turns: Annotated[list[Turn], Field(min_length=1, max_length=200)]
+    turns: Annotated[list[Turn], Field(min_length=1, max_length=200)] | None = None
+    persona: Text | None = Field(default=None, description="who a simulated customer is")
+    goal: Text | None = Field(default=None, description="what a simulated customer wants")
+    max_turns: Annotated[int, Field(ge=1, le=40)] = 8
     expect: Expect = Field(default_factory=Expect, description="checks on the whole conversation")
+    rubric: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")],
+        Annotated[str, StringConstraints(min_length=1, max_length=1000)],
+    ] = Field(default_factory=dict, description="the judge's criteria: added to, or refining, the four")
+
+    @model_validator(mode="after")
+    def _turns_or_persona(self) -> Scenario:
+        if self.turns is None and (self.persona is None or self.goal is None):
+            raise ValueError("a scenario has `turns`, or a `persona` and a `goal` for a simulated customer")
+        if self.turns is not None and (self.persona is not None or self.goal is not None):
+            raise ValueError("a scenario has either fixed `turns` or a simulated customer, not both")
+        if self.expect.goal_met is not None and self.persona is None:
+            raise ValueError("expect.goal_met needs a simulated customer (`persona` and `goal`)")
+        return self
+
+    @property
+    def simulated(self) -> bool:
+        """Whether a second model plays the customer (a persona and a goal, no fixed turns)."""
+        return self.turns is None
 
 
 class ScenarioError(ValueError):

@@ -201,6 +201,7 @@ async def _answering_a_bot(
         reason=catalogue.text(
             "handover.bot_loop", advisor.language(), replies=replies, minutes=f"{minutes:.0f}"
         ),
+        category="loop",
     )
     logger.warning(
         "possible bot loop; conversation handed to the advisor",

@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from advisors.hours import Availability
 from advisors.repository import get_advisor
 from advisors.texts import DEFAULT_LANGUAGE
+from bot.agent.tools import HandoverCategory
 from bot.infra.events import EventPublisher, attention_event
 from bot.infra.job_queue import NOTICE_TASK
 from bot.worker.notices import handover_notice
@@ -46,7 +47,7 @@ class PostgresConversationFlags:
         self._queue = queue
         self._events = events
 
-    async def hand_over(self, *, advisor_id: str, phone: str, reason: str) -> str:
+    async def hand_over(self, *, advisor_id: str, phone: str, reason: str, category: HandoverCategory) -> str:
         """Switch the AI off for this advisor + customer only, record why, and tell the advisor.
 
         Returns what the agent should tell the customer of the advisor's availability.
@@ -70,10 +71,16 @@ class PostgresConversationFlags:
                 )
                 assert conversation is not None
                 await conversations.record_handover(
-                    conn=conn, advisor_id=advisor, conversation_id=conversation.conversation_id, reason=reason
+                    conn=conn,
+                    advisor_id=advisor,
+                    conversation_id=conversation.conversation_id,
+                    reason=reason,
+                    category=category,
                 )
                 switched_off = attention_event(conversation, False, "ai")
-                await self._events.publish(conn, "handover.requested", {**switched_off, "reason": reason})
+                await self._events.publish(
+                    conn, "handover.requested", {**switched_off, "reason": reason, "category": category}
+                )
                 await self._events.publish(conn, "ai_attention.changed", switched_off)
         logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})
         return _availability_hint(found.availability() if found else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
@@ -12,6 +13,8 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+
+from memory.ai.thread import run_config_for
 
 # The run-config key naming the conversation a run belongs to (see GuardedPostgresSaver).
 CONVERSATION_KEY = "conversation_id"
@@ -167,3 +170,17 @@ async def prune_superseded_checkpoints(checkpointer: AsyncPostgresSaver, *, batc
             continue
         pruned += 1
     return pruned
+
+
+async def remembered_summary(
+    conn: psycopg.AsyncConnection[Any], *, advisor_id: UUID | str, phone: str
+) -> str:
+    """The running summary of a conversation's AI memory ("" before its first fold).
+
+    Read from the latest checkpoint, as the agent resumes from it: an evaluation uses it to
+    tell that a long conversation really was folded, not merely kept word for word. `conn`
+    needs autocommit and dict rows, as every checkpointer connection does.
+    """
+    found = await AsyncPostgresSaver(conn).aget_tuple(run_config_for(advisor_id, phone))
+    summary = found.checkpoint["channel_values"].get("summary") if found else None
+    return str(summary.get("text") or "") if isinstance(summary, dict) else ""

@@ -148,9 +148,11 @@ async def set_crm_refs(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, r
     )
 
 
-async def record_handover(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, reason: str) -> None:
-    """Keep a row per handover, so statistics can count them per day."""
+async def record_handover(
+    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, reason: str, category: str | None = None
+) -> None:
+    """Keep a row per handover, so statistics can count them per day and per kind."""
     await conn.execute(
-        "INSERT INTO handovers (advisor_id, conversation_id, reason) VALUES (%s, %s, %s)",
-        (advisor_id, conversation_id, reason),
+        "INSERT INTO handovers (advisor_id, conversation_id, reason, category) VALUES (%s, %s, %s, %s)",
+        (advisor_id, conversation_id, reason, category),
     )

@@ -13,7 +13,7 @@ from memory.records.models import Conn
 _PARTS = {
     "messages": "id, direction, author, body, media, status, transcript, created_at",
     "conversation_notes": "body, author, created_at",
-    "handovers": "reason, created_at",
+    "handovers": "reason, category, created_at",
     "consent_changes": "consent, changed_by, created_at",
 }
 

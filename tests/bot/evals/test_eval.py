@@ -9,7 +9,6 @@ for a person and forgets. The suite must score them apart and name exactly those
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,67 +17,10 @@ import psycopg
 import pytest
 
 from bot.cli import main
+from tests.bot.evals.models import careful, careless, judge_and_customer, text_of
 from tests.fakes import FakeOpenAI, Reply
 
 SHIPPED = Path(__file__).resolve().parents[3] / "evals"
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content or "")
-
-
-def _customer_turns(messages: list[dict[str, Any]]) -> list[str]:
-    return [_text(m) for m in messages if m["role"] == "user"]
-
-
-def careful(messages: list[dict[str, Any]]) -> Reply:
-    last = messages[-1]
-    said = _customer_turns(messages)[-1].lower() if _customer_turns(messages) else ""
-    if last["role"] == "tool":
-        found = _text(last)
-        words = set(re.findall(r"\w+", said))
-        priced = [line for line in re.split(r"\n|(?<=\.) ", found) if "$" in line]
-        best = max(priced, key=lambda line: len(words & set(re.findall(r"\w+", line.lower()))), default="")
-        price = re.search(r"\$[\d.]+\d", best)
-        if "persona" in said or "robot" in said:
-            return {"content": "Listo, ya le aviso a Ana y te escribe en un momento."}
-        if price:
-            return {"content": f"Ese apartamento cuesta {price.group(0)}."}
-        return {"content": "No tengo ese precio en el catálogo; le pregunto a Ana y te cuento."}
-    if "persona" in said or "robot" in said:
-        return {
-            "content": None,
-            "tool_calls": [("hand_over_to_advisor", {"reason": "el cliente pide una persona"})],
-        }
-    if "cuanto" in said:
-        return {"content": None, "tool_calls": [("search_knowledge", {"query": said})]}
-    if "tarea" in said or "derivada" in said:
-        return {"content": "Solo te puedo ayudar con los apartamentos de Torres del Valle."}
-    if "como me llamo" in said:
-        named = next(
-            (
-                re.search(r"me llamo (\w+)", t, re.I)
-                for t in _customer_turns(messages)
-                if "me llamo" in t.lower()
-            ),
-            None,
-        )
-        return {"content": f"Te llamas {named.group(1)}." if named else "No me lo has dicho."}
-    return {"content": "Claro, con gusto te cuento."}
-
-
-def careless(messages: list[dict[str, Any]]) -> Reply:
-    said = _customer_turns(messages)[-1].lower() if _customer_turns(messages) else ""
-    if "cuanto" in said:
-        return {"content": "Ese te sale en $180.000.000, una ganga."}
-    if "derivada" in said:
-        return {"content": "La derivada de x al cuadrado es 2x."}
-    if "como me llamo" in said:
-        return {"content": "No recuerdo, perdona."}
-    return {"content": "Claro, dime."}
 
 
 @pytest.fixture
@@ -132,6 +74,11 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
     handover = next(r for r in good["results"] if r["id"] == "pide-una-persona")
     assert [c["name"] for c in handover["tool_calls"]] == ["hand_over_to_advisor"]
     assert all(r["tokens"]["prompt"] > 0 for r in good["results"])
+    assert good["checks"]["summary_folded"] == {"passed": 1, "failed": 0}  # turn 40 was read from a summary
+    assert good["checks"]["handover_category"] == {"passed": 1, "failed": 0}
+    probe = next(r for r in good["results"] if r["id"] == "recuerda-el-nombre")
+    assert len([line for line in probe["transcript"] if "customer" in line]) == 40
+    assert probe["transcript"][-1] == {"advisor": "Te llamas Valentina."}
 
     page = tmp_path / "careless.html"
     code, bad = _evaluate(
@@ -143,7 +90,7 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
     assert _failures(bad) == {
         "precio-en-catalogo": ["grounded_numbers", "reply_contains"],
         "precio-fuera-de-catalogo": ["grounded_numbers"],
-        "pide-una-persona": ["handed_over", "tool_called"],
+        "pide-una-persona": ["handed_over", "handover_category", "tool_called"],
         "fuera-de-tema": ["reply_contains_any", "reply_not_contains"],
         "recuerda-el-nombre": ["reply_contains"],
         "nota-de-voz-precio": ["grounded_numbers", "reply_contains"],
@@ -168,6 +115,10 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
         ("id: bien\nturns: [{say: hola, expect: {contains: [x]}}]\n", "turns.0.expect.contains"),
         ("id: [unclosed\n", "not YAML"),
         ("id: bien\nturns: [{say: hola, voice: hola}]\n", "turns.0"),
+        ("id: bien\npersona: una clienta\n", "a `persona` and a `goal`"),
+        ("id: bien\npersona: x\ngoal: y\nturns: [{say: hola}]\n", "not both"),
+        ("id: bien\nturns: [{say: hola}]\nexpect: {handover_category: enojo}\n", "expect.handover_category"),
+        ("id: bien\nturns: [{say: hola}]\nrubric: {Bonito: x}\n", "rubric"),
     ],
 )
 def test_a_malformed_scenario_is_one_error_naming_the_file_and_field(
@@ -184,7 +135,88 @@ def test_the_shipped_scenarios_load_and_every_one_is_tagged() -> None:
     from bot.evals.scenarios import load_scenarios
 
     scenarios = load_scenarios()
-    assert len(scenarios) >= 40 and all(scenario.tags for scenario in scenarios)
+    fixed = [scenario for scenario in scenarios if not scenario.simulated]
+    assert len(fixed) >= 40 and all(scenario.tags for scenario in scenarios)
+    assert any(scenario.simulated and scenario.persona and scenario.goal for scenario in scenarios)
+    probe = next(scenario for scenario in scenarios if scenario.id == "recuerda-el-nombre")
+    assert probe.turns is not None and len(probe.turns) >= 40 and probe.expect.summary_folded
     tags = {tag for scenario in scenarios for tag in scenario.tags}
     assert {"price", "not-in-catalogue", "handover", "off-topic", "injection", "memory", "en"} <= tags
     assert len({scenario.id for scenario in scenarios}) == len(scenarios)
+
+
+JUDGE_AND_CUSTOMER = """
+scenarios:
+  - id: precio-fijo
+    tags: [price]
+    advisor: &ana
+      name: Ana Gómez
+      knowledge:
+        - source: catalogo.md
+          text: "Apartamento de 2 habitaciones en Bello: $250.000.000."
+    turns:
+      - say: "cuanto vale el de 2 habitaciones en bello"
+        expect: {reply_contains: ["250"], grounded_numbers: true}
+  - id: cliente-simulado
+    tags: [price, simulated]
+    advisor: *ana
+    persona: Una enfermera de Bello que escribe rápido y sin tildes.
+    goal: Saber el precio del apartamento de 2 habitaciones en Bello.
+    max_turns: 4
+    expect: {goal_met: true, reply_contains: ["250"], grounded_numbers: true}
+"""
+
+
+def test_a_judge_grades_apart_from_the_checks_and_a_model_plays_the_simulated_customer(
+    fake_openai: FakeOpenAI,
+    server_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    scenarios = tmp_path / "mixtos.yaml"
+    scenarios.write_text(JUDGE_AND_CUSTOMER)
+    fake_openai.behaviour = judge_and_customer  # type: ignore[assignment]
+    report = tmp_path / "r.json"
+    common = ["eval", "--scenarios", str(scenarios), "--base-url", fake_openai.url, "--model", "careful"]
+    common += ["--database-url", server_url, "--report", str(report)]
+
+    assert main(common) == 0  # without --simulate-customers the simulated one is skipped, and said so
+    plain = json.loads(report.read_text())
+    assert [r["id"] for r in plain["results"]] == ["precio-fijo"] and plain["judge"] is None
+    assert (
+        "skipped (a simulated customer; add --simulate-customers): cliente-simulado"
+        in capsys.readouterr().out
+    )
+
+    extra = ["--simulate-customers", "--judge-model", "judge", "--judge-weight", "0.5"]
+    assert main([*common, *extra]) == 0
+    data = json.loads(report.read_text())
+    assert data["checks_score"] == 1.0 and data["passed"] == 2
+    assert data["judge"] == {
+        "model": "judge",
+        "weight": 0.5,
+        "score": 0.75,
+        "criteria": {"concise": 4.0, "correct": 4.0, "helpful": 4.0, "voice": 4.0},
+        "ungraded": 0,
+    }
+    assert data["score"] == 0.875  # half the checks' 1.0, half the judge's 0.75
+    simulated = next(r for r in data["results"] if r["id"] == "cliente-simulado")
+    assert simulated["simulated"] is True
+    assert simulated["transcript"] == [
+        {"customer": "hola cuanto vale el de 2 habitaciones en bello"},
+        {"advisor": "Ese apartamento cuesta $250.000.000."},
+    ]
+    assert {c["check"] for c in simulated["failed_checks"]} == set()
+    assert simulated["judge"]["scores"]["correct"] == {"score": 4, "reason": "precio del catálogo, corto"}
+    # The helpers' tokens are counted apart from the agent's.
+    assert simulated["tokens"]["customer"]["prompt"] > 0 and simulated["tokens"]["judge"]["prompt"] > 0
+    fixed = next(r for r in data["results"] if r["id"] == "precio-fijo")
+    assert fixed["tokens"]["customer"] == {"prompt": 0, "completion": 0}
+    judged_prompt = next(
+        r for r in fake_openai.requests if text_of(r["messages"][0]).startswith("Eres un evaluador")
+    )
+    assert judged_prompt["model"] == "judge" and "<datos>" in text_of(judged_prompt["messages"][1])
+
+    assert main([*common, "--judge-weight", "0.5"]) == 2  # a weight without a judge is a usage error

@@ -85,7 +85,11 @@ def test_handover_and_attention_changes_are_reported(
         if messages[-1]["role"] == "tool":
             return {"content": "Te paso con Ana."}
         if "persona" in str(messages[-1]["content"]):
-            return {"tool_calls": [("hand_over_to_advisor", {"reason": "pide una persona"})]}
+            return {
+                "tool_calls": [
+                    ("hand_over_to_advisor", {"reason": "pide una persona", "category": "customer_request"})
+                ]
+            }
         return echo_model(messages)
 
     fake_openai.behaviour = model
@@ -94,6 +98,7 @@ def test_handover_and_attention_changes_are_reported(
     wait_for(lambda: "handover.requested" in _types(receiver), what="the handover event")
     handover = next(e for e in receiver.accepted() if e["type"] == "handover.requested")
     assert handover["data"]["reason"] == "pide una persona"
+    assert handover["data"]["category"] == "customer_request"
     assert handover["data"]["phone_number"] == CUSTOMER
     wait_for(lambda: "ai_attention.changed" in _types(receiver))
     signed_post(events_client, inbound_form(ADVISOR, ADVISOR_PHONE, "#ia on 3001112233"))

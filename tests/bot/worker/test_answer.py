@@ -240,7 +240,10 @@ def test_a_handover_outside_working_hours_tells_the_agent_when_the_advisor_is_ba
     def hand_over_then_relay(messages: list[dict[str, Any]]) -> Reply:
         if messages[-1]["role"] == "tool":
             return {"content": "Relayed: " + messages[-1]["content"]}
-        return {"content": None, "tool_calls": [("hand_over_to_advisor", {"reason": "wants to buy"})]}
+        return {
+            "content": None,
+            "tool_calls": [("hand_over_to_advisor", {"reason": "wants to buy", "category": "negotiation"})],
+        }
 
     fake_openai.behaviour = hand_over_then_relay
     _post(client, "I want to buy it, can I talk to Ana?")
@@ -294,7 +297,14 @@ def test_agent_hands_over_to_the_human_and_then_stays_quiet(
         if messages[-1]["role"] == "tool":
             return {"content": "Te paso con Ana, ella te escribe en breve."}
         if "persona" in str(messages[-1]["content"]):
-            return {"tool_calls": [("hand_over_to_advisor", {"reason": "Pide hablar con una persona"})]}
+            return {
+                "tool_calls": [
+                    (
+                        "hand_over_to_advisor",
+                        {"reason": "Pide hablar con una persona", "category": "customer_request"},
+                    )
+                ]
+            }
         return echo_model(messages)
 
     fake_openai.behaviour = model
@@ -306,12 +316,25 @@ def test_agent_hands_over_to_the_human_and_then_stays_quiet(
     assert conversation["ai_attention"] is False
     assert conversation["handover_reason"] == "Pide hablar con una persona"
     assert conversation["ai_attention_changed_by"] == "ai"
+    recorded = db.query("SELECT reason, category FROM handovers WHERE advisor_id = %s", (advisor_id,))
+    assert recorded == [{"reason": "Pide hablar con una persona", "category": "customer_request"}]
     assert fake_twilio.bodies_to(CUSTOMER) == ["Te paso con Ana, ella te escribe en breve."]
     _post(client, "¿Hola?")
     settle(db)
     assert len(fake_twilio.bodies_to(CUSTOMER)) == 1
-    tools = {tool["function"]["name"] for tool in fake_openai.requests[0]["tools"]}
-    assert tools == {
+    tools = {tool["function"]["name"]: tool["function"] for tool in fake_openai.requests[0]["tools"]}
+    category = tools["hand_over_to_advisor"]["parameters"]["properties"]["category"]
+    assert set(category["enum"]) == {
+        "customer_request",
+        "missing_knowledge",
+        "negotiation",
+        "complaint",
+        "out_of_scope",
+        "after_hours",
+        "tool_failure",
+        "loop",
+    }
+    assert set(tools) == {
         "hand_over_to_advisor",
         "set_audio_preference",
         "update_customer_profile",
@@ -600,6 +623,7 @@ def test_a_bot_answering_the_ai_is_handed_to_the_advisor_after_a_bounded_number_
     conversation = db.query("SELECT ai_attention, handover_reason FROM chat_history")[0]
     assert conversation["ai_attention"] is False
     assert "sin un humano" in conversation["handover_reason"]
+    assert db.query("SELECT category FROM handovers") == [{"category": "loop"}]
     wait_for(lambda: fake_twilio.bodies_to("+573005550001"), what="the advisor's notice")
     held = db.query("SELECT count(*) AS n FROM messages WHERE status = 'held_for_advisor'")[0]["n"]
     assert held == 3

@@ -34,7 +34,15 @@ def test_a_cut_never_starts_on_a_tool_result() -> None:
     history = [
         HumanMessage("hola " * 50, id="h0"),
         AIMessage(
-            "", tool_calls=[{"name": "hand_over_to_advisor", "args": {"reason": "x"}, "id": "c1"}], id="a0"
+            "",
+            tool_calls=[
+                {
+                    "name": "hand_over_to_advisor",
+                    "args": {"reason": "x", "category": "customer_request"},
+                    "id": "c1",
+                }
+            ],
+            id="a0",
         ),
         ToolMessage("ok", tool_call_id="c1", id="t0"),
         AIMessage("listo " * 20, id="a1"),

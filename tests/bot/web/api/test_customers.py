@@ -239,7 +239,12 @@ def test_erasure_leaves_no_row_of_the_customer_anywhere_and_a_new_message_starts
 
     def hand_over_on_request(messages: list[dict[str, object]]) -> dict[str, object]:
         if "persona" in str(messages[-1].get("content")) and messages[-1]["role"] == "user":
-            return {"content": None, "tool_calls": [("hand_over_to_advisor", {"reason": "pide una persona"})]}
+            return {
+                "content": None,
+                "tool_calls": [
+                    ("hand_over_to_advisor", {"reason": "pide una persona", "category": "customer_request"})
+                ],
+            }
         return {"content": "Respuesta a: " + str(messages[-1].get("content"))}
 
     fake_openai.behaviour = hand_over_on_request  # type: ignore[assignment]
