@@ -108,7 +108,7 @@ def evaluate(settings: Settings, request: EvalRequest) -> int:
 def _outcome(result: ScenarioResult) -> str:
     if result.passed:
         return "passed"
-    failed = result.error or ", ".join(v.name for v in result.verdicts if not v.passed)
+    failed = result.error or ", ".join(result.failed_names)
     return f"FAILED ({failed})"
 
 

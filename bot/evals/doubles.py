@@ -77,7 +77,9 @@ class LoopbackServer:
         self._server.daemon_threads = True
         self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._server.owner = owner  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: `close` waits for the loop to notice, and http.server's 0.5 s default
+        # made every stop of a double (two per test) cost up to a second.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
 
     @property

@@ -131,7 +131,7 @@ def table(results: list[ScenarioResult]) -> str:
     if graded:
         rows[0] += ("judge (1-5)",)
     for result in results:
-        failed = result.error or ", ".join(v.name for v in result.verdicts if not v.passed) or "-"
+        failed = result.error or ", ".join(result.failed_names) or "-"
         turns = sum(1 for line in result.transcript if "customer" in line)
         label = result.id if result.run == 1 else f"{result.id} #{result.run}"
         rows.append(

@@ -75,6 +75,11 @@ class ScenarioResult:
         """Whether it ran and every check held."""
         return self.error is None and all(verdict.passed for verdict in self.verdicts)
 
+    @property
+    def failed_names(self) -> list[str]:
+        """The names of the checks that failed, each once, in the order they were checked."""
+        return list(dict.fromkeys(verdict.name for verdict in self.verdicts if not verdict.passed))
+
 
 @dataclass(frozen=True)
 class RunOptions:
