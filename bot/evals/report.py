@@ -206,7 +206,8 @@ def _run_section(result: dict[str, Any]) -> str:
     title = escape(result["id"]) + (f" #{result['run']}" if result["run"] > 1 else "")
     verdict = "passed" if result["passed"] else "failed"
     meta = (
-        f"{escape(', '.join(result['tags']))} · tools: {tools} · tokens "
+        f"{escape(', '.join(result['tags']))}{' · simulated customer' if result.get('simulated') else ''}"
+        f" · tools: {tools} · tokens "
         f"{result['tokens']['prompt']}/{result['tokens']['completion']} · {result['seconds']} s"
     )
     listed = f"<ul>{''.join(failed)}</ul>" if failed else ""
