@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -39,11 +40,13 @@ class AdvisorSettings(BaseModel):
     system_prompt: str | None = None
     language: str = "es"
     away_message: str | None = None
+    holding_message: str | None = None  # when the AI's answer cannot be sent (figures nobody gave)
     default_region: str | None = None
     tts_voice: str | None = None
     audio_default: bool = False
     audio_reciprocal: bool = True
     templates: list[ApprovedTemplate] = []
+    notice_content_sid: str | None = None  # the hand-over notice's template (NOTICE_CONTENT_SID)
     time_zone: str = DEFAULT_TIME_ZONE
     working_hours: dict[str, list[str]] = {}
 
@@ -72,6 +75,12 @@ class AdvisorSettings(BaseModel):
                     continue
                 kept[day] = [str(entry) for entry in ranges]
         return kept
+
+    @field_validator("notice_content_sid", mode="before")
+    @classmethod
+    def _content_sid_only(cls, value: object) -> object:
+        """A mistyped Content SID is ignored (the global one applies); routing never stops on it."""
+        return value if isinstance(value, str) and re.fullmatch(CONTENT_SID_PATTERN, value) else None
 
     @field_validator("templates", mode="before")
     @classmethod
@@ -149,6 +158,15 @@ class Advisor(BaseModel):
             when = spoken_time(now.back_at, language, now=now.now)
             message = f"{message} {text('away.back_at', language, when=when)}"
         return message
+
+    def holding_message(self, *, customer_language: Language | None = None) -> str:
+        """What the customer reads when the AI's answer is held back: a person will confirm.
+
+        The advisor's own text, else the catalogue's, in the customer's language when guessed.
+        """
+        if self.settings.holding_message:
+            return self.settings.holding_message.replace("{advisor_name}", self.name)
+        return text("reply.holding", customer_language or self.language(), advisor_name=self.name)
 
     def _hours_line(self, now: Availability) -> str:
         """What the agent is told of the advisor's hours; nothing when none are set."""

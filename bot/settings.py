@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = TWILIO_DEFAULT_API_BASE_URL
     twilio_timeout_seconds: float = Field(default=10.0, gt=0)
     public_base_url: str | None = None
+    # An approved utility template for hand-over notices outside the advisor's own 24 h window
+    # (variables: 1 customer name, 2 customer phone, 3 reason); `notice_content_sid` in an
+    # advisor's settings wins. NOTICE_TEMPLATE_ALWAYS sends it even inside the window.
+    notice_content_sid: str | None = Field(default=None, pattern=r"^HX[0-9a-fA-F]{32}$")
+    notice_template_always: bool = False
     validate_twilio_signature: bool = True
     max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -113,6 +113,18 @@ class Db:
         )
         return str(row[0]["id"])
 
+    def advisor_wrote_today(self, advisor_id: str) -> None:
+        """The advisor wrote to their Twilio number just now, so their 24 h window is open.
+
+        WhatsApp takes free-text notices to the advisor only inside it; outside, a notice needs
+        the approved template (NOTICE_CONTENT_SID) or is not attempted.
+        """
+        self.query(
+            "INSERT INTO advisor_channel (advisor_id, direction, body, status) "
+            "VALUES (%s, 'inbound', '#ayuda', 'done') RETURNING id",
+            (advisor_id,),
+        )
+
     def add_customer(
         self,
         advisor_id: str,

@@ -95,6 +95,8 @@ class FakeTwilio:
     attempt_times: list[float] = field(default_factory=list)  # time.monotonic() of each send
     # Each queued (status, code) is answered instead of success, one per request, in order.
     failures: list[tuple[int, int]] = field(default_factory=list)
+    # The same, for messages to one recipient only ("whatsapp:+57…" → its queued failures).
+    failures_to: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     fail_always: tuple[int, int] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Media: GET .../Media/{id} with the account's credentials redirects to `media_redirect` + id.
@@ -185,7 +187,11 @@ class _TwilioHandler(_Handler):
         with fake.lock:
             fake.attempts += 1
             fake.attempt_times.append(time.monotonic())
-            failure = fake.failures.pop(0) if fake.failures else fake.fail_always
+            aimed = fake.failures_to.get(form.get("To", ""))
+            if aimed:
+                failure: tuple[int, int] | None = aimed.pop(0)
+            else:
+                failure = fake.failures.pop(0) if fake.failures else fake.fail_always
             if failure is None:
                 sid = "SM" + uuid.uuid4().hex
                 fake.sent.append(

@@ -7,6 +7,13 @@ from advisors.texts.language import Language
 CONSOLE: dict[str, dict[Language, str]] = {
     "app.title": {"es": "Consola de asesores", "en": "Advisor console"},
     "nav.inbox": {"es": "Conversaciones", "en": "Conversations"},
+    "nav.waiting": {"es": "Te esperan", "en": "Waiting"},
+    "nav.notifications": {"es": "Activar avisos", "en": "Turn on alerts"},
+    "notify.title": {"es": "Un cliente te espera", "en": "A customer is waiting"},
+    "notify.body": {
+        "es": "Hay {count} conversaciones esperando tu respuesta.",
+        "en": "{count} conversations are waiting for your answer.",
+    },
     "nav.advisors": {"es": "Asesores", "en": "Advisors"},
     "nav.dashboard": {"es": "Panel", "en": "Dashboard"},
     "nav.sign_out": {"es": "Salir", "en": "Sign out"},
@@ -43,6 +50,7 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "inbox.advisor": {"es": "Asesor", "en": "Advisor"},
     "inbox.all_advisors": {"es": "Todos los asesores", "en": "All advisors"},
     "badge.waiting": {"es": "Te espera", "en": "Waiting for you"},
+    "badge.ai_paused": {"es": "IA en pausa", "en": "AI paused"},
     "badge.unanswered": {"es": "sin responder", "en": "unanswered"},
     "badge.opted_out": {"es": "Se dio de baja", "en": "Opted out"},
     "badge.window_closed": {"es": "Fuera de 24 h", "en": "Outside 24 h"},
@@ -58,6 +66,19 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "conversation.audio_on": {"es": "Respuestas en audio", "en": "Voice replies"},
     "conversation.audio_off": {"es": "Respuestas en texto", "en": "Text replies"},
     "conversation.handover": {"es": "Pasada al asesor", "en": "Handed over"},
+    "brief.said": {"es": "Último mensaje", "en": "Last message"},
+    "brief.ai_told": {"es": "La IA le dijo", "en": "The AI told them"},
+    "brief.facts": {"es": "Datos", "en": "Facts"},
+    "brief.notice_undeliverable": {
+        "es": "El aviso no se envió a tu WhatsApp: no le has escrito a tu número en 24 h y no hay "
+        "plantilla de aviso (NOTICE_CONTENT_SID). Esta conversación te espera aquí.",
+        "en": "The notice was not sent to your WhatsApp: you have not written to your number in 24 h "
+        "and there is no notice template (NOTICE_CONTENT_SID). This conversation is waiting here.",
+    },
+    "brief.notice_failed": {
+        "es": "El aviso a tu WhatsApp falló. Esta conversación te espera aquí.",
+        "en": "The notice to your WhatsApp failed. This conversation is waiting here.",
+    },
     "conversation.transcript": {"es": "Transcripción", "en": "Transcript"},
     "conversation.media_error": {
         "es": "No se pudo leer el adjunto",

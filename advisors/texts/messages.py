@@ -92,12 +92,39 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     # To advisors: notices
     "notice.handover": {
-        "es": "🔔 {phone} necesita atención humana: {reason}\n"
+        "es": "🔔 {customer} necesita atención humana ({kind}): {reason}{said}\n"
         "La IA dejó de responderle. Contesta con: #r {phone} <texto>\n"
         "Devuélvela a la IA con: #ia on {phone}",
-        "en": "🔔 {phone} needs a human: {reason}\n"
+        "en": "🔔 {customer} needs a human ({kind}): {reason}{said}\n"
         "The AI stopped answering them. Reply with: #r {phone} <text>\n"
         "Give them back to the AI with: #ia on {phone}",
+    },
+    "notice.said": {"es": "\nÚltimo mensaje: «{said}»", "en": "\nLast message: “{said}”"},
+    "handover.kind.customer_request": {"es": "pidió una persona", "en": "asked for a person"},
+    "handover.kind.missing_knowledge": {"es": "falta información", "en": "missing knowledge"},
+    "handover.kind.negotiation": {"es": "negociación", "en": "negotiation"},
+    "handover.kind.complaint": {"es": "queja", "en": "complaint"},
+    "handover.kind.out_of_scope": {"es": "fuera de tema", "en": "out of scope"},
+    "handover.kind.after_hours": {"es": "fuera de horario", "en": "after hours"},
+    "handover.kind.tool_failure": {"es": "falla de la IA", "en": "AI failure"},
+    "handover.kind.loop": {"es": "posible bot", "en": "possible bot"},
+    "handover.kind.other": {"es": "traspaso", "en": "hand-over"},
+    "handover.no_model": {
+        "es": "no hay modelo de IA configurado: el cliente recibió el mensaje de ausencia",
+        "en": "no AI model is configured: the customer got the away message",
+    },
+    "handover.model_failed": {
+        "es": "el modelo de IA rechazó la solicitud ({error}): el cliente recibió el mensaje de ausencia",
+        "en": "the AI model refused the request ({error}): the customer got the away message",
+    },
+    "handover.ungrounded": {
+        "es": "la IA quiso dar cifras que no están en tu información; no se enviaron: confírmale tú",
+        "en": "the AI wanted to state figures that are not in your information; they were not sent: "
+        "please confirm them yourself",
+    },
+    "reply.holding": {
+        "es": "Déjame confirmarlo con {advisor_name} y te escribo en cuanto lo tenga.",
+        "en": "Let me check that with {advisor_name}; I will write to you as soon as I have it.",
     },
     "handover.bot_loop": {
         "es": "la IA respondió {replies} veces en {minutes} min sin un humano: ¿es otro bot?",

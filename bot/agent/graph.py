@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any, NotRequired, TypedDict
 
 import openai
@@ -19,6 +20,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
 from bot.agent.context import AgentContext
+from bot.agent.grounding import source_figures, ungrounded_figures
 from bot.agent.summary import (
     EmptySummaryError,
     fold_into_summary,
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 AGENT_NODE = "agent"
 FOLD_NODE = "fold"
+CHECK_NODE = "check_figures"
 
 
 class RunningSummary(TypedDict):
@@ -53,6 +56,24 @@ class AgentState(MessagesState):
     """
 
     summary: NotRequired[RunningSummary]
+    # This turn's figure check: whether the reply was already sent back once, and what stayed
+    # ungrounded after that (the worker then hands over instead of sending it).
+    grounding_retried: NotRequired[bool]
+    ungrounded: NotRequired[list[str]]
+
+
+GROUNDING_NOTE = (
+    "(Nota del sistema, no del cliente.) Tu respuesta menciona cifras que no aparecen en lo que el "
+    "negocio escribió, en el perfil ni en la conversación: {figures}. Reescribe la respuesta sin "
+    "esas cifras. Si el cliente las necesita, dile que el asesor se las confirma."
+)
+
+
+NOTE_ID_PREFIX = "grounding-note-"  # the check's own message: never a source of figures
+
+
+def _is_grounding_note(message: BaseMessage) -> bool:
+    return (message.id or "").startswith(NOTE_ID_PREFIX)
 
 
 def summary_of(state: Any) -> RunningSummary:
@@ -123,32 +144,79 @@ def build_agent_graph(
         # The turn is answered: pictures leave the checkpoint in this same update.
         return {"messages": [*pictures_as_text(this_turn), response]}
 
+    async def check_figures(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+        """Every figure of the answer must come from this turn's sources (`bot.agent.grounding`).
+
+        An answer with figures nobody gave goes back to the model once, naming them; if the
+        second answer still has some, `ungrounded` says which and the worker does not send it.
+        """
+        context = runtime.context or AgentContext(system_prompt="")
+        this_turn = state["messages"]
+        answer = this_turn[-1] if this_turn else None
+        if not isinstance(answer, AIMessage):
+            return {}
+        sources = source_figures(
+            [
+                context.system_prompt,
+                summary_of(state)["text"],
+                *(item.message.text for item in context.history),
+                *(
+                    message.text
+                    for message in this_turn[:-1]
+                    if not isinstance(message, AIMessage) and not _is_grounding_note(message)
+                ),
+            ]
+        )
+        missing = ungrounded_figures(answer.text, sources)
+        if not missing:
+            return {"ungrounded": []}
+        if state.get("grounding_retried"):
+            logger.warning("answer still has figures nobody gave; not sent", extra={"figures": missing})
+            return {"ungrounded": missing}
+        logger.info("answer has figures nobody gave; asked again", extra={"figures": missing})
+        note = HumanMessage(
+            GROUNDING_NOTE.format(figures=", ".join(missing)), id=f"{NOTE_ID_PREFIX}{uuid.uuid4().hex}"
+        )
+        return {"messages": [note], "grounding_retried": True}
+
     graph = StateGraph(AgentState, context_schema=AgentContext)
     graph.add_node(FOLD_NODE, fold_old_turns)
     # The typed overloads cover nodes taking config or runtime, not both; LangGraph passes both.
     graph.add_node(AGENT_NODE, call_model)  # type: ignore[call-overload]
     graph.add_node("tools", ToolNode(tools))
+    graph.add_node(CHECK_NODE, check_figures)
     graph.add_edge(START, FOLD_NODE)
     graph.add_edge(FOLD_NODE, AGENT_NODE)
-    graph.add_conditional_edges(AGENT_NODE, _route_after_agent, {"tools": "tools", END: END})
+    graph.add_conditional_edges(AGENT_NODE, _route_after_agent, {"tools": "tools", CHECK_NODE: CHECK_NODE})
     graph.add_edge("tools", AGENT_NODE)
+    graph.add_conditional_edges(CHECK_NODE, _route_after_check, {AGENT_NODE: AGENT_NODE, END: END})
     return graph.compile(checkpointer=checkpointer)
 
 
-def new_turn(humans: list[HumanMessage]) -> dict[str, list[BaseMessage]]:
+def new_turn(humans: list[HumanMessage]) -> dict[str, Any]:
     """The graph input for a turn: the last turn leaves the checkpoint, the customer's messages enter.
 
     Whatever an earlier, interrupted attempt of this turn left there goes too: the model never
-    sees an answer the customer did not receive.
+    sees an answer the customer did not receive. The figure check starts afresh.
     """
-    return {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *humans]}
+    return {
+        "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *humans],
+        "grounding_retried": False,
+        "ungrounded": [],
+    }
 
 
 def _route_after_agent(state: AgentState) -> str:
-    """Go to the tools when the model asked for them; otherwise the turn is over."""
+    """Go to the tools when the model asked for them; otherwise check the answer's figures."""
     messages = state.get("messages") or []
     last = messages[-1] if messages else None
-    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else CHECK_NODE
+
+
+def _route_after_check(state: AgentState) -> str:
+    """Back to the model when the check asked again (its note is the last message); else done."""
+    messages = state.get("messages") or []
+    return AGENT_NODE if messages and isinstance(messages[-1], HumanMessage) else END
 
 
 def final_reply(messages: list[BaseMessage]) -> str:

@@ -6,22 +6,12 @@ worker (`bot.worker.conversation_flags`), so the agent never holds a connection 
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, get_args
+from typing import Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
 
-HandoverCategory = Literal[
-    "customer_request",
-    "missing_knowledge",
-    "negotiation",
-    "complaint",
-    "out_of_scope",
-    "after_hours",
-    "tool_failure",
-    "loop",
-]
-HANDOVER_CATEGORIES: tuple[str, ...] = get_args(HandoverCategory)
+from memory.records.handover_briefs import HandoverCategory
 
 
 class ConversationFlags(Protocol):

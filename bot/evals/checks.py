@@ -40,6 +40,7 @@ class TurnOutcome:
     tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     handover_categories: list[str] = field(default_factory=list)
     summary: str = ""  # the AI memory's running summary after this turn
+    held_back: list[str] = field(default_factory=list)  # figures the server's check kept from the customer
 
 
 def fold(text: str) -> str:

@@ -66,6 +66,7 @@ def report(
         "passed": sum(result.passed for result in results),
         "score": round(score(results, judge_weight=judge_weight), 4),
         "checks_score": round(checks_score(results), 4),
+        "held_back": sum(len(result.held_back) for result in results),
         "checks": {
             name: {"passed": c["passed"], "failed": c["failed"]} for name, c in sorted(per_check.items())
         },
@@ -91,6 +92,7 @@ def report(
                     if not verdict.passed
                 ],
                 "simulated": result.simulated,
+                "held_back": result.held_back,
                 "transcript": result.transcript,
                 "tool_calls": result.tool_calls,
                 "judge": _judged(result) if judge_model is not None else None,
@@ -202,6 +204,11 @@ def _run_section(result: dict[str, Any]) -> str:
     failed = [f"<li><b>{escape(f['check'])}</b>: {escape(f['reason'])}</li>" for f in result["failed_checks"]]
     if result["error"]:
         failed.append(f"<li><b>error</b>: {escape(result['error'])}</li>")
+    held = [
+        f"<li>figures nobody gave, held back by the server (turn {item['turn'] + 1}): "
+        f"{escape(', '.join(item['figures']))}</li>"
+        for item in result.get("held_back") or []
+    ]
     tools = ", ".join(escape(t["name"]) for t in result["tool_calls"]) or "—"
     title = escape(result["id"]) + (f" #{result['run']}" if result["run"] > 1 else "")
     verdict = "passed" if result["passed"] else "failed"
@@ -210,7 +217,7 @@ def _run_section(result: dict[str, Any]) -> str:
         f" · tools: {tools} · tokens "
         f"{result['tokens']['prompt']}/{result['tokens']['completion']} · {result['seconds']} s"
     )
-    listed = f"<ul>{''.join(failed)}</ul>" if failed else ""
+    listed = f"<ul>{''.join(failed + held)}</ul>" if failed or held else ""
     judge = result.get("judge") or {}
     grades = "".join(
         f"<li>{escape(name)}: {entry['score']}/5 — {escape(entry['reason'])}</li>"

@@ -65,6 +65,7 @@ class ScenarioResult:
     seconds: float = 0.0
     error: str | None = None
     simulated: bool = False
+    held_back: list[dict[str, Any]] = field(default_factory=list)  # answers the figure check kept back
     grades: list[Grade] = field(default_factory=list)
     judge_error: str | None = None
     judge_usage: Usage = field(default_factory=Usage)
@@ -294,6 +295,7 @@ async def _converse(
         result.tool_calls += [
             {"turn": position, "name": name, "arguments": arguments} for name, arguments in outcome.tool_calls
         ]
+        result.held_back += [{"turn": position, "figures": outcome.held_back}] if outcome.held_back else []
         sources |= numbers_in(words)
         return outcome
 
@@ -393,7 +395,7 @@ async def _turn(chat: _Chat, text: str, *, voice: bool = False) -> TurnOutcome:
     answer = await chat.client.post(chat.url, data=form, headers={"X-Twilio-Signature": signature})
     if answer.status_code != 200:
         raise RuntimeError(f"the webhook answered {answer.status_code}")
-    inbound_id = await _answered(chat.conn, sid)
+    inbound_id, held_back = await _answered(chat.conn, sid)
     cursor = await chat.conn.execute(
         "SELECT body FROM messages WHERE advisor_id = %s AND direction = 'outbound' AND id > %s "
         "AND author IN ('ai', 'system') "
@@ -416,6 +418,7 @@ async def _turn(chat: _Chat, text: str, *, voice: bool = False) -> TurnOutcome:
         ],
         handover_categories=[kind for kind in kinds if kind],
         summary=await remembered_summary(chat.conn, advisor_id=chat.advisor_id, phone=chat.customer),
+        held_back=held_back,
     )
 
 
@@ -427,12 +430,15 @@ async def _last_handover(conn: Any, advisor_id: Any) -> int:
     return int(row["last"]) if row else 0
 
 
-async def _answered(conn: Any, sid: str) -> int:
-    """Wait until the message is processed and its replies have left; return its id."""
+async def _answered(conn: Any, sid: str) -> tuple[int, list[str]]:
+    """Wait until the message is processed and its replies have left; return its id.
+
+    Also the figures the server's check held back from its answer (`bot.agent.grounding`).
+    """
     deadline = time.monotonic() + TURN_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         cursor = await conn.execute(
-            "SELECT m.id, m.processed_at IS NOT NULL AS done, "
+            "SELECT m.id, m.processed_at IS NOT NULL AS done, m.status, m.error_message, "
             " (SELECT count(*) FROM messages o WHERE o.conversation_id = m.conversation_id "
             "   AND o.direction = 'outbound' AND o.status IN ('pending', 'sending')) AS unsent, "
             " (SELECT count(*) FROM procrastinate_jobs j WHERE j.status IN ('todo', 'doing') "
@@ -442,6 +448,8 @@ async def _answered(conn: Any, sid: str) -> int:
         )
         row = await cursor.fetchone()
         if row is not None and row["done"] and row["unsent"] == 0 and row["jobs"] == 0:
-            return int(row["id"])
+            held = str(row["error_message"] or "") if row["status"] == "ungrounded" else ""
+            figures = held.split(": ", 1)[-1].split(", ") if held else []
+            return int(row["id"]), figures
         await asyncio.sleep(0.1)
     raise TimeoutError(f"no answer within {TURN_TIMEOUT_SECONDS:.0f} s")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from bot.agent.tools import HandoverCategory
+from memory.records.handover_briefs import HandoverCategory
 
 SHIPPED = Path(__file__).resolve().parents[2] / "evals"
 SUFFIXES = (".json", ".yaml", ".yml")

@@ -38,6 +38,7 @@ EVENT_TYPES = frozenset(
         "message.sent",
         "message.failed",
         "handover.requested",
+        "notice.undeliverable",
         "ai_attention.changed",
         "customer.erased",
     }

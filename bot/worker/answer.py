@@ -33,6 +33,7 @@ from bot.worker.voice_reply import voice_reply
 from memory.ai.checkpointer import CONVERSATION_KEY, ConversationGoneError
 from memory.ai.thread import run_config_for
 from memory.records import messages as message_records
+from memory.records.handover_briefs import HandoverCategory
 from memory.records.history import recent_turns
 from memory.records.models import Conversation, Message
 from memory.records.profiles import CustomerProfile
@@ -269,6 +270,11 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             model_error = f"{type(error).__name__}: {error}"[:1000]
         else:
             text = final_reply(messages_from(result["messages"], first_id=humans[0].id))
+            ungrounded = list(result.get("ungrounded") or [])
+            if ungrounded:  # asked again once, still figures nobody gave: they never reach the customer
+                text = advisor.holding_message(customer_language=_language_of(inbound))
+                outcome_status = "ungrounded"
+                model_error = "figures nobody gave: " + ", ".join(ungrounded)
 
     texts = split_reply(text) if text else []
     voice_url = (
@@ -297,7 +303,34 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         logger.info("reply dropped", extra={**log_facts(advisor, conversation), "reason": reason})
         return Outcome(f"dropped_{reason}", sent_before)
     sent = await send_recorded(parts, advisor, end.conversation, end.replies)
+    if outcome_status != "answered":
+        await _promised_a_person(parts, advisor, conversation, outcome_status, model_error)
     return Outcome(outcome_status, sent_before + sent)
+
+
+async def _promised_a_person(
+    parts: WorkerParts,
+    advisor: Advisor,
+    conversation: Conversation,
+    outcome_status: str,
+    model_error: str | None,
+) -> None:
+    """The away or holding message promised a person: hand over, so the advisor is told and it waits.
+
+    Without it the customer would be promised an answer nobody knows is owed (no badge, no
+    `#lista`, no notice), and the next message would get the same text again.
+    """
+    language = advisor.language()
+    category: HandoverCategory = "tool_failure"
+    if outcome_status == "ungrounded":  # the figures stay on the message's row, never in a WhatsApp
+        reason, category = catalogue.text("handover.ungrounded", language), "missing_knowledge"
+    elif model_error:
+        reason = catalogue.text("handover.model_failed", language, error=model_error.split(":")[0])
+    else:
+        reason = catalogue.text("handover.no_model", language)
+    await parts.flags.hand_over(
+        advisor_id=str(advisor.id), phone=conversation.phone_number, reason=reason, category=category
+    )
 
 
 def _language_of(inbound: list[Message]) -> Language | None:

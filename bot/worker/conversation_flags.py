@@ -16,12 +16,12 @@ from psycopg_pool import AsyncConnectionPool
 from advisors.hours import Availability
 from advisors.repository import get_advisor
 from advisors.texts import DEFAULT_LANGUAGE
-from bot.agent.tools import HandoverCategory
 from bot.infra.events import EventPublisher, attention_event
 from bot.infra.job_queue import NOTICE_TASK
-from bot.worker.notices import handover_notice
+from bot.worker.notices import handover_notice, notice_variables
 from bot.worker.parts import Outcome, WorkerParts
 from memory.records import advisor_channel, conversations, profiles
+from memory.records.handover_briefs import HandoverCategory, compose_brief
 
 logger = logging.getLogger(__name__)
 
@@ -60,26 +60,40 @@ class PostgresConversationFlags:
                 conn=conn, advisor_id=advisor, phone=phone, enabled=False, changed_by="ai", reason=reason
             )
             if changed:
-                notice_id = await advisor_channel.insert_advisor_notice(
-                    conn=conn, advisor_id=advisor, body=handover_notice(phone, reason, language)
-                )
-                await self._queue.configure_task(NOTICE_TASK, connection=conn).defer_async(
-                    advisor_id=advisor_id, notice_id=notice_id
-                )
                 conversation = await conversations.find_conversation(
                     conn=conn, advisor_id=advisor, phone=phone
                 )
                 assert conversation is not None
-                await conversations.record_handover(
+                brief = await compose_brief(
                     conn=conn,
                     advisor_id=advisor,
                     conversation_id=conversation.conversation_id,
                     reason=reason,
                     category=category,
                 )
+                notice_id = await advisor_channel.insert_advisor_notice(
+                    conn=conn,
+                    advisor_id=advisor,
+                    body=handover_notice(phone, brief, language),
+                    template_variables=notice_variables(phone, brief, language),
+                )
+                await self._queue.configure_task(NOTICE_TASK, connection=conn).defer_async(
+                    advisor_id=advisor_id, notice_id=notice_id
+                )
+                await conversations.record_handover(
+                    conn=conn,
+                    advisor_id=advisor,
+                    conversation_id=conversation.conversation_id,
+                    reason=reason,
+                    category=category,
+                    brief=brief.model_dump(),
+                    notice_id=notice_id,
+                )
                 switched_off = attention_event(conversation, False, "ai")
                 await self._events.publish(
-                    conn, "handover.requested", {**switched_off, "reason": reason, "category": category}
+                    conn,
+                    "handover.requested",
+                    {**switched_off, "reason": reason, "category": category, "brief": brief.model_dump()},
                 )
                 await self._events.publish(conn, "ai_attention.changed", switched_off)
         logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})

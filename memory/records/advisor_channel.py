@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from psycopg.types.json import Jsonb
+
 from memory.records.messages import record_send_outcome
 from memory.records.models import Conn
 
@@ -43,12 +45,17 @@ async def finish_advisor_command(*, conn: Conn, advisor_id: UUID, command_id: in
     )
 
 
-async def insert_advisor_notice(*, conn: Conn, advisor_id: UUID, body: str) -> int:
-    """Record a notice for the advisor's personal phone (sent by the worker); return its id."""
+async def insert_advisor_notice(
+    *, conn: Conn, advisor_id: UUID, body: str, template_variables: dict[str, str] | None = None
+) -> int:
+    """Record a notice for the advisor's personal phone (sent by the worker); return its id.
+
+    `template_variables` are what its approved template gets, should it go as one.
+    """
     cursor = await conn.execute(
-        "INSERT INTO advisor_channel (advisor_id, direction, body, status) "
-        "VALUES (%s, 'outbound', %s, 'pending') RETURNING id",
-        (advisor_id, body),
+        "INSERT INTO advisor_channel (advisor_id, direction, body, status, template_variables) "
+        "VALUES (%s, 'outbound', %s, 'pending', %s) RETURNING id",
+        (advisor_id, body, Jsonb(template_variables) if template_variables is not None else None),
     )
     row = await cursor.fetchone()
     assert row is not None
@@ -58,11 +65,27 @@ async def insert_advisor_notice(*, conn: Conn, advisor_id: UUID, body: str) -> i
 async def get_advisor_notice(*, conn: Conn, advisor_id: UUID, notice_id: int) -> dict[str, Any] | None:
     """Return one notice row of one advisor."""
     cursor = await conn.execute(
-        "SELECT id, body, status FROM advisor_channel "
-        "WHERE advisor_id = %s AND id = %s AND direction = 'outbound'",
+        "SELECT c.id, c.body, c.status, c.template_variables, h.id AS handover_id FROM advisor_channel c "
+        "LEFT JOIN handovers h ON h.advisor_id = c.advisor_id AND h.notice_id = c.id "
+        "WHERE c.advisor_id = %s AND c.id = %s AND c.direction = 'outbound'",
         (advisor_id, notice_id),
     )
     return await cursor.fetchone()
+
+
+# WhatsApp's customer-service window, as it applies to the advisor's own phone.
+ADVISOR_WINDOW_HOURS = 24
+
+
+async def advisor_window_open(*, conn: Conn, advisor_id: UUID) -> bool:
+    """Whether the advisor wrote to their Twilio number in the last 24 h (free text may go to them)."""
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM advisor_channel WHERE advisor_id = %s AND direction = 'inbound' "
+        "AND created_at > now() - make_interval(hours => %s)) AS open",
+        (advisor_id, ADVISOR_WINDOW_HOURS),
+    )
+    row = await cursor.fetchone()
+    return bool(row and row["open"])
 
 
 async def mark_advisor_notice(

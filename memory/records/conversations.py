@@ -6,6 +6,7 @@ through a query written for another's.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -71,15 +72,35 @@ async def find_conversation(*, conn: Conn, advisor_id: UUID, phone: str) -> Conv
     return Conversation.model_validate(row) if row else None
 
 
+def waiting_condition(alias: str = "") -> str:
+    """SQL for `Conversation.waiting`: the AI is off and the customer wrote after the advisor did."""
+    c = f"{alias}." if alias else ""
+    return (
+        f"(NOT {c}ai_attention AND NOT {c}opted_out AND ({c}last_advisor_message_at IS NULL "
+        f"OR {c}last_inbound_at > {c}last_advisor_message_at))"
+    )
+
+
 async def waiting_conversations(*, conn: Conn, advisor_id: UUID, limit: int = 10) -> list[Conversation]:
-    """Return the advisor's conversations waiting for a human (AI off), newest first."""
+    """Return the advisor's conversations waiting for them (`Conversation.waiting`), newest first."""
     cursor = await conn.execute(
         f"SELECT {_COLUMNS} FROM chat_history "  # noqa: S608
-        "WHERE advisor_id = %s AND NOT ai_attention AND NOT opted_out "
+        f"WHERE advisor_id = %s AND {waiting_condition()} "
         "ORDER BY updated_at DESC LIMIT %s",
         (advisor_id, limit),
     )
     return [Conversation.model_validate(row) for row in await cursor.fetchall()]
+
+
+async def count_waiting(*, conn: Conn, advisor_id: UUID | None) -> int:
+    """How many conversations wait for the advisor (for every advisor when `advisor_id` is None)."""
+    cursor = await conn.execute(
+        f"SELECT count(*) AS n FROM chat_history WHERE (%s::uuid IS NULL OR advisor_id = %s) "  # noqa: S608
+        f"AND {waiting_condition()}",
+        (advisor_id, advisor_id),
+    )
+    row = await cursor.fetchone()
+    return int(row["n"]) if row else 0
 
 
 async def set_ai_attention(
@@ -149,10 +170,25 @@ async def set_crm_refs(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, r
 
 
 async def record_handover(
-    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, reason: str, category: str | None = None
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    reason: str,
+    category: str | None = None,
+    brief: dict[str, Any] | None = None,
+    notice_id: int | None = None,
 ) -> None:
-    """Keep a row per handover, so statistics can count them per day and per kind."""
+    """Keep a row per handover (its kind, brief and notice), so statistics can count them per day and kind."""
     await conn.execute(
-        "INSERT INTO handovers (advisor_id, conversation_id, reason, category) VALUES (%s, %s, %s, %s)",
-        (advisor_id, conversation_id, reason, category),
+        "INSERT INTO handovers (advisor_id, conversation_id, reason, category, brief, notice_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (
+            advisor_id,
+            conversation_id,
+            reason,
+            category,
+            Jsonb(brief) if brief is not None else None,
+            notice_id,
+        ),
     )

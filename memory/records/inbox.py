@@ -18,6 +18,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from memory.records.conversations import waiting_condition
 from memory.records.models import MESSAGE_PRIVATE_FIELDS, Conn, Conversation, Message
 
 InboxFilter = Literal["all", "waiting", "ai"]
@@ -78,7 +79,7 @@ async def inbox(
         conditions.append("c.advisor_id = %(advisor)s")
         params["advisor"] = advisor_id
     if show == "waiting":
-        conditions.append("NOT c.ai_attention")
+        conditions.append(waiting_condition("c"))
     elif show == "ai":
         conditions.append("c.ai_attention")
     text = search.strip()

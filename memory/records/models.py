@@ -78,6 +78,19 @@ class Conversation(Record):
         """The session window, as the API shows it."""
         return self.session_window_open()
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Waiting for the advisor: the AI is off (hand-over, away message, takeover) and "
+        "the customer wrote after the advisor's last message"
+    )
+    @property
+    def waiting(self) -> bool:
+        """Whether a person owes this customer an answer; the advisor's reply clears it."""
+        if self.ai_attention or self.opted_out:
+            return False
+        if self.last_advisor_message_at is None:
+            return True
+        return self.last_inbound_at is not None and self.last_inbound_at > self.last_advisor_message_at
+
 
 class Message(Record):
     """One message of a conversation (a `messages` row), inbound or outbound."""

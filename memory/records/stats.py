@@ -12,6 +12,9 @@ from memory.records.models import Conn
 async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: date) -> list[dict[str, Any]]:
     """Return per-day activity of one advisor between two dates (inclusive, UTC days).
 
+    Hand-overs are counted in all and per kind (`handovers_by_category`; rows from before kinds
+    were recorded count as `unknown`).
+
     First-response time: for each conversation and day, from the customer's first message of the
     day to the first reply (AI or human) after it. First human response: to the first message
     written by the advisor (the away message and the AI do not count).
@@ -48,10 +51,14 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
             FROM firsts f
         ),
         handover_days AS (
-            SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM handovers
-            WHERE advisor_id = %(advisor)s
-              AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
-            GROUP BY 1
+            SELECT day, sum(n)::bigint AS n, jsonb_object_agg(kind, n) AS kinds FROM (
+                SELECT (created_at AT TIME ZONE 'UTC')::date AS day, coalesce(category, 'unknown') AS kind,
+                    count(*) AS n
+                FROM handovers
+                WHERE advisor_id = %(advisor)s
+                  AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
+                GROUP BY 1, 2
+            ) per_kind GROUP BY day
         )
         SELECT d.day,
             (SELECT count(DISTINCT conversation_id) FROM msgs WHERE msgs.day = d.day) AS conversations,
@@ -61,6 +68,8 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
             (SELECT count(*) FROM msgs WHERE msgs.day = d.day AND direction = 'outbound'
                 AND author = 'advisor') AS human_replies,
             coalesce((SELECT n FROM handover_days h WHERE h.day = d.day), 0) AS handovers,
+            coalesce((SELECT kinds FROM handover_days h WHERE h.day = d.day), '{}'::jsonb)
+                AS handovers_by_category,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM responses r
                 WHERE r.day = d.day AND seconds IS NOT NULL) AS median_first_response_seconds,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY human_seconds) FROM responses r

@@ -21,6 +21,7 @@ from bot.web.api.schemas import (
 )
 from bot.web.conversation_switches import switch_ai, switch_audio
 from memory.records import listing
+from memory.records.handover_briefs import latest_handover
 from memory.records.models import Conn, Conversation
 
 router = APIRouter(tags=["conversations"])
@@ -91,8 +92,13 @@ async def get_conversation(
             )
         except listing.BadCursorError:
             raise bad_cursor() from None
+        handover = await latest_handover(
+            conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
+        )
     page = MessagePage(items=items, next_cursor=next_cursor)
-    return ConversationDetail(**conversation.model_dump(exclude={"window_open"}), messages=page)
+    return ConversationDetail(
+        **conversation.model_dump(exclude={"window_open", "waiting"}), messages=page, handover=handover
+    )
 
 
 @router.patch("/conversations/{conversation_id}", response_model=Conversation)

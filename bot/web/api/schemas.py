@@ -10,9 +10,10 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from advisors.models import CONTENT_SID_PATTERN
+from memory.records.handover_briefs import LatestHandover
 from memory.records.models import Conversation, Message
 
 SystemName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,50}$")]
@@ -35,9 +36,10 @@ class MessagePage(BaseModel):
 
 
 class ConversationDetail(Conversation):
-    """A conversation with (a page of) its messages."""
+    """A conversation with (a page of) its messages, and its latest hand-over's brief."""
 
     messages: MessagePage
+    handover: LatestHandover | None = None
 
 
 class ConversationPatch(BaseModel):
@@ -104,6 +106,10 @@ class StatsDay(BaseModel):
     ai_replies: int
     human_replies: int
     handovers: int
+    handovers_by_category: dict[str, int] = Field(
+        default_factory=dict,
+        description="Hand-overs per kind (customer_request, complaint, …; unknown before kinds)",
+    )
     median_first_response_seconds: float | None
     median_first_human_response_seconds: float | None
 

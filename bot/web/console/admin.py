@@ -26,6 +26,7 @@ from bot.web.console.guard import Acting, Actor, SignedIn, Viewer, runtime_of
 from bot.web.console.rendering import render
 from bot.web.csv_cells import csv_text
 from memory.records import stats
+from memory.records.handover_briefs import HANDOVER_CATEGORIES
 from memory.records.models import Conn
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -289,7 +290,8 @@ async def stats_csv(
     who.require_admin()
     async with runtime_of(request).pool.connection() as conn:
         _, team = await _team_stats(conn, days)
-    header = ["advisor_id", "advisor", "day", *METRICS, "median_first_human_response_seconds"]
+    kinds = [f"handovers_{kind}" for kind in HANDOVER_CATEGORIES]
+    header = ["advisor_id", "advisor", "day", *METRICS, "median_first_human_response_seconds", *kinds]
     rows: list[list[Any]] = [header]
     for member in team:
         for day in member["days"]:
@@ -300,6 +302,7 @@ async def stats_csv(
                     day["day"].isoformat(),
                     *(day[metric] for metric in METRICS),
                     day["median_first_human_response_seconds"],
+                    *(day["handovers_by_category"].get(kind, 0) for kind in HANDOVER_CATEGORIES),
                 ]
             )
     return _csv(rows, f"advisor-stats-{days}d.csv")

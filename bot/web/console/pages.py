@@ -29,7 +29,8 @@ from bot.web.console.guard import (
 from bot.web.console.media_policy import TICKET_PATH, MediaTicket, media_shape, read_ticket, sign_ticket
 from bot.web.console.rendering import render
 from bot.web.conversation_switches import switch_ai, switch_audio
-from memory.records import inbox, listing, profiles
+from memory.records import conversations, inbox, listing, profiles
+from memory.records.handover_briefs import latest_handover
 from memory.records.media_files import MEDIA_PATH
 from memory.records.models import Conn, Conversation, Message
 
@@ -90,6 +91,18 @@ async def inbox_page(
     )
 
 
+@router.get("/waiting", name="console_waiting_count")
+async def waiting_count(request: Request, who: SignedIn) -> Response:
+    """How many conversations wait for this viewer (every advisor's, for an admin): the nav's counter.
+
+    The page asks again on every live change; the script raises a browser notification when the
+    number grows while the tab is open.
+    """
+    async with runtime_of(request).pool.connection() as conn:
+        count = await conversations.count_waiting(conn=conn, advisor_id=who.advisor_id)
+    return render(request, "_waiting_count.html", who, count=count)
+
+
 async def _visible(conn: Conn, who: Viewer, conversation_id: str) -> Conversation:
     try:
         wanted = UUID(conversation_id)
@@ -118,6 +131,9 @@ async def _conversation_page(
         profile = await profiles.get_profile(
             conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
         )
+        handover = await latest_handover(
+            conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
+        )
     assert advisor is not None
     shown = [{"kind": _kind(item), "value": item} for item in items]
     messages = sum(1 for item in items if isinstance(item, Message))
@@ -140,6 +156,7 @@ async def _conversation_page(
         c=conversation,
         profile=profile,
         advisor=advisor,
+        handover=handover,
         items=shown,
         truncated=messages >= TIMELINE_LIMIT,
         templates=advisor.settings.templates,

@@ -23,7 +23,9 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 def _customer_turns(messages: list[dict[str, Any]]) -> list[str]:
-    return [text_of(m) for m in messages if m["role"] == "user"]
+    """What the customer said; the server's own notes (the figure check's) are not the customer."""
+    said = [text_of(m) for m in messages if m["role"] == "user"]
+    return [text for text in said if not text.startswith("(Nota del sistema")]
 
 
 def _summary_request(messages: list[dict[str, Any]]) -> bool:
@@ -77,6 +79,7 @@ def careful(messages: list[dict[str, Any]]) -> Reply:
 
 
 def careless(messages: list[dict[str, Any]]) -> Reply:
+    """Invents a price (and again when told it was invented), does homework, forgets, never hands over."""
     said = _customer_turns(messages)[-1].lower() if _customer_turns(messages) else ""
     if "cuanto" in said:
         return {"content": "Ese te sale en $180.000.000, una ganga."}

@@ -86,19 +86,24 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
     )
     assert code == 1
     shown = page.read_text()
-    assert "la derivada de x al cuadrado es 2x" in shown.lower() and "numbers nobody gave: 180000000" in shown
+    assert "la derivada de x al cuadrado es 2x" in shown.lower()
+    # The careless model invents $180.000.000 three times, and is told so, and invents it again:
+    # the server's figure check (issue 25) holds those answers back, so the customer never reads the
+    # figure and grounded_numbers holds; the price they asked for is missing instead.
+    assert "held back by the server (turn 1): 180.000.000" in shown
     assert _failures(bad) == {
-        "precio-en-catalogo": ["grounded_numbers", "reply_contains"],
-        "precio-fuera-de-catalogo": ["grounded_numbers"],
+        "precio-en-catalogo": ["reply_contains"],
         "pide-una-persona": ["handed_over", "handover_category", "tool_called"],
         "fuera-de-tema": ["reply_contains_any", "reply_not_contains"],
         "recuerda-el-nombre": ["reply_contains"],
-        "nota-de-voz-precio": ["grounded_numbers", "reply_contains"],
+        "nota-de-voz-precio": ["reply_contains"],
     }
-    assert bad["score"] < good["score"] - 0.5
-    invented = next(r for r in bad["results"] if r["id"] == "precio-fuera-de-catalogo")["failed_checks"]
-    assert "180000000" in invented[0]["reason"]
-    assert bad["checks"]["grounded_numbers"] == {"passed": 0, "failed": 3}
+    assert bad["score"] < good["score"] - 0.3
+    assert bad["checks"]["grounded_numbers"] == {"passed": 3, "failed": 0} and bad["held_back"] == 3
+    assert good["held_back"] == 0
+    invented = next(r for r in bad["results"] if r["id"] == "precio-fuera-de-catalogo")
+    assert invented["held_back"] == [{"turn": 0, "figures": ["180.000.000"]}]
+    assert not any("180" in line.get("advisor", "") for r in bad["results"] for line in r["transcript"])
     voice = next(r for r in good["results"] if r["id"] == "nota-de-voz-precio")
     assert voice["transcript"][0] == {
         "customer": "buenas tardes, cuanto vale el apartamento de tres habitaciones en envigado",
@@ -220,3 +225,17 @@ def test_a_judge_grades_apart_from_the_checks_and_a_model_plays_the_simulated_cu
     assert judged_prompt["model"] == "judge" and "<datos>" in text_of(judged_prompt["messages"][1])
 
     assert main([*common, "--judge-weight", "0.5"]) == 2  # a weight without a judge is a usage error
+
+
+def test_grounded_numbers_names_every_figure_nobody_gave() -> None:
+    """The check itself, apart from the server's own guard that keeps such answers from customers."""
+    from bot.evals.checks import TurnOutcome, check, numbers_in
+    from bot.evals.scenarios import Expect
+
+    outcome = TurnOutcome(
+        said="cuanto vale?", replies=["Vale $180.000.000, o 250 millones"], handed_over=False
+    )
+    verdicts = check(Expect(grounded_numbers=True), [outcome], numbers_in("$250.000.000 y 250 millones"))
+    assert [(v.name, v.passed, v.reason) for v in verdicts] == [
+        ("grounded_numbers", False, "numbers nobody gave: 180000000")
+    ]

@@ -235,7 +235,9 @@ def test_outside_working_hours_the_away_message_says_when_in_the_customers_langu
 def test_a_handover_outside_working_hours_tells_the_agent_when_the_advisor_is_back(
     client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
-    db.add_advisor("Ana", ADVISOR_NUMBER, settings=_hours_closed_now(), phone="+573009990000")
+    db.advisor_wrote_today(
+        db.add_advisor("Ana", ADVISOR_NUMBER, settings=_hours_closed_now(), phone="+573009990000")
+    )
 
     def hand_over_then_relay(messages: list[dict[str, Any]]) -> Reply:
         if messages[-1]["role"] == "tool":
@@ -254,22 +256,36 @@ def test_a_handover_outside_working_hours_tells_the_agent_when_the_advisor_is_ba
     assert reply.startswith("Relayed: The advisor has been notified, but is outside working hours")
     assert "08:00 (America/Bogota)" in reply
     # The advisor's notice is in the advisor's language (English here).
-    assert fake_twilio.bodies_to("+573009990000")[0].startswith(f"🔔 {CUSTOMER} needs a human: wants to buy")
+    notice = fake_twilio.bodies_to("+573009990000")[0]
+    assert notice.startswith(f"🔔 {CUSTOMER} needs a human (negotiation): wants to buy")
+    assert "Last message: “I want to buy it, can I talk to Ana?”" in notice  # the brief's short form
 
 
 def test_offline_mode_answers_with_the_away_message(
     make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
-    db.add_advisor(
-        "Ana", ADVISOR_NUMBER, settings='{"away_message": "Hola, soy {advisor_name}; ya te escribo."}'
+    ana = db.add_advisor(
+        "Ana",
+        ADVISOR_NUMBER,
+        phone="+573005550001",
+        settings='{"away_message": "Hola, soy {advisor_name}; ya te escribo."}',
     )
+    db.advisor_wrote_today(ana)
     settings = make_settings(openai_api_key=None, openai_base_url=None)
     with TestClient(create_app(settings)) as client:
         _post(client, "Hola")
         wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the away message")
-    assert fake_twilio.bodies_to(CUSTOMER) == ["Hola, soy Ana; ya te escribo."]
+        # It promised a person: the conversation waits for Ana, as after a hand-over, and she is told.
+        notice = wait_for(lambda: fake_twilio.bodies_to("+573005550001"), what="the advisor's notice")[0]
+        _post(client, "¿Hola? ¿Alguien?")
+        settle(db)
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Hola, soy Ana; ya te escribo."]  # once, not per message
     assert fake_openai.requests == []
     assert db.outbound()[0]["author"] == "system"
+    assert "no hay modelo de IA configurado" in notice
+    assert db.query("SELECT category FROM handovers") == [{"category": "tool_failure"}]
+    conversation = db.conversation(ana, CUSTOMER)
+    assert conversation is not None and conversation["ai_attention"] is False
 
 
 def test_dry_run_without_twilio_credentials_stores_the_reply_unsent(
@@ -427,6 +443,9 @@ def test_model_refusing_the_request_falls_back_to_the_away_message(
         "Error code: 400"
         in db.query("SELECT error_message FROM messages WHERE direction = 'inbound'")[0]["error_message"]
     )
+    handover = db.query("SELECT reason, category FROM handovers")  # the away message promised a person
+    assert len(handover) == 1 and handover[0]["category"] == "tool_failure"
+    assert handover[0]["reason"].startswith("el modelo de IA rechazó la solicitud (")
 
 
 def test_messages_of_an_advisor_deactivated_meanwhile_get_no_ai_reply(
@@ -606,7 +625,7 @@ def test_our_own_numbers_are_never_answered_so_two_advisors_cannot_loop(
 def test_a_bot_answering_the_ai_is_handed_to_the_advisor_after_a_bounded_number_of_replies(
     make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
-    db.add_advisor("Ana", ADVISOR_NUMBER, phone="+573005550001")
+    db.advisor_wrote_today(db.add_advisor("Ana", ADVISOR_NUMBER, phone="+573005550001"))
     with TestClient(create_app(make_settings(ai_loop_max_replies=3, ai_loop_window_seconds=600))) as client:
         for turn in range(6):  # an auto-responder that answers every reply
             _post(client, f"Respuesta automática {turn}")
@@ -627,3 +646,58 @@ def test_a_bot_answering_the_ai_is_handed_to_the_advisor_after_a_bounded_number_
     wait_for(lambda: fake_twilio.bodies_to("+573005550001"), what="the advisor's notice")
     held = db.query("SELECT count(*) AS n FROM messages WHERE status = 'held_for_advisor'")[0]["n"]
     assert held == 3
+
+
+PRICED = json.dumps(
+    {"system_prompt": "Eres Ana. El apartamento de 2 habitaciones en Bello cuesta $250.000.000."}
+)
+
+
+def _invents(times: int) -> Callable[[list[dict[str, Any]]], Reply]:
+    """A model that states a price nobody gave `times` times, then the catalogue's."""
+    answers = {"count": 0}
+
+    def model(messages: list[dict[str, Any]]) -> Reply:
+        answers["count"] += 1
+        if answers["count"] <= times:
+            return {"content": "Ese te sale en $180.000.000, una ganga."}
+        return {"content": "Cuesta 250 millones; Ana te confirma la separación."}
+
+    return model
+
+
+def test_a_reply_with_a_figure_nobody_gave_is_asked_again_naming_it(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.behaviour = _invents(1)
+    db.add_advisor("Ana", ADVISOR_NUMBER, settings=PRICED)
+    _post(client, "cuanto vale el de bello?")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the grounded reply")
+    settle(db)
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Cuesta 250 millones; Ana te confirma la separación."]
+    asked_again = fake_openai.requests[1]["messages"][-1]
+    assert asked_again["role"] == "user" and "180.000.000" in asked_again["content"]
+    assert db.query("SELECT count(*) AS n FROM handovers")[0]["n"] == 0
+
+
+def test_a_reply_still_inventing_after_being_asked_again_is_held_and_handed_over(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.behaviour = _invents(2)
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER, phone="+573005550001", settings=PRICED)
+    db.advisor_wrote_today(advisor_id)
+    _post(client, "cuanto vale el de bello?")
+    wait_for(lambda: fake_twilio.bodies_to("+573005550001"), what="the advisor's notice")
+    settle(db)
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Déjame confirmarlo con Ana y te escribo en cuanto lo tenga."]
+    assert not any("180" in message.body for message in fake_twilio.sent)  # never sent, to anyone
+    assert len(fake_openai.requests) == 2  # asked once again, not more
+    assert db.query("SELECT category FROM handovers") == [{"category": "missing_knowledge"}]
+    inbound = db.query("SELECT status, error_message FROM messages WHERE direction = 'inbound'")[0]
+    assert inbound == {"status": "ungrounded", "error_message": "figures nobody gave: 180.000.000"}
+    # Not in the AI's memory either: the next turn never reads the invented price.
+    db.query("UPDATE chat_history SET ai_attention = true")
+    fake_openai.behaviour = echo_model
+    _post(client, "hola de nuevo")
+    wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2, what="the next reply")
+    assert "180" not in json.dumps(fake_openai.requests[-1]["messages"])

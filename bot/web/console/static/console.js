@@ -1,5 +1,7 @@
 // advisor-bot console: the little that needs the browser. htmx does the requests and swaps;
-// this file adds the CSRF header, follows the server's change events, and submits sign-in links.
+// this file adds the CSRF header, follows the server's change events, submits sign-in links, and
+// raises a browser notification when more conversations wait for the advisor (no push service:
+// only while a console tab is open).
 (function () {
   "use strict";
 
@@ -31,12 +33,40 @@
     if (element && window.htmx) window.htmx.trigger(element, "refresh");
   }
 
+  var lastWaiting = null;
+
+  function waitingCounted(element) {
+    var count = parseInt(element.dataset.count || "0", 10);
+    if (lastWaiting !== null && count > lastWaiting && window.Notification &&
+        Notification.permission === "granted") {
+      new Notification(element.dataset.title, {
+        body: (element.dataset.body || "").replace("{count}", String(count)),
+        tag: "advisor-bot-waiting",
+      });
+    }
+    lastWaiting = count;
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "waiting-count") waitingCounted(event.detail.elt);
+  });
+
+  function offerNotifications() {
+    var button = document.getElementById("enable-notifications");
+    if (!button || !window.Notification || Notification.permission !== "default") return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { button.hidden = true; });
+    });
+  }
+
   function follow() {
     var url = document.body.dataset.live;
     if (!url || !window.EventSource) return;
     var source = new EventSource(url);
     source.addEventListener("change", function (event) {
       refresh("inbox-list");
+      refresh("waiting-count");
       var timeline = document.getElementById("timeline");
       if (timeline && timeline.dataset.conversation === event.data) {
         refresh("timeline");
@@ -61,6 +91,7 @@
       });
     });
     scrollTimeline();
+    offerNotifications();
     follow();
   });
 })();

@@ -265,10 +265,12 @@ def test_crm_references(api: TestClient, db: Db, two_advisors: dict[str, str]) -
 def test_stats_per_day(
     api: TestClient, db: Db, two_advisors: dict[str, str], fake_twilio: FakeTwilio
 ) -> None:
-    db.query(
-        "INSERT INTO handovers (advisor_id, conversation_id, reason) VALUES (%s, %s, 'prueba')",
-        (two_advisors["ana"], _conversation_id(db, two_advisors["ana"])),
-    )
+    for category in (None, "complaint", "complaint", "customer_request"):
+        db.query(
+            "INSERT INTO handovers (advisor_id, conversation_id, reason, category) "
+            "VALUES (%s, %s, 'prueba', %s)",
+            (two_advisors["ana"], _conversation_id(db, two_advisors["ana"]), category),
+        )
     stats = api.get(f"/api/advisors/{two_advisors['ana']}/stats?days=3", headers=_auth(ADMIN)).json()
     assert len(stats["days"]) == 3
     today = stats["days"][-1]
@@ -278,7 +280,9 @@ def test_stats_per_day(
         1,
         0,
     )
-    assert today["handovers"] == 1
+    assert today["handovers"] == 4
+    assert today["handovers_by_category"] == {"unknown": 1, "complaint": 2, "customer_request": 1}
+    assert stats["days"][0]["handovers_by_category"] == {}
     assert today["median_first_response_seconds"] >= 0
     assert stats["days"][0]["inbound"] == 0 and stats["days"][0]["median_first_response_seconds"] is None
     assert (

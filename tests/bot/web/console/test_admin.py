@@ -97,6 +97,7 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     assert stats.status_code == 200 and stats.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(stats.text)))
     assert len(rows) == 14 and sum(int(r["inbound"]) for r in rows if r["advisor"] == "Ana") == 3
+    assert {"handovers_customer_request", "handovers_loop"} <= set(rows[0])  # a column per kind
     conversations = httpx.get(f"{console.base}/console/admin/conversations.csv", cookies=cookies, timeout=10)
     exported = list(csv.DictReader(io.StringIO(conversations.text)))
     assert sorted(r["phone_number"] for r in exported) == sorted(

@@ -3,10 +3,13 @@ replying by hand with delivery ticks, and templates outside the 24-hour window."
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.sync_api import Page, expect
 
 from tests.bot.web.console.conftest import Console, screenshot_dir
 from tests.conftest import settle, wait_for
+from tests.fakes import FakeOpenAI, Reply
 
 ANA, BRUNO = "+14155238886", "+14155238887"
 ANA_PHONE = "+573009990001"
@@ -176,3 +179,90 @@ def test_the_customer_profile_is_edited_in_the_conversation(console: Console, pa
     expect(page.get_by_test_id("conversation-row").first).to_contain_text(
         "Cami"
     )  # WhatsApp's name in the list
+
+
+def test_a_handed_over_conversation_shows_its_brief_and_a_notice_that_could_not_be_sent(
+    console: Console, page: Page, fake_openai: FakeOpenAI
+) -> None:
+    def complains(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "Lo siento mucho, ya le aviso a Ana."}
+        if "seriedad" in str(messages[-1]["content"]):
+            return {
+                "tool_calls": [
+                    ("hand_over_to_advisor", {"reason": "nadie lo llamó", "category": "complaint"})
+                ]
+            }
+        return {"content": "Con gusto: el de Bello cuesta $250.000.000."}
+
+    fake_openai.behaviour = complains  # type: ignore[assignment]
+    priced = '{"system_prompt": "Eres Ana. El de Bello cuesta $250.000.000."}'
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE, settings=priced)  # she never wrote to it
+    console.inbound(ANA, CUSTOMER, "cuanto vale el de bello")
+    wait_for(lambda: console.twilio.bodies_to(CUSTOMER), what="the AI's answer")
+    console.inbound(ANA, CUSTOMER, "llevo 3 dias esperando, que falta de seriedad")
+    wait_for(
+        lambda: console.db.query("SELECT 1 FROM advisor_channel WHERE status = 'undeliverable'"),
+        what="the notice kept as undeliverable",
+    )
+    console.sign_in(page, ana)
+    page.goto(f"{console.base}/console/c/{_conversation_id(console, ana, CUSTOMER)}")
+    brief = page.get_by_test_id("handover-brief")
+    expect(brief).to_contain_text("queja: nadie lo llamó")
+    expect(brief).to_contain_text("«llevo 3 dias esperando, que falta de seriedad»")
+    expect(brief).to_contain_text("La IA le dijo: Con gusto: el de Bello cuesta $250.000.000.")
+    expect(page.get_by_test_id("notice-undeliverable")).to_contain_text("NOTICE_CONTENT_SID")
+    assert console.twilio.bodies_to(ANA_PHONE) == []
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "handover-brief.png"), full_page=True)
+
+
+RECORD_NOTIFICATIONS = """
+window.__notifications = [];
+window.Notification = function (title, options) { window.__notifications.push([title, options.body]); };
+window.Notification.permission = "granted";
+"""
+
+
+def test_the_waiting_count_rises_live_and_raises_a_browser_notification_until_the_advisor_answers(
+    console: Console, page: Page, fake_openai: FakeOpenAI
+) -> None:
+    def asks_for_a_person(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "Ya le aviso a Ana."}
+        return {
+            "tool_calls": [
+                ("hand_over_to_advisor", {"reason": "pide una persona", "category": "customer_request"})
+            ]
+        }
+
+    fake_openai.behaviour = asks_for_a_person  # type: ignore[assignment]
+    page.context.add_init_script(RECORD_NOTIFICATIONS)
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.sign_in(page, ana)
+    counter = page.get_by_test_id("waiting-count")
+    expect(counter).to_have_attribute("data-count", "0")
+    console.inbound(ANA, CUSTOMER, "quiero hablar con una persona")
+    expect(counter).to_have_attribute("data-count", "1")  # live, without a reload
+    expect(page.get_by_test_id("badge-waiting")).to_be_visible()
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "waiting-count.png"))
+    wait_for(lambda: page.evaluate("window.__notifications.length") == 1, what="the browser notification")
+    assert page.evaluate("window.__notifications")[0] == [
+        "Un cliente te espera",
+        "Hay 1 conversaciones esperando tu respuesta.",
+    ]
+    # Her reply clears the waiting state (the AI stays paused); the customer's next message waits again.
+    page.get_by_test_id("conversation-row").first.click()
+    page.get_by_test_id("reply-text").fill("Hola, soy Ana, ¿en qué te ayudo?")
+    page.get_by_test_id("reply-send").click()
+    wait_for(
+        lambda: console.twilio.bodies_to(CUSTOMER)[-1:] == ["Hola, soy Ana, ¿en qué te ayudo?"],
+        what="her reply",
+    )
+    page.goto(f"{console.base}/console")
+    expect(page.get_by_test_id("waiting-count")).to_have_attribute("data-count", "0")
+    expect(page.get_by_test_id("badge-ai-paused")).to_be_visible()
+    console.inbound(ANA, CUSTOMER, "gracias, una pregunta más")
+    expect(page.get_by_test_id("badge-waiting")).to_be_visible()
+    expect(page.get_by_test_id("waiting-count")).to_have_attribute("data-count", "1")
