@@ -34,8 +34,9 @@ CATALOGUE = SHIPPED / "catalogo.yaml"  # the subset the careful fake is scripted
 
 
 HEAD = (
-    "| model | runs | passed | checks score | judge | whole run | per scenario (median / max) | per turn "
-    "| prompt tokens (median / max) | completion tokens (median / max) |\n" + "|---" * 10 + "|"
+    "| model | runs | passed | checks score | judge | held back | whole run "
+    "| per scenario (median / max) | per turn "
+    "| prompt tokens (median / max) | completion tokens (median / max) |\n" + "|---" * 11 + "|"
 )
 
 
@@ -86,6 +87,7 @@ def _figures(data: dict[str, Any]) -> dict[str, Any]:
         "passed": data["passed"],
         "score": data["score"],
         "judge": data["judge"]["score"] if data["judge"] else None,
+        "held_back": data["held_back"],
         "wall": data["wall_seconds"],
         "median_s": statistics.median(seconds),
         "max_s": max(seconds),
@@ -116,6 +118,7 @@ def main() -> int:
     print(json.dumps({"runs": runs, "catalogue": subset}, indent=2), flush=True)
     rows = "\n".join(
         f"| {name} | {f['scenarios']} | {f['passed']} | {f['score']:.3f} | {f['judge']:.3f} | "
+        f"{f['held_back']} | "
         f"{f['wall']:.1f} s | {f['median_s']:.2f} s / {f['max_s']:.2f} s | {f['s_per_turn']:.3f} s | "
         f"{f['median_prompt']:,.0f} / {f['max_prompt']:,} | "
         f"{f['median_completion']:,.0f} / {f['max_completion']:,} |"
@@ -134,7 +137,10 @@ its own temporary database, against the deterministic fake models of
 real path: signed webhook, queue, worker, agent, memory, Twilio double) and a real model adds
 its latency per call. Tokens are the agent's prompts as the fake server counts them (about 4
 characters a token), which is what a real model would bill; the judge's and the simulated
-customer's are counted apart.
+customer's are counted apart. "Held back" counts answers the server's figure check kept from the
+customer (figures nobody gave, asked again once, given again): each became the holding text and a
+`missing_knowledge` hand-over, so the careless fake's invented prices never reach a customer and
+it scores closer to the careful one than its answers deserve: read the score with it.
 
 {HEAD}
 {rows}
