@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     supabase_media_bucket: str = "media"
     model_context_tokens: int = Field(default=16_000, ge=512)
     reply_token_reserve: int = Field(default=1_024, ge=64)
+    ai_max_tool_rounds: int = Field(default=8, ge=1, le=50)
+    max_reply_parts: int = Field(default=3, ge=1, le=20)
     ai_memory_tokens: int | None = Field(default=None, ge=256, le=1_000_000)
     ai_summary_tokens: int | None = Field(default=None, ge=64, le=100_000)
 

@@ -122,6 +122,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "the AI wanted to state figures that are not in your information; they were not sent: "
         "please confirm them yourself",
     },
+    "handover.ai_gave_up": {
+        "es": "la IA no logró dar una respuesta (llamó herramientas sin parar o respondió vacío)",
+        "en": "the AI could not produce an answer (it kept calling tools or answered nothing)",
+    },
     "reply.holding": {
         "es": "Déjame confirmarlo con {advisor_name} y te escribo en cuanto lo tenga.",
         "en": "Let me check that with {advisor_name}; I will write to you as soon as I have it.",

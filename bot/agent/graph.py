@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 AGENT_NODE = "agent"
 FOLD_NODE = "fold"
 CHECK_NODE = "check_figures"
+HAND_OVER_TOOL = "hand_over_to_advisor"
 
 
 class RunningSummary(TypedDict):
@@ -58,8 +59,11 @@ class AgentState(MessagesState):
     summary: NotRequired[RunningSummary]
     # This turn's figure check: whether the reply was already sent back once, and what stayed
     # ungrounded after that (the worker then hands over instead of sending it).
-    grounding_retried: NotRequired[bool]
+    grounding_retried: NotRequired[bool]  # the answer was sent back once (figures, or empty)
     ungrounded: NotRequired[list[str]]
+    # Set when the turn ends with no answer to send ("tool_rounds", "empty_answer"): the worker
+    # sends the holding text and hands over.
+    gave_up: NotRequired[str | None]
 
 
 GROUNDING_NOTE = (
@@ -76,6 +80,12 @@ def _is_grounding_note(message: BaseMessage) -> bool:
     return (message.id or "").startswith(NOTE_ID_PREFIX)
 
 
+EMPTY_NOTE = (
+    "(Nota del sistema, no del cliente.) Tu respuesta llegó vacía. Responde al último mensaje del "
+    "cliente con un texto corto."
+)
+
+
 def summary_of(state: Any) -> RunningSummary:
     """The state's running summary; an empty one before the first fold."""
     found = state.get("summary") if state else None
@@ -89,6 +99,7 @@ def build_agent_graph(
     prompt_token_budget: int,
     memory: MemoryBudget,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    max_tool_rounds: int = 8,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the agent once: fold → model ⇄ tools, memory in `checkpointer`, keyed by thread id.
 
@@ -122,11 +133,15 @@ def build_agent_graph(
 
     async def call_model(
         state: AgentState, config: RunnableConfig, runtime: Runtime[AgentContext]
-    ) -> dict[str, list[Any]]:
+    ) -> dict[str, Any]:
         context = runtime.context or AgentContext(system_prompt="")
         summary = summary_of(state)
         earlier = [item.message for item in unsummarised(context.history, summary["through"])]
         this_turn = state["messages"]
+        rounds = sum(1 for message in this_turn if isinstance(message, AIMessage) and message.tool_calls)
+        if rounds >= max_tool_rounds:  # one message once made 1,894 model calls: stop, a person answers
+            logger.warning("the model kept calling tools; stopped", extra={"rounds": rounds})
+            return {"messages": [], "gave_up": "tool_rounds"}
         messages = messages_within_budget(
             with_summary(context.system_prompt, summary["text"]),
             [*earlier, *this_turn],
@@ -155,6 +170,18 @@ def build_agent_graph(
         answer = this_turn[-1] if this_turn else None
         if not isinstance(answer, AIMessage):
             return {}
+        handed_over = any(
+            call["name"] == HAND_OVER_TOOL
+            for message in this_turn
+            if isinstance(message, AIMessage)
+            for call in message.tool_calls
+        )
+        if not answer.text.strip() and not handed_over:  # nothing to say (a hand-over may say nothing)
+            if state.get("grounding_retried"):
+                logger.warning("the model answered nothing, twice")
+                return {"gave_up": "empty_answer"}
+            note = HumanMessage(EMPTY_NOTE, id=f"{NOTE_ID_PREFIX}{uuid.uuid4().hex}")
+            return {"messages": [note], "grounding_retried": True}
         sources = source_figures(
             [
                 context.system_prompt,
@@ -203,6 +230,7 @@ def new_turn(humans: list[HumanMessage]) -> dict[str, Any]:
         "messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *humans],
         "grounding_retried": False,
         "ungrounded": [],
+        "gave_up": None,
     }
 
 

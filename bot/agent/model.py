@@ -48,4 +48,6 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout_seconds,
         max_retries=0,
+        # The answer's bound: what the prompt budget keeps free for it, never a 17,000-character reply.
+        max_tokens=settings.reply_token_reserve,  # type: ignore[call-arg]
     )

@@ -25,7 +25,7 @@ from bot.agent.model import memory_budget_for
 from bot.agent.prompts import human_messages, profile_block, remembered_messages
 from bot.agent.speech import needs_text_too
 from bot.infra.database import maybe_transaction
-from bot.twilio.sender import split_reply
+from bot.twilio.sender import WHATSAPP_BODY_LIMIT, split_reply
 from bot.worker.delivery import send_recorded
 from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
@@ -271,12 +271,25 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         else:
             text = final_reply(messages_from(result["messages"], first_id=humans[0].id))
             ungrounded = list(result.get("ungrounded") or [])
+            gave_up = result.get("gave_up")
             if ungrounded:  # asked again once, still figures nobody gave: they never reach the customer
                 text = advisor.holding_message(customer_language=_language_of(inbound))
                 outcome_status = "ungrounded"
                 model_error = "figures nobody gave: " + ", ".join(ungrounded)
+            elif gave_up:  # tools for ever, or nothing to say twice: a person answers
+                text = advisor.holding_message(customer_language=_language_of(inbound))
+                outcome_status = "ai_gave_up"
+                model_error = f"the model gave no answer: {gave_up}"
 
     texts = split_reply(text) if text else []
+    if len(texts) > parts.settings.max_reply_parts:  # a runaway answer: WhatsApp is not a document
+        logger.warning(
+            "answer cut to MAX_REPLY_PARTS messages",
+            extra={**log_facts(advisor, conversation), "parts": len(texts)},
+        )
+        texts = texts[: parts.settings.max_reply_parts]
+        last = texts[-1].rstrip()
+        texts[-1] = (last if len(last) < WHATSAPP_BODY_LIMIT else last[:-1]) + "…"
     voice_url = (
         await voice_reply(parts, advisor, conversation, text) if outcome_status == "answered" else None
     )
@@ -324,6 +337,8 @@ async def _promised_a_person(
     category: HandoverCategory = "tool_failure"
     if outcome_status == "ungrounded":  # the figures stay on the message's row, never in a WhatsApp
         reason, category = catalogue.text("handover.ungrounded", language), "missing_knowledge"
+    elif outcome_status == "ai_gave_up":
+        reason = catalogue.text("handover.ai_gave_up", language)
     elif model_error:
         reason = catalogue.text("handover.model_failed", language, error=model_error.split(":")[0])
     else:

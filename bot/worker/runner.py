@@ -136,6 +136,7 @@ async def run_worker(
                 prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
                 memory=memory_budget_for(settings),
                 checkpointer=checkpointer,
+                max_tool_rounds=settings.ai_max_tool_rounds,
             )
         parts = WorkerParts(
             settings=settings,

@@ -1,0 +1,85 @@
+"""A model that misbehaves never goes unseen: each reproduced with a fake model through the real client.
+
+Tools called for ever, nothing answered, an answer that runs for pages: the customer gets a
+bounded, honest reply and the advisor gets the conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from bot.app import create_app
+from bot.settings import Settings
+from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
+from tests.fakes import FakeOpenAI, FakeTwilio, Reply
+
+ADVISOR, ADVISOR_PHONE, CUSTOMER = "+14155238886", "+573005550001", "+573001112233"
+HOLDING = "Déjame confirmarlo con Ana y te escribo en cuanto lo tenga."
+
+
+def _ask(
+    make_settings: Callable[..., Settings], db: Db, text: str = "hola, una pregunta", **values: Any
+) -> None:
+    db.advisor_wrote_today(db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE))
+    with TestClient(create_app(make_settings(**values))) as client:
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, text)).status_code == 200
+        wait_for(
+            lambda: db.query(
+                "SELECT 1 FROM messages WHERE direction = 'inbound' AND processed_at IS NOT NULL"
+            )
+        )
+        settle(db)
+
+
+def test_a_model_that_keeps_calling_tools_is_stopped_and_a_person_takes_over(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.behaviour = lambda messages: {"tool_calls": [("set_audio_preference", {"enabled": False})]}
+    _ask(make_settings, db, ai_max_tool_rounds=4)
+    assert len(fake_openai.requests) == 4  # four rounds, then no more model calls
+    assert fake_twilio.bodies_to(CUSTOMER) == [HOLDING]
+    assert db.query("SELECT category FROM handovers") == [{"category": "tool_failure"}]
+    inbound = db.query("SELECT status, error_message FROM messages WHERE direction = 'inbound'")[0]
+    assert inbound == {"status": "ai_gave_up", "error_message": "the model gave no answer: tool_rounds"}
+    assert wait_for(lambda: fake_twilio.bodies_to(ADVISOR_PHONE), what="the advisor's notice")
+
+
+def test_an_empty_answer_is_asked_again_once(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    def once_empty(messages: list[dict[str, Any]]) -> Reply:
+        asked_again = "Tu respuesta llegó vacía" in str(messages[-1]["content"])
+        return {"content": "Claro, ¿qué necesitas?" if asked_again else ""}
+
+    fake_openai.behaviour = once_empty
+    _ask(make_settings, db)
+    assert fake_twilio.bodies_to(CUSTOMER) == ["Claro, ¿qué necesitas?"]
+    assert len(fake_openai.requests) == 2 and db.query("SELECT 1 FROM handovers") == []
+
+
+def test_an_answer_empty_twice_gets_the_holding_text_and_a_hand_over(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.behaviour = lambda messages: {"content": ""}
+    _ask(make_settings, db)
+    assert fake_twilio.bodies_to(CUSTOMER) == [HOLDING]
+    assert len(fake_openai.requests) == 2
+    assert db.query("SELECT category FROM handovers") == [{"category": "tool_failure"}]
+
+
+def test_a_runaway_answer_is_bounded_in_tokens_and_in_whatsapp_messages(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    rambling = " ".join(
+        f"Esta es la frase número uno de un texto muy largo sin fin, parte {'x' * 3}." for _ in range(300)
+    )
+    fake_openai.behaviour = lambda messages: {"content": rambling}
+    _ask(make_settings, db, max_reply_parts=3, reply_token_reserve=700)
+    sent = fake_twilio.bodies_to(CUSTOMER)
+    assert len(rambling) > 17_000 and len(sent) == 3  # not a dozen messages
+    assert sent[-1].endswith("…") and all(len(part) <= 1600 for part in sent)
+    bound = fake_openai.requests[0].get("max_completion_tokens", fake_openai.requests[0].get("max_tokens"))
+    assert bound == 700  # the model itself is told the bound (OpenAI's current name for max_tokens)
