@@ -169,10 +169,15 @@ class Advisor(BaseModel):
         return text("reply.holding", customer_language or self.language(), advisor_name=self.name)
 
     def _hours_line(self, now: Availability) -> str:
-        """What the agent is told of the advisor's hours; nothing when none are set."""
+        """What the agent is told of the date, and of the advisor's hours when they are set.
+
+        The date is always there: a model without it guesses "today" from its training, and a
+        date it states must come from somewhere it was given (the figure check).
+        """
+        weekday = text(f"weekday.{now.now.weekday()}", "es")
+        clock = f"{weekday} {now.now:%d/%m %H:%M}"
         if not self.settings.working_hours:
-            return ""
-        clock = f"{text(f'weekday.{now.now.weekday()}', 'es')} {now.now:%d/%m %H:%M}"
+            return f"Hoy es {weekday} {now.now:%d/%m/%Y %H:%M} ({self.settings.time_zone})."
         if now.available:
             return f"Ahora ({clock}, {self.settings.time_zone}) {self.name} está en horario de trabajo."
         back = spoken_time(now.back_at, "es", now=now.now) if now.back_at else "más adelante"

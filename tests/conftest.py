@@ -33,10 +33,12 @@ from bot.settings import Settings
 from tests.fakes import (
     FakeMediaHost,
     FakeOpenAI,
+    FakeReceiver,
     FakeTwilio,
     echo_model,
     start_fake_media_host,
     start_fake_openai,
+    start_fake_receiver,
     start_fake_twilio,
 )
 
@@ -213,6 +215,15 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 def fake_openai() -> Iterator[FakeOpenAI]:
     fake = start_fake_openai()
     fake.behaviour = echo_model
+    yield fake
+    assert fake.server is not None
+    fake.server.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[FakeReceiver]:
+    """A system receiving our events (EVENT_WEBHOOK_URLS), with scripted failures."""
+    fake = start_fake_receiver()
     yield fake
     assert fake.server is not None
     fake.server.close()

@@ -30,6 +30,13 @@ class AdvisorInactiveError(Exception):
     """The advisor was deactivated after this reply was queued: it is not sent."""
 
 
+TAKEN_OVER_REASON = "not sent: a person paused the AI after this reply was written"
+
+
+class TakenOverError(Exception):
+    """A person paused the AI after this AI reply was written: it is not sent."""
+
+
 def message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
     """The data of a `message.sent` / `message.failed` event."""
     return {
@@ -91,6 +98,16 @@ async def send_recorded(
             )
             remaining = pending[pending.index(message) :]
             return sent + await _refuse_all(parts, advisor, remaining, INACTIVE_REASON)
+        except TakenOverError:
+            logger.info(
+                "a person took over: the AI's remaining parts are not sent",
+                extra=log_facts(advisor, conversation),
+            )
+            remaining = pending[pending.index(message) :]
+            ai_parts = [m for m in remaining if m.author == "ai"]
+            await _refuse_all(parts, advisor, ai_parts, TAKEN_OVER_REASON, status="cancelled")
+            others = [m for m in remaining if m.author != "ai"]  # a person's own messages still go
+            return sent + await send_recorded(parts, advisor, conversation, others)
         async with parts.pool.connection() as conn, maybe_transaction(conn, parts.events.enabled):
             await message_records.mark_outbound(
                 conn=conn,
@@ -113,8 +130,10 @@ async def send_recorded(
     return sent
 
 
-async def _refuse_all(parts: WorkerParts, advisor: Advisor, pending: list[Message], reason: str) -> int:
-    """Nothing more reaches this customer: their unsent replies fail with `reason`."""
+async def _refuse_all(
+    parts: WorkerParts, advisor: Advisor, pending: list[Message], reason: str, *, status: str = "failed"
+) -> int:
+    """Nothing more reaches this customer: their unsent replies fail (or are cancelled) with `reason`."""
     if pending:
         async with parts.pool.connection() as conn, conn.transaction():
             for message in pending:
@@ -122,7 +141,7 @@ async def _refuse_all(parts: WorkerParts, advisor: Advisor, pending: list[Messag
                     conn=conn,
                     advisor_id=advisor.id,
                     message_id=message.id,
-                    status="failed",
+                    status=status,
                     error_message=reason,
                 )
     return 0
@@ -148,8 +167,13 @@ async def _send_once(
             )
             return found
     async with parts.pool.connection() as conn:
-        if not await message_records.mark_sending(conn=conn, advisor_id=advisor.id, message_id=message.id):
-            raise AdvisorInactiveError
+        permission = await message_records.mark_sending(
+            conn=conn, advisor_id=advisor.id, message_id=message.id
+        )
+    if permission == "advisor_inactive":
+        raise AdvisorInactiveError
+    if permission == "taken_over":
+        raise TakenOverError
     return await parts.sender.send(
         from_number=advisor.twilio_phone_number,
         to_number=conversation.phone_number,

@@ -222,21 +222,36 @@ async def pending_outbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUI
     return [Message.model_validate(row) for row in await cursor.fetchall()]
 
 
-async def mark_sending(*, conn: Conn, advisor_id: UUID, message_id: int) -> bool:
+SendPermission = Literal["ok", "advisor_inactive", "taken_over"]
+
+
+async def mark_sending(*, conn: Conn, advisor_id: UUID, message_id: int) -> SendPermission:
     """Record that a message is about to be handed to Twilio (committed before the call).
 
-    Returns whether the advisor is active now, read in the same statement: nothing is sent from
-    a deactivated advisor's number, not a retried manual reply, not a campaign's next template.
+    Returns, read in the same statement, whether it may go: not from a deactivated advisor's
+    number (not a retried manual reply, not a campaign's next template), and not an AI reply
+    once a person paused the AI after it was written (the advisor took over while it was being
+    sent, or before a crashed attempt was retried). The AI pausing itself (a hand-over in the
+    same turn) lets its own reply through.
     """
     cursor = await conn.execute(
-        "WITH advisor AS (SELECT coalesce(bool_or(is_active), false) AS active FROM advisors WHERE id = %s), "
+        "WITH advisor AS (SELECT coalesce(bool_or(is_active), false) AS active FROM advisors "
+        " WHERE id = %(a)s), "
+        "taken AS (SELECT EXISTS (SELECT 1 FROM messages m JOIN chat_history c "
+        "  ON c.conversation_id = m.conversation_id AND c.advisor_id = m.advisor_id "
+        "  WHERE m.advisor_id = %(a)s AND m.id = %(m)s AND m.author = 'ai' AND NOT c.ai_attention "
+        "  AND c.ai_attention_changed_by IS DISTINCT FROM 'ai' "
+        "  AND c.ai_attention_changed_at > m.created_at) AS yes), "
         "marked AS (UPDATE messages SET status = 'sending', updated_at = now() "
-        " WHERE advisor_id = %s AND id = %s AND status = 'pending' AND (SELECT active FROM advisor)) "
-        "SELECT active FROM advisor",
-        (advisor_id, advisor_id, message_id),
+        " WHERE advisor_id = %(a)s AND id = %(m)s AND status = 'pending' "
+        " AND (SELECT active FROM advisor) AND NOT (SELECT yes FROM taken)) "
+        "SELECT (SELECT active FROM advisor) AS active, (SELECT yes FROM taken) AS taken",
+        {"a": advisor_id, "m": message_id},
     )
     row = await cursor.fetchone()
-    return bool(row and row["active"])
+    if not (row and row["active"]):
+        return "advisor_inactive"
+    return "taken_over" if row["taken"] else "ok"
 
 
 async def mark_outbound(

@@ -74,6 +74,12 @@ def test_the_agent_is_told_when_the_advisor_is_back_and_the_away_message_says_it
     assert "horario" not in _advisor().system_prompt()
 
 
+def test_the_agent_always_knows_todays_date_in_the_advisors_zone() -> None:
+    """Without working hours too: a date it states must come from somewhere it was given."""
+    prompt = _advisor(time_zone="America/Bogota").system_prompt(at=_at(23, 19))
+    assert "Hoy es lunes 23/11/2026 19:00 (America/Bogota)." in prompt
+
+
 def test_a_mistyped_setting_never_stops_the_advisor_from_loading() -> None:
     ana = _advisor(working_hours={"mon": ["8 to 12"], "tue": ["08:00-12:00"]}, time_zone="Mars/Olympus")
     assert ana.settings.working_hours == {"tue": ["08:00-12:00"]}

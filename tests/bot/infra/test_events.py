@@ -14,18 +14,10 @@ from bot.app import create_app
 from bot.infra.events import SIGNATURE_HEADER, ReceiverBreakers, TransientEventError, sign_event, verify_event
 from bot.settings import Settings
 from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
-from tests.fakes import FakeOpenAI, FakeReceiver, FakeTwilio, Reply, echo_model, start_fake_receiver
+from tests.fakes import FakeOpenAI, FakeReceiver, FakeTwilio, Reply, echo_model
 
 SECRET = "whsec_test_0123456789abcdef"
 ADVISOR, ADVISOR_PHONE, CUSTOMER = "+14155238886", "+573005550001", "+573001112233"
-
-
-@pytest.fixture
-def receiver() -> Iterator[FakeReceiver]:
-    fake = start_fake_receiver()
-    yield fake
-    assert fake.server is not None
-    fake.server.close()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -29,6 +30,9 @@ field_values = st.text(max_size=300) | st.sampled_from(
 )
 
 
+# The app's own threads (the in-process worker, psycopg's pool jitter) use the global `random`
+# while Hypothesis draws an example; Hypothesis would take that for a strategy using `random`.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @settings(
     max_examples=fuzz_examples(150),
     deadline=None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import Db, inbound_form, signed_post, wait_for
-from tests.fakes import FakeOpenAI, FakeReceiver, FakeTwilio, Reply, echo_model, start_fake_receiver
+from tests.fakes import FakeOpenAI, FakeReceiver, FakeTwilio, Reply, echo_model
 
 ADVISOR, ADVISOR_PHONE, CUSTOMER = "+14155238886", "+573005550001", "+573001112233"
 GLOBAL_TEMPLATE = "HX" + "a" * 32
@@ -37,14 +37,6 @@ def hand_over_on_person(messages: list[dict[str, Any]]) -> Reply:
             ]
         }
     return echo_model(messages)
-
-
-@pytest.fixture
-def receiver() -> Iterator[FakeReceiver]:
-    fake = start_fake_receiver()
-    yield fake
-    assert fake.server is not None
-    fake.server.close()
 
 
 def _client(make_settings: Callable[..., Settings], **values: Any) -> TestClient:

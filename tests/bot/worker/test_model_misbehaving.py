@@ -17,6 +17,7 @@ from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio, Reply
 
 ADVISOR, ADVISOR_PHONE, CUSTOMER = "+14155238886", "+573005550001", "+573001112233"
+ADMIN = "admin-token-for-tests-0123456789"
 HOLDING = "Déjame confirmarlo con Ana y te escribo en cuanto lo tenga."
 
 
@@ -83,3 +84,35 @@ def test_a_runaway_answer_is_bounded_in_tokens_and_in_whatsapp_messages(
     assert sent[-1].endswith("…") and all(len(part) <= 1600 for part in sent)
     bound = fake_openai.requests[0].get("max_completion_tokens", fake_openai.requests[0].get("max_tokens"))
     assert bound == 700  # the model itself is told the bound (OpenAI's current name for max_tokens)
+
+
+def test_an_ai_reply_is_not_sent_once_a_person_paused_the_ai_after_it_was_written(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    """The sender asks again just before each Twilio call: a takeover mid-reply stops its next part."""
+    two_parts = (
+        ("Primera parte de una respuesta larga. " * 45).strip() + " " + "Y la segunda parte llega después."
+    )
+    fake_openai.behaviour = lambda messages: {"content": two_parts}
+    fake_twilio.latency = 1.5  # each part is in Twilio's hands a while before its answer comes
+    advisor_id = db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    with TestClient(create_app(make_settings(admin_token=ADMIN))) as client:
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, "cuéntame todo")).status_code == 200
+        wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the first part handed to Twilio")
+        conversation = db.conversation(advisor_id, CUSTOMER)
+        assert conversation is not None
+        paused = client.patch(
+            f"/api/conversations/{conversation['conversation_id']}",
+            json={"ai_attention": False},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert paused.status_code == 200
+        wait_for(
+            lambda: db.query("SELECT 1 FROM messages WHERE status = 'cancelled'"),
+            what="the second part cancelled",
+        )
+        settle(db)
+    assert len(fake_twilio.bodies_to(CUSTOMER)) == 1
+    rows = db.query("SELECT status, error_message FROM messages WHERE direction = 'outbound' ORDER BY id")
+    assert len(rows) == 2 and rows[1]["status"] == "cancelled"
+    assert rows[1]["error_message"] == "not sent: a person paused the AI after this reply was written"
