@@ -87,7 +87,10 @@ async def fold_into_summary(
 
 def with_summary(system_prompt: str, summary: str) -> str:
     """The system prompt followed by the summary (one system message: some servers allow no more)."""
-    return f"{system_prompt}\n\n{SUMMARY_HEADER}\n{summary}" if summary else system_prompt
+    if not summary:
+        return system_prompt
+    kept = summary.replace("</resumen>", "").replace("<resumen>", "")  # data: it cannot close its fence
+    return f"{system_prompt}\n\n{SUMMARY_HEADER}\n<resumen>\n{kept}\n</resumen>"
 
 
 def _transcript_line(message: BaseMessage) -> str:
