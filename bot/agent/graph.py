@@ -9,7 +9,7 @@ from typing import Any, NotRequired, TypedDict
 
 import openai
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -245,6 +245,20 @@ def _route_after_check(state: AgentState) -> str:
     """Back to the model when the check asked again (its note is the last message); else done."""
     messages = state.get("messages") or []
     return AGENT_NODE if messages and isinstance(messages[-1], HumanMessage) else END
+
+
+def answer_sources(messages: list[BaseMessage]) -> list[dict[str, Any]]:
+    """The knowledge passages this turn's searches returned, each once, ranked in the order found.
+
+    They are the tool's artifacts (never shown to the model): what the answer's sources record.
+    """
+    found: dict[int, dict[str, Any]] = {}
+    for message in messages:
+        if isinstance(message, ToolMessage) and isinstance(message.artifact, list):
+            for passage in message.artifact:
+                if isinstance(passage, dict) and isinstance(passage.get("passage_id"), int):
+                    found.setdefault(passage["passage_id"], {**passage, "rank": len(found) + 1})
+    return list(found.values())
 
 
 def final_reply(messages: list[BaseMessage]) -> str:

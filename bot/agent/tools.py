@@ -6,7 +6,8 @@ worker (`bot.worker.conversation_flags`), so the agent never holds a connection 
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
@@ -37,11 +38,20 @@ class ConversationFlags(Protocol):
         """Remember who the customer is: name, facts (merged), labels (added), stage, consent."""
 
 
+@dataclass(frozen=True)
+class FoundPassage:
+    """A passage a search returned: what the model reads, and where it came from (the sources)."""
+
+    document: str
+    passage_id: int
+    body: str
+
+
 class KnowledgeSearch(Protocol):
     """What the business sells, searched for one advisor (their documents and the shared ones)."""
 
-    async def search(self, *, advisor_id: str, query: str) -> list[str]:
-        """The best passages for `query`, each with its source."""
+    async def search(self, *, advisor_id: str, query: str) -> list[FoundPassage]:
+        """The best passages for `query`, best first."""
 
 
 def _conversation_of(config: RunnableConfig) -> tuple[str, str]:
@@ -122,8 +132,8 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
         )
         return "Profile saved."
 
-    @tool
-    async def search_knowledge(query: str, config: RunnableConfig) -> str:  # noqa: D417
+    @tool(response_format="content_and_artifact")
+    async def search_knowledge(query: str, config: RunnableConfig) -> tuple[str, list[dict[str, Any]]]:  # noqa: D417
         """Search what the business sells: products, prices, availability, conditions, FAQ.
 
         State prices, availability and conditions only from what this search returns, never
@@ -137,8 +147,11 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
         assert knowledge is not None
         found = await knowledge.search(advisor_id=advisor_id, query=query[:500])
         if not found:
-            return "Nothing found. Do not invent an answer: offer to check and hand over to the advisor."
-        return "\n\n".join(found)
+            return "Nothing found. Do not invent an answer: offer to check and hand over to the advisor.", []
+        # The model reads the passages; the artifact (never sent to it) is what the answer's
+        # sources record.
+        text = "\n\n".join(f"[{passage.document}]\n{passage.body}" for passage in found)
+        return text, [{"document": p.document, "passage_id": p.passage_id} for p in found]
 
     tools: list[BaseTool] = [hand_over_to_advisor, set_audio_preference, update_customer_profile]
     return [*tools, search_knowledge] if knowledge is not None else tools

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import openai
@@ -19,7 +20,7 @@ from advisors import texts as catalogue
 from advisors.models import Advisor
 from advisors.texts import Language, guess_language
 from bot.agent.context import AgentContext, RememberedMessage
-from bot.agent.graph import final_reply, new_turn
+from bot.agent.graph import answer_sources, final_reply, new_turn
 from bot.agent.memory_edits import messages_from
 from bot.agent.model import memory_budget_for
 from bot.agent.prompts import human_messages, profile_block, remembered_messages
@@ -237,6 +238,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     )
     outcome_status = "answered"
     model_error: str | None = None
+    sources: list[dict[str, Any]] = []
     if parts.graph is None:
         text = advisor.away_message(customer_language=_language_of(inbound))
         outcome_status = "away_message"
@@ -269,7 +271,9 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             outcome_status = "ai_failed"
             model_error = f"{type(error).__name__}: {error}"[:1000]
         else:
-            text = final_reply(messages_from(result["messages"], first_id=humans[0].id))
+            this_turn = messages_from(result["messages"], first_id=humans[0].id)
+            text = final_reply(this_turn)
+            sources = answer_sources(this_turn)
             ungrounded = list(result.get("ungrounded") or [])
             gave_up = result.get("gave_up")
             if ungrounded:  # asked again once, still figures nobody gave: they never reach the customer
@@ -310,6 +314,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             author="ai" if outcome_status == "answered" else "system",
             voice_url=voice_url,
             spoken=text if voice_url else None,
+            sources=sources if outcome_status == "answered" else None,
         )
     if end.conversation is None or end.replies is None:
         reason = "human_took_over" if end.held else "newer_message"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from bot.agent.tools import FoundPassage
 from memory.knowledge.searcher import KnowledgeSearcher
 
 PASSAGES_PER_SEARCH = 3
@@ -15,9 +16,9 @@ class PostgresKnowledge:
     def __init__(self, searcher: KnowledgeSearcher) -> None:
         self._searcher = searcher
 
-    async def search(self, *, advisor_id: str, query: str) -> list[str]:
-        """The best passages for `query`, each headed by its source."""
+    async def search(self, *, advisor_id: str, query: str) -> list[FoundPassage]:
+        """The best passages for `query`, best first, with their document and id."""
         found = await self._searcher.search(
             advisor_id=UUID(advisor_id), query=query, limit=PASSAGES_PER_SEARCH
         )
-        return [f"[{passage.source}]\n{passage.body}" for passage in found]
+        return [FoundPassage(passage.source, passage.id, passage.body) for passage in found]

@@ -109,12 +109,16 @@ class Message(Record):
     transcript: str | None = Field(description="What a voice note said, once transcribed")
     media_error: str | None = Field(description="Why the media could not be understood")
     attempts: int = Field(default=0, exclude=True)
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="For an AI answer, the knowledge passages it used: document, passage_id, rank",
+    )
     created_at: datetime
     updated_at: datetime
 
-    @field_validator("media", mode="before")
+    @field_validator("media", "sources", mode="before")
     @classmethod
-    def _no_media_is_empty(cls, value: object) -> object:
+    def _none_is_empty(cls, value: object) -> object:
         return [] if value is None else value
 
 

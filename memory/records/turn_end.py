@@ -45,9 +45,10 @@ WITH decision AS (
        AND (d.newest_answered OR NOT d.ai_may_answer)
 ), replies AS (
     INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media, payload,
-                          status, reply_to, part, transcript)
+                          status, reply_to, part, transcript, sources)
     SELECT %(advisor_id)s, %(conversation_id)s, 'outbound', %(author)s, r.body,
-           coalesce(r.media, '[]'::jsonb), r.payload, 'pending', %(up_to_id)s, r.part, r.transcript
+           coalesce(r.media, '[]'::jsonb), r.payload, 'pending', %(up_to_id)s, r.part, r.transcript,
+           %(sources)s
       FROM jsonb_to_recordset(%(replies)s)
            AS r(body text, media jsonb, payload jsonb, part int, transcript text),
            decision d
@@ -89,13 +90,15 @@ async def record_turn_end(
     author: str,
     voice_url: str | None = None,
     spoken: str | None = None,
+    sources: list[dict[str, Any]] | None = None,
 ) -> TurnEnd:
     """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
 
     `started_at` is when the turn began (the database's clock): a switch-off by the AI since then
     is its own handover, not a human's takeover. With `voice_url`, a voice note goes first and
     `parts` (possibly none) follow as text; what the note says (`spoken`) is its transcript, so
-    the AI remembers its own spoken answers. `conn` must be in autocommit (the worker's pool).
+    the AI remembers its own spoken answers. `sources` (the knowledge passages the answer used)
+    go on every part. `conn` must be in autocommit (the worker's pool).
     """
     replies: list[dict[str, Any]] = [
         {"body": text, "media": None, "payload": None, "part": index + 1, "transcript": None}
@@ -116,6 +119,7 @@ async def record_turn_end(
         "error": error_message,
         "author": author,
         "replies": Jsonb(replies),
+        "sources": Jsonb(sources) if sources else None,
     }
     async with conn.pipeline(), conn.transaction():
         locked = await conn.execute(_LOCK, params)

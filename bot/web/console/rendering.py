@@ -36,7 +36,7 @@ def content_security_policy(media_origin: str | None) -> str:
     return CONTENT_SECURITY_POLICY.format(media=f" {media_origin}" if media_origin else "")
 
 
-_TICKS = {"sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!", "undelivered": "!"}
+_TICKS = {"sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "!", "undelivered": "!", "cancelled": "–"}
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals["media_shape"] = media_shape  # the page draws media as the route serves it

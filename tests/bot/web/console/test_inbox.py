@@ -3,10 +3,14 @@ replying by hand with delivery ticks, and templates outside the 24-hour window."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from bot.cli import main
 from tests.bot.web.console.conftest import Console, screenshot_dir
 from tests.conftest import settle, wait_for
 from tests.fakes import FakeOpenAI, Reply
@@ -266,3 +270,29 @@ def test_the_waiting_count_rises_live_and_raises_a_browser_notification_until_th
     console.inbound(ANA, CUSTOMER, "gracias, una pregunta más")
     expect(page.get_by_test_id("badge-waiting")).to_be_visible()
     expect(page.get_by_test_id("waiting-count")).to_have_attribute("data-count", "1")
+
+
+def test_an_ai_answer_shows_the_passages_it_came_from(
+    console: Console, page: Page, fake_openai: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def from_the_catalogue(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "El de dos habitaciones cuesta 250 millones."}
+        return {"tool_calls": [("search_knowledge", {"query": "precio dos habitaciones"})]}
+
+    fake_openai.behaviour = from_the_catalogue  # type: ignore[assignment]
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    catalogue = tmp_path / "catalogo.md"
+    catalogue.write_text("# Apartamentos\n\nEl de dos habitaciones cuesta 250 millones.")
+    monkeypatch.setenv("DATABASE_URL", console.database_url)
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API keeps a loop running in this one
+        assert thread.submit(main, ["knowledge", "add", "--advisor", ANA, str(catalogue)]).result() == 0
+    console.inbound(ANA, CUSTOMER, "cuanto vale el de dos habitaciones")
+    wait_for(lambda: console.twilio.bodies_to(CUSTOMER), what="the AI's answer")
+    console.sign_in(page, ana)
+    page.goto(f"{console.base}/console/c/{_conversation_id(console, ana, CUSTOMER)}")
+    source = page.locator('[data-author="ai"] [data-testid="source"]')
+    expect(source).to_have_count(1)
+    expect(source).to_contain_text("catalogo.md #")
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "sources.png"))
