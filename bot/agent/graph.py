@@ -71,19 +71,20 @@ GROUNDING_NOTE = (
     "negocio escribió, en el perfil ni en la conversación: {figures}. Reescribe la respuesta sin "
     "esas cifras. Si el cliente las necesita, dile que el asesor se las confirma."
 )
-
-
-NOTE_ID_PREFIX = "grounding-note-"  # the check's own message: never a source of figures
-
-
-def _is_grounding_note(message: BaseMessage) -> bool:
-    return (message.id or "").startswith(NOTE_ID_PREFIX)
-
-
 EMPTY_NOTE = (
     "(Nota del sistema, no del cliente.) Tu respuesta llegó vacía. Responde al último mensaje del "
     "cliente con un texto corto."
 )
+NOTE_ID_PREFIX = "grounding-note-"  # the check's own message: never a source of figures
+
+
+def _check_note(text: str) -> HumanMessage:
+    """The check's own message asking the model again; its id keeps it out of the sources."""
+    return HumanMessage(text, id=f"{NOTE_ID_PREFIX}{uuid.uuid4().hex}")
+
+
+def _is_check_note(message: BaseMessage) -> bool:
+    return (message.id or "").startswith(NOTE_ID_PREFIX)
 
 
 def summary_of(state: Any) -> RunningSummary:
@@ -180,8 +181,7 @@ def build_agent_graph(
             if state.get("grounding_retried"):
                 logger.warning("the model answered nothing, twice")
                 return {"gave_up": "empty_answer"}
-            note = HumanMessage(EMPTY_NOTE, id=f"{NOTE_ID_PREFIX}{uuid.uuid4().hex}")
-            return {"messages": [note], "grounding_retried": True}
+            return {"messages": [_check_note(EMPTY_NOTE)], "grounding_retried": True}
         sources = source_figures(
             [
                 context.system_prompt,
@@ -190,7 +190,7 @@ def build_agent_graph(
                 *(
                     message.text
                     for message in this_turn[:-1]
-                    if not isinstance(message, AIMessage) and not _is_grounding_note(message)
+                    if not isinstance(message, AIMessage) and not _is_check_note(message)
                 ),
             ]
         )
@@ -201,9 +201,7 @@ def build_agent_graph(
             logger.warning("answer still has figures nobody gave; not sent", extra={"figures": missing})
             return {"ungrounded": missing}
         logger.info("answer has figures nobody gave; asked again", extra={"figures": missing})
-        note = HumanMessage(
-            GROUNDING_NOTE.format(figures=", ".join(missing)), id=f"{NOTE_ID_PREFIX}{uuid.uuid4().hex}"
-        )
+        note = _check_note(GROUNDING_NOTE.format(figures=", ".join(missing)))
         return {"messages": [note], "grounding_retried": True}
 
     graph = StateGraph(AgentState, context_schema=AgentContext)

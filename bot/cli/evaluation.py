@@ -65,8 +65,8 @@ def evaluate(settings: Settings, request: EvalRequest) -> int:
         return fail("no model to evaluate: set OPENAI_API_KEY, or give --base-url of a local server", 2)
     chosen = request.model or settings.openai_model
 
-    def helper(model: str) -> ChatClient:
-        return ChatClient(model, request.judge_base_url or upstream, api_key, settings.openai_timeout_seconds)
+    def client(model: str, base_url: str) -> ChatClient:
+        return ChatClient(model, base_url, api_key, settings.openai_timeout_seconds)
 
     options = RunOptions(
         model=chosen,
@@ -76,12 +76,10 @@ def evaluate(settings: Settings, request: EvalRequest) -> int:
         repeat=request.repeat,
         timeout=settings.openai_timeout_seconds,
         memory_tokens=request.memory_tokens,
-        judge=helper(request.judge_model) if request.judge_model else None,
-        customer=ChatClient(
-            request.customer_model or chosen, upstream, api_key, settings.openai_timeout_seconds
-        )
-        if request.simulate_customers
+        judge=client(request.judge_model, request.judge_base_url or upstream)
+        if request.judge_model
         else None,
+        customer=client(request.customer_model or chosen, upstream) if request.simulate_customers else None,
     )
     say(f"evaluating {chosen} at {upstream}: {len(scenarios)} scenarios × {request.repeat}")
     if skipped:

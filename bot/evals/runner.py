@@ -40,6 +40,7 @@ from bot.infra.database import resolve_database
 from bot.settings import Settings
 from bot.twilio.paths import WEBHOOK_PATH
 from bot.twilio.simulated import signed_form
+from bot.worker.answer import FIGURE_SEPARATOR, UNGROUNDED_PREFIX
 from memory.ai.checkpointer import remembered_summary
 from memory.knowledge import store
 from memory.knowledge.passages import split
@@ -449,7 +450,7 @@ async def _answered(conn: Any, sid: str) -> tuple[int, list[str]]:
         row = await cursor.fetchone()
         if row is not None and row["done"] and row["unsent"] == 0 and row["jobs"] == 0:
             held = str(row["error_message"] or "") if row["status"] == "ungrounded" else ""
-            figures = held.split(": ", 1)[-1].split(", ") if held else []
+            figures = held.removeprefix(UNGROUNDED_PREFIX).split(FIGURE_SEPARATOR) if held else []
             return int(row["id"]), figures
         await asyncio.sleep(0.1)
     raise TimeoutError(f"no answer within {TURN_TIMEOUT_SECONDS:.0f} s")

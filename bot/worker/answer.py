@@ -43,6 +43,9 @@ from memory.records.turn_start import read_turn_start
 
 logger = logging.getLogger(__name__)
 
+# How an answer held back for figures nobody gave says so on the customer's message row.
+UNGROUNDED_PREFIX, FIGURE_SEPARATOR = "figures nobody gave: ", ", "
+
 _TRANSIENT_MODEL_ERRORS = (
     openai.APITimeoutError,
     openai.APIConnectionError,
@@ -277,13 +280,14 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             ungrounded = list(result.get("ungrounded") or [])
             gave_up = result.get("gave_up")
             if ungrounded:  # asked again once, still figures nobody gave: they never reach the customer
-                text = advisor.holding_message(customer_language=_language_of(inbound))
-                outcome_status = "ungrounded"
-                model_error = "figures nobody gave: " + ", ".join(ungrounded)
+                outcome_status, model_error = (
+                    "ungrounded",
+                    UNGROUNDED_PREFIX + FIGURE_SEPARATOR.join(ungrounded),
+                )
             elif gave_up:  # tools for ever, or nothing to say twice: a person answers
+                outcome_status, model_error = "ai_gave_up", f"the model gave no answer: {gave_up}"
+            if outcome_status != "answered":
                 text = advisor.holding_message(customer_language=_language_of(inbound))
-                outcome_status = "ai_gave_up"
-                model_error = f"the model gave no answer: {gave_up}"
 
     texts = split_reply(text) if text else []
     if len(texts) > parts.settings.max_reply_parts:  # a runaway answer: WhatsApp is not a document

@@ -71,6 +71,7 @@ class PostgresConversationFlags:
                     reason=reason,
                     category=category,
                 )
+                kept = brief.model_dump()
                 notice_id = await advisor_channel.insert_advisor_notice(
                     conn=conn,
                     advisor_id=advisor,
@@ -86,14 +87,14 @@ class PostgresConversationFlags:
                     conversation_id=conversation.conversation_id,
                     reason=reason,
                     category=category,
-                    brief=brief.model_dump(),
+                    brief=kept,
                     notice_id=notice_id,
                 )
                 switched_off = attention_event(conversation, False, "ai")
                 await self._events.publish(
                     conn,
                     "handover.requested",
-                    {**switched_off, "reason": reason, "category": category, "brief": brief.model_dump()},
+                    {**switched_off, "reason": reason, "category": category, "brief": kept},
                 )
                 await self._events.publish(conn, "ai_attention.changed", switched_off)
         logger.info("handover requested", extra={"advisor": advisor_id, "customer": phone})

@@ -20,27 +20,18 @@ from advisors.texts import Language, text
 from bot.twilio.sender import PermanentSendError
 from bot.worker.parts import Outcome, WorkerParts
 from memory.records import advisor_channel
-from memory.records.handover_briefs import HandoverBrief
+from memory.records.handover_briefs import HANDOVER_CATEGORIES, HandoverBrief
 
 logger = logging.getLogger(__name__)
 
 VARIABLE_CHARS = 300  # a template variable is one line; WhatsApp refuses long or multi-line ones
-KINDS = {  # literal keys, so the catalogue's check finds each
-    "customer_request": "handover.kind.customer_request",
-    "missing_knowledge": "handover.kind.missing_knowledge",
-    "negotiation": "handover.kind.negotiation",
-    "complaint": "handover.kind.complaint",
-    "out_of_scope": "handover.kind.out_of_scope",
-    "after_hours": "handover.kind.after_hours",
-    "tool_failure": "handover.kind.tool_failure",
-    "loop": "handover.kind.loop",
-}
 _told_to_configure: set[UUID] = set()  # advisors whose missing template was logged by this process
 
 
 def kind_label(category: str | None, language: Language) -> str:
     """The hand-over's kind as the advisor reads it ("pidió una persona")."""
-    return text(KINDS.get(category or "", "handover.kind.other"), language)
+    known = category in HANDOVER_CATEGORIES
+    return text(f"handover.kind.{category}" if known else "handover.kind.other", language)
 
 
 def handover_notice(phone: str, brief: HandoverBrief, language: Language) -> str:

@@ -63,6 +63,10 @@ def test_every_key_the_code_names_exists_with_the_same_placeholders_in_both_lang
     reasons = re.findall(r'reason="([a-z_]+)"', (ROOT / "bot/web/advisor_replies.py").read_text())
     assert len(reasons) >= 4
     named |= {f"refusal.{reason}" for reason in reasons}
+    # The hand-over kinds are named from the categories (notices, the console's brief).
+    from memory.records.handover_briefs import HANDOVER_CATEGORIES
+
+    named |= {f"handover.kind.{kind}" for kind in HANDOVER_CATEGORIES} | {"handover.kind.other"}
     assert sorted(key for key in named if key not in CATALOGUE) == []
     for key, texts in CATALOGUE.items():
         fields = [
