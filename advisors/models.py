@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Literal, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,6 +35,10 @@ DEFAULT_TIME_ZONE = "America/Bogota"
 _LANGUAGE_NAMES = {"es": "español", "en": "inglés"}
 
 
+# How the AI's replies go out: at once, or as drafts a person approves (sql/0024).
+AiMode = Literal["auto", "draft"]
+AI_MODES: tuple[str, ...] = get_args(AiMode)
+
 # A Twilio Content SID: what an approved WhatsApp template is sent by.
 CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
 
@@ -61,6 +66,8 @@ class AdvisorSettings(BaseModel):
     audio_reciprocal: bool = True
     templates: list[ApprovedTemplate] = []
     notice_content_sid: str | None = None  # the hand-over notice's template (NOTICE_CONTENT_SID)
+    # auto: the AI's replies go out; draft: they wait for a person (a conversation may override).
+    ai_mode: AiMode = "auto"
     time_zone: str = DEFAULT_TIME_ZONE
     working_hours: dict[str, list[str]] = {}
 
@@ -89,6 +96,12 @@ class AdvisorSettings(BaseModel):
                     continue
                 kept[day] = [str(entry) for entry in ranges]
         return kept
+
+    @field_validator("ai_mode", mode="before")
+    @classmethod
+    def _known_mode_only(cls, value: object) -> object:
+        """A mistyped mode means auto, as before the setting existed; routing never stops on it."""
+        return value if value in AI_MODES else "auto"
 
     @field_validator("notice_content_sid", mode="before")
     @classmethod

@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     ai_loop_max_replies: int = Field(default=20, ge=0, le=1000)
     ai_loop_window_seconds: float = Field(default=300, gt=0, le=86_400)
     ai_resume_after_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    # A draft nobody approved or rejected in this time becomes a hand-over (draft mode).
+    draft_timeout_minutes: float = Field(default=30, gt=0, le=60 * 24 * 7)
     opt_out_words: str = "STOP,BAJA,CANCELAR"
     opt_in_words: str = "START,ALTA"
 

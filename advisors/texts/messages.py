@@ -21,6 +21,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "#ia off <tel> / #ia on <tel> — parar o devolver la IA\n"
         "#audio on|off <tel> — respuestas en audio\n"
         "#r <tel> <texto> — responder al cliente\n"
+        "#borrador <tel> / #auto <tel> — la IA deja borradores que apruebas, o responde sola\n"
+        "#ok / #ok <tel> — enviar el último borrador (de ese cliente)\n"
         "#web — enlace para entrar a la consola web\n"
         "#ayuda — esta ayuda",
         "en": "Commands:\n"
@@ -28,6 +30,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "#ia off <phone> / #ia on <phone> — stop the AI or give it back\n"
         "#audio on|off <phone> — voice replies\n"
         "#r <phone> <text> — reply to the customer\n"
+        "#borrador <phone> / #auto <phone> — the AI leaves drafts you approve, or answers alone\n"
+        "#ok / #ok <phone> — send the newest draft (of that customer)\n"
         "#web — sign-in link to the web console\n"
         "#ayuda — this help",
     },
@@ -74,6 +78,24 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "es": " La IA queda en pausa para este cliente.",
         "en": " The AI is paused for this customer.",
     },
+    "command.usage_mode": {"es": "Uso: {command} <teléfono>", "en": "Usage: {command} <phone>"},
+    "command.mode_draft": {
+        "es": "La IA deja borradores para {phone}: te los mando y los envías con #ok {phone}.",
+        "en": "The AI leaves drafts for {phone}: I send them to you; send one with #ok {phone}.",
+    },
+    "command.mode_auto": {
+        "es": "La IA responde sola a {phone}.",
+        "en": "The AI answers {phone} on its own.",
+    },
+    "command.no_draft": {
+        "es": "No hay ningún borrador esperando{whom}.",
+        "en": "No draft is waiting{whom}.",
+    },
+    "command.no_draft_for": {"es": " para {phone}", "en": " for {phone}"},
+    "command.draft_sent": {
+        "es": "Enviando a {phone} el borrador de la IA.",
+        "en": "Sending the AI's draft to {phone}.",
+    },
     "command.not_sent": {"es": "No enviado a {phone}: {reason}", "en": "Not sent to {phone}: {reason}"},
     "refusal.opted_out": {
         "es": "el cliente pidió no recibir más mensajes (escribió una palabra de baja).",
@@ -98,6 +120,22 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "🔔 {customer} needs a human ({kind}): {reason}{said}\n"
         "The AI stopped answering them. Reply with: #r {phone} <text>\n"
         "Give them back to the AI with: #ia on {phone}",
+    },
+    "notice.draft": {
+        "es": "✍️ Borrador de la IA para {customer}:\n«{body}»\n"
+        "Envíalo con: #ok {phone} · o responde tú con: #r {phone} <texto>",
+        "en": "✍️ The AI's draft for {customer}:\n“{body}”\n"
+        "Send it with: #ok {phone} · or reply yourself with: #r {phone} <text>",
+    },
+    "notice.draft_kind": {"es": "borrador de la IA", "en": "the AI's draft"},
+    "notice.draft_waited": {
+        "es": "\nBorrador sin aprobar: «{draft}»",
+        "en": "\nUnapproved draft: “{draft}”",
+    },
+    "handover.draft_timeout": {
+        "es": "el borrador de la IA esperó {minutes} min sin que nadie lo aprobara; "
+        "el cliente sigue sin respuesta",
+        "en": "the AI's draft waited {minutes} min with nobody approving it; the customer has no answer yet",
     },
     "notice.said": {"es": "\nÚltimo mensaje: «{said}»", "en": "\nLast message: “{said}”"},
     "handover.kind.customer_request": {"es": "pidió una persona", "en": "asked for a person"},

@@ -18,8 +18,19 @@ from memory.records.handover_briefs import HandoverCategory
 class ConversationFlags(Protocol):
     """What the agent's tools may change, always for the advisor + customer of the run."""
 
-    async def hand_over(self, *, advisor_id: str, phone: str, reason: str, category: HandoverCategory) -> str:
-        """Stop the AI and leave the conversation to the human advisor; say when they answer."""
+    async def hand_over(
+        self,
+        *,
+        advisor_id: str,
+        phone: str,
+        reason: str,
+        category: HandoverCategory,
+        waiting_draft: str | None = None,
+    ) -> str:
+        """Stop the AI and leave the conversation to the human advisor; say when they answer.
+
+        `waiting_draft`: the AI's draft that waited unapproved (draft mode), for the brief.
+        """
 
     async def set_audio(self, *, advisor_id: str, phone: str, enabled: bool) -> None:
         """Set whether the customer receives voice replies."""

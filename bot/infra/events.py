@@ -40,6 +40,11 @@ EVENT_TYPES = frozenset(
         "handover.requested",
         "notice.undeliverable",
         "ai_attention.changed",
+        "ai_mode.changed",
+        "draft.created",
+        "draft.approved",
+        "draft.rejected",
+        "draft.timed_out",
         "customer.erased",
     }
 )

@@ -19,11 +19,13 @@ import psycopg_pool
 from bot.infra.database import Database, pool_checking_quietly
 from bot.settings import Settings
 from memory.records.inbound import AnswerJob
+from memory.records.turn_end import DraftTimeoutJob
 
 ANSWER_TASK = "answer_conversation"
 DELIVER_TASK = "deliver_conversation"
 NOTICE_TASK = "send_advisor_notice"
 RESUME_TASK = "resume_ai"
+DRAFT_TIMEOUT_TASK = "time_out_draft"
 EVENT_TASK = "deliver_event"
 CLEANUP_MEDIA_TASK = "cleanup_media"
 PRUNE_MEMORY_TASK = "prune_ai_memory"
@@ -68,6 +70,21 @@ def answer_job(queue: procrastinate.App, advisor_id: UUID, *, delay_seconds: flo
         priority=job.priority,
         lock_prefix=conversation_lock_prefix(advisor_id),
         delay_seconds=delay_seconds,
+    )
+
+
+def draft_timeout_job(queue: procrastinate.App, settings: Settings) -> DraftTimeoutJob:
+    """How to queue a draft's timeout inside the statement that records the draft.
+
+    No conversation lock: a scheduled job holding the lock would block the conversation's
+    answers until it ran.
+    """
+    job = queue.configure_task(DRAFT_TIMEOUT_TASK).job
+    return DraftTimeoutJob(
+        queue_name=job.queue,
+        task_name=DRAFT_TIMEOUT_TASK,
+        priority=job.priority,
+        delay_seconds=settings.draft_timeout_minutes * 60,
     )
 
 

@@ -26,6 +26,36 @@ class ManualReplyRefusedError(Exception):
         self.reason = reason
 
 
+def check_may_send(
+    advisor: Advisor, conversation: Conversation, *, body: str, content_sid: str | None = None
+) -> None:
+    """Refuse what may not go from the advisor's number now (one rule for manual replies and drafts).
+
+    Raises:
+        ManualReplyRefusedError: the advisor is deactivated, the customer opted out, there is
+            nothing to send, or the 24-hour window is closed and no approved template was given.
+    """
+    if not advisor.is_active:
+        raise ManualReplyRefusedError(
+            "the advisor is deactivated; nothing is sent from their number until an admin "
+            "activates them again",
+            reason="advisor_inactive",
+        )
+    if conversation.opted_out:
+        raise ManualReplyRefusedError(
+            "the customer opted out (wrote a stop word); nothing can be sent until they opt in",
+            reason="opted_out",
+        )
+    if not body and not content_sid:
+        raise ManualReplyRefusedError("the message is empty", reason="empty")
+    if not content_sid and not conversation.session_window_open():
+        raise ManualReplyRefusedError(
+            "more than 24 hours have passed since the customer's last message: WhatsApp only "
+            "allows an approved template now (send it with content_sid)",
+            reason="window_closed",
+        )
+
+
 async def queue_manual_reply(
     *,
     conn: Conn,
@@ -45,26 +75,8 @@ async def queue_manual_reply(
             24-hour window is closed and no approved template (`content_sid`) was given, or
             there is nothing to send.
     """
-    if not advisor.is_active:
-        raise ManualReplyRefusedError(
-            "the advisor is deactivated; nothing is sent from their number until an admin "
-            "activates them again",
-            reason="advisor_inactive",
-        )
-    if conversation.opted_out:
-        raise ManualReplyRefusedError(
-            "the customer opted out (wrote a stop word); nothing can be sent until they opt in",
-            reason="opted_out",
-        )
     body = (text or "").strip()
-    if not body and not content_sid:
-        raise ManualReplyRefusedError("the message is empty", reason="empty")
-    if not content_sid and not conversation.session_window_open():
-        raise ManualReplyRefusedError(
-            "more than 24 hours have passed since the customer's last message: WhatsApp only "
-            "allows an approved template now (send it with content_sid)",
-            reason="window_closed",
-        )
+    check_may_send(advisor, conversation, body=body, content_sid=content_sid)
     payload: dict[str, Any] | None = None
     if content_sid:
         payload = {"content_sid": content_sid, "content_variables": content_variables or {}}

@@ -1,4 +1,4 @@
-"""Owns advisor commands over WhatsApp: `#ia`, `#audio`, `#r`, `#lista`, `#web`, `#ayuda`.
+"""Owns advisor commands over WhatsApp: `#ia`, `#audio`, `#r`, `#borrador`/`#auto`, `#ok`, `#lista`, `#web`.
 
 An advisor writes from their personal number to their own Twilio number; such a message is a
 command for that advisor and acts only on that advisor's conversations. Each command is answered
@@ -14,14 +14,15 @@ import phonenumbers
 import procrastinate
 
 from advisors.console_access import issue_link
-from advisors.models import Advisor
+from advisors.models import Advisor, AiMode
 from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
-from advisors.texts import text
+from advisors.texts import Language, text
 from bot.infra.events import EventPublisher, attention_event
 from bot.settings import Settings
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
-from memory.records import conversations
-from memory.records.models import Conn
+from bot.web.drafts import DraftRefusedError, approve_draft, switch_ai_mode
+from memory.records import conversations, drafts
+from memory.records.models import Conn, Conversation
 
 _PHONE_TOKEN = re.compile(r"^[+\d().\-]+$")
 
@@ -90,6 +91,21 @@ def parse_command(text: str, *, region: str | None) -> Command:
         except InvalidNumberError:
             return Command("help", problem="command.bad_phone", problem_values={"phone": target.strip()[:40]})
         return Command("ai" if head == "#ia" else "audio", phone=phone, enabled=switch.lower() == "on")
+    if head in {"#borrador", "#auto"}:
+        if not rest:
+            return Command("help", problem="command.usage_mode", problem_values={"command": head})
+        try:
+            phone = _phone(rest, region)
+        except InvalidNumberError:
+            return Command("help", problem="command.bad_phone", problem_values={"phone": rest[:40]})
+        return Command("mode", phone=phone, text="draft" if head == "#borrador" else "auto")
+    if head == "#ok":
+        if not rest:
+            return Command("approve")
+        try:
+            return Command("approve", phone=_phone(rest, region))
+        except InvalidNumberError:
+            return Command("help", problem="command.bad_phone", problem_values={"phone": rest[:40]})
     if head == "#r":
         split = _split_phone_and_text(rest, region)
         if split is None:
@@ -124,6 +140,18 @@ async def run_command(
     if command.name == "web":
         secret = await issue_link(conn=conn, advisor_id=advisor.id)
         return text("command.console_link", language, link=f"{console_base}/console/link/{secret}")
+    if command.name == "approve" and command.phone is None:
+        newest = await drafts.newest_pending(conn=conn, advisor_id=advisor.id)
+        found = (
+            await conversations.get_conversation(
+                conn=conn, advisor_id=advisor.id, conversation_id=newest.conversation_id
+            )
+            if newest
+            else None
+        )
+        if found is None:
+            return text("command.no_draft", language, whom="")
+        return await _approve(conn, queue, events, advisor, found)
     if command.name == "help" or command.phone is None:
         help_text = text("command.help", language)
         if command.problem:
@@ -148,6 +176,14 @@ async def run_command(
                 conn, "ai_attention.changed", attention_event(conversation, command.enabled, "advisor")
             )
         return text("command.ai_on" if command.enabled else "command.ai_off", language, phone=command.phone)
+    if command.name == "mode":
+        mode: AiMode = "draft" if command.text == "draft" else "auto"
+        await switch_ai_mode(
+            conn=conn, events=events, conversation=conversation, mode=mode, changed_by="advisor"
+        )
+        return text(f"command.mode_{mode}", language, phone=command.phone)
+    if command.name == "approve":
+        return await _approve(conn, queue, events, advisor, conversation)
     if command.name == "audio":
         assert command.enabled is not None
         await conversations.set_audio_available(
@@ -167,9 +203,39 @@ async def run_command(
             events=events,
         )
     except ManualReplyRefusedError as error:
-        reason = text(f"refusal.{error.reason}", language)
-        if reason.startswith("refusal."):  # not in the catalogue: the error's own words
-            reason = str(error)
-        return text("command.not_sent", language, phone=command.phone, reason=reason)
+        return text("command.not_sent", language, phone=command.phone, reason=_refusal_text(error, language))
     paused = text("command.ai_paused", language) if settings.ai_pause_on_manual_reply else ""
     return text("command.sending", language, phone=command.phone) + paused
+
+
+async def _approve(
+    conn: Conn, queue: procrastinate.App, events: EventPublisher, advisor: Advisor, conversation: Conversation
+) -> str:
+    """`#ok`: send the conversation's newest waiting draft as the AI wrote it."""
+    language, phone = advisor.language(), conversation.phone_number
+    try:
+        await approve_draft(
+            conn=conn,
+            queue=queue,
+            events=events,
+            advisor=advisor,
+            conversation=conversation,
+            draft_id=None,
+            body=None,
+            decided_by="whatsapp",
+        )
+    except DraftRefusedError as error:
+        if error.reason == "not_found":
+            return text(
+                "command.no_draft", language, whom=text("command.no_draft_for", language, phone=phone)
+            )
+        return text("command.not_sent", language, phone=phone, reason=str(error))
+    except ManualReplyRefusedError as error:
+        return text("command.not_sent", language, phone=phone, reason=_refusal_text(error, language))
+    return text("command.draft_sent", language, phone=phone)
+
+
+def _refusal_text(error: ManualReplyRefusedError, language: Language) -> str:
+    """Why a message was not sent, from the catalogue (else the error's own words)."""
+    reason = text(f"refusal.{error.reason}", language)
+    return str(error) if reason.startswith("refusal.") else reason

@@ -26,8 +26,10 @@ from bot.agent.model import memory_budget_for
 from bot.agent.prompts import human_messages, profile_block, remembered_messages
 from bot.agent.speech import needs_text_too
 from bot.infra.database import maybe_transaction
+from bot.infra.job_queue import draft_timeout_job
 from bot.twilio.sender import WHATSAPP_BODY_LIMIT, split_reply
 from bot.worker.delivery import send_recorded
+from bot.worker.drafts import announce_draft
 from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from bot.worker.voice_reply import voice_reply
@@ -38,7 +40,7 @@ from memory.records.handover_briefs import HandoverCategory
 from memory.records.history import recent_turns
 from memory.records.models import Conversation, Message
 from memory.records.profiles import CustomerProfile
-from memory.records.turn_end import record_turn_end
+from memory.records.turn_end import DraftMode, record_turn_end
 from memory.records.turn_start import read_turn_start
 
 logger = logging.getLogger(__name__)
@@ -122,6 +124,11 @@ class _Turn:
     started_at: datetime
     profile: CustomerProfile | None
     history: list[Message] | None  # None: to be read again (see answer_conversation)
+
+    @property
+    def drafting(self) -> bool:
+        """Draft mode: the answer waits for a person (the conversation's mode, else the advisor's)."""
+        return (self.conversation.ai_mode or self.advisor.settings.ai_mode) == "draft"
 
 
 def _history_chars(parts: WorkerParts) -> int:
@@ -298,9 +305,8 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         texts = texts[: parts.settings.max_reply_parts]
         last = texts[-1].rstrip()
         texts[-1] = (last if len(last) < WHATSAPP_BODY_LIMIT else last[:-1]) + "…"
-    voice_url = (
-        await voice_reply(parts, advisor, conversation, text) if outcome_status == "answered" else None
-    )
+    speak = outcome_status == "answered" and not turn.drafting  # a draft is read, then sent as text
+    voice_url = await voice_reply(parts, advisor, conversation, text) if speak else None
     if voice_url is not None and not needs_text_too(text):
         texts = []
     # Checked again as it is recorded: a human who took over, or a newer message, wins over
@@ -319,11 +325,17 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             voice_url=voice_url,
             spoken=text if voice_url else None,
             sources=sources if outcome_status == "answered" else None,
+            draft=DraftMode(turn.drafting, text, draft_timeout_job(parts.queue, parts.settings))
+            if outcome_status == "answered"
+            else None,
         )
     if end.conversation is None or end.replies is None:
         reason = "human_took_over" if end.held else "newer_message"
         logger.info("reply dropped", extra={**log_facts(advisor, conversation), "reason": reason})
         return Outcome(f"dropped_{reason}", sent_before)
+    if end.draft_id is not None:
+        await announce_draft(parts, advisor, end.conversation, draft_id=end.draft_id, body=text)
+        return Outcome("drafted", sent_before)
     sent = await send_recorded(parts, advisor, end.conversation, end.replies)
     if outcome_status != "answered":
         await _promised_a_person(parts, advisor, conversation, outcome_status, model_error)

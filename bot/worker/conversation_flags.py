@@ -47,7 +47,15 @@ class PostgresConversationFlags:
         self._queue = queue
         self._events = events
 
-    async def hand_over(self, *, advisor_id: str, phone: str, reason: str, category: HandoverCategory) -> str:
+    async def hand_over(
+        self,
+        *,
+        advisor_id: str,
+        phone: str,
+        reason: str,
+        category: HandoverCategory,
+        waiting_draft: str | None = None,
+    ) -> str:
         """Switch the AI off for this advisor + customer only, record why, and tell the advisor.
 
         Returns what the agent should tell the customer of the advisor's availability.
@@ -70,6 +78,7 @@ class PostgresConversationFlags:
                     conversation_id=conversation.conversation_id,
                     reason=reason,
                     category=category,
+                    waiting_draft=waiting_draft,
                 )
                 kept = brief.model_dump()
                 notice_id = await advisor_channel.insert_advisor_notice(

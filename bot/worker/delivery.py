@@ -15,6 +15,7 @@ from advisors.models import Advisor
 from advisors.repository import get_advisor
 from bot.infra.database import maybe_transaction
 from bot.twilio.sender import PermanentSendError, SendResult
+from bot.worker.drafts import keep_as_draft
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from memory.records import conversations
 from memory.records import messages as message_records
@@ -35,6 +36,13 @@ TAKEN_OVER_REASON = "not sent: a person paused the AI after this reply was writt
 
 class TakenOverError(Exception):
     """A person paused the AI after this AI reply was written: it is not sent."""
+
+
+DRAFT_MODE_REASON = "not sent: the conversation was switched to draft mode; kept as a draft"
+
+
+class DraftModeError(Exception):
+    """The conversation was switched to draft mode after this AI reply was written: it waits."""
 
 
 def message_event(conversation: Conversation, message: Message) -> dict[str, Any]:
@@ -98,15 +106,23 @@ async def send_recorded(
             )
             remaining = pending[pending.index(message) :]
             return sent + await _refuse_all(parts, advisor, remaining, INACTIVE_REASON)
-        except TakenOverError:
-            logger.info(
-                "a person took over: the AI's remaining parts are not sent",
-                extra=log_facts(advisor, conversation),
-            )
+        except (TakenOverError, DraftModeError) as stopped:
             remaining = pending[pending.index(message) :]
-            ai_parts = [m for m in remaining if m.author == "ai"]
-            await _refuse_all(parts, advisor, ai_parts, TAKEN_OVER_REASON, status="cancelled")
-            others = [m for m in remaining if m.author != "ai"]  # a person's own messages still go
+            ai_parts = [m for m in remaining if m.author == "ai" and not (m.payload or {}).get("draft_id")]
+            if isinstance(stopped, DraftModeError):
+                logger.info(
+                    "switched to draft mode: the AI's remaining parts wait as a draft",
+                    extra=log_facts(advisor, conversation),
+                )
+                await keep_as_draft(parts, advisor, conversation, ai_parts, reason=DRAFT_MODE_REASON)
+            else:
+                logger.info(
+                    "a person took over: the AI's remaining parts are not sent",
+                    extra=log_facts(advisor, conversation),
+                )
+                await _refuse_all(parts, advisor, ai_parts, TAKEN_OVER_REASON, status="cancelled")
+            # A person's own messages, and drafts a person approved, still go.
+            others = [m for m in remaining if m not in ai_parts]
             return sent + await send_recorded(parts, advisor, conversation, others)
         async with parts.pool.connection() as conn, maybe_transaction(conn, parts.events.enabled):
             await message_records.mark_outbound(
@@ -174,6 +190,8 @@ async def _send_once(
         raise AdvisorInactiveError
     if permission == "taken_over":
         raise TakenOverError
+    if permission == "draft_mode":
+        raise DraftModeError
     return await parts.sender.send(
         from_number=advisor.twilio_phone_number,
         to_number=conversation.phone_number,

@@ -24,6 +24,7 @@ from bot.infra.job_queue import (
     CAMPAIGN_TASK,
     CLEANUP_MEDIA_TASK,
     DELIVER_TASK,
+    DRAFT_TIMEOUT_TASK,
     EMBED_PASSAGES_TASK,
     EVENT_TASK,
     EVENTS_QUEUE,
@@ -42,6 +43,7 @@ from bot.worker.answer import TransientModelError, answer_conversation
 from bot.worker.campaigns import send_campaign
 from bot.worker.conversation_flags import resume_if_idle
 from bot.worker.delivery import deliver_pending, fail_pending
+from bot.worker.drafts import time_out_draft
 from bot.worker.hubspot_sync import HubSpotSync, TransientCrmError
 from bot.worker.notices import send_notice
 from bot.worker.parts import Outcome, WorkerParts
@@ -194,6 +196,19 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
             advisor_id=UUID(advisor_id),
             conversation_id=UUID(conversation_id),
             idle_minutes=settings.ai_resume_after_minutes,
+        )
+        return await run_retrying(context, advisor_id, conversation_id, _action(work))
+
+    @app.task(name=DRAFT_TIMEOUT_TASK, pass_context=True, retry=retry)
+    async def time_out_draft_job(
+        context: JobContext, advisor_id: str, conversation_id: str, draft_id: int
+    ) -> str:
+        """Hand the conversation to the advisor if the AI's draft is still waiting for approval."""
+        work = time_out_draft(
+            parts_of(context),
+            advisor_id=UUID(advisor_id),
+            conversation_id=UUID(conversation_id),
+            draft_id=draft_id,
         )
         return await run_retrying(context, advisor_id, conversation_id, _action(work))
 

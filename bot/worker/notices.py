@@ -24,6 +24,7 @@ from memory.records.handover_briefs import HANDOVER_CATEGORIES, HandoverBrief
 
 logger = logging.getLogger(__name__)
 
+DRAFT_NOTICE_CHARS = 1200  # the draft as the advisor's phone shows it: one WhatsApp message
 VARIABLE_CHARS = 300  # a template variable is one line; WhatsApp refuses long or multi-line ones
 _told_to_configure: set[UUID] = set()  # advisors whose missing template was logged by this process
 
@@ -37,6 +38,8 @@ def kind_label(category: str | None, language: Language) -> str:
 def handover_notice(phone: str, brief: HandoverBrief, language: Language) -> str:
     """The WhatsApp text that tells an advisor a customer is waiting for them (the brief's short form)."""
     said = text("notice.said", language, said=brief.customer_said[:160]) if brief.customer_said else ""
+    if brief.waiting_draft:
+        said += text("notice.draft_waited", language, draft=brief.waiting_draft[:300])
     customer = f"{brief.customer_name} ({phone})" if brief.customer_name else phone
     return text(
         "notice.handover",
@@ -53,6 +56,17 @@ def notice_variables(phone: str, brief: HandoverBrief, language: Language) -> di
     """The template's variables: {{1}} customer name, {{2}} phone, {{3}} kind and reason."""
     reason = f"{kind_label(brief.category, language)}: {brief.wants}"
     return {"1": _one_line(brief.customer_name or phone), "2": phone, "3": _one_line(reason)}
+
+
+def draft_notice(
+    phone: str, customer_name: str | None, body: str, language: Language
+) -> tuple[str, dict[str, str]]:
+    """The text and the template variables that bring the AI's draft to the advisor's phone."""
+    customer = f"{customer_name} ({phone})" if customer_name else phone
+    shown = body if len(body) <= DRAFT_NOTICE_CHARS else body[: DRAFT_NOTICE_CHARS - 1] + "…"
+    notice = text("notice.draft", language, customer=customer, body=shown, phone=phone)
+    kind = f"{text('notice.draft_kind', language)}: {body}"
+    return notice, {"1": _one_line(customer_name or phone), "2": phone, "3": _one_line(kind)}
 
 
 def _one_line(value: str) -> str:

@@ -151,6 +151,23 @@ async def set_audio_available(*, conn: Conn, advisor_id: UUID, phone: str, enabl
     return cursor.rowcount > 0
 
 
+async def lock_conversation(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> None:
+    """Hold the conversation's row until the caller's transaction ends (the webhook waits on it)."""
+    await conn.execute(
+        "SELECT 1 FROM chat_history WHERE advisor_id = %s AND conversation_id = %s FOR UPDATE",
+        (advisor_id, conversation_id),
+    )
+
+
+async def set_ai_mode(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, mode: str | None) -> None:
+    """Set the conversation's AI mode: auto, draft, or None to follow the advisor's setting."""
+    await conn.execute(
+        "UPDATE chat_history SET ai_mode = %s, updated_at = now() "
+        "WHERE advisor_id = %s AND conversation_id = %s",
+        (mode, advisor_id, conversation_id),
+    )
+
+
 async def set_opt_out(*, conn: Conn, advisor_id: UUID, conversation_id: UUID, opted_out: bool) -> None:
     """Record that the customer stopped (or resumed) receiving messages from this advisor."""
     await conn.execute(

@@ -84,6 +84,7 @@ async def erase_customer(
             (table, f"DELETE FROM {table} {scoped}", own)  # noqa: S608 - table names are ours
             for table in (
                 "messages",
+                "drafts",
                 "conversation_notes",
                 "handovers",
                 "consent_changes",

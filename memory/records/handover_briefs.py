@@ -43,10 +43,19 @@ class HandoverBrief(BaseModel):
     stage: str | None = None
     customer_said: str | None = Field(default=None, description="The customer's last message")
     ai_told: list[str] = Field(default_factory=list, description="The AI's last replies, oldest first")
+    waiting_draft: str | None = Field(
+        default=None, description="Draft mode: the AI's draft that waited with nobody approving it"
+    )
 
 
 async def compose_brief(
-    *, conn: Conn, advisor_id: UUID, conversation_id: UUID, reason: str, category: str | None
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    reason: str,
+    category: str | None,
+    waiting_draft: str | None = None,
 ) -> HandoverBrief:
     """The brief of a hand-over happening now in this advisor's conversation."""
     profile = await get_profile(conn=conn, advisor_id=advisor_id, conversation_id=conversation_id)
@@ -68,6 +77,7 @@ async def compose_brief(
         stage=profile.stage if profile else None,
         customer_said=_cut(said) if said else None,
         ai_told=[_cut(body) for body in reversed(told)],
+        waiting_draft=_cut(waiting_draft) if waiting_draft else None,
     )
 
 

@@ -61,6 +61,12 @@ WITH refused AS (
       FROM conversation
     ON CONFLICT (twilio_sid) DO NOTHING
     RETURNING id, conversation_id
+), superseded AS (
+    -- A newer customer message supersedes the AI's draft (draft mode): it no longer answers.
+    UPDATE drafts SET status = 'superseded', decided_by = 'system', decided_at = now()
+      FROM message m
+     WHERE drafts.advisor_id = %(advisor_id)s AND drafts.conversation_id = m.conversation_id
+       AND drafts.status = 'pending'
 ), job AS (
     SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
         %(queue_name)s, %(task_name)s, %(priority)s, %(lock_prefix)s || m.conversation_id::text, NULL,
@@ -93,6 +99,7 @@ async def accept_inbound(
     already stored (the unique key settles a race between two copies of one request). A new
     conversation starts with the advisor's default for voice replies; a voice note from the
     customer (`voice_note`) switches them on; the WhatsApp profile name is kept as it last came.
+    A draft waiting for the advisor is superseded: the customer said more since it was written.
     """
     cursor = await conn.execute(
         _ACCEPT,

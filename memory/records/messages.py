@@ -207,6 +207,38 @@ async def insert_manual_reply(
     return int(row["id"])
 
 
+async def insert_approved_draft(
+    *,
+    conn: Conn,
+    advisor_id: UUID,
+    conversation_id: UUID,
+    draft_id: int,
+    reply_to: int,
+    parts: list[str],
+    sources: list[dict[str, Any]] | None,
+) -> list[int]:
+    """Record an approved draft as the AI's reply (to be sent by the worker); return the rows' ids.
+
+    It is the AI's turn in its memory, as the person sent it; `payload.draft_id` tells the
+    sender a person approved it, so a later pause of the AI does not hold it back.
+    """
+    cursor = await conn.execute(
+        "INSERT INTO messages (advisor_id, conversation_id, direction, author, body, payload, status, "
+        "reply_to, part, sources) "
+        "SELECT %s, %s, 'outbound', 'ai', p.body, %s, 'pending', %s, p.part, %s "
+        "FROM unnest(%s::text[]) WITH ORDINALITY AS p(body, part) ORDER BY p.part RETURNING id",
+        (
+            advisor_id,
+            conversation_id,
+            Jsonb({"draft_id": draft_id}),
+            reply_to,
+            Jsonb(sources) if sources else None,
+            parts,
+        ),
+    )
+    return sorted(int(row["id"]) for row in await cursor.fetchall())
+
+
 async def pending_outbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> list[Message]:
     """Return replies recorded but not yet known to be accepted by Twilio, in sending order.
 
@@ -222,7 +254,7 @@ async def pending_outbound(*, conn: Conn, advisor_id: UUID, conversation_id: UUI
     return [Message.model_validate(row) for row in await cursor.fetchall()]
 
 
-SendPermission = Literal["ok", "advisor_inactive", "taken_over"]
+SendPermission = Literal["ok", "advisor_inactive", "taken_over", "draft_mode"]
 
 
 async def mark_sending(*, conn: Conn, advisor_id: UUID, message_id: int) -> SendPermission:
@@ -231,27 +263,37 @@ async def mark_sending(*, conn: Conn, advisor_id: UUID, message_id: int) -> Send
     Returns, read in the same statement, whether it may go: not from a deactivated advisor's
     number (not a retried manual reply, not a campaign's next template), and not an AI reply
     once a person paused the AI after it was written (the advisor took over while it was being
-    sent, or before a crashed attempt was retried). The AI pausing itself (a hand-over in the
-    same turn) lets its own reply through.
+    sent, or before a crashed attempt was retried), nor once the conversation is in draft mode
+    (`draft_mode`: the reply must wait for a person instead). The AI pausing itself (a hand-over
+    in the same turn) lets its own reply through; so does an approved draft (a person sent it).
     """
     cursor = await conn.execute(
         "WITH advisor AS (SELECT coalesce(bool_or(is_active), false) AS active FROM advisors "
         " WHERE id = %(a)s), "
-        "taken AS (SELECT EXISTS (SELECT 1 FROM messages m JOIN chat_history c "
+        "ai_reply AS (SELECT m.created_at, c.ai_attention, c.ai_attention_changed_by, "
+        "  c.ai_attention_changed_at, coalesce(c.ai_mode, a.settings ->> 'ai_mode') = 'draft' AS drafting "
+        "  FROM messages m JOIN chat_history c "
         "  ON c.conversation_id = m.conversation_id AND c.advisor_id = m.advisor_id "
-        "  WHERE m.advisor_id = %(a)s AND m.id = %(m)s AND m.author = 'ai' AND NOT c.ai_attention "
-        "  AND c.ai_attention_changed_by IS DISTINCT FROM 'ai' "
-        "  AND c.ai_attention_changed_at > m.created_at) AS yes), "
+        "  JOIN advisors a ON a.id = m.advisor_id "
+        "  WHERE m.advisor_id = %(a)s AND m.id = %(m)s AND m.author = 'ai' "
+        "  AND NOT coalesce(m.payload ? 'draft_id', false)), "
+        "taken AS (SELECT EXISTS (SELECT 1 FROM ai_reply WHERE NOT ai_attention "
+        "  AND ai_attention_changed_by IS DISTINCT FROM 'ai' "
+        "  AND ai_attention_changed_at > created_at) AS yes, "
+        "  EXISTS (SELECT 1 FROM ai_reply WHERE drafting) AS drafting), "
         "marked AS (UPDATE messages SET status = 'sending', updated_at = now() "
         " WHERE advisor_id = %(a)s AND id = %(m)s AND status = 'pending' "
-        " AND (SELECT active FROM advisor) AND NOT (SELECT yes FROM taken)) "
-        "SELECT (SELECT active FROM advisor) AS active, (SELECT yes FROM taken) AS taken",
+        " AND (SELECT active FROM advisor) AND NOT (SELECT yes OR drafting FROM taken)) "
+        "SELECT (SELECT active FROM advisor) AS active, (SELECT yes FROM taken) AS taken, "
+        "(SELECT drafting FROM taken) AS drafting",
         {"a": advisor_id, "m": message_id},
     )
     row = await cursor.fetchone()
     if not (row and row["active"]):
         return "advisor_inactive"
-    return "taken_over" if row["taken"] else "ok"
+    if row["taken"]:
+        return "taken_over"
+    return "draft_mode" if row["drafting"] else "ok"
 
 
 async def mark_outbound(

@@ -62,6 +62,9 @@ class Conversation(Record):
     last_inbound_at: datetime | None
     last_advisor_message_at: datetime | None
     crm_refs: dict[str, str]
+    ai_mode: str | None = Field(
+        default=None, description="auto or draft for this conversation; null follows the advisor's ai_mode"
+    )
     profile_updated_at: datetime | None = Field(default=None, description="When the profile last changed")
     created_at: datetime
     updated_at: datetime

@@ -27,17 +27,24 @@ _LOCK = f"SELECT {_CONVERSATION} FROM chat_history WHERE {_THIS} FOR UPDATE"  # 
 
 # `ai_may_answer`: the AI is on, or switched itself off during this very turn (its own handover
 # is no takeover). `newest_answered`: no customer message newer than the ones answered.
+# `drafting`: an answer that waits for a person (the worker found draft mode, or it is now).
 _RECORD = f"""
 WITH decision AS (
     SELECT coalesce((SELECT ai_attention
                          OR (ai_attention_changed_by = 'ai' AND ai_attention_changed_at >= %(started_at)s)
                        FROM chat_history WHERE {_THIS}), false) AS ai_may_answer,
            (SELECT coalesce(max(id), 0) <= %(up_to_id)s FROM messages
-             WHERE {_THIS} AND direction = 'inbound') AS newest_answered
+             WHERE {_THIS} AND direction = 'inbound') AS newest_answered,
+           %(outcome)s = 'answered' AND %(draft_body)s::text <> '' AND (%(as_draft)s OR coalesce(
+               (SELECT coalesce(c.ai_mode, a.settings ->> 'ai_mode') = 'draft'
+                  FROM chat_history c JOIN advisors a ON a.id = c.advisor_id
+                 WHERE c.advisor_id = %(advisor_id)s AND c.conversation_id = %(conversation_id)s),
+               false)) AS drafting
 ), processed AS (
     UPDATE messages
        SET processed_at = now(),
-           status = CASE WHEN d.ai_may_answer THEN %(outcome)s ELSE 'held_for_advisor' END,
+           status = CASE WHEN NOT d.ai_may_answer THEN 'held_for_advisor'
+                         WHEN d.drafting THEN 'drafted' ELSE %(outcome)s END,
            error_message = CASE WHEN d.ai_may_answer THEN %(error)s END,
            updated_at = now()
       FROM decision d
@@ -52,14 +59,53 @@ WITH decision AS (
       FROM jsonb_to_recordset(%(replies)s)
            AS r(body text, media jsonb, payload jsonb, part int, transcript text),
            decision d
-     WHERE d.ai_may_answer AND d.newest_answered
+     WHERE d.ai_may_answer AND d.newest_answered AND NOT d.drafting
      ORDER BY r.part
     RETURNING {_MESSAGE}
+), draft AS (
+    INSERT INTO drafts (advisor_id, conversation_id, reply_to, body, sources)
+    SELECT %(advisor_id)s, %(conversation_id)s, %(up_to_id)s, %(draft_body)s, %(sources)s
+      FROM decision d
+     WHERE d.ai_may_answer AND d.newest_answered AND d.drafting
+    RETURNING id
+), draft_timeout AS (
+    SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
+        %(job_queue)s, %(job_task)s, %(job_priority)s, NULL, NULL,
+        jsonb_build_object('advisor_id', %(advisor_id)s::text,
+                           'conversation_id', %(conversation_id)s::text, 'draft_id', dr.id),
+        now() + make_interval(secs => %(job_delay)s)
+    )::procrastinate_job_to_defer_v1]) AS ids
+      FROM draft dr
 )
 SELECT d.ai_may_answer, d.newest_answered,
-       (SELECT coalesce(json_agg(r ORDER BY r.id), '[]') FROM replies r) AS replies
+       (SELECT coalesce(json_agg(r ORDER BY r.id), '[]') FROM replies r) AS replies,
+       (SELECT id FROM draft) AS draft_id,
+       (SELECT ids FROM draft_timeout) AS timeout_jobs
   FROM decision d
 """  # noqa: S608 - every interpolated part is ours
+
+
+@dataclass(frozen=True)
+class DraftTimeoutJob:
+    """The queue job that turns a draft nobody decided on into a hand-over, deferred with it."""
+
+    queue_name: str
+    task_name: str
+    priority: int
+    delay_seconds: float
+
+
+@dataclass(frozen=True)
+class DraftMode:
+    """How an answer may be kept as a draft: `as_draft` when the worker found draft mode.
+
+    Recording checks the mode again (it may have been switched during the turn); `body` is the
+    whole answer, which a draft keeps in one piece.
+    """
+
+    as_draft: bool
+    body: str
+    timeout_job: DraftTimeoutJob
 
 
 @dataclass(frozen=True)
@@ -75,6 +121,7 @@ class TurnEnd:
     conversation: Conversation | None
     held: bool
     replies: list[Message] | None
+    draft_id: int | None = None  # the answer was kept as this draft (draft mode); replies is []
 
 
 async def record_turn_end(
@@ -91,6 +138,7 @@ async def record_turn_end(
     voice_url: str | None = None,
     spoken: str | None = None,
     sources: list[dict[str, Any]] | None = None,
+    draft: DraftMode | None = None,
 ) -> TurnEnd:
     """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
 
@@ -98,7 +146,9 @@ async def record_turn_end(
     is its own handover, not a human's takeover. With `voice_url`, a voice note goes first and
     `parts` (possibly none) follow as text; what the note says (`spoken`) is its transcript, so
     the AI remembers its own spoken answers. `sources` (the knowledge passages the answer used)
-    go on every part. `conn` must be in autocommit (the worker's pool).
+    go on every part. With `draft` (an AI answer), the answer is kept as a draft instead when the
+    conversation is in draft mode, and its timeout job is queued in the same statement. `conn`
+    must be in autocommit (the worker's pool).
     """
     replies: list[dict[str, Any]] = [
         {"body": text, "media": None, "payload": None, "part": index + 1, "transcript": None}
@@ -120,6 +170,12 @@ async def record_turn_end(
         "author": author,
         "replies": Jsonb(replies),
         "sources": Jsonb(sources) if sources else None,
+        "as_draft": draft.as_draft if draft else False,
+        "draft_body": draft.body if draft else "",
+        "job_queue": draft.timeout_job.queue_name if draft else "",
+        "job_task": draft.timeout_job.task_name if draft else "",
+        "job_priority": draft.timeout_job.priority if draft else 0,
+        "job_delay": draft.timeout_job.delay_seconds if draft else 0,
     }
     async with conn.pipeline(), conn.transaction():
         locked = await conn.execute(_LOCK, params)
@@ -133,4 +189,5 @@ async def record_turn_end(
     if not row["newest_answered"]:
         return TurnEnd(conversation, held=False, replies=None)
     # json arrives parsed (psycopg's json loader)
-    return TurnEnd(conversation, held=False, replies=[Message.model_validate(m) for m in row["replies"]])
+    replies_recorded = [Message.model_validate(m) for m in row["replies"]]
+    return TurnEnd(conversation, held=False, replies=replies_recorded, draft_id=row["draft_id"])

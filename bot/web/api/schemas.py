@@ -12,7 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from advisors.models import CONTENT_SID_PATTERN
+from advisors.models import CONTENT_SID_PATTERN, AiMode
+from memory.records.drafts import Draft
 from memory.records.handover_briefs import LatestHandover
 from memory.records.models import Conversation, Message
 
@@ -49,12 +50,44 @@ class ConversationPatch(BaseModel):
 
     ai_attention: bool | None = None
     audio_available: bool | None = None
+    ai_mode: AiMode | None = Field(
+        default=None,
+        description="auto (the AI's replies go out) or draft (they wait for approval); "
+        "null follows the advisor's ai_mode setting",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> ConversationPatch:
-        if self.ai_attention is None and self.audio_available is None:
-            raise ValueError("give ai_attention and/or audio_available")
+        if (
+            self.ai_attention is None
+            and self.audio_available is None
+            and "ai_mode" not in self.model_fields_set
+        ):
+            raise ValueError("give ai_attention, audio_available and/or ai_mode")
         return self
+
+
+class Refusal(BaseModel):
+    """Why the request changed nothing, in words a person can act on."""
+
+    detail: str
+
+
+class DraftPage(BaseModel):
+    """A conversation's drafts, newest first, and the mode its AI answers in now."""
+
+    ai_mode: AiMode = Field(description="The mode in effect: the conversation's, else the advisor's")
+    items: list[Draft]
+
+
+class DraftApproval(BaseModel):
+    """Approve a draft as written, or send `body` instead (an edited draft)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4800)] | None = (
+        None
+    )
 
 
 class ManualReplyIn(BaseModel):

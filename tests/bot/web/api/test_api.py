@@ -297,6 +297,9 @@ EXPECTED_OPERATIONS = {
     ("/api/conversations/{conversation_id}", "get"),
     ("/api/conversations/{conversation_id}", "patch"),
     ("/api/conversations/{conversation_id}/messages", "post"),
+    ("/api/conversations/{conversation_id}/drafts", "get"),
+    ("/api/conversations/{conversation_id}/drafts/{draft_id}/approve", "post"),
+    ("/api/conversations/{conversation_id}/drafts/{draft_id}/reject", "post"),
     ("/api/conversations/{conversation_id}/crm", "get"),
     ("/api/conversations/{conversation_id}/crm", "put"),
     ("/api/conversations/{conversation_id}/profile", "get"),
@@ -384,6 +387,18 @@ def test_openapi_document_matches_what_the_endpoints_do(
             "patch",
             "422",
             api.patch(f"/api/conversations/{conversation}", json={}, headers=admin),
+        ),
+        (
+            "/api/conversations/{conversation_id}/drafts",
+            "get",
+            "200",
+            api.get(f"/api/conversations/{conversation}/drafts", headers=admin),
+        ),
+        (
+            "/api/conversations/{conversation_id}/drafts/{draft_id}/approve",
+            "post",
+            "404",
+            api.post(f"/api/conversations/{conversation}/drafts/1/approve", headers=admin),
         ),
     ]
     for path, method, status, response in calls:
