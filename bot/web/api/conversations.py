@@ -195,7 +195,7 @@ _DRAFT_RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": Refusal,
         "description": "the draft is no longer waiting (approved, rejected, superseded by a newer "
         "customer message, timed out), or it may not be sent now (advisor deactivated, customer "
-        "opted out, 24-hour window closed); nothing changed"
+        "opted out, 24-hour window closed); nothing changed",
     },
 }
 
