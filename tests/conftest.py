@@ -177,7 +177,7 @@ _TABLES = (
     "knowledge_passages, knowledge_documents, customer_profiles, media_files, crm_contacts, "
     "customer_erasures, campaigns, "
     "conversation_notes, console_links, console_sessions, "
-    "drafts, handovers, advisor_tokens, advisor_channel, messages, chat_history, advisors, "
+    "message_flags, drafts, handovers, advisor_tokens, advisor_channel, messages, chat_history, advisors, "
     "procrastinate_jobs, "
     "advisor_bot_events, "
     "procrastinate_periodic_defers, "

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from memory.records.models import Conn, Record
 
 DraftStatus = Literal["pending", "approved", "edited", "rejected", "superseded", "timed_out"]
-# What the stats count per advisor: how each decided draft ended.
+# What the stats count per advisor and day: how each decided draft ended.
 DECIDED_STATUSES: tuple[str, ...] = ("approved", "edited", "rejected", "timed_out", "superseded")
 
 
@@ -131,19 +131,3 @@ async def decide_draft(
     )
     row = await cursor.fetchone()
     return Draft.model_validate(row) if row else None
-
-
-async def draft_counts(
-    *, conn: Conn, advisor_id: UUID | None, since: datetime, until: datetime
-) -> dict[str, dict[str, int]]:
-    """How the drafts decided in the period ended, per advisor: {advisor_id: {status: n}}."""
-    cursor = await conn.execute(
-        "SELECT advisor_id, status, count(*) AS n FROM drafts "
-        "WHERE decided_at >= %s AND decided_at < %s AND (%s::uuid IS NULL OR advisor_id = %s) "
-        "AND status <> 'pending' GROUP BY advisor_id, status",
-        (since, until, advisor_id, advisor_id),
-    )
-    counts: dict[str, dict[str, int]] = {}
-    for row in await cursor.fetchall():
-        counts.setdefault(str(row["advisor_id"]), {})[row["status"]] = int(row["n"])
-    return counts

@@ -83,6 +83,7 @@ async def erase_customer(
         *(
             (table, f"DELETE FROM {table} {scoped}", own)  # noqa: S608 - table names are ours
             for table in (
+                "message_flags",
                 "messages",
                 "drafts",
                 "conversation_notes",

@@ -13,7 +13,9 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
     """Return per-day activity of one advisor between two dates (inclusive, UTC days).
 
     Hand-overs are counted in all and per kind (`handovers_by_category`; rows from before kinds
-    were recorded count as `unknown`).
+    were recorded count as `unknown`). Drafts (draft mode) are counted by how they ended, on the
+    day they did (`drafts`: approved as written, edited, rejected, timed_out, superseded); the
+    advisors' flags on AI messages per kind, on the day they were flagged (`flags_by_category`).
 
     First-response time: for each conversation and day, from the customer's first message of the
     day to the first reply (AI or human) after it. First human response: to the first message
@@ -59,6 +61,24 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
                   AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
                 GROUP BY 1, 2
             ) per_kind GROUP BY day
+        ),
+        draft_days AS (
+            SELECT day, jsonb_object_agg(status, n) AS outcomes FROM (
+                SELECT (decided_at AT TIME ZONE 'UTC')::date AS day, status, count(*) AS n
+                FROM drafts
+                WHERE advisor_id = %(advisor)s AND status <> 'pending'
+                  AND decided_at >= %(since)s::date AND decided_at < %(until)s::date + 1
+                GROUP BY 1, 2
+            ) per_outcome GROUP BY day
+        ),
+        flag_days AS (
+            SELECT day, jsonb_object_agg(category, n) AS kinds FROM (
+                SELECT (created_at AT TIME ZONE 'UTC')::date AS day, category, count(*) AS n
+                FROM message_flags
+                WHERE advisor_id = %(advisor)s
+                  AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
+                GROUP BY 1, 2
+            ) per_kind GROUP BY day
         )
         SELECT d.day,
             (SELECT count(DISTINCT conversation_id) FROM msgs WHERE msgs.day = d.day) AS conversations,
@@ -70,6 +90,8 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
             coalesce((SELECT n FROM handover_days h WHERE h.day = d.day), 0) AS handovers,
             coalesce((SELECT kinds FROM handover_days h WHERE h.day = d.day), '{}'::jsonb)
                 AS handovers_by_category,
+            coalesce((SELECT outcomes FROM draft_days x WHERE x.day = d.day), '{}'::jsonb) AS drafts,
+            coalesce((SELECT kinds FROM flag_days x WHERE x.day = d.day), '{}'::jsonb) AS flags_by_category,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM responses r
                 WHERE r.day = d.day AND seconds IS NOT NULL) AS median_first_response_seconds,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY human_seconds) FROM responses r

@@ -2,10 +2,22 @@
 
 from fastapi import APIRouter
 
-from bot.web.api import advisors, campaigns, conversations, crm, customers, knowledge, profiles
+from bot.web.api import (
+    advisors,
+    campaigns,
+    conversations,
+    crm,
+    customers,
+    drafts,
+    feedback,
+    knowledge,
+    profiles,
+)
 
 router = APIRouter(prefix="/api")
 router.include_router(conversations.router)
+router.include_router(drafts.router)
+router.include_router(feedback.router)
 router.include_router(advisors.router)
 router.include_router(crm.router)
 router.include_router(profiles.router)

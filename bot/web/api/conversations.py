@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -15,17 +15,13 @@ from bot.web.api.schemas import (
     ConversationDetail,
     ConversationPage,
     ConversationPatch,
-    DraftApproval,
-    DraftPage,
     ManualReplyIn,
     ManualReplyOut,
     MessagePage,
-    Refusal,
 )
 from bot.web.conversation_switches import switch_ai, switch_audio
-from bot.web.drafts import DraftRefusedError, approve_draft, reject_draft, switch_ai_mode
-from memory.records import drafts, listing
-from memory.records.drafts import Draft
+from bot.web.drafts import switch_ai_mode
+from memory.records import listing
 from memory.records.handover_briefs import latest_handover
 from memory.records.models import Conn, Conversation
 
@@ -173,95 +169,3 @@ async def post_message(
     return ManualReplyOut(
         message_id=message_id, conversation_id=conversation.conversation_id, status="pending"
     )
-
-
-@router.get("/conversations/{conversation_id}/drafts", response_model=DraftPage)
-async def list_drafts(request: Request, caller: Caller, conversation_id: str) -> DraftPage:
-    """The AI's drafts for this conversation (draft mode), newest first, with what became of each."""
-    async with runtime_of(request).pool.connection() as conn:
-        conversation = await load_visible(conn, caller, conversation_id)
-        advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
-        assert advisor is not None
-        items = await drafts.list_drafts(
-            conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
-        )
-    mode = conversation.ai_mode or advisor.settings.ai_mode
-    return DraftPage(ai_mode="draft" if mode == "draft" else "auto", items=items)
-
-
-_DRAFT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such conversation or draft", "model": Refusal},
-    409: {
-        "model": Refusal,
-        "description": "the draft is no longer waiting (approved, rejected, superseded by a newer "
-        "customer message, timed out), or it may not be sent now (advisor deactivated, customer "
-        "opted out, 24-hour window closed); nothing changed",
-    },
-}
-
-
-def _draft_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise HTTPException(404, "no such draft")
-    return int(raw)
-
-
-def _refused(error: DraftRefusedError) -> HTTPException:
-    return HTTPException(404 if error.reason == "not_found" else 409, str(error))
-
-
-@router.post(
-    "/conversations/{conversation_id}/drafts/{draft_id}/approve",
-    response_model=Draft,
-    responses=_DRAFT_RESPONSES,
-)
-async def approve(
-    request: Request,
-    caller: Caller,
-    conversation_id: str,
-    draft_id: str,
-    approval: DraftApproval | None = None,
-) -> Draft:
-    """Send the draft from the advisor's number, as written or as `body`; the AI remembers what was sent."""
-    runtime = runtime_of(request)
-    try:
-        async with runtime.pool.connection() as conn, conn.transaction():
-            conversation = await load_visible(conn, caller, conversation_id)
-            advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
-            assert advisor is not None
-            return await approve_draft(
-                conn=conn,
-                queue=runtime.queue,
-                events=runtime.events,
-                advisor=advisor,
-                conversation=conversation,
-                draft_id=_draft_id(draft_id),
-                body=approval.body if approval else None,
-                decided_by="admin" if caller.is_admin else "advisor",
-            )
-    except DraftRefusedError as error:
-        raise _refused(error) from None
-    except ManualReplyRefusedError as error:
-        raise HTTPException(409, str(error)) from None
-
-
-@router.post(
-    "/conversations/{conversation_id}/drafts/{draft_id}/reject",
-    response_model=Draft,
-    responses=_DRAFT_RESPONSES,
-)
-async def reject(request: Request, caller: Caller, conversation_id: str, draft_id: str) -> Draft:
-    """Throw the draft away: nothing is sent and the AI never remembers it."""
-    runtime = runtime_of(request)
-    try:
-        async with runtime.pool.connection() as conn, conn.transaction():
-            conversation = await load_visible(conn, caller, conversation_id)
-            return await reject_draft(
-                conn=conn,
-                events=runtime.events,
-                conversation=conversation,
-                draft_id=_draft_id(draft_id),
-                decided_by="admin" if caller.is_admin else "advisor",
-            )
-    except DraftRefusedError as error:
-        raise _refused(error) from None

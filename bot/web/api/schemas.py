@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from advisors.models import CONTENT_SID_PATTERN, AiMode
 from memory.records.drafts import Draft
 from memory.records.handover_briefs import LatestHandover
+from memory.records.message_flags import COMMENT_CHARS, FlagCategory
 from memory.records.models import Conversation, Message
 
 SystemName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_\-]{1,50}$")]
@@ -71,6 +72,15 @@ class Refusal(BaseModel):
     """Why the request changed nothing, in words a person can act on."""
 
     detail: str
+
+
+class FlagIn(BaseModel):
+    """What was wrong with an AI answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: FlagCategory
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=COMMENT_CHARS)] | None = None
 
 
 class DraftPage(BaseModel):
@@ -142,6 +152,15 @@ class StatsDay(BaseModel):
     handovers_by_category: dict[str, int] = Field(
         default_factory=dict,
         description="Hand-overs per kind (customer_request, complaint, …; unknown before kinds)",
+    )
+    drafts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Draft mode: drafts settled that day by outcome (approved as written, edited, "
+        "rejected, timed_out, superseded)",
+    )
+    flags_by_category: dict[str, int] = Field(
+        default_factory=dict,
+        description="Advisors' flags on AI messages that day per kind (incorrect, inappropriate, …)",
     )
     median_first_response_seconds: float | None
     median_first_human_response_seconds: float | None

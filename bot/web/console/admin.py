@@ -27,11 +27,13 @@ from bot.web.console.rendering import render
 from bot.web.csv_cells import csv_text
 from memory.records import stats
 from memory.records.handover_briefs import HANDOVER_CATEGORIES
+from memory.records.message_flags import FLAG_CATEGORIES
 from memory.records.models import Conn
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
 
 METRICS = ("conversations", "inbound", "ai_replies", "human_replies", "handovers")
+DRAFT_OUTCOMES = ("approved", "edited", "rejected", "timed_out")  # superseded: nobody's decision
 MAX_DAYS = 366
 
 
@@ -266,12 +268,28 @@ async def dashboard(
                 **{metric: sum(int(d[metric]) for d in member["days"]) for metric in METRICS},
                 # The median of the daily medians: a summary, the CSV has each day's.
                 "first_human_minutes": _median_minutes([float(x) for x in firsts if x is not None]),
+                "drafts": _summed(member["days"], "drafts", DRAFT_OUTCOMES),
+                "flags": _summed(member["days"], "flags_by_category", FLAG_CATEGORIES),
             }
         )
     grand = {metric: sum(t[metric] for t in totals) for metric in METRICS}
     return render(
-        request, "dashboard.html", who, days=days, charts=charts, totals=totals, grand=grand, metrics=METRICS
+        request,
+        "dashboard.html",
+        who,
+        days=days,
+        charts=charts,
+        totals=totals,
+        grand=grand,
+        metrics=METRICS,
+        draft_outcomes=DRAFT_OUTCOMES,
+        flag_categories=FLAG_CATEGORIES,
     )
+
+
+def _summed(days: list[dict[str, Any]], field: str, keys: tuple[str, ...]) -> dict[str, int]:
+    """A per-day {key: n} column added up over the period, every key present."""
+    return {key: sum(int(day[field].get(key, 0)) for day in days) for key in keys}
 
 
 def _csv(rows: list[list[Any]], filename: str) -> Response:
@@ -291,7 +309,18 @@ async def stats_csv(
     async with runtime_of(request).pool.connection() as conn:
         _, team = await _team_stats(conn, days)
     kinds = [f"handovers_{kind}" for kind in HANDOVER_CATEGORIES]
-    header = ["advisor_id", "advisor", "day", *METRICS, "median_first_human_response_seconds", *kinds]
+    outcomes = [f"drafts_{outcome}" for outcome in DRAFT_OUTCOMES]
+    flags = [f"flags_{kind}" for kind in FLAG_CATEGORIES]
+    header = [
+        "advisor_id",
+        "advisor",
+        "day",
+        *METRICS,
+        "median_first_human_response_seconds",
+        *kinds,
+        *outcomes,
+        *flags,
+    ]
     rows: list[list[Any]] = [header]
     for member in team:
         for day in member["days"]:
@@ -303,6 +332,8 @@ async def stats_csv(
                     *(day[metric] for metric in METRICS),
                     day["median_first_human_response_seconds"],
                     *(day["handovers_by_category"].get(kind, 0) for kind in HANDOVER_CATEGORIES),
+                    *(day["drafts"].get(outcome, 0) for outcome in DRAFT_OUTCOMES),
+                    *(day["flags_by_category"].get(kind, 0) for kind in FLAG_CATEGORIES),
                 ]
             )
     return _csv(rows, f"advisor-stats-{days}d.csv")

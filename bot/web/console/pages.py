@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from advisors.models import CONTENT_SID_PATTERN
+from advisors.models import AI_MODES, CONTENT_SID_PATTERN
 from advisors.repository import get_advisor, list_advisor_rows
 from bot.twilio.media_fetch import MediaError, download_media
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
@@ -29,7 +29,8 @@ from bot.web.console.guard import (
 from bot.web.console.media_policy import TICKET_PATH, MediaTicket, media_shape, read_ticket, sign_ticket
 from bot.web.console.rendering import render
 from bot.web.conversation_switches import switch_ai, switch_audio
-from memory.records import conversations, inbox, listing, profiles
+from bot.web.drafts import DRAFT_BODY_LIMIT, DraftRefusedError, approve_draft, reject_draft, switch_ai_mode
+from memory.records import conversations, drafts, inbox, listing, message_flags, profiles
 from memory.records.handover_briefs import latest_handover
 from memory.records.media_files import MEDIA_PATH
 from memory.records.models import Conn, Conversation, Message
@@ -134,7 +135,16 @@ async def _conversation_page(
         handover = await latest_handover(
             conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
         )
+        draft = await drafts.pending_draft(
+            conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
+        )
+        flags = await message_flags.conversation_flags(
+            conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
+        )
     assert advisor is not None
+    flags_by_message: dict[int, list[message_flags.MessageFlag]] = {}
+    for flag in flags:
+        flags_by_message.setdefault(flag.message_id, []).append(flag)
     shown = [{"kind": _kind(item), "value": item} for item in items]
     messages = sum(1 for item in items if isinstance(item, Message))
 
@@ -157,6 +167,10 @@ async def _conversation_page(
         profile=profile,
         advisor=advisor,
         handover=handover,
+        draft=draft,
+        advisor_mode=advisor.settings.ai_mode,
+        flags_by_message=flags_by_message,
+        flag_categories=message_flags.FLAG_CATEGORIES,
         items=shown,
         truncated=messages >= TIMELINE_LIMIT,
         templates=advisor.settings.templates,
@@ -193,6 +207,87 @@ async def switch_ai_page(request: Request, who: Acting, conversation_id: str) ->
             enabled=who.form.get("enabled") == "true",
             changed_by="admin" if who.is_admin else "advisor",
         )
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.post("/c/{conversation_id}/mode", name="console_ai_mode")
+async def switch_mode_page(request: Request, who: Acting, conversation_id: str) -> Response:
+    """Let the AI answer on its own, leave drafts for approval, or follow the advisor's setting."""
+    chosen = who.form.get("mode", "")
+    if chosen not in ("", *AI_MODES):
+        return await _conversation_page(request, who, conversation_id, problem="—", status_code=422)
+    runtime = runtime_of(request)
+    async with runtime.pool.connection() as conn, conn.transaction():
+        conversation = await _visible(conn, who, conversation_id)
+        await switch_ai_mode(
+            conn=conn,
+            events=runtime.events,
+            conversation=conversation,
+            mode="draft" if chosen == "draft" else "auto" if chosen == "auto" else None,
+            changed_by="admin" if who.is_admin else "advisor",
+        )
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.post("/c/{conversation_id}/drafts/{draft_id}/{decision}", name="console_draft")
+async def decide_draft_page(
+    request: Request, who: Acting, conversation_id: str, draft_id: str, decision: str
+) -> Response:
+    """Send the AI's draft (as written or as edited in the box), or throw it away."""
+    if decision not in ("approve", "reject") or not draft_id.isdigit() or len(draft_id) > 18:
+        raise HTTPException(404, who.t("error.not_found"))
+    runtime = runtime_of(request)
+    decided_by = "admin" if who.is_admin else "advisor"
+    try:
+        async with runtime.pool.connection() as conn, conn.transaction():
+            conversation = await _visible(conn, who, conversation_id)
+            if decision == "reject":
+                await reject_draft(
+                    conn=conn,
+                    events=runtime.events,
+                    conversation=conversation,
+                    draft_id=int(draft_id),
+                    decided_by=decided_by,
+                )
+            else:
+                advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
+                assert advisor is not None
+                await approve_draft(
+                    conn=conn,
+                    queue=runtime.queue,
+                    events=runtime.events,
+                    advisor=advisor,
+                    conversation=conversation,
+                    draft_id=int(draft_id),
+                    body=who.form.get("body", "").strip()[:DRAFT_BODY_LIMIT] or None,
+                    decided_by=decided_by,
+                )
+    except (DraftRefusedError, ManualReplyRefusedError) as error:
+        return await _conversation_page(request, who, conversation_id, problem=str(error), status_code=409)
+    return await _conversation_page(request, who, conversation_id)
+
+
+@router.post("/c/{conversation_id}/messages/{message_id}/flag", name="console_flag")
+async def flag_page(request: Request, who: Acting, conversation_id: str, message_id: str) -> Response:
+    """Say what was wrong with one of the AI's answers (counted on the dashboard)."""
+    category = who.form.get("category", "")
+    if category not in message_flags.FLAG_CATEGORIES or not message_id.isdigit() or len(message_id) > 18:
+        return await _conversation_page(request, who, conversation_id, problem="—", status_code=422)
+    comment = who.form.get("comment", "").strip()[: message_flags.COMMENT_CHARS] or None
+    try:
+        async with runtime_of(request).pool.connection() as conn, conn.transaction():
+            conversation = await _visible(conn, who, conversation_id)
+            await message_flags.flag_message(
+                conn=conn,
+                advisor_id=conversation.advisor_id,
+                conversation_id=conversation.conversation_id,
+                message_id=int(message_id),
+                category=category,  # type: ignore[arg-type]  # checked against the categories above
+                comment=comment,
+                flagged_by="admin" if who.is_admin else "advisor",
+            )
+    except message_flags.NotAnAiMessageError:
+        raise HTTPException(404, who.t("error.not_found")) from None
     return await _conversation_page(request, who, conversation_id)
 
 

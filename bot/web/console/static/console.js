@@ -71,6 +71,9 @@
       if (timeline && timeline.dataset.conversation === event.data) {
         refresh("timeline");
         refresh("conversation-head");
+        // The draft box is refreshed only while nobody is editing the draft in it.
+        var draft = document.querySelector("#draft-box textarea");
+        if (!draft || draft.value === draft.defaultValue) refresh("draft-box");
       }
     });
     source.addEventListener("reload", function () { window.location.reload(); });

@@ -300,6 +300,8 @@ EXPECTED_OPERATIONS = {
     ("/api/conversations/{conversation_id}/drafts", "get"),
     ("/api/conversations/{conversation_id}/drafts/{draft_id}/approve", "post"),
     ("/api/conversations/{conversation_id}/drafts/{draft_id}/reject", "post"),
+    ("/api/conversations/{conversation_id}/messages/{message_id}/flags", "post"),
+    ("/api/conversations/{conversation_id}/flags", "get"),
     ("/api/conversations/{conversation_id}/crm", "get"),
     ("/api/conversations/{conversation_id}/crm", "put"),
     ("/api/conversations/{conversation_id}/profile", "get"),

@@ -8,12 +8,13 @@ import io
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.bot.web.console.conftest import Console
+from tests.bot.web.console.conftest import ADMIN, Console, screenshot_dir
 from tests.conftest import settle, wait_for
 
 ANA = "+14155238886"
 NEW_NUMBER = "+14155550199"
 CUSTOMER = "+573001112233"
+OTHER = "+573004445566"
 
 
 def test_an_advisor_added_in_the_console_routes_at_once(console: Console, page: Page) -> None:
@@ -150,3 +151,51 @@ def test_working_hours_are_set_in_the_console_and_a_mistyped_range_is_refused(
     saved = console.db.query("SELECT settings FROM advisors")[0]["settings"]
     assert saved["working_hours"] == {"mon": ["08:00-12:00", "14:00-18:00"], "sat": ["09:00-13:00"]}
     assert saved["time_zone"] == "America/Mexico_City"
+
+
+def test_an_advisor_flags_an_ai_answer_and_the_dashboard_and_csv_count_flags_and_drafts(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA)
+    bruno = console.db.add_advisor("Bruno", "+14155238887", phone="+573009990002")
+    console.inbound(ANA, CUSTOMER, "¿cuánto cuesta?")
+    wait_for(lambda: console.twilio.bodies_to(CUSTOMER), what="the AI's answer")
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").first.click()
+    flag = page.get_by_test_id("flag-ai-message")
+    expect(flag).to_have_count(1)  # only the AI's answer can be flagged, not the customer's message
+    flag.locator("summary").click()
+    flag.get_by_test_id("flag-category").select_option("incomplete")
+    flag.get_by_test_id("flag-comment").fill("No dio el precio del parqueadero")
+    flag.get_by_test_id("flag-save").click()
+    expect(page.get_by_test_id("message-flag")).to_contain_text(
+        "Incompleta — No dio el precio del parqueadero"
+    )
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "flagged.png"))
+    # A draft Bruno's conversation settles counts for him only.
+    console.db.query('UPDATE advisors SET settings = \'{"ai_mode": "draft"}\' WHERE id = %s', (bruno,))
+    console.inbound("+14155238887", OTHER, "hola")
+    wait_for(lambda: console.db.query("SELECT 1 FROM drafts"), what="Bruno's draft")
+    console.db.query("UPDATE drafts SET status = 'rejected', decided_at = now(), decided_by = 'advisor'")
+
+    console.sign_in_as_admin(page)
+    page.goto(f"{console.base}/console/admin/dashboard")
+    ana_row = page.locator(f'[data-testid=quality-row][data-advisor="{ana}"]')
+    bruno_row = page.locator(f'[data-testid=quality-row][data-advisor="{bruno}"]')
+    expect(ana_row.locator("[data-flag=incomplete]")).to_have_text("1")
+    expect(ana_row.locator("[data-draft=rejected]")).to_have_text("0")
+    expect(bruno_row.locator("[data-flag=incomplete]")).to_have_text("0")
+    expect(bruno_row.locator("[data-draft=rejected]")).to_have_text("1")
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "dashboard-quality.png"), full_page=True)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    stats = httpx.get(f"{console.base}/console/admin/stats.csv?days=7", cookies=cookies, timeout=10)
+    rows = list(csv.DictReader(io.StringIO(stats.text)))
+    assert sum(int(r["flags_incomplete"]) for r in rows if r["advisor"] == "Ana") == 1
+    assert sum(int(r["drafts_rejected"]) for r in rows if r["advisor"] == "Bruno") == 1
+    assert sum(int(r["drafts_rejected"]) for r in rows if r["advisor"] == "Ana") == 0
+    api = httpx.get(
+        f"{console.base}/api/advisors/{ana}/stats", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10
+    ).json()
+    assert sum(day["flags_by_category"].get("incomplete", 0) for day in api["days"]) == 1

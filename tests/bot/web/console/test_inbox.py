@@ -296,3 +296,42 @@ def test_an_ai_answer_shows_the_passages_it_came_from(
     expect(source).to_contain_text("catalogo.md #")
     if folder := screenshot_dir():
         page.screenshot(path=str(folder / "sources.png"))
+
+
+def test_a_newcomer_switches_a_conversation_to_draft_mode_sees_the_draft_edits_it_and_sends_it(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "hola")
+    wait_for(lambda: console.twilio.bodies_to(CUSTOMER), what="the AI's first reply, in auto mode")
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").first.click()
+    page.get_by_test_id("ai-mode").select_option("draft")
+    expect(page.get_by_test_id("ai-mode")).to_have_value("draft")
+    assert console.db.conversation(ana, CUSTOMER)["ai_mode"] == "draft"  # type: ignore[index]
+
+    console.inbound(ANA, CUSTOMER, "¿tienen parqueadero?")
+    draft = page.get_by_test_id("draft")
+    expect(draft).to_be_visible()  # arrives live, without a reload
+    expect(page.get_by_test_id("draft-text")).to_have_value("Respuesta a: ¿tienen parqueadero?")
+    assert console.twilio.bodies_to(CUSTOMER) == ["Respuesta a: hola"]  # nothing sent yet
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "draft.png"))
+        page.set_viewport_size({"width": 390, "height": 800})
+        page.screenshot(path=str(folder / "draft-phone.png"))
+        page.set_viewport_size({"width": 1100, "height": 800})
+    page.get_by_test_id("draft-text").fill("Sí, cada apartamento tiene un parqueadero cubierto.")
+    page.get_by_test_id("draft-approve").click()
+    expect(page.get_by_test_id("draft")).to_have_count(0)
+    wait_for(lambda: console.twilio.bodies_to(CUSTOMER)[1:], what="the edited draft at Twilio")
+    assert console.twilio.bodies_to(CUSTOMER)[1] == "Sí, cada apartamento tiene un parqueadero cubierto."
+    expect(page.locator("[data-testid=message][data-author=ai]").last).to_contain_text("parqueadero cubierto")
+
+    console.inbound(ANA, CUSTOMER, "¿y piscina?")
+    expect(page.get_by_test_id("draft-text")).to_have_value("Respuesta a: ¿y piscina?")
+    page.get_by_test_id("draft-reject").click()
+    expect(page.get_by_test_id("draft")).to_have_count(0)
+    settle(console.db)
+    statuses = [row["status"] for row in console.db.query("SELECT status FROM drafts ORDER BY id")]
+    assert statuses == ["edited", "rejected"]
+    assert len(console.twilio.bodies_to(CUSTOMER)) == 2
