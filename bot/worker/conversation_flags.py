@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from advisors.hours import Availability
 from advisors.repository import get_advisor
-from advisors.texts import DEFAULT_LANGUAGE
+from advisors.texts import DEFAULT_LANGUAGE, spoken_time
 from bot.infra.events import EventPublisher, attention_event
 from bot.infra.job_queue import NOTICE_TASK
 from bot.worker.notices import handover_notice, notice_variables
@@ -29,11 +29,12 @@ logger = logging.getLogger(__name__)
 def _availability_hint(now: Availability | None) -> str:
     """The tool's answer to the agent: whether the advisor is there now, or when they are back."""
     if now is None or now.available or now.back_at is None:
-        return "The advisor has been notified and will continue this conversation."
-    back = f"{now.back_at:%A %Y-%m-%d %H:%M} ({now.back_at.tzinfo})"
+        return "El asesor ya fue avisado y seguirá esta conversación."
+    back = spoken_time(now.back_at, "es", now=now.now)
     return (
-        "The advisor has been notified, but is outside working hours now and back on "
-        f"{back}. Tell the customer, in their language, when the advisor will answer."
+        f"El asesor ya fue avisado, pero ahora está fuera de horario y vuelve {back} "
+        f"({now.back_at:%d/%m/%Y %H:%M}, {now.back_at.tzinfo}). Dile al cliente, en su idioma, "
+        "cuándo le responderá el asesor."
     )
 
 

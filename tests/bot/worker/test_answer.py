@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.testclient import TestClient
 
+from advisors.texts import guess_language
 from bot.agent.model import memory_budget_for
 from bot.app import create_app
 from bot.settings import Settings
@@ -253,8 +254,10 @@ def test_a_handover_outside_working_hours_tells_the_agent_when_the_advisor_is_ba
     system = fake_openai.requests[0]["messages"][0]["content"]
     assert "está fuera de horario y vuelve mañana a las 08:00" in system
     reply = fake_twilio.bodies_to(CUSTOMER)[0]
-    assert reply.startswith("Relayed: The advisor has been notified, but is outside working hours")
-    assert "08:00 (America/Bogota)" in reply
+    assert reply.startswith(
+        "Relayed: El asesor ya fue avisado, pero ahora está fuera de horario y vuelve mañana"
+    )
+    assert "08:00, America/Bogota)" in reply  # the tool's answer says when, in the prompt's language
     # The advisor's notice is in the advisor's language (English here).
     notice = fake_twilio.bodies_to("+573009990000")[0]
     assert notice.startswith(f"🔔 {CUSTOMER} needs a human (negotiation): wants to buy")
@@ -356,6 +359,47 @@ def test_agent_hands_over_to_the_human_and_then_stays_quiet(
         "update_customer_profile",
         "search_knowledge",
     }
+
+
+def test_everything_the_model_reads_is_one_language_with_its_rules_and_described_arguments(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    """Read from the request the model is sent: prompt, tool and argument descriptions, results."""
+
+    def search_first(messages: list[dict[str, Any]]) -> Reply:
+        if messages[-1]["role"] == "tool":
+            return {"content": "Déjame confirmarlo."}
+        return {"tool_calls": [("search_knowledge", {"query": "precio"})]}
+
+    fake_openai.behaviour = search_first
+    db.add_advisor("Ana Gómez", ADVISOR_NUMBER)
+    _post(client, "¿Cuánto cuesta?")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the answer")
+    first, second = fake_openai.requests[0], fake_openai.requests[1]
+    system = first["messages"][0]["content"]
+    assert "Eres el asistente virtual de Ana Gómez" in system  # an assistant of the advisor, not them
+    assert "con honestidad" in system  # honest when asked whether it is a bot
+    for trigger in (
+        "pide hablar con una persona",
+        "se queja",
+        "descuentos",
+        "legal o de pagos",
+        "menor de edad",
+    ):
+        assert trigger in system
+    assert "Nunca prometas descuentos, fechas ni reservas" in system
+    assert "*negrita*" in system and "tablas" in system  # WhatsApp formatting
+    assert "Hoy es " in system  # the date, with no working hours set
+    assert first["max_completion_tokens"] > 0
+    for schema in first["tools"]:
+        function = schema["function"]
+        assert "Args:" not in function["description"]
+        assert guess_language(function["description"]) == "es", function["name"]
+        for name, argument in function["parameters"]["properties"].items():
+            assert argument.get("description"), (function["name"], name)
+            assert guess_language(argument["description"]) == "es", (function["name"], name)
+    result = second["messages"][-1]
+    assert result["role"] == "tool" and result["content"].startswith("No se encontró nada")
 
 
 def test_agent_sets_the_audio_preference_for_this_customer(
