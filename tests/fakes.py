@@ -39,9 +39,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
         pass
 
-    def _send_json(self, status: int, body: dict[str, Any]) -> None:
+    def _send_json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -315,6 +317,12 @@ class FakeOpenAI:
     behaviour: Callable[[list[dict[str, Any]]], Reply] = echo_model
     latency: float = 0.0
     failures: list[int] = field(default_factory=list)
+    # What a scripted chat failure says, and the headers it comes with (a 429's Retry-After).
+    failure_error: dict[str, Any] = field(
+        default_factory=lambda: {"message": "scripted failure", "type": "server_error"}
+    )
+    failure_headers: dict[str, str] = field(default_factory=dict)
+    request_times: list[float] = field(default_factory=list)  # time.monotonic() of each chat request
     in_flight: int = 0
     max_in_flight: int = 0
     transcript: str = "Hola, quisiera saber el precio del apartamento de dos habitaciones"
@@ -382,6 +390,7 @@ class _OpenAIHandler(_Handler):
         request = json.loads(self._body())
         with fake.lock:
             fake.requests.append(request)
+            fake.request_times.append(time.monotonic())
             failure = fake.failures.pop(0) if fake.failures else None
             fake.in_flight += 1
             fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
@@ -390,7 +399,7 @@ class _OpenAIHandler(_Handler):
         with fake.lock:
             fake.in_flight -= 1
         if failure is not None:
-            self._send_json(failure, {"error": {"message": "scripted failure", "type": "server_error"}})
+            self._send_json(failure, {"error": fake.failure_error}, fake.failure_headers)
             return
         reply = fake.behaviour(request["messages"])
         message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}

@@ -155,6 +155,11 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "es": "el modelo de IA rechazó la solicitud ({error}): el cliente recibió el mensaje de ausencia",
         "en": "the AI model refused the request ({error}): the customer got the away message",
     },
+    "handover.model_unavailable": {
+        "es": "el modelo de IA no respondió en {attempts} intentos ({error}): "
+        "el cliente no recibió respuesta",
+        "en": "the AI model did not answer in {attempts} attempts ({error}): the customer got no answer",
+    },
     "handover.ungrounded": {
         "es": "la IA quiso dar cifras que no están en tu información; no se enviaron: confírmale tú",
         "en": "the AI wanted to state figures that are not in your information; they were not sent: "

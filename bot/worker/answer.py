@@ -15,9 +15,12 @@ from typing import Any
 from uuid import UUID
 
 import openai
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 
 from advisors import texts as catalogue
 from advisors.models import Advisor
+from advisors.repository import get_advisor
 from advisors.texts import Language, guess_language
 from bot.agent.context import AgentContext, RememberedMessage
 from bot.agent.graph import answer_sources, final_reply, new_turn
@@ -36,6 +39,7 @@ from bot.worker.voice_reply import voice_reply
 from memory.ai.checkpointer import CONVERSATION_KEY, ConversationGoneError
 from memory.ai.thread import run_config_for
 from memory.records import messages as message_records
+from memory.records.conversations import get_conversation
 from memory.records.handover_briefs import HandoverCategory
 from memory.records.history import recent_turns
 from memory.records.models import Conversation, Message
@@ -56,8 +60,36 @@ _TRANSIENT_MODEL_ERRORS = (
 )
 
 
+MAX_RETRY_AFTER_SECONDS = 300.0  # a server asking for longer is retried on the queue's schedule
+
+
 class TransientModelError(Exception):
-    """The model did not answer now (timeout, 5xx, 429): the job is retried with backoff."""
+    """The model did not answer now (timeout, 5xx, 429): the job is retried with backoff.
+
+    `retry_after` is the wait the server asked for (a 429's `Retry-After`), which the queue's
+    retry honours instead of its own backoff when it is longer.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after_of(error: openai.APIError) -> float | None:
+    """The seconds a rate-limited answer says to wait (`retry-after-ms` or `retry-after`), if any."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            seconds = float(raw) / scale
+        except ValueError:
+            continue  # an HTTP date: rare for model servers; the queue's backoff applies
+        if seconds >= 0:
+            return min(seconds, MAX_RETRY_AFTER_SECONDS)
+    return None
 
 
 async def answer_conversation(
@@ -256,14 +288,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         humans = human_messages(inbound, await images_for_model(parts, advisor, inbound))
         context = AgentContext(system_prompt=_system_prompt(turn), history=await _remembered(parts, turn))
         try:
-            result = await parts.graph.ainvoke(
-                new_turn(humans),
-                config,
-                context=context,
-                # One checkpoint per turn, at its end, instead of one per step: each checkpoint
-                # stores the whole memory again. A crash mid-turn simply reruns the turn.
-                durability="exit",
-            )
+            result = await _run_agent(parts, turn, humans, config, context)
         except ConversationGoneError:
             logger.info(
                 "conversation erased during its turn; nothing remembered",
@@ -271,7 +296,10 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             )
             return Outcome("gone", sent_before)
         except _TRANSIENT_MODEL_ERRORS as error:
-            raise TransientModelError(f"model unavailable: {type(error).__name__}") from error
+            wait = retry_after_of(error) if isinstance(error, openai.APIStatusError) else None
+            raise TransientModelError(
+                f"model unavailable: {type(error).__name__}", retry_after=wait
+            ) from error
         except openai.APIError as error:
             logger.error(
                 "model refused the request; sending the away message",
@@ -342,6 +370,54 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     return Outcome(outcome_status, sent_before + sent)
 
 
+async def _run_agent(
+    parts: WorkerParts,
+    turn: _Turn,
+    humans: list[HumanMessage],
+    config: RunnableConfig,
+    context: AgentContext,
+) -> dict[str, Any]:
+    """One agent run; a model whose context is smaller than the memory sent is asked again with less.
+
+    A server's context window can be smaller than the memory this server was told to keep
+    (AI_MEMORY_TOKENS, or a local model's own limit): the newest quarter of the remembered
+    turns is sent instead, once. If that fails too, the caller's away message and hand-over apply.
+    """
+    assert parts.graph is not None
+    try:
+        # One checkpoint per turn, at its end, instead of one per step: each checkpoint stores
+        # the whole memory again. A crash mid-turn simply reruns the turn.
+        result: dict[str, Any] = await parts.graph.ainvoke(
+            new_turn(humans), config, context=context, durability="exit"
+        )
+    except openai.BadRequestError as error:
+        if not context_too_long(error) or not context.history:
+            raise
+        kept = context.history[-max(1, len(context.history) // 4) :]
+        logger.warning(
+            "the model's context is smaller than the memory sent; asked again with less "
+            "(lower AI_MEMORY_TOKENS to match the model)",
+            extra={
+                **log_facts(turn.advisor, turn.conversation),
+                "remembered": len(context.history),
+                "kept": len(kept),
+            },
+        )
+        smaller = AgentContext(system_prompt=context.system_prompt, history=kept)
+        result = await parts.graph.ainvoke(new_turn(humans), config, context=smaller, durability="exit")
+    return result
+
+
+def context_too_long(error: openai.BadRequestError) -> bool:
+    """Whether a 400 says the prompt does not fit the model's context window."""
+    if error.code == "context_length_exceeded":
+        return True
+    words = str(error).lower()
+    return any(
+        sign in words for sign in ("context length", "context window", "maximum context", "too many tokens")
+    )
+
+
 async def _promised_a_person(
     parts: WorkerParts,
     advisor: Advisor,
@@ -372,3 +448,28 @@ async def _promised_a_person(
 def _language_of(inbound: list[Message]) -> Language | None:
     """The customer's language as their messages show it, for the fixed texts they get."""
     return guess_language(" ".join(message.body or message.transcript or "" for message in inbound))
+
+
+async def hand_over_unanswered(
+    parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID, attempts: int, error: str
+) -> None:
+    """The model stayed unavailable through every retry: the advisor is told the customer waits.
+
+    The customer's messages are already `failed` with the reason (`fail_pending`); without this
+    nobody would know someone is waiting for an answer.
+    """
+    async with parts.pool.connection() as conn:
+        advisor = await get_advisor(conn=conn, advisor_id=str(advisor_id))
+        conversation = await get_conversation(
+            conn=conn, advisor_id=advisor_id, conversation_id=conversation_id
+        )
+    if advisor is None or conversation is None or not advisor.is_active or conversation.opted_out:
+        return
+    await parts.flags.hand_over(
+        advisor_id=str(advisor_id),
+        phone=conversation.phone_number,
+        reason=catalogue.text(
+            "handover.model_unavailable", advisor.language(), attempts=attempts, error=error.split(":")[0]
+        ),
+        category="tool_failure",
+    )

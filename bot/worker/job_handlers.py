@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,8 @@ import procrastinate
 import psycopg
 import psycopg_pool
 from procrastinate import JobContext, RetryStrategy
+from procrastinate.jobs import Job
+from procrastinate.retry import RetryDecision
 
 from bot.infra.events import ReceiverBreakers, TransientEventError, deliver_event, load_event, prune_events
 from bot.infra.job_queue import (
@@ -39,7 +42,7 @@ from bot.infra.metrics import JOB_SECONDS, JOBS, REPLIES
 from bot.settings import Settings
 from bot.twilio.media_hosting import delete_old_files
 from bot.twilio.sender import TransientSendError
-from bot.worker.answer import TransientModelError, answer_conversation
+from bot.worker.answer import TransientModelError, answer_conversation, hand_over_unanswered
 from bot.worker.campaigns import send_campaign
 from bot.worker.conversation_flags import resume_if_idle
 from bot.worker.delivery import deliver_pending, fail_pending
@@ -89,6 +92,23 @@ async def _measured(task: str, work: Awaitable[str]) -> str:
             REPLIES.labels(outcome).inc()
 
 
+class RetryAfterStrategy(RetryStrategy):
+    """Exponential backoff, unless the failure says how long to wait (a 429's `Retry-After`).
+
+    Retrying a rate-limited model sooner than it asked only earns another 429.
+    """
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        """The backoff's decision, moved later when the failure asked for a longer wait."""
+        decision = super().get_retry_decision(exception=exception, job=job)
+        asked = getattr(exception, "retry_after", None)
+        if decision is None or not isinstance(asked, int | float):
+            return decision
+        now = datetime.now(UTC)
+        backoff = decision.retry_at or now
+        return RetryDecision(retry_at=max(backoff, now + timedelta(seconds=float(asked))))
+
+
 def _retry_strategy(
     max_retries: int, base_seconds: int, errors: tuple[type[Exception], ...]
 ) -> RetryStrategy | bool:
@@ -98,7 +118,7 @@ def _retry_strategy(
     """
     if max_retries <= 0:
         return False
-    return RetryStrategy(
+    return RetryAfterStrategy(
         max_attempts=max_retries, exponential_wait=base_seconds, retry_exceptions=set(errors)
     )
 
@@ -136,6 +156,14 @@ def register_job_handlers(app: procrastinate.App, settings: Settings) -> None:
                         reason=f"gave up after {attempts} attempts: {error}",
                         up_to_inbound_id=message_id,
                     )
+                    if isinstance(error, TransientModelError):  # someone waits: the advisor is told
+                        await hand_over_unanswered(
+                            parts_of(context),
+                            advisor_id=UUID(advisor_id),
+                            conversation_id=UUID(conversation_id),
+                            attempts=attempts,
+                            error=str(error),
+                        )
                 logger.error("giving up after repeated transient failures", extra=facts)
             else:
                 logger.warning("transient failure, will retry", extra=facts)

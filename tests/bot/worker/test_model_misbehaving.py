@@ -116,3 +116,85 @@ def test_an_ai_reply_is_not_sent_once_a_person_paused_the_ai_after_it_was_writte
     rows = db.query("SELECT status, error_message FROM messages WHERE direction = 'outbound' ORDER BY id")
     assert len(rows) == 2 and rows[1]["status"] == "cancelled"
     assert rows[1]["error_message"] == "not sent: a person paused the AI after this reply was written"
+
+
+def test_a_rate_limited_model_is_asked_again_no_sooner_than_its_retry_after(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.failures = [429, 429]
+    fake_openai.failure_error = {
+        "message": "Rate limit reached",
+        "type": "requests",
+        "code": "rate_limit_exceeded",
+    }
+    fake_openai.failure_headers = {"Retry-After": "2"}
+    db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    with TestClient(create_app(make_settings(job_retry_base_seconds=0))) as client:
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, "hola")).status_code == 200
+        wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the answer after the waits", timeout=30)
+    times = fake_openai.request_times
+    assert len(times) == 3
+    # The queue's own backoff (base 0) would have asked again at once; the server asked for 2 s.
+    assert times[1] - times[0] >= 1.9 and times[2] - times[1] >= 1.9
+    assert db.query("SELECT count(*) AS n FROM handovers")[0]["n"] == 0
+
+
+def test_a_model_rate_limited_to_the_last_attempt_hands_the_customer_to_the_advisor(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.failures = [429, 429, 429]
+    fake_openai.failure_headers = {"Retry-After": "0"}
+    db.advisor_wrote_today(db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE))
+    with TestClient(create_app(make_settings(job_max_attempts=3))) as client:
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, "hola, ¿hay alguien?")).status_code == 200
+        notice = wait_for(
+            lambda: fake_twilio.bodies_to(ADVISOR_PHONE), what="the advisor's notice", timeout=30
+        )[0]
+    assert "no respondió en 3 intentos" in notice
+    assert db.query("SELECT category FROM handovers") == [{"category": "tool_failure"}]
+    inbound = db.query("SELECT status, error_message FROM messages WHERE direction = 'inbound'")[0]
+    assert inbound["status"] == "failed" and "RateLimitError" in inbound["error_message"]
+    assert fake_twilio.bodies_to(CUSTOMER) == []  # nothing the model did not write reaches them
+
+
+def test_a_prompt_too_long_for_the_model_is_asked_again_with_less_memory(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    with TestClient(create_app(make_settings())) as client:
+        for n in range(8):
+            assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, f"mensaje {n}")).status_code == 200
+            wait_for(lambda n=n: len(fake_twilio.bodies_to(CUSTOMER)) > n, what=f"answer {n}")
+        fake_openai.failures = [400]
+        fake_openai.failure_error = {
+            "message": "This model's maximum context length is 4096 tokens.",
+            "type": "invalid_request_error",
+            "code": "context_length_exceeded",
+        }
+        asked = len(fake_openai.requests)
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, "¿y el precio?")).status_code == 200
+        wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) > 8, what="the answer with less memory")
+    too_long, retried = fake_openai.requests[asked], fake_openai.requests[asked + 1]
+    assert len(retried["messages"]) < len(too_long["messages"])
+    assert fake_twilio.bodies_to(CUSTOMER)[-1] == "Respuesta a: ¿y el precio?"
+    assert db.query("SELECT count(*) AS n FROM handovers")[0]["n"] == 0
+
+
+def test_a_prompt_still_too_long_gets_the_away_message_and_the_advisor_is_told(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.advisor_wrote_today(db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE))
+    with TestClient(create_app(make_settings())) as client:
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, "hola")).status_code == 200
+        wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the first answer")
+        fake_openai.failures = [400, 400]
+        fake_openai.failure_error = {
+            "message": "maximum context length exceeded",
+            "type": "invalid_request_error",
+            "code": "context_length_exceeded",
+        }
+        assert signed_post(client, inbound_form(ADVISOR, CUSTOMER, "¿sigues?")).status_code == 200
+        notice = wait_for(lambda: fake_twilio.bodies_to(ADVISOR_PHONE), what="the advisor's notice")[0]
+    assert "el modelo de IA rechazó la solicitud (" in notice
+    assert fake_twilio.bodies_to(CUSTOMER)[-1].startswith("Hola, soy Ana")  # the away message
+    assert db.query("SELECT category FROM handovers") == [{"category": "tool_failure"}]
