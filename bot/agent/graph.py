@@ -145,7 +145,8 @@ def build_agent_graph(
             return {"messages": [], "gave_up": "tool_rounds"}
         messages = messages_within_budget(
             with_summary(context.system_prompt, summary["text"]),
-            [*earlier, *this_turn],
+            earlier,
+            current=this_turn,
             max_tokens=prompt_token_budget,
         )
         advisor = str((config.get("configurable") or {}).get("advisor_id", "unknown"))

@@ -9,30 +9,37 @@ from langchain_core.messages.utils import count_tokens_approximately, trim_messa
 
 
 def messages_within_budget(
-    system_prompt: str, history: Sequence[BaseMessage], *, max_tokens: int
+    system_prompt: str,
+    history: Sequence[BaseMessage],
+    *,
+    max_tokens: int,
+    current: Sequence[BaseMessage] = (),
 ) -> list[BaseMessage]:
-    """Return the system prompt plus the newest turns of `history` that fit in `max_tokens`.
+    """Return the system prompt, the newest turns of `history` that fit in `max_tokens`, and `current`.
 
+    `current` is the turn being answered (the customer's messages, then each tool call with its
+    result): it is always sent whole, since a tool result without its call is refused by the API
+    and an answer without the question is no answer; the earlier turns get what budget is left.
     Counting is approximate (characters / 4) on purpose: exact tokenizers download their
     vocabularies at run time, which a server must not depend on. The cut never starts on a
     tool result or an AI message, so the model always sees a turn from its beginning.
     """
     system = SystemMessage(content=system_prompt)
-    kept = trim_messages(
-        [system, *history],
-        max_tokens=max_tokens,
-        token_counter=count_tokens_approximately,
-        strategy="last",
-        include_system=True,
-        start_on="human",
-        allow_partial=False,
-    )
-    if not kept or not isinstance(kept[0], SystemMessage):
-        kept = [system, *kept]
-    if len(kept) == 1 and history:
+    left = max_tokens - count_tokens_approximately([system, *current])
+    kept: list[BaseMessage] = []
+    if history and left > 0:
+        kept = trim_messages(
+            list(history),
+            max_tokens=left,
+            token_counter=count_tokens_approximately,
+            strategy="last",
+            start_on="human",
+            allow_partial=False,
+        )
+    if not kept and not current and history:
         # The newest message alone exceeds the budget: still answer it rather than nothing.
-        kept.append(history[-1])
-    return list(kept)
+        kept = [history[-1]]
+    return [system, *kept, *current]
 
 
 def pictures_as_text(history: Sequence[BaseMessage]) -> list[HumanMessage]:

@@ -66,3 +66,23 @@ def test_pictures_become_their_text_once_answered() -> None:
     ]
     replaced = pictures_as_text(history)
     assert replaced == [HumanMessage("¿Lo tienen en azul?", id="h1")]
+
+
+def test_the_turn_being_answered_is_kept_whole_every_call_with_its_result() -> None:
+    """Found in a model that kept calling tools: trimming kept a result without its call and
+    dropped the customer's question. The current turn is never cut; earlier turns make room."""
+    question = HumanMessage("¿cuánto cuesta el de dos habitaciones?", id="q")
+    current: list = [question]
+    for n in range(8):
+        call = {"name": "search_knowledge", "args": {"query": f"precio {n}"}, "id": f"c{n}"}
+        current.append(AIMessage("", tool_calls=[call], id=f"a{n}"))
+        current.append(ToolMessage("pasaje " * 200, tool_call_id=f"c{n}", id=f"t{n}"))
+    kept = messages_within_budget("Eres Ana.", _conversation(50), current=current, max_tokens=1_000)
+    assert kept[0] == SystemMessage("Eres Ana.") and kept[1:] == current  # no earlier turn fits
+    calls = {call["id"] for m in kept if isinstance(m, AIMessage) for call in m.tool_calls}
+    results = {m.tool_call_id for m in kept if isinstance(m, ToolMessage)}
+    assert calls == results
+
+    roomy = messages_within_budget("Eres Ana.", _conversation(50), current=current[:3], max_tokens=2_000)
+    assert roomy[-3:] == current[:3] and isinstance(roomy[1], HumanMessage) and len(roomy) > 4
+    assert count_tokens_approximately(roomy) <= 2_000
