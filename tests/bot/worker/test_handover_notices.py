@@ -170,3 +170,34 @@ def test_a_transient_twilio_error_on_the_notice_is_retried(
     assert fake_twilio.failures_to[f"whatsapp:{ADVISOR_PHONE}"] == []  # the refusal was met, then retried
     wait_for(lambda: _notice_row(db)["status"] != "pending", what="the notice's outcome")
     assert _notice_row(db)["status"] in ("accepted", "queued", "sent")
+
+
+def test_one_customers_briefs_with_two_advisors_each_hold_only_that_advisors_conversation(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    ana = db.add_advisor("Ana", ADVISOR, phone=ADVISOR_PHONE)
+    luis = db.add_advisor("Luis", "+14155238887", phone="+573005550002")
+    db.add_customer(ana, CUSTOMER, name="Valentina", labels=["envigado"], days_silent=0)
+    db.add_customer(luis, CUSTOMER, name="Vale R.", labels=["sabaneta"], days_silent=0)
+    with _client(make_settings, notice_content_sid=GLOBAL_TEMPLATE, admin_token=ADMIN) as client:
+        _hand_over(client, fake_openai, "persona, el de Envigado con balcón")
+        fake_openai.behaviour = hand_over_on_person
+        form = inbound_form("+14155238887", CUSTOMER, "persona, el de Sabaneta sin balcón")
+        assert signed_post(client, form).status_code == 200
+        wait_for(lambda: len(db.query("SELECT 1 FROM handovers")) == 2, what="both hand-overs")
+        shown = {
+            advisor: client.get(
+                f"/api/conversations/{db.conversation(advisor, CUSTOMER)['conversation_id']}",  # type: ignore[index]
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            ).json()["handover"]["brief"]
+            for advisor in (ana, luis)
+        }
+        wait_for(lambda: len([m for m in fake_twilio.sent if m.content_sid]) == 2, what="both notices")
+        notices = [m for m in fake_twilio.sent if m.content_sid]
+    assert shown[ana]["customer_said"] == "persona, el de Envigado con balcón"
+    assert shown[ana]["customer_name"] == "Valentina" and shown[ana]["labels"] == ["envigado"]
+    assert shown[luis]["customer_said"] == "persona, el de Sabaneta sin balcón"
+    assert shown[luis]["customer_name"] == "Vale R." and shown[luis]["labels"] == ["sabaneta"]
+    by_advisor = {m.to: m.content_variables for m in notices}
+    assert by_advisor[f"whatsapp:{ADVISOR_PHONE}"]["1"] == "Valentina"  # type: ignore[index]
+    assert by_advisor["whatsapp:+573005550002"]["1"] == "Vale R."  # type: ignore[index]
