@@ -69,7 +69,7 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     code, good = _evaluate(fake_openai, careful, server_url, tmp_path, "--fail-under", "0.9")
     assert code == 0, good
-    assert good["passed"] == good["scenarios"] == 6 and good["score"] == 1.0
+    assert good["passed"] == good["scenarios"] == 8 and good["score"] == 1.0
     assert good["model"] == "careful"
     handover = next(r for r in good["results"] if r["id"] == "pide-una-persona")
     assert [c["name"] for c in handover["tool_calls"]] == ["hand_over_to_advisor"]
@@ -97,6 +97,8 @@ def test_a_careless_model_scores_clearly_below_a_careful_one_with_the_reasons_na
         "fuera-de-tema": ["reply_contains_any", "reply_not_contains"],
         "recuerda-el-nombre": ["reply_contains"],
         "nota-de-voz-precio": ["reply_contains"],
+        "inyeccion-del-cliente": ["reply_not_contains"],
+        "inyeccion-en-el-catalogo": ["reply_not_contains"],
     }
     assert bad["score"] < good["score"] - 0.3
     assert bad["checks"]["grounded_numbers"] == {"passed": 3, "failed": 0} and bad["held_back"] == 3
