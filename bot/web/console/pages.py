@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from advisors.models import AI_MODES, CONTENT_SID_PATTERN
+from advisors.models import CONTENT_SID_PATTERN
 from advisors.repository import get_advisor, list_advisor_rows
 from bot.twilio.media_fetch import MediaError, download_media
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
@@ -29,7 +29,6 @@ from bot.web.console.guard import (
 from bot.web.console.media_policy import TICKET_PATH, MediaTicket, media_shape, read_ticket, sign_ticket
 from bot.web.console.rendering import render
 from bot.web.conversation_switches import switch_ai, switch_audio
-from bot.web.drafts import DRAFT_BODY_LIMIT, DraftRefusedError, approve_draft, reject_draft, switch_ai_mode
 from memory.records import conversations, drafts, inbox, listing, message_flags, profiles
 from memory.records.handover_briefs import latest_handover
 from memory.records.media_files import MEDIA_PATH
@@ -104,7 +103,8 @@ async def waiting_count(request: Request, who: SignedIn) -> Response:
     return render(request, "_waiting_count.html", who, count=count)
 
 
-async def _visible(conn: Conn, who: Viewer, conversation_id: str) -> Conversation:
+async def visible_conversation(conn: Conn, who: Viewer, conversation_id: str) -> Conversation:
+    """The conversation, if the viewer may see it; a 404 otherwise, whether it exists or not."""
     try:
         wanted = UUID(conversation_id)
     except ValueError:
@@ -117,11 +117,12 @@ async def _visible(conn: Conn, who: Viewer, conversation_id: str) -> Conversatio
     return conversation
 
 
-async def _conversation_page(
+async def conversation_page_response(
     request: Request, who: Viewer, conversation_id: str, *, problem: str | None = None, status_code: int = 200
 ) -> Response:
+    """The conversation page as it is now: what every form on it answers with (`problem` shown)."""
     async with runtime_of(request).pool.connection() as conn:
-        conversation = await _visible(conn, who, conversation_id)
+        conversation = await visible_conversation(conn, who, conversation_id)
         advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
         items = await inbox.timeline(
             conn=conn,
@@ -191,7 +192,7 @@ def _kind(item: object) -> str:
 @router.get("/c/{conversation_id}", name="console_conversation")
 async def conversation_page(request: Request, who: SignedIn, conversation_id: str) -> Response:
     """One conversation: history, switches, reply box and notes."""
-    return await _conversation_page(request, who, conversation_id)
+    return await conversation_page_response(request, who, conversation_id)
 
 
 @router.post("/c/{conversation_id}/ai", name="console_switch_ai")
@@ -199,7 +200,7 @@ async def switch_ai_page(request: Request, who: Acting, conversation_id: str) ->
     """Turn the AI on or off for this customer."""
     runtime = runtime_of(request)
     async with runtime.pool.connection() as conn, conn.transaction():
-        conversation = await _visible(conn, who, conversation_id)
+        conversation = await visible_conversation(conn, who, conversation_id)
         await switch_ai(
             conn=conn,
             events=runtime.events,
@@ -207,97 +208,16 @@ async def switch_ai_page(request: Request, who: Acting, conversation_id: str) ->
             enabled=who.form.get("enabled") == "true",
             changed_by="admin" if who.is_admin else "advisor",
         )
-    return await _conversation_page(request, who, conversation_id)
-
-
-@router.post("/c/{conversation_id}/mode", name="console_ai_mode")
-async def switch_mode_page(request: Request, who: Acting, conversation_id: str) -> Response:
-    """Let the AI answer on its own, leave drafts for approval, or follow the advisor's setting."""
-    chosen = who.form.get("mode", "")
-    if chosen not in ("", *AI_MODES):
-        return await _conversation_page(request, who, conversation_id, problem="—", status_code=422)
-    runtime = runtime_of(request)
-    async with runtime.pool.connection() as conn, conn.transaction():
-        conversation = await _visible(conn, who, conversation_id)
-        await switch_ai_mode(
-            conn=conn,
-            events=runtime.events,
-            conversation=conversation,
-            mode="draft" if chosen == "draft" else "auto" if chosen == "auto" else None,
-            changed_by="admin" if who.is_admin else "advisor",
-        )
-    return await _conversation_page(request, who, conversation_id)
-
-
-@router.post("/c/{conversation_id}/drafts/{draft_id}/{decision}", name="console_draft")
-async def decide_draft_page(
-    request: Request, who: Acting, conversation_id: str, draft_id: str, decision: str
-) -> Response:
-    """Send the AI's draft (as written or as edited in the box), or throw it away."""
-    if decision not in ("approve", "reject") or not draft_id.isdigit() or len(draft_id) > 18:
-        raise HTTPException(404, who.t("error.not_found"))
-    runtime = runtime_of(request)
-    decided_by = "admin" if who.is_admin else "advisor"
-    try:
-        async with runtime.pool.connection() as conn, conn.transaction():
-            conversation = await _visible(conn, who, conversation_id)
-            if decision == "reject":
-                await reject_draft(
-                    conn=conn,
-                    events=runtime.events,
-                    conversation=conversation,
-                    draft_id=int(draft_id),
-                    decided_by=decided_by,
-                )
-            else:
-                advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
-                assert advisor is not None
-                await approve_draft(
-                    conn=conn,
-                    queue=runtime.queue,
-                    events=runtime.events,
-                    advisor=advisor,
-                    conversation=conversation,
-                    draft_id=int(draft_id),
-                    body=who.form.get("body", "").strip()[:DRAFT_BODY_LIMIT] or None,
-                    decided_by=decided_by,
-                )
-    except (DraftRefusedError, ManualReplyRefusedError) as error:
-        return await _conversation_page(request, who, conversation_id, problem=str(error), status_code=409)
-    return await _conversation_page(request, who, conversation_id)
-
-
-@router.post("/c/{conversation_id}/messages/{message_id}/flag", name="console_flag")
-async def flag_page(request: Request, who: Acting, conversation_id: str, message_id: str) -> Response:
-    """Say what was wrong with one of the AI's answers (counted on the dashboard)."""
-    category = who.form.get("category", "")
-    if category not in message_flags.FLAG_CATEGORIES or not message_id.isdigit() or len(message_id) > 18:
-        return await _conversation_page(request, who, conversation_id, problem="—", status_code=422)
-    comment = who.form.get("comment", "").strip()[: message_flags.COMMENT_CHARS] or None
-    try:
-        async with runtime_of(request).pool.connection() as conn, conn.transaction():
-            conversation = await _visible(conn, who, conversation_id)
-            await message_flags.flag_message(
-                conn=conn,
-                advisor_id=conversation.advisor_id,
-                conversation_id=conversation.conversation_id,
-                message_id=int(message_id),
-                category=category,  # type: ignore[arg-type]  # checked against the categories above
-                comment=comment,
-                flagged_by="admin" if who.is_admin else "advisor",
-            )
-    except message_flags.NotAnAiMessageError:
-        raise HTTPException(404, who.t("error.not_found")) from None
-    return await _conversation_page(request, who, conversation_id)
+    return await conversation_page_response(request, who, conversation_id)
 
 
 @router.post("/c/{conversation_id}/audio", name="console_switch_audio")
 async def switch_audio_page(request: Request, who: Acting, conversation_id: str) -> Response:
     """Send this customer voice replies, or text only."""
     async with runtime_of(request).pool.connection() as conn, conn.transaction():
-        conversation = await _visible(conn, who, conversation_id)
+        conversation = await visible_conversation(conn, who, conversation_id)
         await switch_audio(conn=conn, conversation=conversation, enabled=who.form.get("enabled") == "true")
-    return await _conversation_page(request, who, conversation_id)
+    return await conversation_page_response(request, who, conversation_id)
 
 
 @router.post("/c/{conversation_id}/reply", name="console_reply")
@@ -313,12 +233,12 @@ async def reply(request: Request, who: Acting, conversation_id: str) -> Response
     }
     text = form.get("text", "").strip()[:1600] or None
     if content_sid is not None and not re.fullmatch(CONTENT_SID_PATTERN, content_sid):
-        return await _conversation_page(
+        return await conversation_page_response(
             request, who, conversation_id, problem="Content SID: HX + 32 hex digits", status_code=422
         )
     try:
         async with runtime.pool.connection() as conn, conn.transaction():
-            conversation = await _visible(conn, who, conversation_id)
+            conversation = await visible_conversation(conn, who, conversation_id)
             advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
             assert advisor is not None
             await queue_manual_reply(
@@ -333,8 +253,10 @@ async def reply(request: Request, who: Acting, conversation_id: str) -> Response
                 events=runtime.events,
             )
     except ManualReplyRefusedError as error:
-        return await _conversation_page(request, who, conversation_id, problem=str(error), status_code=409)
-    return await _conversation_page(request, who, conversation_id)
+        return await conversation_page_response(
+            request, who, conversation_id, problem=str(error), status_code=409
+        )
+    return await conversation_page_response(request, who, conversation_id)
 
 
 @router.post("/c/{conversation_id}/notes", name="console_note")
@@ -342,9 +264,9 @@ async def add_note(request: Request, who: Acting, conversation_id: str) -> Respo
     """Keep an internal note; it is never sent to the customer."""
     body = who.form.get("body", "").strip()[:4000]
     if not body:
-        return await _conversation_page(request, who, conversation_id, problem="—", status_code=422)
+        return await conversation_page_response(request, who, conversation_id, problem="—", status_code=422)
     async with runtime_of(request).pool.connection() as conn, conn.transaction():
-        conversation = await _visible(conn, who, conversation_id)
+        conversation = await visible_conversation(conn, who, conversation_id)
         await inbox.add_note(
             conn=conn,
             advisor_id=conversation.advisor_id,
@@ -352,7 +274,7 @@ async def add_note(request: Request, who: Acting, conversation_id: str) -> Respo
             author="admin" if who.is_admin else "advisor",
             body=body,
         )
-    return await _conversation_page(request, who, conversation_id)
+    return await conversation_page_response(request, who, conversation_id)
 
 
 @router.get("/c/{conversation_id}/media/{message_id}/{index}", name="console_media")
@@ -369,7 +291,7 @@ async def media(
     """
     runtime = runtime_of(request)
     async with runtime.pool.connection() as conn:
-        conversation = await _visible(conn, who, conversation_id)
+        conversation = await visible_conversation(conn, who, conversation_id)
     origin = runtime.settings.console_media_origin
     if origin:
         ticket = MediaTicket(
@@ -453,7 +375,7 @@ async def save_profile(request: Request, who: Acting, conversation_id: str) -> R
         "marketing_consent": form.get("marketing_consent") == "true",
     }
     async with runtime_of(request).pool.connection() as conn, conn.transaction():
-        conversation = await _visible(conn, who, conversation_id)
+        conversation = await visible_conversation(conn, who, conversation_id)
         await profiles.update_profile(
             conn=conn,
             advisor_id=conversation.advisor_id,
@@ -461,4 +383,4 @@ async def save_profile(request: Request, who: Acting, conversation_id: str) -> R
             changes=changes,
             changed_by="admin" if who.is_admin else "advisor",
         )
-    return await _conversation_page(request, who, conversation_id)
+    return await conversation_page_response(request, who, conversation_id)
