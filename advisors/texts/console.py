@@ -57,6 +57,7 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "inbox.advisor": {"es": "Asesor", "en": "Advisor"},
     "inbox.all_advisors": {"es": "Todos los asesores", "en": "All advisors"},
     "badge.waiting": {"es": "Te espera", "en": "Waiting for you"},
+    "badge.draft": {"es": "Borrador por aprobar", "en": "Draft to approve"},
     "badge.ai_paused": {"es": "IA en pausa", "en": "AI paused"},
     "badge.unanswered": {"es": "sin responder", "en": "unanswered"},
     "badge.opted_out": {"es": "Se dio de baja", "en": "Opted out"},

@@ -37,6 +37,7 @@ class InboxRow(Conversation):
     last_at: datetime | None
     last_media: int | None
     unanswered: int
+    draft_waiting: bool = Field(default=False, description="An AI draft waits for approval (draft mode)")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ async def inbox(
         SELECT {_CONVERSATION_FIELDS}, coalesce(p.name, c.profile_name) AS display_name,
             last.body AS last_body, last.author AS last_author, last.created_at AS last_at,
             last.media_count AS last_media,
+            EXISTS (SELECT 1 FROM drafts d WHERE d.advisor_id = c.advisor_id
+                    AND d.conversation_id = c.conversation_id AND d.status = 'pending') AS draft_waiting,
             (SELECT count(*) FROM messages u
              WHERE u.advisor_id = c.advisor_id AND u.conversation_id = c.conversation_id
                AND u.direction = 'inbound'

@@ -308,13 +308,16 @@ def test_a_newcomer_switches_a_conversation_to_draft_mode_sees_the_draft_edits_i
     page.get_by_test_id("conversation-row").first.click()
     page.get_by_test_id("ai-mode").select_option("draft")
     expect(page.get_by_test_id("ai-mode")).to_have_value("draft")
-    assert console.db.conversation(ana, CUSTOMER)["ai_mode"] == "draft"  # type: ignore[index]
+    wait_for(lambda: console.db.conversation(ana, CUSTOMER)["ai_mode"] == "draft", what="the mode saved")  # type: ignore[index]
 
     console.inbound(ANA, CUSTOMER, "¿tienen parqueadero?")
     draft = page.get_by_test_id("draft")
     expect(draft).to_be_visible()  # arrives live, without a reload
     expect(page.get_by_test_id("draft-text")).to_have_value("Respuesta a: ¿tienen parqueadero?")
     assert console.twilio.bodies_to(CUSTOMER) == ["Respuesta a: hola"]  # nothing sent yet
+    page.get_by_role("link", name="← Conversaciones").click()
+    expect(page.get_by_test_id("badge-draft")).to_be_visible()  # the inbox says a draft waits
+    page.get_by_test_id("conversation-row").first.click()
     if folder := screenshot_dir():
         page.screenshot(path=str(folder / "draft.png"))
         page.set_viewport_size({"width": 390, "height": 800})
