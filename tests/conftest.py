@@ -115,6 +115,15 @@ class Db:
         )
         return str(row[0]["id"])
 
+    def waiting_for_locks(self) -> int:
+        """How many sessions of this database wait for a lock (pg_locks is the whole server's:
+        a killed worker of an earlier test may still be waiting there)."""
+        rows = self.query(
+            "SELECT count(*) AS n FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(rows[0]["n"])
+
     def advisor_wrote_today(self, advisor_id: str) -> None:
         """The advisor wrote to their Twilio number just now, so their 24 h window is open.
 

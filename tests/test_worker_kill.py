@@ -163,7 +163,7 @@ def test_a_reply_the_model_wrote_but_a_killed_worker_never_recorded_is_written_a
                 "SELECT 1 FROM chat_history WHERE phone_number = %s FOR UPDATE", (customer,)
             ).fetchall()
             wait_for(
-                lambda: db.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted")[0]["n"] > 0,
+                lambda: db.waiting_for_locks() > 0,
                 what="the worker to wait for the conversation lock after the model answered",
             )
             worker.kill()

@@ -41,7 +41,7 @@ def test_requests_beyond_the_in_flight_limit_are_refused_at_once_and_nothing_is_
                 for f in forms
             ]
             wait_for(
-                lambda: db.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted")[0]["n"] >= 2,
+                lambda: db.waiting_for_locks() >= 2,
                 what="two webhook requests waiting for the row",
             )
             third = inbound_form(ADVISOR_NUMBER, CUSTOMER, "tercero")
