@@ -251,6 +251,9 @@ def settings_errors(error: ValidationError) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args = _parser().parse_args(argv)
+    port = getattr(args, "port", None)
+    if port is not None and not 1 <= port <= 65535:  # the OS would bind 99999 modulo 65536
+        return fail(f"--port {port} is not a port: use 1 to 65535", 2)
     try:
         settings = Settings()
     except ValidationError as error:

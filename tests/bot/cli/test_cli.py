@@ -53,6 +53,16 @@ def test_db_upgrade_twice_is_a_no_op(
     assert rls == []
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_serve_refuses_a_port_that_is_not_one_in_one_line(
+    port: str, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the audit: `--port 99999` listened on 34463 (the OS takes it modulo 65536)."""
+    assert main(["serve", "--port", port]) == 2
+    error = capsys.readouterr().err
+    assert error == f"error: --port {port} is not a port: use 1 to 65535\n"
+
+
 def test_worker_refuses_a_metrics_port_in_use_before_starting(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
