@@ -6,8 +6,9 @@ schedule (bench/paced.lua), so a server falling behind shows as latency, refusal
 rate below the offered one. Two deployments, each a fresh `advisor-bot serve` on the embedded
 PostgreSQL: the simple one (web + in-process worker answering every message with the away message)
 and web only (`--no-worker`; the jobs wait in the queue). The ceiling is the same server's
-`POST /bench/bare` (BENCH_BARE_ENDPOINT=true), the same empty TwiML without any work, measured flat
-out with the webhook in the same run. Bounded: every wrk run stops after its duration.
+`POST /bench/bare` (bench/bare_server.py adds it; the product never serves it), the same empty
+TwiML without any work, measured flat out with the webhook in the same run. Bounded: every wrk
+run stops after its duration.
 
 With BENCH_BASELINE=<git revision>, only the ceilings are measured, for that revision and then
 for this tree, in one run (bench.cost explains how a revision is run), in BENCH_ROUNDS pairs
@@ -42,8 +43,8 @@ DATA = DOC.parent / "data" / "rates.json"
 def measure(deployment: str, rates: list[float], seconds: float, code: Path = ROOT) -> dict[str, object]:
     flags, _ = DEPLOYMENTS[deployment]
     with tempfile.TemporaryDirectory(prefix="advisor-bot-rates-") as folder:
-        env = {**bench_environment(folder, code), "BENCH_BARE_ENDPOINT": "true"}
-        with running_server(folder, env, flags) as base:
+        env = bench_environment(folder, code)
+        with running_server(folder, env, flags, with_bare=True) as base:
             webhook, bare = base + "/webhooks/twilio", base + "/bench/bare"
             requests = Path(folder) / "requests.txt"
             run_wrk(webhook, write_requests(requests, webhook, 1000), rate=100, seconds=5, connections=16)

@@ -61,11 +61,12 @@ def bench_environment(folder: str, code: Path = ROOT) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _running(
-    folder: str, env: dict[str, str], log_name: str, args: list[str]
+    folder: str, env: dict[str, str], log_name: str, args: list[str], *, program: list[str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `advisor-bot ARGS` in `folder`, logging to `log_name`; Ctrl+C (then kill) when the block ends."""
+    """Run `advisor-bot ARGS` (or `python PROGRAM ARGS`) in `folder`, logging to `log_name`;
+    Ctrl+C (then kill) when the block ends."""
     with open(f"{folder}/{log_name}", "a") as log:
-        command = [sys.executable, "-m", "bot.cli", *args]
+        command = [sys.executable, *(program or ["-m", "bot.cli"]), *args]
         process = subprocess.Popen(command, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             yield process
@@ -78,10 +79,23 @@ def _running(
 
 
 @contextlib.contextmanager
-def running_server(folder: str, env: dict[str, str], flags: list[str]) -> Iterator[str]:
-    """Run `advisor-bot serve FLAGS` until the block ends; yield its base URL once ready."""
+def running_server(
+    folder: str, env: dict[str, str], flags: list[str], *, with_bare: bool = False
+) -> Iterator[str]:
+    """Run `advisor-bot serve FLAGS` until the block ends; yield its base URL once ready.
+
+    `with_bare`: the same server with the benchmarks' ceiling route (bench.bare_server).
+    """
     port = free_port()
-    with _running(folder, env, f"server-{port}.log", ["serve", "--port", str(port), *flags]) as server:
+    args, module = (
+        (["--port", str(port), *flags], "bench.bare_server")
+        if with_bare
+        else (
+            ["serve", "--port", str(port), *flags],
+            "bot.cli",
+        )
+    )
+    with _running(folder, env, f"server-{port}.log", args, module=module) as server:
         base = f"http://127.0.0.1:{port}"
         Path(folder, "server.pid").write_text(str(server.pid))  # for benchmarks that read its memory
         deadline = time.monotonic() + 60

@@ -38,7 +38,6 @@ from bot.web.media_links import media_file
 from bot.web.metrics_endpoint import WebhookMetrics, metrics
 from bot.web.request_limits import EXCEPTION_HANDLERS, BodyLimits
 from bot.web.runtime import open_web_runtime
-from bot.web.twilio_requests import twiml_ok
 from bot.web.webhook import twilio_webhook
 from memory.records.media_files import MEDIA_PATH
 
@@ -64,11 +63,6 @@ async def sign_in_required(request: Request, error: Exception) -> Response:
 async def to_console(request: Request) -> Response:
     """`/` is the console's inbox."""
     return RedirectResponse(request.url_for("console_inbox"), status_code=307)
-
-
-async def bare_twiml(request: Request) -> Response:
-    """The benchmarks' ceiling: what the webhook answers, without reading, checking or storing."""
-    return twiml_ok()
 
 
 RUN_WORKER_ENV = "ADVISOR_BOT_RUN_WORKER"
@@ -124,8 +118,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.add_route(WEBHOOK_PATH, twilio_webhook, methods=["POST"], include_in_schema=False)
     app.add_route(STATUS_CALLBACK_PATH, delivery_status, methods=["POST"], include_in_schema=False)
     app.add_route(MEDIA_PATH + "/{name}", media_file, methods=["GET"], include_in_schema=False)
-    if settings.bench_bare_endpoint:
-        app.add_route("/bench/bare", bare_twiml, methods=["POST"], include_in_schema=False)
     app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)

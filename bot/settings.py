@@ -53,7 +53,6 @@ class Settings(BaseSettings):
     validate_twilio_signature: bool = True
     max_webhook_bytes: int = Field(default=64 * 1024, ge=1024)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
-    bench_bare_endpoint: bool = False
     webhook_max_in_flight: int = Field(default=64, ge=0, le=10_000)
     webhook_body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     max_connections_per_client: int = Field(default=32, ge=0, le=100_000)

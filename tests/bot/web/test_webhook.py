@@ -81,6 +81,11 @@ def test_while_the_auth_token_rotates_the_previous_one_still_signs_webhooks(
     assert bodies == ["durante", "nuevo"]
 
 
+def test_the_benchmarks_bare_endpoint_is_not_part_of_the_product(client: TestClient) -> None:
+    """Found by the audit: `/bench/bare` was served by the product; it lives in bench/ now."""
+    assert client.post("/bench/bare").status_code == 404
+
+
 def test_missing_signature_is_refused(client: TestClient, db: Db) -> None:
     db.add_advisor("Ana", ADVISOR_NUMBER)
     response = client.post("/webhooks/twilio", data=inbound_form(ADVISOR_NUMBER, CUSTOMER, "Hola"))
