@@ -1,0 +1,59 @@
+"""The webhook and the worker queue jobs with procrastinate's own SQL function, in their statements.
+
+That function is the library's, not a public API: a procrastinate upgrade that changes it would
+break every inbound message. pyproject pins the tested range; this test says what changed, if it
+does, before a deploy finds out.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+from tests.conftest import Db
+
+# What memory/records/inbound.py and memory/records/turn_end.py build, field by field.
+JOB_TO_DEFER = [
+    ("queue_name", "character varying"),
+    ("task_name", "character varying"),
+    ("priority", "integer"),
+    ("lock", "text"),
+    ("queueing_lock", "text"),
+    ("args", "jsonb"),
+    ("scheduled_at", "timestamp with time zone"),
+]
+
+
+def test_the_queue_function_the_webhook_calls_has_the_shape_it_is_called_with(db: Db) -> None:
+    arguments = db.query(
+        "SELECT pg_get_function_identity_arguments(p.oid) AS args, pg_get_function_result(p.oid) AS result "
+        "FROM pg_proc p WHERE p.proname = 'procrastinate_defer_jobs_v1'"
+    )
+    assert arguments, (
+        "procrastinate_defer_jobs_v1 is gone: the installed procrastinate changed its SQL; "
+        "memory/records/inbound.py and turn_end.py call it directly"
+    )
+    assert arguments[0]["args"] == "jobs procrastinate_job_to_defer_v1[]", arguments
+    assert arguments[0]["result"] == "bigint[]", arguments  # the ids, read back as one array
+    fields = db.query(
+        "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type "
+        "FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid "
+        "WHERE t.typname = 'procrastinate_job_to_defer_v1' AND a.attnum > 0 ORDER BY a.attnum"
+    )
+    assert [(f["name"], f["type"]) for f in fields] == JOB_TO_DEFER, (
+        "procrastinate_job_to_defer_v1 changed its fields: update the ROW(...) the webhook and the "
+        f"worker build (memory/records/inbound.py, turn_end.py) to {fields}"
+    )
+
+
+def test_the_installed_procrastinate_is_within_the_range_pyproject_pins() -> None:
+    requirement = next(
+        Requirement(line)
+        for line in metadata.requires("advisor-bot") or []
+        if Requirement(line).name == "procrastinate"
+    )
+    assert requirement.specifier != SpecifierSet(), "procrastinate must be pinned to the tested range"
+    assert any(spec.operator in ("<", "<=", "~=", "==") for spec in requirement.specifier), requirement
+    assert metadata.version("procrastinate") in requirement.specifier
