@@ -69,7 +69,9 @@
       refresh("waiting-count");
       var timeline = document.getElementById("timeline");
       if (timeline && timeline.dataset.conversation === event.data) {
-        refresh("timeline");
+        // A flag form the advisor has open is not swapped away under them: refreshed once closed.
+        if (timeline.querySelector("details.flag[open]")) timeline.dataset.stale = "true";
+        else refresh("timeline");
         refresh("conversation-head");
         // The draft box is refreshed only while nobody is editing the draft in it.
         var draft = document.querySelector("#draft-box textarea");
@@ -79,6 +81,16 @@
     source.addEventListener("reload", function () { window.location.reload(); });
     source.addEventListener("ended", function () { source.close(); window.location.reload(); });
   }
+
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (!details.matches || !details.matches("details.flag") || details.open) return;
+    var timeline = document.getElementById("timeline");
+    if (timeline && timeline.dataset.stale && !timeline.querySelector("details.flag[open]")) {
+      delete timeline.dataset.stale;
+      refresh("timeline");
+    }
+  }, true);
 
   document.addEventListener("DOMContentLoaded", function () {
     var link = document.getElementById("link-form");
