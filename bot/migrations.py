@@ -72,6 +72,29 @@ async def _acquire_lock(conn: psycopg.AsyncConnection[Any], *, timeout: float = 
         await asyncio.sleep(0.1)
 
 
+SUMMARIES_STEP = "0026-summaries-from-checkpoints"
+
+
+async def _copy_summaries(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Copy the AI's running summaries from its checkpoints into the records, once (sql/0026).
+
+    From then on the worker keeps the copy current; the summaries of memories made before it did
+    would otherwise be missing from the customers' exports.
+    """
+    from memory.ai.checkpointer import summaries_in_checkpoints  # only here: it loads LangGraph
+
+    copied = 0
+    for thread, summary, through in await summaries_in_checkpoints(conn):
+        result = await conn.execute(
+            "INSERT INTO conversation_summaries (advisor_id, conversation_id, summary, through_message_id) "
+            "SELECT advisor_id, conversation_id, %s, %s FROM chat_history "
+            "WHERE advisor_id::text || '_' || phone_number = %s ON CONFLICT DO NOTHING",
+            (summary, through, thread),
+        )
+        copied += result.rowcount
+    return copied
+
+
 class MigrationError(RuntimeError):
     """The schema cannot be upgraded through this connection; the message says what to do."""
 
@@ -113,7 +136,7 @@ async def upgrade(database: Database) -> UpgradeReport:
     async with await psycopg.AsyncConnection.connect(
         database.conninfo, **connection_kwargs(database, autocommit=True)
     ) as conn:
-        wanted = [version for version, _ in _steps()] + [checkpointer_step()]
+        wanted = [version for version, _ in _steps()] + [checkpointer_step(), SUMMARIES_STEP]
         if set(wanted) <= await _applied(conn):
             return report
         if database.transaction_pooler:
@@ -144,6 +167,13 @@ async def upgrade(database: Database) -> UpgradeReport:
                 )
                 if checkpointer_steps:
                     report.applied.append(f"langgraph-checkpoint ({checkpointer_steps} steps)")
+            if SUMMARIES_STEP not in done:
+                copied = await _copy_summaries(conn)
+                await conn.execute(
+                    "INSERT INTO advisor_bot_migrations (version) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (SUMMARIES_STEP,),
+                )
+                report.applied.append(f"{SUMMARIES_STEP} ({copied} copied)")
             if report.applied:
                 await lock_down_tables(conn)
         finally:

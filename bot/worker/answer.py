@@ -23,7 +23,7 @@ from advisors.models import Advisor
 from advisors.repository import get_advisor
 from advisors.texts import Language, guess_language
 from bot.agent.context import AgentContext, RememberedMessage
-from bot.agent.graph import answer_sources, final_reply, new_turn
+from bot.agent.graph import answer_sources, final_reply, new_turn, summary_of
 from bot.agent.memory_edits import messages_from
 from bot.agent.model import memory_budget_for
 from bot.agent.prompts import human_messages, profile_block, remembered_messages
@@ -281,6 +281,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     outcome_status = "answered"
     model_error: str | None = None
     sources: list[dict[str, Any]] = []
+    summary: tuple[str, int] | None = None
     if parts.graph is None:
         text = advisor.away_message(customer_language=_language_of(inbound))
         outcome_status = "away_message"
@@ -310,6 +311,8 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             model_error = f"{type(error).__name__}: {error}"[:1000]
         else:
             this_turn = messages_from(result["messages"], first_id=humans[0].id)
+            folded = summary_of(result)
+            summary = (folded["text"], folded["through"]) if folded["text"] else None
             text = final_reply(this_turn)
             sources = answer_sources(this_turn)
             ungrounded = list(result.get("ungrounded") or [])
@@ -356,6 +359,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             draft=DraftMode(turn.drafting, text, draft_timeout_job(parts.queue, parts.settings))
             if outcome_status == "answered"
             else None,
+            summary=summary,
         )
     if end.conversation is None or end.replies is None:
         reason = "human_took_over" if end.held else "newer_message"

@@ -184,3 +184,21 @@ async def remembered_summary(
     found = await AsyncPostgresSaver(conn).aget_tuple(run_config_for(advisor_id, phone))
     summary = found.checkpoint["channel_values"].get("summary") if found else None
     return str(summary.get("text") or "") if isinstance(summary, dict) else ""
+
+
+async def summaries_in_checkpoints(conn: psycopg.AsyncConnection[Any]) -> list[tuple[str, str, int]]:
+    """(thread id, summary, message id it covers up to) of every thread whose memory holds one.
+
+    For `advisor-bot db upgrade`'s one copy of the summaries into the records (sql/0026); read as
+    the agent resumes, from each thread's latest checkpoint. `conn` as for `remembered_summary`.
+    """
+    cursor = await conn.execute("SELECT DISTINCT thread_id FROM checkpoints WHERE checkpoint_ns = ''")
+    threads = [row["thread_id"] for row in await cursor.fetchall()]
+    saver = AsyncPostgresSaver(conn)
+    found: list[tuple[str, str, int]] = []
+    for thread in threads:
+        latest = await saver.aget_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
+        summary = latest.checkpoint["channel_values"].get("summary") if latest else None
+        if isinstance(summary, dict) and summary.get("text"):
+            found.append((thread, str(summary["text"]), int(summary.get("through") or 0)))
+    return found

@@ -19,6 +19,50 @@ from memory.records.media_files import published_name
 from memory.records.models import Conn
 from memory.threads import thread_id_for
 
+# Tables holding this customer by advisor and conversation, in the order they are erased
+# (referencing tables first); the export reads the same list (memory.records.exports).
+SCOPED_TABLES = (
+    "message_flags",
+    "messages",
+    "drafts",
+    "conversation_summaries",
+    "conversation_notes",
+    "handovers",
+    "consent_changes",
+    "customer_profiles",
+    "chat_history",
+)
+
+
+def held_elsewhere(
+    advisor_id: UUID, conversation_id: UUID, phone: str
+) -> list[tuple[str, str, tuple[object, ...]]]:
+    """The other rows about this customer, as (table, condition, parameters).
+
+    What erasure deletes and the export gives: the AI memory's checkpoints of their thread, the
+    advisor's notices and commands that name their number, stored events and queued jobs about
+    the conversation.
+    """
+    thread = thread_id_for(advisor_id, phone)
+    conversation = str(conversation_id)
+    return [
+        ("checkpoint_writes", "thread_id = %s", (thread,)),
+        ("checkpoint_blobs", "thread_id = %s", (thread,)),
+        ("checkpoints", "thread_id = %s", (thread,)),
+        (
+            "advisor_channel",
+            "advisor_id = %s AND (strpos(body, %s) > 0 OR strpos(body, %s) > 0 "
+            "OR strpos(coalesce(reply, ''), %s) > 0)",
+            (advisor_id, phone, phone.lstrip("+"), phone),
+        ),
+        (
+            "advisor_bot_events",
+            "strpos(body::text, %s) > 0 OR strpos(body::text, %s) > 0",
+            (conversation, phone),
+        ),
+        ("procrastinate_jobs", "args ->> 'conversation_id' = %s AND status <> 'doing'", (conversation,)),
+    ]
+
 
 @dataclass(frozen=True)
 class Erasure:
@@ -55,46 +99,15 @@ async def erase_customer(
         for item in message["media"] or []
         if isinstance(item, dict) and item.get("url")
     ]
-    thread = thread_id_for(advisor_id, phone)
-    conversation = str(conversation_id)
     rows: dict[str, int] = {}
-    scoped = "WHERE advisor_id = %s AND conversation_id = %s"
-    own = (advisor_id, conversation_id)
-    for table, sql, params in (
-        ("checkpoint_writes", "DELETE FROM checkpoint_writes WHERE thread_id = %s", (thread,)),
-        ("checkpoint_blobs", "DELETE FROM checkpoint_blobs WHERE thread_id = %s", (thread,)),
-        ("checkpoints", "DELETE FROM checkpoints WHERE thread_id = %s", (thread,)),
-        (
-            "advisor_channel",
-            "DELETE FROM advisor_channel WHERE advisor_id = %s AND (strpos(body, %s) > 0 "
-            "OR strpos(body, %s) > 0 OR strpos(coalesce(reply, ''), %s) > 0)",
-            (advisor_id, phone, phone.lstrip("+"), phone),
-        ),
-        (
-            "advisor_bot_events",
-            "DELETE FROM advisor_bot_events WHERE strpos(body::text, %s) > 0 OR strpos(body::text, %s) > 0",
-            (conversation, phone),
-        ),
-        (
-            "procrastinate_jobs",
-            "DELETE FROM procrastinate_jobs WHERE args ->> 'conversation_id' = %s AND status <> 'doing'",
-            (conversation,),
-        ),
-        *(
-            (table, f"DELETE FROM {table} {scoped}", own)  # noqa: S608 - table names are ours
-            for table in (
-                "message_flags",
-                "messages",
-                "drafts",
-                "conversation_notes",
-                "handovers",
-                "consent_changes",
-                "customer_profiles",
-                "chat_history",
-            )
-        ),
-    ):
-        result = await conn.execute(sql, params)
+    for table, where, params in held_elsewhere(advisor_id, conversation_id, phone):
+        result = await conn.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608 - ours
+        rows[table] = result.rowcount
+    for table in SCOPED_TABLES:
+        result = await conn.execute(
+            f"DELETE FROM {table} WHERE advisor_id = %s AND conversation_id = %s",  # noqa: S608 - ours
+            (advisor_id, conversation_id),
+        )
         rows[table] = result.rowcount
     names = [name for url in media_urls if (name := published_name(url))]
     if names:

@@ -92,8 +92,9 @@ def test_db_upgrade_from_several_processes_at_once(cli_env: Path, fresh_database
     assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
     applied = [out.decode() for out, _ in outputs if b"applied:" in out]
     assert len(applied) == 1
-    # Ours, procrastinate's schema, and the checkpointer's schema as set up by the installed version.
-    assert Db(fresh_database).count("advisor_bot_migrations") == len(migration_files()) + 2
+    # Ours, procrastinate's schema, the checkpointer's schema as set up by the installed version,
+    # and the one copy of the memory's summaries into the records.
+    assert Db(fresh_database).count("advisor_bot_migrations") == len(migration_files()) + 3
 
 
 def test_db_seed_runs_the_plain_insert_seed(
@@ -391,3 +392,30 @@ def test_every_table_is_locked_down_after_start_up_with_every_optional_feature_o
     assert {"knowledge_embeddings", "chat_history", "checkpoints", "procrastinate_jobs"} <= names
     exposed = [row["relname"] for row in tables if not row["relrowsecurity"] or row["anon"] or row["authed"]]
     assert exposed == []
+
+
+def test_db_upgrade_copies_the_summaries_already_in_the_ais_memory_into_the_records(
+    cli_env: Path,
+    db: Db,
+    make_settings: Callable[..., Settings],
+    fake_twilio: FakeTwilio,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Memories folded before sql/0026 hold their summary only in the checkpoints: copied once."""
+    from tests.conftest import inbound_form, settle, signed_post
+
+    ana = db.add_advisor("Ana", "+14155238886")
+    with TestClient(create_app(make_settings(ai_memory_tokens=256))) as client:
+        for n in range(6):
+            text = f"mensaje {n}: busco apartamento en Envigado con balcón, " + "detalle " * 30
+            assert signed_post(client, inbound_form("+14155238886", "+573001112233", text)).status_code == 200
+            settle(db)
+    kept = db.query("SELECT summary, through_message_id FROM conversation_summaries")
+    assert kept, "the worker keeps the summary with the records"
+    # As a database upgraded before sql/0026 is: the memory has the summary, the records not yet.
+    db.query("DELETE FROM conversation_summaries")
+    db.query("DELETE FROM advisor_bot_migrations WHERE version = '0026-summaries-from-checkpoints'")
+    assert main(["db", "upgrade"]) == 0
+    assert "0026-summaries-from-checkpoints (1 copied)" in capsys.readouterr().out
+    assert db.query("SELECT summary, through_message_id FROM conversation_summaries") == kept
+    assert db.query("SELECT advisor_id::text AS a FROM conversation_summaries") == [{"a": ana}]
