@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     supabase_url: str | None = None
     supabase_service_role_key: SecretStr | None = None
     supabase_media_bucket: str = "media"
-    model_context_tokens: int = Field(default=16_000, ge=512)
+    # Empty: the configured model's known window (bot.agent.model.KNOWN_CONTEXT_TOKENS).
+    model_context_tokens: int | None = Field(default=None, ge=512)
     reply_token_reserve: int = Field(default=1_024, ge=64)
     ai_max_tool_rounds: int = Field(default=8, ge=1, le=50)
     max_reply_parts: int = Field(default=3, ge=1, le=20)

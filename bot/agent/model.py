@@ -25,10 +25,41 @@ def audio_client(settings: Settings) -> openai.AsyncOpenAI:
     )
 
 
+# Context windows of the models people configure, by name prefix (longest wins), from the
+# providers' model pages; a model not here (a local one) is taken to have UNKNOWN_CONTEXT_TOKENS
+# until MODEL_CONTEXT_TOKENS says otherwise.
+KNOWN_CONTEXT_TOKENS: dict[str, int] = {
+    "gpt-5": 400_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4": 8_192,
+    "gpt-3.5-turbo": 16_385,
+    "o1": 200_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+    "llama3.1": 128_000,
+    "llama3.2": 128_000,
+    "llama3": 8_192,
+    "qwen2.5": 32_768,
+    "mistral": 32_768,
+}
+UNKNOWN_CONTEXT_TOKENS = 8_192  # small on purpose: a prompt too long for the model is refused
+
+
+def context_tokens_for(settings: Settings) -> int:
+    """The model's context window: MODEL_CONTEXT_TOKENS, else the known figure for OPENAI_MODEL."""
+    if settings.model_context_tokens is not None:
+        return settings.model_context_tokens
+    name = settings.openai_model.lower().rsplit("/", 1)[-1]  # "openai/gpt-4o" → "gpt-4o"
+    known = [prefix for prefix in KNOWN_CONTEXT_TOKENS if name.startswith(prefix)]
+    return KNOWN_CONTEXT_TOKENS[max(known, key=len)] if known else UNKNOWN_CONTEXT_TOKENS
+
+
 def memory_budget_for(settings: Settings) -> MemoryBudget:
-    """The AI's memory bounds; unset figures follow MODEL_CONTEXT_TOKENS (see memory.ai.budget)."""
+    """The AI's memory bounds; unset figures follow the model's window (see memory.ai.budget)."""
     return memory_budget(
-        context_tokens=settings.model_context_tokens,
+        context_tokens=context_tokens_for(settings),
         memory_tokens=settings.ai_memory_tokens,
         summary_tokens=settings.ai_summary_tokens,
     )

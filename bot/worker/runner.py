@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.agent.graph import build_agent_graph
 from bot.agent.memory_edits import AgentMemory
-from bot.agent.model import build_chat_model, memory_budget_for
+from bot.agent.model import build_chat_model, context_tokens_for, memory_budget_for
 from bot.agent.speech import Synthesizer
 from bot.agent.tools import build_tools
 from bot.agent.transcription import Transcriber
@@ -133,7 +133,7 @@ async def run_worker(
             graph = build_agent_graph(
                 model,
                 build_tools(flags, PostgresKnowledge(knowledge)),
-                prompt_token_budget=settings.model_context_tokens - settings.reply_token_reserve,
+                prompt_token_budget=context_tokens_for(settings) - settings.reply_token_reserve,
                 memory=memory_budget_for(settings),
                 checkpointer=checkpointer,
                 max_tool_rounds=settings.ai_max_tool_rounds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.agent.model import memory_budget_for
+from bot.agent.model import context_tokens_for, memory_budget_for
 from bot.settings import Settings
 from memory.ai.budget import memory_budget
 
@@ -28,3 +28,25 @@ def test_explicit_settings_win_and_the_summary_never_takes_more_than_half() -> N
     budget = memory_budget_for(Settings(ai_memory_tokens=1_000, ai_summary_tokens=900))
     assert (budget.memory_tokens, budget.summary_tokens) == (1_000, 500)
     assert budget.fold_down_to == 250
+
+
+@pytest.mark.parametrize(
+    ("model", "context"),
+    [
+        ("gpt-4o-mini", 128_000),
+        ("gpt-4o", 128_000),
+        ("openai/gpt-4.1-mini", 1_047_576),
+        ("gpt-4-0613", 8_192),
+        ("GPT-5-nano", 400_000),
+        ("llama3.1:8b", 128_000),
+        ("my-local-model", 8_192),
+    ],
+)
+def test_the_window_follows_the_configured_model_unless_set(model: str, context: int) -> None:
+    """Found by the audit: 16k for every model, while the default one has 128k."""
+    assert context_tokens_for(Settings(openai_model=model)) == context
+    assert context_tokens_for(Settings(openai_model=model, model_context_tokens=4_096)) == 4_096
+
+
+def test_the_default_model_gets_the_128k_strategy() -> None:
+    assert memory_budget_for(Settings()).memory_tokens == 120_000
