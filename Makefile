@@ -4,15 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint bench clean browser eval
+.PHONY: run test lint bench clean browser eval lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+# Exactly the locked versions (hash-checked), then the project itself with nothing more.
+$(VENV)/.installed: pyproject.toml requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+## Regenerate the lock files from pyproject.toml (requirements.txt: what a deploy installs;
+## requirements-dev.txt: with the tests and the embedded PostgreSQL). Needs uv.
+lock:
+	uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --python-platform linux -o requirements.txt
+	uv pip compile pyproject.toml --extra test --extra embedded --generate-hashes --python-version 3.11 --python-platform linux -o requirements-dev.txt
 
 ## Set up, then serve on the embedded PostgreSQL with the seven example advisors.
 run: $(VENV)/.installed

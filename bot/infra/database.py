@@ -74,7 +74,13 @@ def resolve_database(settings: Settings) -> Database:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
         warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server  # lazily: only the embedded default needs it
+        try:
+            from pgserver.postgres_server import get_server  # lazily: only the embedded default needs it
+        except ImportError:
+            raise DatabaseSettingError(
+                "no DATABASE_URL, and the embedded PostgreSQL is not installed: set DATABASE_URL, or "
+                "install the `embedded` extra (pip install 'advisor-bot[embedded]'; make run does)"
+            ) from None
 
         logging.getLogger("pgserver").setLevel(logging.WARNING)
         data_dir = settings.embedded_data_dir.resolve()
