@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from procrastinate.schema import SchemaManager
 
+from bot.infra.adoption import adopt, plan_adoption
 from bot.infra.database import Database, connection_kwargs
 from memory.lockdown import lock_down_tables
 
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 # Any constant works; it only has to be the same in every process of this application.
 MIGRATION_LOCK_KEY = 7_246_813_021
 PROCRASTINATE_STEP = "procrastinate-schema"
+FIRST_STEP = "0001_core"
 # The job queue's schema came in after 0014; later files may build on its tables.
 QUEUE_SCHEMA_BEFORE = "0015"
 CHECKPOINTER_DISTRIBUTION = "langgraph-checkpoint-postgres"
@@ -40,9 +42,14 @@ CREATE TABLE IF NOT EXISTS advisor_bot_migrations (
 
 @dataclass
 class UpgradeReport:
-    """What one upgrade run did; an empty `applied` list means the schema was already current."""
+    """What one upgrade run did; an empty `applied` list means the schema was already current.
+
+    `adopted`: what was done (or, in a dry run, would be done) to tables found under the
+    product's names before its first migration (bot.infra.adoption).
+    """
 
     applied: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -126,11 +133,16 @@ async def _applied(conn: psycopg.AsyncConnection[Any]) -> set[str]:
     return {r["version"] for r in await cursor.fetchall()}
 
 
-async def upgrade(database: Database) -> UpgradeReport:
+async def upgrade(database: Database, *, dry_run: bool = False) -> UpgradeReport:
     """Apply every pending migration; a no-op when the schema is current.
 
     A current schema is detected without any lock, so every start of every process is cheap.
-    Behind a transaction pooler a session lock cannot be held, so there it only checks.
+    Behind a transaction pooler a session lock cannot be held, so there it only checks. With
+    `dry_run`, nothing changes: the report says what adopting the existing tables would do and
+    which steps are pending.
+
+    Raises:
+        AdoptionError: existing tables under the product's names cannot be adopted as they are.
     """
     report = UpgradeReport()
     async with await psycopg.AsyncConnection.connect(
@@ -145,10 +157,20 @@ async def upgrade(database: Database) -> UpgradeReport:
                 "`advisor-bot db upgrade` once with the direct or session connection string "
                 "(port 5432) as DATABASE_URL"
             )
+        if dry_run:
+            done = await _applied(conn)
+            if FIRST_STEP not in done:
+                report.adopted = [said for step in await plan_adoption(conn) for said in step.says]
+            report.applied = [version for version in wanted if version not in done]
+            return report
         await _acquire_lock(conn)
         try:
-            await conn.execute(_TRACKING_TABLE)
             done = await _applied(conn)
+            if FIRST_STEP not in done:  # tables of another system may be here: brought in first
+                report.adopted = await adopt(conn, await plan_adoption(conn))  # refused: nothing changed
+                for said in report.adopted:
+                    logger.warning("existing table adopted", extra={"change": said})
+            await conn.execute(_TRACKING_TABLE)
             for version, sql in _steps():
                 if version in done:
                     continue

@@ -51,7 +51,17 @@ def _parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database schema and seeds")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    db_commands.add_parser("upgrade", help="apply pending migrations (safe to repeat)")
+    upgrade = db_commands.add_parser(
+        "upgrade", help="apply pending migrations (safe to repeat); adopts existing tables first"
+    )
+    upgrade.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would change (existing tables included), change nothing",
+    )
+    upgrade.add_argument(
+        "--drop-backups", action="store_true", help="drop the <table>_before_advisor_bot copies adoption kept"
+    )
     seed = db_commands.add_parser("seed", help="run a seed file (default: the 7 example advisors)")
     seed.add_argument("file", nargs="?", type=Path, help="SQL file; default sql/seed.sql")
     seed.add_argument(
@@ -270,7 +280,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(
             f"cannot reach the database: {reason}. Check DATABASE_URL and that PostgreSQL is running."
         )
-    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
+        if args.command == "db":  # never "run db upgrade" to the command that just ran it
+            reason = str(error).strip().splitlines()[0]
+            return fail(
+                f"the database's tables are not advisor-bot's as expected ({reason}); "
+                "nothing more was changed"
+            )
         return fail(
             "this database lacks advisor-bot's tables, or has older ones: run `advisor-bot db upgrade`"
         )
@@ -286,7 +302,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         return server.run_on_fast_loop(server.worker(settings))
     if args.command == "db" and args.db_command == "upgrade":
-        return asyncio.run(db.db_upgrade(settings))
+        return asyncio.run(db.db_upgrade(settings, dry_run=args.dry_run, drop=args.drop_backups))
     if args.command == "db" and args.db_command == "seed":
         return asyncio.run(db.db_seed(settings, args.file, if_empty=args.if_empty))
     if args.command == "advisors":

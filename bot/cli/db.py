@@ -8,19 +8,36 @@ from pathlib import Path
 import psycopg
 
 from bot.cli.console import fail, say
+from bot.infra.adoption import AdoptionError, drop_backups
 from bot.infra.database import connection_kwargs, resolve_database
 from bot.migrations import MigrationError, upgrade
 from bot.settings import Settings
 
 
-async def db_upgrade(settings: Settings) -> int:
-    """Apply pending migrations and say which, through MIGRATION_DATABASE_URL when it is set."""
+async def db_upgrade(settings: Settings, *, dry_run: bool = False, drop: bool = False) -> int:
+    """Apply pending migrations and say which, through MIGRATION_DATABASE_URL when it is set.
+
+    Existing tables of another system are adopted first, and what is done to them is said
+    (`dry_run`: only said). `drop`: the copies adoption kept are dropped afterwards.
+    """
     if settings.migration_database_url is not None:
         settings = settings.model_copy(update={"database_url": settings.migration_database_url})
+    database = resolve_database(settings)
     try:
-        report = await upgrade(resolve_database(settings))
-    except MigrationError as error:
-        return fail(str(error))
+        report = await upgrade(database, dry_run=dry_run)
+    except (MigrationError, AdoptionError) as error:
+        return fail(f"the upgrade stopped, nothing changed: {error}")
+    for said in report.adopted:
+        say(("would change " if dry_run else "changed ") + said)
+    if dry_run:
+        say("dry run, nothing changed; pending: " + (", ".join(report.applied) or "nothing"))
+        return 0
+    if drop:
+        async with await psycopg.AsyncConnection.connect(
+            database.conninfo, **connection_kwargs(database, autocommit=True)
+        ) as conn:
+            dropped = await drop_backups(conn)
+        say("dropped: " + (", ".join(dropped) or "no backups were kept"))
     if report.applied:
         say("applied: " + ", ".join(report.applied))
     else:
