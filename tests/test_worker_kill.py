@@ -158,6 +158,8 @@ def test_a_reply_the_model_wrote_but_a_killed_worker_never_recorded_is_written_a
         worker.wait_ready()
         fake_openai.latency = 0.5
         _send(client, customer, "hola, busco apartamento")
+        # Locked while the model thinks: taken earlier, the turn's start would be what waits.
+        wait_for(lambda: fake_openai.in_flight > 0, what="the model to be asked")
         with psycopg.connect(database_url) as holder:
             holder.execute(
                 "SELECT 1 FROM chat_history WHERE phone_number = %s FOR UPDATE", (customer,)
