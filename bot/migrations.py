@@ -133,13 +133,16 @@ async def _applied(conn: psycopg.AsyncConnection[Any]) -> set[str]:
     return {r["version"] for r in await cursor.fetchall()}
 
 
-async def upgrade(database: Database, *, dry_run: bool = False) -> UpgradeReport:
+async def upgrade(
+    database: Database, *, dry_run: bool = False, legacy_advisor: str | None = None
+) -> UpgradeReport:
     """Apply every pending migration; a no-op when the schema is current.
 
     A current schema is detected without any lock, so every start of every process is cheap.
     Behind a transaction pooler a session lock cannot be held, so there it only checks. With
     `dry_run`, nothing changes: the report says what adopting the existing tables would do and
-    which steps are pending.
+    which steps are pending. `legacy_advisor` (a Twilio number or advisor id) owns the rows of
+    adopted tables that name no advisor.
 
     Raises:
         AdoptionError: existing tables under the product's names cannot be adopted as they are.
@@ -160,14 +163,16 @@ async def upgrade(database: Database, *, dry_run: bool = False) -> UpgradeReport
         if dry_run:
             done = await _applied(conn)
             if FIRST_STEP not in done:
-                report.adopted = [said for step in await plan_adoption(conn) for said in step.says]
+                steps = await plan_adoption(conn, legacy_advisor=legacy_advisor)
+                report.adopted = [said for step in steps for said in step.told()]
             report.applied = [version for version in wanted if version not in done]
             return report
         await _acquire_lock(conn)
         try:
             done = await _applied(conn)
             if FIRST_STEP not in done:  # tables of another system may be here: brought in first
-                report.adopted = await adopt(conn, await plan_adoption(conn))  # refused: nothing changed
+                steps = await plan_adoption(conn, legacy_advisor=legacy_advisor)  # refused: nothing changed
+                report.adopted = await adopt(conn, steps)
                 for said in report.adopted:
                     logger.warning("existing table adopted", extra={"change": said})
             await conn.execute(_TRACKING_TABLE)

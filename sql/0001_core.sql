@@ -1,4 +1,6 @@
--- Core schema (gen_random_uuid is built into PostgreSQL 13+), compatible with the advisors / chat_history / messages tables the business runs on Supabase.
+-- Core schema (gen_random_uuid is built into PostgreSQL 13+). An existing advisors / chat_history / messages of the
+-- business's old bot is first brought to this shape in place by `db upgrade` (bot/infra/adoption), so the
+-- CREATE TABLE IF NOT EXISTS below skips it and everything after finds the columns it needs.
 
 -- Admins type numbers in many forms ('+57 300 111 2233', 'whatsapp:+1415...'); store E.164-like '+digits'
 -- so the webhook's normalised To always finds the row.

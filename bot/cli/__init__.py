@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.add_argument(
         "--drop-backups", action="store_true", help="drop the <table>_before_advisor_bot copies adoption kept"
     )
+    upgrade.add_argument(
+        "--legacy-advisor",
+        metavar="NUMBER_OR_ID",
+        help="the advisor (Twilio number or id) whose are the adopted rows that name no advisor",
+    )
     seed = db_commands.add_parser("seed", help="run a seed file (default: the 7 example advisors)")
     seed.add_argument("file", nargs="?", type=Path, help="SQL file; default sql/seed.sql")
     seed.add_argument(
@@ -302,7 +307,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         return server.run_on_fast_loop(server.worker(settings))
     if args.command == "db" and args.db_command == "upgrade":
-        return asyncio.run(db.db_upgrade(settings, dry_run=args.dry_run, drop=args.drop_backups))
+        return asyncio.run(
+            db.db_upgrade(
+                settings, dry_run=args.dry_run, drop=args.drop_backups, legacy_advisor=args.legacy_advisor
+            )
+        )
     if args.command == "db" and args.db_command == "seed":
         return asyncio.run(db.db_seed(settings, args.file, if_empty=args.if_empty))
     if args.command == "advisors":

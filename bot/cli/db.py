@@ -14,19 +14,23 @@ from bot.migrations import MigrationError, upgrade
 from bot.settings import Settings
 
 
-async def db_upgrade(settings: Settings, *, dry_run: bool = False, drop: bool = False) -> int:
+async def db_upgrade(
+    settings: Settings, *, dry_run: bool = False, drop: bool = False, legacy_advisor: str | None = None
+) -> int:
     """Apply pending migrations and say which, through MIGRATION_DATABASE_URL when it is set.
 
     Existing tables of another system are adopted first, and what is done to them is said
     (`dry_run`: only said). `drop`: the copies adoption kept are dropped afterwards.
+    `legacy_advisor`: whose the adopted rows without an advisor are (a Twilio number or an id).
     """
     if settings.migration_database_url is not None:
         settings = settings.model_copy(update={"database_url": settings.migration_database_url})
     database = resolve_database(settings)
     try:
-        report = await upgrade(database, dry_run=dry_run)
+        report = await upgrade(database, dry_run=dry_run, legacy_advisor=legacy_advisor)
     except (MigrationError, AdoptionError) as error:
-        return fail(f"the upgrade stopped, nothing changed: {error}")
+        changed = isinstance(error, AdoptionError) and error.changed
+        return fail(f"the upgrade stopped{'' if changed else ', nothing changed'}: {error}")
     for said in report.adopted:
         say(("would change " if dry_run else "changed ") + said)
     if dry_run:
