@@ -96,9 +96,13 @@ def contact_from(key: str, value: Any) -> ContactImport:
         if prospect.get(name) is not None and not isinstance(prospect[name], str):
             raise RejectedRecordError(f"prospect_data.{name} is {_kind(prospect[name])}, not text")
     conversation = record.get("conversation_id", key)
+    if conversation is None or not str(conversation).strip():
+        conversation = key  # seed 000 keys every record by its conversation id
+    if not str(conversation).strip() or len(str(conversation).strip()) > 200:
+        raise RejectedRecordError("no conversation_id of 1 to 200 characters: the mapping is keyed by it")
     return ContactImport(
         hubspot_id=hubspot.strip()[:200],
-        source_conversation_id=str(conversation)[:200] if conversation is not None else None,
+        source_conversation_id=str(conversation).strip(),
         prospect=prospect,
         created_at=moment(record.get("created_at"), "created_at"),
         updated_at=moment(record.get("updated_at"), "updated_at"),

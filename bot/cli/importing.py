@@ -27,7 +27,8 @@ from bot.cli.console import fail, say
 from bot.cli.import_formats import RejectedRecordError, check_record, contact_from, profile_from
 from bot.cli.lookup import Conn, advisor_named, connection
 from bot.settings import Settings
-from memory.records.imports import BatchCounts, ContactImport, ProfileImport, import_contacts, import_profiles
+from memory.records import imports as records
+from memory.records.imports import BatchCounts, ContactImport, ProfileImport, import_profiles
 
 BATCH = 1_000
 BATCH_BYTES = 8 * 1024 * 1024  # fat records: a batch is also cut at this much of the file
@@ -58,15 +59,15 @@ class _Progress(Protocol):
 
 
 async def import_mappings(settings: Settings, path: Path, *, dry_run: bool) -> int:
-    """`advisor-bot import mappings FILE`: conversation → HubSpot mappings into CRM contacts."""
+    """`advisor-bot import mappings FILE`: conversation → HubSpot mappings, keyed by conversation."""
 
     async def write(conn: Conn, rows: list[Any]) -> BatchCounts:
         newest: dict[str, ContactImport] = {}
-        for row in rows:  # the same contact twice in a batch: the newer record wins
-            kept = newest.get(row.hubspot_id)
+        for row in rows:  # the same conversation twice in a batch: the newer record wins
+            kept = newest.get(row.source_conversation_id)
             if kept is None or _newer(row, kept):
-                newest[row.hubspot_id] = row
-        counts = await import_contacts(conn=conn, batch=list(newest.values()))
+                newest[row.source_conversation_id] = row
+        counts = await records.import_mappings(conn=conn, batch=list(newest.values()))
         counts.unchanged += len(rows) - len(newest)
         return counts
 

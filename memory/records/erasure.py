@@ -3,8 +3,9 @@
 What goes: the conversation (`chat_history`, its CRM references), its messages, profile, notes,
 handovers and consent changes; the AI memory's checkpoints of its thread; the advisor's notices
 and commands that name the customer's number; stored events about the conversation; queued
-jobs for it; an imported CRM contact no other conversation links to. What stays: one
-`customer_erasures` row with who erased, when and how many rows went, and no personal data.
+jobs for it; the old bot's mappings of it; an imported CRM contact no other conversation links
+to. What stays: one `customer_erasures` row with who erased, when and how many rows went, and
+no personal data.
 Voice replies kept in the database go with the rest; files on a disk or in Supabase Storage are
 the caller's to delete, after the commit (their links are returned).
 """
@@ -41,7 +42,7 @@ def held_elsewhere(
 
     What erasure deletes and the export gives: the AI memory's checkpoints of their thread, the
     advisor's notices and commands that name their number, stored events and queued jobs about
-    the conversation.
+    the conversation, and the old bot's mappings of it (seed 000's, by its old ids).
     """
     thread = thread_id_for(advisor_id, phone)
     conversation = str(conversation_id)
@@ -61,6 +62,12 @@ def held_elsewhere(
             (conversation, phone),
         ),
         ("procrastinate_jobs", "args ->> 'conversation_id' = %s AND status <> 'doing'", (conversation,)),
+        (
+            "conversation_mappings",
+            "conversation_id = %s OR conversation_id IN (SELECT unnest(legacy_conversation_ids) "
+            "FROM chat_history WHERE advisor_id = %s AND conversation_id = %s)",
+            (conversation, advisor_id, conversation_id),
+        ),
     ]
 
 

@@ -26,6 +26,9 @@ _ELSEWHERE = {
     "advisor_channel": "direction, body, reply, created_at",
     "advisor_bot_events": "body, created_at",
     "procrastinate_jobs": "task_name, status::text AS status, scheduled_at AS created_at",
+    "conversation_mappings": (
+        "conversation_id, hubspot_id, prospect, source_updated_at, imported_at AS created_at"
+    ),
 }
 # Tables the export gives under another key: the conversation's own fields, the profile and CRM
 # contact inline; LangGraph's serialised state as what it means (the summary, and the messages it

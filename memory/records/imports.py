@@ -42,10 +42,10 @@ class ProfileImport:
 
 @dataclass
 class ContactImport:
-    """One CRM contact from a conversation mapping."""
+    """One conversation mapping: the old bot's conversation, its CRM contact and prospect data."""
 
     hubspot_id: str
-    source_conversation_id: str | None
+    source_conversation_id: str
     prospect: dict[str, Any]
     created_at: datetime | None
     updated_at: datetime | None
@@ -170,36 +170,58 @@ async def import_profiles(*, conn: Conn, advisor_id: UUID, batch: list[ProfileIm
     return BatchCounts(imported=imported, updated=updated, unchanged=int(counts["seen"]) - imported - updated)
 
 
-_CONTACTS_TABLE = """
+_MAPPINGS_TABLE = """
     CREATE TEMP TABLE import_contacts (
-        hubspot_id text PRIMARY KEY, source_conversation_id text, prospect jsonb,
+        source_conversation_id text PRIMARY KEY, hubspot_id text, prospect jsonb,
         created_at timestamptz, updated_at timestamptz
     ) ON COMMIT DROP
 """
-_MERGE_CONTACTS = """
+# A record replaces what is stored for its conversation unless the stored one is dated later;
+# the contact (crm_contacts, what a profile reads) is each HubSpot id's newest mapping.
+_NEWER = """
+    (stored.source_updated_at IS NULL OR excluded.source_updated_at IS NULL
+     OR excluded.source_updated_at >= stored.source_updated_at)
+"""
+_MERGE_MAPPINGS = f"""
     WITH written AS (
-        INSERT INTO crm_contacts AS c
+        INSERT INTO conversation_mappings AS stored
+            (conversation_id, hubspot_id, prospect, source_created_at, source_updated_at)
+        SELECT source_conversation_id, hubspot_id, prospect, created_at, updated_at FROM import_contacts
+        ON CONFLICT (conversation_id) DO UPDATE SET
+            hubspot_id = excluded.hubspot_id, prospect = excluded.prospect,
+            source_created_at = excluded.source_created_at,
+            source_updated_at = excluded.source_updated_at, updated_at = now()
+        WHERE {_NEWER}
+          AND (stored.hubspot_id, stored.prospect, stored.source_created_at, stored.source_updated_at)
+              IS DISTINCT FROM (excluded.hubspot_id, excluded.prospect,
+                                excluded.source_created_at, excluded.source_updated_at)
+        RETURNING (xmax = 0) AS inserted
+    ), contacts AS (
+        INSERT INTO crm_contacts AS stored
             (hubspot_id, source_conversation_id, prospect, source_created_at, source_updated_at)
-        SELECT hubspot_id, source_conversation_id, prospect, created_at, updated_at FROM import_contacts
+        SELECT DISTINCT ON (hubspot_id) hubspot_id, source_conversation_id, prospect, created_at, updated_at
+          FROM import_contacts ORDER BY hubspot_id, updated_at DESC NULLS LAST
         ON CONFLICT (hubspot_id) DO UPDATE SET
             source_conversation_id = excluded.source_conversation_id, prospect = excluded.prospect,
             source_created_at = excluded.source_created_at,
             source_updated_at = excluded.source_updated_at, updated_at = now()
-        WHERE (c.source_updated_at IS NULL OR excluded.source_updated_at IS NULL
-               OR excluded.source_updated_at >= c.source_updated_at)
-          AND (c.source_conversation_id, c.prospect, c.source_created_at, c.source_updated_at)
+        WHERE {_NEWER}
+          AND (stored.source_conversation_id, stored.prospect, stored.source_created_at,
+               stored.source_updated_at)
               IS DISTINCT FROM (excluded.source_conversation_id, excluded.prospect,
                                 excluded.source_created_at, excluded.source_updated_at)
-        RETURNING (xmax = 0) AS inserted
     )
     SELECT count(*) FILTER (WHERE inserted) AS imported, count(*) FILTER (WHERE NOT inserted) AS updated
       FROM written
 """
 
 
-async def import_contacts(*, conn: Conn, batch: list[ContactImport]) -> BatchCounts:
-    """Merge one batch (distinct HubSpot ids) into the CRM contacts. Call inside a transaction."""
-    await conn.execute(_CONTACTS_TABLE)
+async def import_mappings(*, conn: Conn, batch: list[ContactImport]) -> BatchCounts:
+    """Merge one batch (distinct conversation ids) into the mappings and CRM contacts.
+
+    Counted per conversation, as the file keys its records. Call inside a transaction.
+    """
+    await conn.execute(_MAPPINGS_TABLE)
     await _copy(
         conn,
         "import_contacts",
@@ -215,7 +237,7 @@ async def import_contacts(*, conn: Conn, batch: list[ContactImport]) -> BatchCou
             for row in batch
         ],
     )
-    cursor = await conn.execute(_MERGE_CONTACTS)
+    cursor = await conn.execute(_MERGE_MAPPINGS)
     counts = await cursor.fetchone()
     assert counts is not None
     imported, updated = int(counts["imported"]), int(counts["updated"])

@@ -47,7 +47,7 @@ ADDED_COLUMNS: dict[str, str] = {
     "updated_at": "timestamptz NOT NULL DEFAULT now()",
 }
 FLAG_DEFAULTS = {"ai_attention": "true", "audio_available": "false"}
-PRODUCT_COLUMNS = ("conversation_id", "advisor_id", "phone_number", *ADDED_COLUMNS)
+PRODUCT_COLUMNS = ("conversation_id", "advisor_id", "phone_number", "legacy_conversation_ids", *ADDED_COLUMNS)
 MAP_TABLE = "advisor_bot_adopted"
 
 
@@ -165,6 +165,11 @@ async def plan_conversations(conn: Conn, step: AdoptionStep, legacy_advisor: str
             f"UPDATE chat_history SET phone_number = {phone} WHERE phone_number <> {phone}",  # noqa: S608
         )
     _conversation_ids(step, found)
+    if "legacy_conversation_ids" not in found:  # sql/0027 declares it for every database
+        step.add(
+            "chat_history: add column legacy_conversation_ids (the old bot's ids of each conversation)",
+            "ALTER TABLE chat_history ADD COLUMN legacy_conversation_ids text[] NOT NULL DEFAULT '{}'",
+        )
     for name, definition in ADDED_COLUMNS.items():
         if name not in found:
             step.add(
@@ -208,6 +213,10 @@ async def plan_conversations(conn: Conn, step: AdoptionStep, legacy_advisor: str
         f"DELETE FROM chat_history c USING {MAP_TABLE} m WHERE c.ctid = m.row AND m.rank > 1",  # noqa: S608
         f"UPDATE chat_history c SET created_at = m.first_at FROM {MAP_TABLE} m "  # noqa: S608
         "WHERE c.ctid = m.row AND m.rank = 1 AND m.first_at < c.created_at",
+        # The old ids stay findable: seed 000's mappings and the old bot's API name them.
+        f"UPDATE chat_history c SET legacy_conversation_ids = m.old FROM (SELECT conversation_id, "  # noqa: S608
+        f"array_agg(DISTINCT old_key) FILTER (WHERE old_key IS NOT NULL) AS old FROM {MAP_TABLE} "
+        "GROUP BY 1) m WHERE c.conversation_id = m.conversation_id AND m.old IS NOT NULL",
         phase="merge",
     )
     await _keys(conn, step)

@@ -11,6 +11,7 @@ from bot.web.api import (
     drafts,
     feedback,
     knowledge,
+    legacy,
     profiles,
 )
 
@@ -24,3 +25,4 @@ router.include_router(profiles.router)
 router.include_router(knowledge.router)
 router.include_router(customers.router)
 router.include_router(campaigns.router)
+router.include_router(legacy.router)

@@ -8,6 +8,7 @@ then the upgrade, then Twilio's webhook.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -306,3 +307,90 @@ def test_an_unknown_legacy_advisor_is_refused_before_anything_changes(
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "no registered advisor has that id or Twilio number" in error
     assert cli.query("SELECT count(*) AS n FROM chat_history WHERE advisor_id IS NULL")[0]["n"] == 4
+
+
+def test_seed_000s_mappings_of_moved_conversations_answer_the_old_endpoints_for_their_advisor_only(
+    cli: Db,
+    capsys: pytest.CaptureFixture[str],
+    make_settings: Callable[..., Settings],
+    fresh_database: str,
+    tmp_path: Path,
+) -> None:
+    cli.query(LEGACY_SERIAL)
+    cli.query(SEED_004)
+    assert main(["db", "upgrade", "--legacy-advisor", ANA]) == 0
+    # The old conversation ids of a merged customer all stay findable.
+    assert cli.query(
+        "SELECT legacy_conversation_ids AS ids FROM chat_history WHERE phone_number = %s", (CUSTOMER,)
+    ) == [{"ids": [f"00000000-0000-4000-8000-00000000000{key}" for key in "ab"]}]
+    old = {key: f"00000000-0000-4000-8000-00000000000{key}" for key in "abcd"}
+    mappings = {  # seed 000's file: one record per conversation, two of them the same contact's
+        old["a"]: {
+            "conversation_id": old["a"],
+            "hubspot_id": "1001",
+            "prospect_data": {"nombres": "Laura"},
+            "updated_at": "2025-01-01T00:00:00Z",
+        },
+        old["b"]: {
+            "conversation_id": old["b"],
+            "hubspot_id": "1001",
+            "prospect_data": {"nombres": "Laura G."},
+            "updated_at": "2025-02-01T00:00:00Z",
+        },
+        old["c"]: {"conversation_id": old["c"], "hubspot_id": "2002", "prospect_data": {}},
+        "from-another-system": {"hubspot_id": "3003"},
+    }
+    path = tmp_path / "conversation_mappings.json"
+    path.write_text(json.dumps(mappings))
+    assert main(["import", "mappings", str(path)]) == 0
+    assert (
+        "imported 4, updated 0, unchanged 0, rejected 0" in capsys.readouterr().out
+    )  # 1001 twice: both kept
+    assert main(["import", "mappings", str(path)]) == 0
+    assert "imported 0, updated 0, unchanged 4" in capsys.readouterr().out
+    assert cli.query("SELECT prospect FROM crm_contacts WHERE hubspot_id = '1001'") == [
+        {"prospect": {"nombres": "Laura G."}}  # the contact as a profile reads it: the newest mapping
+    ]
+
+    cli.query(
+        "INSERT INTO advisors (name, phone_number, twilio_phone_number) "
+        "VALUES ('Luis', '+573005550000', '+14155550101')"
+    )
+    assert main(["advisors", "token", ANA]) == 0
+    ana = {"Authorization": "Bearer " + capsys.readouterr().out.strip().splitlines()[-1]}
+    assert main(["advisors", "token", "+14155550101"]) == 0
+    luis = {"Authorization": "Bearer " + capsys.readouterr().out.strip().splitlines()[-1]}
+    admin = {"Authorization": "Bearer admin-token-for-adoption-tests-0123"}
+    settings = make_settings(database_url=fresh_database, admin_token="admin-token-for-adoption-tests-0123")
+    with TestClient(create_app(settings)) as client:
+        answer = client.get(f"/api/legacy/conversation/{old['a']}", headers=ana)
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "status": "success",
+            "mapping": {
+                "conversation_id": old["a"],
+                "hubspot_id": "1001",
+                "prospect_data": {"nombres": "Laura"},
+                "created_at": None,
+                "updated_at": "2025-01-01T00:00:00Z",
+            },
+        }
+        assert client.get(f"/api/legacy/conversation/{old['b']}/hubspot", headers=ana).json() == {
+            "status": "success",
+            "conversation_id": old["b"],
+            "hubspot_id": "1001",
+        }
+        listed = client.get("/api/legacy/conversations", headers=ana).json()
+        assert listed["status"] == "success" and listed["total"] == 3
+        assert [m["conversation_id"] for m in listed["mappings"]] == [old["a"], old["b"], old["c"]]
+        # Another advisor's and an unknown id read the same: not found, and nothing about whose.
+        for headers, key in ((luis, old["a"]), (ana, "from-another-system"), (ana, "no-such-id")):
+            refused = client.get(f"/api/legacy/conversation/{key}", headers=headers)
+            assert refused.status_code == 404 and refused.json() == {
+                "status": "not_found",
+                "conversation_id": key,
+            }
+        assert client.get("/api/legacy/conversations", headers=luis).json()["total"] == 0
+        assert client.get("/api/legacy/conversations", headers=admin).json()["total"] == 4
+        assert client.get("/api/legacy/conversation/from-another-system", headers=admin).status_code == 200
+        assert client.get("/api/legacy/conversations").status_code == 401

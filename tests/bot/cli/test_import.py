@@ -142,9 +142,15 @@ def test_mappings_become_crm_contacts_the_newer_record_wins_and_a_linked_convers
     mappings = _write(tmp_path / "conversation_mappings.json", MAPPINGS)
     code, out, _ = _run(db, monkeypatch, capsys, "mappings", str(mappings))
     assert code == 1
-    assert "imported 2, updated 0, unchanged 1, rejected 2 (of 5 records)" in out
+    # Keyed by conversation, as the file is: conv-4 is the same contact's second conversation.
+    assert "imported 3, updated 0, unchanged 0, rejected 2 (of 5 records)" in out
+    assert db.query("SELECT conversation_id, hubspot_id FROM conversation_mappings ORDER BY 1") == [
+        {"conversation_id": "conv-1", "hubspot_id": "1001"},
+        {"conversation_id": "conv-2", "hubspot_id": "1002"},
+        {"conversation_id": "conv-4", "hubspot_id": "1001"},
+    ]
     contacts = {r["hubspot_id"]: r for r in db.query("SELECT * FROM crm_contacts")}
-    assert contacts["1001"]["prospect"]["nombres"] == "Laura"  # conv-4 is older: it lost
+    assert contacts["1001"]["prospect"]["nombres"] == "Laura"  # the contact: conv-4 is older
     assert contacts["1002"]["prospect"] == {"nombres": "Pedro"}
     rejects = (tmp_path / "conversation_mappings.json.rejects.jsonl").read_text()
     assert "no hubspot_id" in rejects and "prospect_data.nombres is a list, not text" in rejects

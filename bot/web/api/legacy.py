@@ -1,0 +1,78 @@
+"""Owns the old bot's read endpoints (seed 000) for the clients that still call them.
+
+Under `/api/legacy`, since its list (`/api/conversations`) would collide with the product's own:
+`/api/legacy/conversations`, `/api/legacy/conversation/{conversation_id}` and
+`/api/legacy/conversation/{conversation_id}/hubspot`. The same tokens as the rest of the API,
+and the same scoping: an advisor sees the mappings of their own conversations. The bodies keep the
+seed's shape: `status` is `success` or `not_found` (the latter with a 404), the record under
+`mapping`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from bot.web.api.auth import Caller, runtime_of
+from memory.records import mappings
+
+router = APIRouter(prefix="/legacy", tags=["legacy"])
+
+ConversationKey = Annotated[str, Path(min_length=1, max_length=200)]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": '{"status": "not_found", "conversation_id": …}'}
+}
+
+
+def _not_found(conversation_id: str) -> JSONResponse:
+    return JSONResponse({"status": "not_found", "conversation_id": conversation_id}, status_code=404)
+
+
+@router.get("/conversations")
+async def list_mappings(
+    request: Request,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Every mapping the caller may see, by conversation id, a page at a time."""
+    async with runtime_of(request).pool.connection() as conn:
+        total, page = await mappings.list_mappings(
+            conn=conn, advisor_id=caller.advisor_id, limit=limit, offset=offset
+        )
+    return {
+        "status": "success",
+        "count": len(page),
+        "total": total,
+        "mappings": [mapping.model_dump(mode="json") for mapping in page],
+    }
+
+
+@router.get("/conversation/{conversation_id}", responses=_NOT_FOUND, response_model=None)
+async def get_mapping(
+    request: Request, caller: Caller, conversation_id: ConversationKey
+) -> dict[str, Any] | JSONResponse:
+    """One old conversation's mapping: its HubSpot contact and the prospect's data."""
+    async with runtime_of(request).pool.connection() as conn:
+        mapping = await mappings.get_mapping(
+            conn=conn, advisor_id=caller.advisor_id, conversation_id=conversation_id
+        )
+    if mapping is None:
+        return _not_found(conversation_id)
+    return {"status": "success", "mapping": mapping.model_dump(mode="json")}
+
+
+@router.get("/conversation/{conversation_id}/hubspot", responses=_NOT_FOUND, response_model=None)
+async def get_hubspot_id(
+    request: Request, caller: Caller, conversation_id: ConversationKey
+) -> dict[str, Any] | JSONResponse:
+    """One old conversation's HubSpot contact id."""
+    async with runtime_of(request).pool.connection() as conn:
+        mapping = await mappings.get_mapping(
+            conn=conn, advisor_id=caller.advisor_id, conversation_id=conversation_id
+        )
+    if mapping is None:
+        return _not_found(conversation_id)
+    return {"status": "success", "conversation_id": conversation_id, "hubspot_id": mapping.hubspot_id}
