@@ -17,6 +17,10 @@ COPY bot ./bot
 COPY advisors ./advisors
 COPY memory ./memory
 COPY sql ./sql
+# The default model's tokenizer vocabulary, so the worker counts prompt tokens exactly
+# (memory.ai.tokens); a build without the network still builds, and the worker estimates.
+ENV TIKTOKEN_CACHE_DIR=/app/tiktoken
+RUN python -m bot.cli tokenizer fetch || echo "tokenizer vocabulary not fetched: prompt tokens will be estimated"
 RUN useradd --create-home --uid 10001 advisor
 USER advisor
 

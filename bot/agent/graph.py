@@ -10,6 +10,7 @@ from typing import Any, NotRequired, TypedDict
 import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
+from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -30,6 +31,7 @@ from bot.agent.summary import (
 )
 from bot.infra.metrics import MODEL_SECONDS, MODEL_TOKENS
 from memory.ai.budget import MemoryBudget
+from memory.ai.tokens import TokenCounter
 from memory.ai.trimming import messages_within_budget, pictures_as_text
 
 logger = logging.getLogger(__name__)
@@ -101,12 +103,14 @@ def build_agent_graph(
     memory: MemoryBudget,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     max_tool_rounds: int = 8,
+    token_counter: TokenCounter = count_tokens_approximately,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the agent once: fold → model ⇄ tools, memory in `checkpointer`, keyed by thread id.
 
     The system prompt and the remembered turns arrive per run as `AgentContext`, so one compiled
     graph serves every advisor. The model sees the system prompt, the summary, the turns the
     summary does not cover and this turn, trimmed to `prompt_token_budget` as a last guard.
+    Budgets are counted by `token_counter` (the model's tokenizer, or an estimate).
     """
     bound = model.bind_tools(tools)
 
@@ -118,11 +122,13 @@ def build_agent_graph(
         """
         history = runtime.context.history if runtime.context else ()
         summary = summary_of(state)
-        folding = turns_to_fold(unsummarised(history, summary["through"]), memory)
+        folding = turns_to_fold(unsummarised(history, summary["through"]), memory, token_counter)
         if not folding:
             return {}
         try:
-            text = await fold_into_summary(model, summary["text"], folding, max_tokens=memory.summary_tokens)
+            text = await fold_into_summary(
+                model, summary["text"], folding, max_tokens=memory.summary_tokens, counter=token_counter
+            )
         except (openai.OpenAIError, EmptySummaryError, ValueError) as error:
             logger.warning(
                 "could not fold old turns into the summary; retried on a later turn",
@@ -148,6 +154,7 @@ def build_agent_graph(
             earlier,
             current=this_turn,
             max_tokens=prompt_token_budget,
+            counter=token_counter,
         )
         advisor = str((config.get("configurable") or {}).get("advisor_id", "unknown"))
         started = time.perf_counter()

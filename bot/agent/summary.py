@@ -17,6 +17,7 @@ from langchain_core.messages.utils import count_tokens_approximately, trim_messa
 
 from bot.agent.context import RememberedMessage
 from memory.ai.budget import MemoryBudget
+from memory.ai.tokens import TokenCounter
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +44,23 @@ def unsummarised(history: Sequence[RememberedMessage], summarized_through: int) 
     return [item for item in history if item.row_id > summarized_through]
 
 
-def turns_to_fold(history: Sequence[RememberedMessage], budget: MemoryBudget) -> list[RememberedMessage]:
+def turns_to_fold(
+    history: Sequence[RememberedMessage],
+    budget: MemoryBudget,
+    counter: TokenCounter = count_tokens_approximately,
+) -> list[RememberedMessage]:
     """The oldest messages to fold now: none while the verbatim turns fit their bound.
 
     What stays is the newest `fold_down_to` tokens, cut at the start of a customer turn, so the
     model never reads an answer without its question.
     """
     messages = [item.message for item in history]
-    if count_tokens_approximately(messages) <= budget.turns_tokens:
+    if counter(messages) <= budget.turns_tokens:
         return []
     kept = trim_messages(
         messages,
         max_tokens=budget.fold_down_to,
-        token_counter=count_tokens_approximately,
+        token_counter=counter,
         strategy="last",
         start_on="human",
         allow_partial=False,
@@ -64,7 +69,12 @@ def turns_to_fold(history: Sequence[RememberedMessage], budget: MemoryBudget) ->
 
 
 async def fold_into_summary(
-    model: BaseChatModel, summary: str, turns: Sequence[RememberedMessage], *, max_tokens: int
+    model: BaseChatModel,
+    summary: str,
+    turns: Sequence[RememberedMessage],
+    *,
+    max_tokens: int,
+    counter: TokenCounter = count_tokens_approximately,
 ) -> str:
     """The summary with `turns` folded in, at most `max_tokens`; raises if the model fails."""
     words = max(20, max_tokens * 3 // 5)  # ~0.75 words a token, with room to spare
@@ -74,7 +84,7 @@ async def fold_into_summary(
         [SystemMessage(SUMMARY_INSTRUCTIONS.format(words=words)), HumanMessage(request)]
     )
     folded = answer.text.strip()
-    if count_tokens_approximately([HumanMessage(folded)]) > max_tokens:
+    if counter([HumanMessage(folded)]) > max_tokens:
         logger.info("summary past its bound; condensing it")
         answer = await model.ainvoke(
             [SystemMessage(CONDENSE_INSTRUCTIONS.format(words=words // 2)), HumanMessage(folded)]

@@ -183,6 +183,12 @@ def _parser() -> argparse.ArgumentParser:
         "--customer-model", help="the model playing simulated customers (default: --model)"
     )
 
+    tokenizer = commands.add_parser("tokenizer", help="the model's tokenizer, for exact prompt budgets")
+    tokenizer_commands = tokenizer.add_subparsers(dest="tokenizer_command", required=True, metavar="COMMAND")
+    tokenizer_commands.add_parser(
+        "fetch", help="download OPENAI_MODEL's vocabulary into tiktoken's cache (TIKTOKEN_CACHE_DIR), once"
+    )
+
     customers = commands.add_parser("customers", help="customer records")
     customer_commands = customers.add_subparsers(dest="customers_command", required=True, metavar="COMMAND")
     erase = customer_commands.add_parser(
@@ -355,6 +361,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 customer_model=args.customer_model,
             ),
         )
+    if args.command == "tokenizer":
+        from bot.cli import tokenizer
+
+        return tokenizer.fetch(settings)
     if args.command == "customers":
         from bot.cli import customers
 

@@ -45,6 +45,7 @@ from bot.worker.knowledge_search import PostgresKnowledge
 from bot.worker.parts import WorkerParts
 from bot.worker.recovery import defer_orphaned_work, requeue_stalled_jobs
 from memory.ai.checkpointer import open_checkpointer
+from memory.ai.tokens import token_counter_for
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ async def run_worker(
                 check=check_quietly,
             )
             stack.push_async_callback(checkpoint_pool.close)
+            counter, counted_by = token_counter_for(settings.openai_model)
+            logger.info("prompt tokens counted", extra={"model": settings.openai_model, "by": counted_by})
             graph = build_agent_graph(
                 model,
                 build_tools(flags, PostgresKnowledge(knowledge)),
@@ -137,6 +140,7 @@ async def run_worker(
                 memory=memory_budget_for(settings),
                 checkpointer=checkpointer,
                 max_tool_rounds=settings.ai_max_tool_rounds,
+                token_counter=counter,
             )
         parts = WorkerParts(
             settings=settings,

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 
+from memory.ai.tokens import TokenCounter
+
 
 def messages_within_budget(
     system_prompt: str,
@@ -14,24 +16,25 @@ def messages_within_budget(
     *,
     max_tokens: int,
     current: Sequence[BaseMessage] = (),
+    counter: TokenCounter = count_tokens_approximately,
 ) -> list[BaseMessage]:
     """Return the system prompt, the newest turns of `history` that fit in `max_tokens`, and `current`.
 
     `current` is the turn being answered (the customer's messages, then each tool call with its
     result): it is always sent whole, since a tool result without its call is refused by the API
     and an answer without the question is no answer; the earlier turns get what budget is left.
-    Counting is approximate (characters / 4) on purpose: exact tokenizers download their
-    vocabularies at run time, which a server must not depend on. The cut never starts on a
-    tool result or an AI message, so the model always sees a turn from its beginning.
+    `counter` is the model's tokenizer where its vocabulary is at hand (memory.ai.tokens), an
+    estimate otherwise. The cut never starts on a tool result or an AI message, so the model
+    always sees a turn from its beginning.
     """
     system = SystemMessage(content=system_prompt)
-    left = max_tokens - count_tokens_approximately([system, *current])
+    left = max_tokens - counter([system, *current])
     kept: list[BaseMessage] = []
     if history and left > 0:
         kept = trim_messages(
             list(history),
             max_tokens=left,
-            token_counter=count_tokens_approximately,
+            token_counter=counter,
             strategy="last",
             start_on="human",
             allow_partial=False,
