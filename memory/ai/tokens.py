@@ -1,13 +1,13 @@
 """Owns counting a prompt's tokens: with the model's own tokenizer where it is at hand, else estimated.
 
-The memory budget and the prompt's last guard are in tokens. LangChain's estimate (characters
-/ 4) is off by a tenth or more either way: a Spanish question and answer of 283 characters are 81
-tokens to it and 91 to cl100k_base (tests/memory/ai/test_tokens.py), so a budget in estimated
-tokens can overflow the real window. tiktoken knows each OpenAI model's encoding, but loads its vocabulary from
-the network the first time, and a server must not wait on that while answering: the exact count
-is used when the vocabulary is already in tiktoken's cache (`TIKTOKEN_CACHE_DIR`, filled once by
-`advisor-bot tokenizer fetch` or by the container build), otherwise the estimate, said once in the
-log. A model tiktoken does not know (most other OpenAI-compatible servers) is estimated.
+The memory budget and the prompt's last guard are in tokens. LangChain's estimate (characters / 4)
+is off by a tenth or more either way: a Spanish question and answer of 283 characters are 81 tokens
+to it and 91 to cl100k_base (tests/memory/ai/test_tokens.py), so a budget in estimated tokens can
+overflow the real window. tiktoken knows each OpenAI model's encoding, but loads its vocabulary
+from the network the first time, and a server must not wait on that while answering: the exact
+count is used when the vocabulary is already in tiktoken's cache (`TIKTOKEN_CACHE_DIR`, filled once
+by `advisor-bot tokenizer fetch` or by the container build), otherwise the estimate, said once in
+the log. A model tiktoken does not know (most other OpenAI-compatible servers) is estimated.
 """
 
 from __future__ import annotations

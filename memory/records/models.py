@@ -66,6 +66,10 @@ class Conversation(Record):
         default=None, description="auto or draft for this conversation; null follows the advisor's ai_mode"
     )
     profile_updated_at: datetime | None = Field(default=None, description="When the profile last changed")
+    legacy_conversation_ids: list[str] = Field(
+        default_factory=list,
+        description="The old bot's ids of this conversation, when it was moved from its tables (db upgrade)",
+    )
     created_at: datetime
     updated_at: datetime
 
