@@ -56,13 +56,8 @@ async def _waiting_draft(conn: Conn, conversation: Conversation, draft_id: int |
         conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
     )
     if newest is not None and newest > found.reply_to:
-        await drafts.decide_draft(
-            conn=conn,
-            advisor_id=conversation.advisor_id,
-            draft_id=found.id,
-            status="superseded",
-            decided_by="system",
-        )
+        # Only refused here: the customer's message that overtook it marks it superseded in its
+        # own statement (memory.records.inbound); a write here would roll back with the refusal.
         raise DraftRefusedError(
             "the customer wrote again after this draft was written; it was superseded", reason="superseded"
         )

@@ -9,6 +9,19 @@ from uuid import UUID
 from memory.records.models import Conn
 
 
+def _per_kind_per_day(name: str, table: str, kind: str, moment: str, where: str = "") -> str:
+    """A CTE `name`: per UTC day, one advisor's rows of `table` in all (`n`) and by `kind` (`kinds`)."""
+    return f"""{name} AS (
+            SELECT day, sum(n)::bigint AS n, jsonb_object_agg(kind, n) AS kinds FROM (
+                SELECT ({moment} AT TIME ZONE 'UTC')::date AS day, {kind} AS kind, count(*) AS n
+                FROM {table}
+                WHERE advisor_id = %(advisor)s {where}
+                  AND {moment} >= %(since)s::date AND {moment} < %(until)s::date + 1
+                GROUP BY 1, 2
+            ) per_kind GROUP BY day
+        )"""  # noqa: S608 - names and columns are ours
+
+
 async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: date) -> list[dict[str, Any]]:
     """Return per-day activity of one advisor between two dates (inclusive, UTC days).
 
@@ -22,7 +35,7 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
     written by the advisor (the away message and the AI do not count).
     """
     cursor = await conn.execute(
-        """
+        f"""
         WITH days AS (
             SELECT d::date AS day FROM generate_series(%(since)s::date, %(until)s::date, interval '1 day') d
         ),
@@ -52,34 +65,9 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
             ) - f.first_inbound) AS human_seconds
             FROM firsts f
         ),
-        handover_days AS (
-            SELECT day, sum(n)::bigint AS n, jsonb_object_agg(kind, n) AS kinds FROM (
-                SELECT (created_at AT TIME ZONE 'UTC')::date AS day, coalesce(category, 'unknown') AS kind,
-                    count(*) AS n
-                FROM handovers
-                WHERE advisor_id = %(advisor)s
-                  AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
-                GROUP BY 1, 2
-            ) per_kind GROUP BY day
-        ),
-        draft_days AS (
-            SELECT day, jsonb_object_agg(status, n) AS outcomes FROM (
-                SELECT (decided_at AT TIME ZONE 'UTC')::date AS day, status, count(*) AS n
-                FROM drafts
-                WHERE advisor_id = %(advisor)s AND status <> 'pending'
-                  AND decided_at >= %(since)s::date AND decided_at < %(until)s::date + 1
-                GROUP BY 1, 2
-            ) per_outcome GROUP BY day
-        ),
-        flag_days AS (
-            SELECT day, jsonb_object_agg(category, n) AS kinds FROM (
-                SELECT (created_at AT TIME ZONE 'UTC')::date AS day, category, count(*) AS n
-                FROM message_flags
-                WHERE advisor_id = %(advisor)s
-                  AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
-                GROUP BY 1, 2
-            ) per_kind GROUP BY day
-        )
+        {_per_kind_per_day("handover_days", "handovers", "coalesce(category, 'unknown')", "created_at")},
+        {_per_kind_per_day("draft_days", "drafts", "status", "decided_at", "AND status <> 'pending'")},
+        {_per_kind_per_day("flag_days", "message_flags", "category", "created_at")}
         SELECT d.day,
             (SELECT count(DISTINCT conversation_id) FROM msgs WHERE msgs.day = d.day) AS conversations,
             (SELECT count(*) FROM msgs WHERE msgs.day = d.day AND direction = 'inbound') AS inbound,
@@ -88,16 +76,16 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
             (SELECT count(*) FROM msgs WHERE msgs.day = d.day AND direction = 'outbound'
                 AND author = 'advisor') AS human_replies,
             coalesce((SELECT n FROM handover_days h WHERE h.day = d.day), 0) AS handovers,
-            coalesce((SELECT kinds FROM handover_days h WHERE h.day = d.day), '{}'::jsonb)
+            coalesce((SELECT kinds FROM handover_days h WHERE h.day = d.day), '{{}}'::jsonb)
                 AS handovers_by_category,
-            coalesce((SELECT outcomes FROM draft_days x WHERE x.day = d.day), '{}'::jsonb) AS drafts,
-            coalesce((SELECT kinds FROM flag_days x WHERE x.day = d.day), '{}'::jsonb) AS flags_by_category,
+            coalesce((SELECT kinds FROM draft_days x WHERE x.day = d.day), '{{}}'::jsonb) AS drafts,
+            coalesce((SELECT kinds FROM flag_days x WHERE x.day = d.day), '{{}}'::jsonb) AS flags_by_category,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM responses r
                 WHERE r.day = d.day AND seconds IS NOT NULL) AS median_first_response_seconds,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY human_seconds) FROM responses r
                 WHERE r.day = d.day AND human_seconds IS NOT NULL) AS median_first_human_response_seconds
         FROM days d ORDER BY d.day
-        """,
+        """,  # noqa: S608 - the CTEs are built from our own names
         {"advisor": advisor_id, "since": since, "until": until},
     )
     return list(await cursor.fetchall())

@@ -10,50 +10,78 @@ seed's shape: `status` is `success` or `not_found` (the latter with a 404), the 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from bot.web.api.auth import Caller, runtime_of
 from memory.records import mappings
+from memory.records.mappings import Mapping
 
 router = APIRouter(prefix="/legacy", tags=["legacy"])
 
 ConversationKey = Annotated[str, Path(min_length=1, max_length=200)]
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": '{"status": "not_found", "conversation_id": …}'}
-}
+
+
+class MappingFound(BaseModel):
+    """The seed's answer for one conversation."""
+
+    status: Literal["success"] = "success"
+    mapping: Mapping
+
+
+class HubspotFound(BaseModel):
+    """The seed's answer for one conversation's HubSpot id."""
+
+    status: Literal["success"] = "success"
+    conversation_id: str
+    hubspot_id: str
+
+
+class MappingPage(BaseModel):
+    """The seed's list, a page at a time: `count` on this page, `total` in all."""
+
+    status: Literal["success"] = "success"
+    count: int
+    total: int
+    mappings: list[Mapping]
+
+
+class NotFound(BaseModel):
+    """The seed's answer for an id it does not know (or that is another advisor's)."""
+
+    status: Literal["not_found"] = "not_found"
+    conversation_id: str
+
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": NotFound}}
 
 
 def _not_found(conversation_id: str) -> JSONResponse:
-    return JSONResponse({"status": "not_found", "conversation_id": conversation_id}, status_code=404)
+    return JSONResponse(NotFound(conversation_id=conversation_id).model_dump(), status_code=404)
 
 
-@router.get("/conversations")
+@router.get("/conversations", response_model=MappingPage)
 async def list_mappings(
     request: Request,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> MappingPage:
     """Every mapping the caller may see, by conversation id, a page at a time."""
     async with runtime_of(request).pool.connection() as conn:
         total, page = await mappings.list_mappings(
             conn=conn, advisor_id=caller.advisor_id, limit=limit, offset=offset
         )
-    return {
-        "status": "success",
-        "count": len(page),
-        "total": total,
-        "mappings": [mapping.model_dump(mode="json") for mapping in page],
-    }
+    return MappingPage(count=len(page), total=total, mappings=page)
 
 
-@router.get("/conversation/{conversation_id}", responses=_NOT_FOUND, response_model=None)
+@router.get("/conversation/{conversation_id}", responses=_NOT_FOUND, response_model=MappingFound)
 async def get_mapping(
     request: Request, caller: Caller, conversation_id: ConversationKey
-) -> dict[str, Any] | JSONResponse:
+) -> MappingFound | JSONResponse:
     """One old conversation's mapping: its HubSpot contact and the prospect's data."""
     async with runtime_of(request).pool.connection() as conn:
         mapping = await mappings.get_mapping(
@@ -61,13 +89,13 @@ async def get_mapping(
         )
     if mapping is None:
         return _not_found(conversation_id)
-    return {"status": "success", "mapping": mapping.model_dump(mode="json")}
+    return MappingFound(mapping=mapping)
 
 
-@router.get("/conversation/{conversation_id}/hubspot", responses=_NOT_FOUND, response_model=None)
+@router.get("/conversation/{conversation_id}/hubspot", responses=_NOT_FOUND, response_model=HubspotFound)
 async def get_hubspot_id(
     request: Request, caller: Caller, conversation_id: ConversationKey
-) -> dict[str, Any] | JSONResponse:
+) -> HubspotFound | JSONResponse:
     """One old conversation's HubSpot contact id."""
     async with runtime_of(request).pool.connection() as conn:
         mapping = await mappings.get_mapping(
@@ -75,4 +103,4 @@ async def get_hubspot_id(
         )
     if mapping is None:
         return _not_found(conversation_id)
-    return {"status": "success", "conversation_id": conversation_id, "hubspot_id": mapping.hubspot_id}
+    return HubspotFound(conversation_id=conversation_id, hubspot_id=mapping.hubspot_id)

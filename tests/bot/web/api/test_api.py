@@ -317,6 +317,9 @@ EXPECTED_OPERATIONS = {
     ("/api/customers/{customer_id}", "delete"),
     ("/api/campaigns", "post"),
     ("/api/campaigns/{campaign_id}", "get"),
+    ("/api/legacy/conversations", "get"),
+    ("/api/legacy/conversation/{conversation_id}", "get"),
+    ("/api/legacy/conversation/{conversation_id}/hubspot", "get"),
 }
 
 
@@ -401,6 +404,19 @@ def test_openapi_document_matches_what_the_endpoints_do(
             "post",
             "404",
             api.post(f"/api/conversations/{conversation}/drafts/1/approve", headers=admin),
+        ),
+        ("/api/legacy/conversations", "get", "200", api.get("/api/legacy/conversations", headers=admin)),
+        (
+            "/api/legacy/conversation/{conversation_id}",
+            "get",
+            "404",
+            api.get("/api/legacy/conversation/conv-1", headers=admin),
+        ),
+        (
+            "/api/legacy/conversation/{conversation_id}/hubspot",
+            "get",
+            "404",
+            api.get("/api/legacy/conversation/conv-1/hubspot", headers=admin),
         ),
     ]
     for path, method, status, response in calls:
