@@ -249,8 +249,10 @@ def test_an_old_shape_with_uuid_ids_and_text_conversations_keeps_its_own_columns
     cli.query("UPDATE chat_history SET advisor_id = (SELECT id FROM advisors)")
     cli.query("UPDATE messages SET advisor_id = (SELECT id FROM advisors)")
     old_ids = cli.query("SELECT id::text AS id FROM messages ORDER BY created_at")
+    before = {table: _count(cli, table) for table in ("chat_history", "messages")}
 
     assert main(["db", "upgrade"]) == 0  # every row names its advisor: no --legacy-advisor needed
+    assert {table: _count(cli, table) for table in ("chat_history", "messages")} == before
     said = capsys.readouterr().out
     assert "keep conversation_id (text) as legacy_conversation_id" in said
     assert "messages: keep id (uuid) as legacy_id" in said
@@ -394,3 +396,33 @@ def test_seed_000s_mappings_of_moved_conversations_answer_the_old_endpoints_for_
         assert client.get("/api/legacy/conversations", headers=admin).json()["total"] == 4
         assert client.get("/api/legacy/conversation/from-another-system", headers=admin).status_code == 200
         assert client.get("/api/legacy/conversations").status_code == 401
+
+
+_CONSTRAINTS = (
+    "SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint "
+    "WHERE conrelid = %s::regclass"
+)
+_INDEXES = "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s"
+_NOT_NULL = (
+    "SELECT column_name AS name FROM information_schema.columns "
+    "WHERE table_schema = current_schema() AND table_name = %s AND is_nullable = 'NO'"
+)
+
+
+def test_an_adopted_database_has_every_key_index_and_required_column_of_a_fresh_one(
+    cli: Db, db: Db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.query(LEGACY_UUID)
+    cli.query(SEED_004)
+    cli.query("UPDATE chat_history SET advisor_id = (SELECT id FROM advisors)")
+    assert main(["db", "upgrade"]) == 0
+    for table in ("advisors", "chat_history", "messages"):
+        fresh = {(r["name"], r["definition"]) for r in db.query(_CONSTRAINTS, (table,))}
+        adopted = {(r["name"], r["definition"]) for r in cli.query(_CONSTRAINTS, (table,))}
+        assert fresh <= adopted, (table, fresh - adopted)
+        assert {r["name"] for r in db.query(_INDEXES, (table,))} <= {
+            r["name"] for r in cli.query(_INDEXES, (table,))
+        }
+        assert {r["name"] for r in db.query(_NOT_NULL, (table,))} <= {
+            r["name"] for r in cli.query(_NOT_NULL, (table,))
+        }
