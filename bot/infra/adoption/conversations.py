@@ -21,19 +21,11 @@ from bot.infra.adoption.catalog import (
     Conn,
     columns,
     exists,
-    foreign_keys,
     phone_sql,
     primary_key,
-    unique_indexes,
     value,
 )
-from bot.infra.adoption.steps import (
-    AdoptionError,
-    AdoptionStep,
-    drop_colliding_indexes,
-    drop_unique_sql,
-    loosen_unknown_columns,
-)
+from bot.infra.adoption.steps import AdoptionError, AdoptionStep, loosen_unknown_columns, unbind_old_keys
 
 # sql/0001_core.sql's columns that a legacy table may lack, each as it is added.
 ADDED_COLUMNS: dict[str, str] = {
@@ -253,22 +245,14 @@ def _conversation_ids(step: AdoptionStep, found: dict[str, Column]) -> None:
 
 async def _keys(conn: Conn, step: AdoptionStep) -> None:
     """Replace the old keys with the product's: dropped first, made once the rows are merged."""
-    dropped: list[str] = []
-    for holder, name in await foreign_keys(conn, "chat_history"):
-        if step.unbind(holder, name):
-            dropped.append(f"{holder}.{name}")
     primary = await primary_key(conn, "chat_history")
-    if primary is not None and primary[1] != ["conversation_id"]:
-        dropped.append(f"primary key {primary[0]} ({', '.join(primary[1])})")
-        step.unbind("chat_history", primary[0])
-    for index in await unique_indexes(conn, "chat_history"):
-        if set(index.columns) <= set(PRODUCT_COLUMNS) and "advisor_id" not in index.columns:
-            # A unique phone (one advisor's world) would refuse the same customer writing to two.
-            dropped.append(f"unique {index.index} ({', '.join(index.columns)})")
-            step.add(None, drop_unique_sql("chat_history", index), phase="unbind")
-    await drop_colliding_indexes(conn, step, "chat_history")
-    if dropped:
-        step.add("chat_history: drop the old keys " + ", ".join(dropped) + " (advisor-bot's replace them)")
+    await unbind_old_keys(
+        conn,
+        step,
+        "chat_history",
+        product_columns=PRODUCT_COLUMNS,
+        keep_primary=lambda columns: columns == ["conversation_id"],
+    )
     step.add(
         "chat_history: one row per advisor and phone, keyed by conversation_id, advisor_id required",
         *(

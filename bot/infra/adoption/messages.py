@@ -14,20 +14,11 @@ from bot.infra.adoption.catalog import (
     Column,
     Conn,
     columns,
-    foreign_keys,
-    primary_key,
     rows,
-    unique_indexes,
     value,
 )
 from bot.infra.adoption.conversations import MAP_TABLE, ConversationsPlan
-from bot.infra.adoption.steps import (
-    AdoptionError,
-    AdoptionStep,
-    drop_colliding_indexes,
-    drop_unique_sql,
-    loosen_unknown_columns,
-)
+from bot.infra.adoption.steps import AdoptionError, AdoptionStep, loosen_unknown_columns, unbind_old_keys
 
 # What the old systems wrote for who spoke, as (direction, author). "agent" is left out on
 # purpose: some mean the AI by it, some a person; such rows stop the move until the user says.
@@ -265,22 +256,15 @@ def _content(step: AdoptionStep, found: dict[str, Column], role: str, text: str)
 
 async def _keys(conn: Conn, step: AdoptionStep) -> None:
     """Replace the old keys with the product's: dropped first, made once every row is placed."""
-    dropped: list[str] = []
-    for holder, name in await foreign_keys(conn, "messages"):
-        if step.unbind(holder, name):
-            dropped.append(f"{holder}.{name}")
-    primary = await primary_key(conn, "messages")
-    if primary is not None:
-        step.unbind("messages", primary[0])
-        if primary[1] != ["id"]:
-            dropped.append(f"primary key {primary[0]} ({', '.join(primary[1])})")
-    for index in await unique_indexes(conn, "messages"):
-        if set(index.columns) <= set(PRODUCT_COLUMNS) and index.columns not in (("id",), ("twilio_sid",)):
-            dropped.append(f"unique {index.index} ({', '.join(index.columns)})")
-            step.add(None, drop_unique_sql("messages", index), phase="unbind")
-    await drop_colliding_indexes(conn, step, "messages")
-    if dropped:
-        step.add("messages: drop the old keys " + ", ".join(dropped) + " (advisor-bot's replace them)")
+    # The primary key goes even when it is on an integer id: an id of another type is renamed.
+    await unbind_old_keys(
+        conn,
+        step,
+        "messages",
+        product_columns=PRODUCT_COLUMNS,
+        keep_primary=lambda columns: False,
+        keep_unique=(("id",), ("twilio_sid",)),
+    )
     step.add(
         None,
         "ALTER TABLE messages ALTER COLUMN advisor_id SET NOT NULL, "

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from bot.infra.adoption.catalog import Column, Conn, UniqueIndex, colliding_indexes
+from bot.infra.adoption.catalog import (
+    Column,
+    Conn,
+    UniqueIndex,
+    colliding_indexes,
+    foreign_keys,
+    primary_key,
+    unique_indexes,
+)
 
 Query = str | sql.Composed
 BACKUP_SUFFIX = "_before_advisor_bot"
@@ -111,3 +119,41 @@ async def drop_colliding_indexes(conn: Conn, step: AdoptionStep, table: str) -> 
             *(f"DROP INDEX {name}" for name in names),
             phase="unbind",
         )
+
+
+async def unbind_old_keys(
+    conn: Conn,
+    step: AdoptionStep,
+    table: str,
+    *,
+    product_columns: Iterable[str],
+    keep_primary: Callable[[list[str]], bool],
+    keep_unique: tuple[tuple[str, ...], ...] = (),
+) -> None:
+    """Drop the old system's keys on `table` first thing, saying which: the product's replace them.
+
+    Every foreign key leaving or reaching the table (an old ON DELETE CASCADE must not follow a
+    merge), its primary key unless `keep_primary` says it is the product's, and each unique index
+    over the product's columns that lacks `advisor_id` (a unique phone, from one advisor's days,
+    would refuse the same customer writing to a second advisor) unless listed in `keep_unique`.
+    """
+    dropped: list[str] = []
+    for holder, name in await foreign_keys(conn, table):
+        if step.unbind(holder, name):
+            dropped.append(f"{holder}.{name}")
+    primary = await primary_key(conn, table)
+    if primary is not None and not keep_primary(primary[1]):
+        step.unbind(table, primary[0])
+        dropped.append(f"primary key {primary[0]} ({', '.join(primary[1])})")
+    known = set(product_columns)
+    for index in await unique_indexes(conn, table):
+        if (
+            set(index.columns) <= known
+            and "advisor_id" not in index.columns
+            and index.columns not in keep_unique
+        ):
+            step.add(None, drop_unique_sql(table, index), phase="unbind")
+            dropped.append(f"unique {index.index} ({', '.join(index.columns)})")
+    await drop_colliding_indexes(conn, step, table)
+    if dropped:
+        step.add(f"{table}: drop the old keys " + ", ".join(dropped) + " (advisor-bot's replace them)")

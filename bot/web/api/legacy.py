@@ -59,6 +59,14 @@ class NotFound(BaseModel):
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": NotFound}}
 
 
+async def _visible_mapping(request: Request, caller: Caller, conversation_id: str) -> Mapping | None:
+    """The mapping of that old id when the caller may see it (another advisor's reads as none)."""
+    async with runtime_of(request).pool.connection() as conn:
+        return await mappings.get_mapping(
+            conn=conn, advisor_id=caller.advisor_id, conversation_id=conversation_id
+        )
+
+
 def _not_found(conversation_id: str) -> JSONResponse:
     return JSONResponse(NotFound(conversation_id=conversation_id).model_dump(), status_code=404)
 
@@ -83,13 +91,8 @@ async def get_mapping(
     request: Request, caller: Caller, conversation_id: ConversationKey
 ) -> MappingFound | JSONResponse:
     """One old conversation's mapping: its HubSpot contact and the prospect's data."""
-    async with runtime_of(request).pool.connection() as conn:
-        mapping = await mappings.get_mapping(
-            conn=conn, advisor_id=caller.advisor_id, conversation_id=conversation_id
-        )
-    if mapping is None:
-        return _not_found(conversation_id)
-    return MappingFound(mapping=mapping)
+    mapping = await _visible_mapping(request, caller, conversation_id)
+    return MappingFound(mapping=mapping) if mapping else _not_found(conversation_id)
 
 
 @router.get("/conversation/{conversation_id}/hubspot", responses=_NOT_FOUND, response_model=HubspotFound)
@@ -97,10 +100,7 @@ async def get_hubspot_id(
     request: Request, caller: Caller, conversation_id: ConversationKey
 ) -> HubspotFound | JSONResponse:
     """One old conversation's HubSpot contact id."""
-    async with runtime_of(request).pool.connection() as conn:
-        mapping = await mappings.get_mapping(
-            conn=conn, advisor_id=caller.advisor_id, conversation_id=conversation_id
-        )
+    mapping = await _visible_mapping(request, caller, conversation_id)
     if mapping is None:
         return _not_found(conversation_id)
     return HubspotFound(conversation_id=conversation_id, hubspot_id=mapping.hubspot_id)
