@@ -16,8 +16,10 @@ import psycopg
 from pydantic import ValidationError
 
 from bot.cli.console import fail
+from bot.infra.adoption import AdoptionError
 from bot.infra.database import DATABASE_UNAVAILABLE, DatabaseSettingError
 from bot.logging_setup import configure_logging
+from bot.migrations import MigrationError
 from bot.settings import Settings
 
 # Settings whose values are never echoed back, even in an error.
@@ -286,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, settings)
     except DatabaseSettingError as error:
         return fail(str(error), 2)
+    except (AdoptionError, MigrationError) as error:  # at the start of serve or worker
+        changed = isinstance(error, AdoptionError) and error.changed
+        return fail(f"the schema could not be upgraded{'' if changed else ', nothing changed'}: {error}")
     except DATABASE_UNAVAILABLE as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return fail(

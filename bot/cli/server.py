@@ -27,10 +27,15 @@ def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers
     """
     import uvicorn
 
+    from bot.migrations import upgrade_on_start
+
     # Found before uvicorn starts, a missing or unreachable database is one clear line (from the
     # caller), not a startup traceback. The embedded server started here is reused by the app.
     database = resolve_database(settings)
     asyncio.run(check_reachable(database, settings))
+    # So is a schema that cannot be upgraded (an old bot's tables awaiting --legacy-advisor, say):
+    # the app's own upgrade at start then finds it current.
+    asyncio.run(upgrade_on_start(database))
     say(f"advisor-bot listening on http://{host}:{port} (webhook: /webhooks/twilio); Ctrl+C to stop")
     app: str | Callable[..., Any]
     if workers > 1:

@@ -268,7 +268,7 @@ def test_an_old_shape_with_uuid_ids_and_text_conversations_keeps_its_own_columns
             "ai_attention": True,
         }
     ]
-    assert cli.query("SELECT legacy_id::text AS id FROM messages ORDER BY id") == old_ids
+    assert cli.query("SELECT legacy_id::text AS id FROM messages ORDER BY messages.id") == old_ids
     assert [r["author"] for r in cli.query("SELECT author FROM messages ORDER BY id")] == ["customer", "ai"]
 
     with TestClient(create_app(make_settings(database_url=fresh_database))) as client:
@@ -426,3 +426,13 @@ def test_an_adopted_database_has_every_key_index_and_required_column_of_a_fresh_
         assert {r["name"] for r in db.query(_NOT_NULL, (table,))} <= {
             r["name"] for r in cli.query(_NOT_NULL, (table,))
         }
+
+
+def test_serving_an_old_database_not_yet_adopted_stops_in_one_line(
+    cli: Db, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.query(LEGACY_SERIAL)
+    cli.query(SEED_004)
+    assert main(["serve", "--port", "18765"]) == 1  # stops before it listens
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--legacy-advisor" in error and "nothing changed" in error
