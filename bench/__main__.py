@@ -18,6 +18,7 @@ PARTS = [
     "memory_recall",
     "knowledge_search",
     "import",
+    "adoption",
     "cost",
     "voice_latency",
     "console",

@@ -21,53 +21,17 @@ from bot.settings import Settings
 from tests.conftest import Db, inbound_form, signed_post, wait_for
 from tests.fakes import FakeOpenAI, FakeTwilio
 
-# Seed 004's text is not in this repository; its three blocks are rebuilt from what the move
-# plan says they do. Block 1: the advisors table, and the business's one advisor.
-SEED_004_ADVISORS = """
-CREATE TABLE IF NOT EXISTS advisors (
-    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
-    name VARCHAR(100) NOT NULL,
-    phone_number VARCHAR(20) NOT NULL,
-    twilio_phone_number VARCHAR(20) UNIQUE NOT NULL,
-    is_active BOOLEAN DEFAULT true,
-    created_at TIMESTAMPTZ DEFAULT NOW()
-);
-CREATE INDEX IF NOT EXISTS idx_advisors_twilio_phone ON advisors (twilio_phone_number);
-INSERT INTO advisors (name, phone_number, twilio_phone_number, is_active)
-VALUES ('Ana Gómez', '+573001234567', '+14155238886', true);
-"""
-# Blocks 2 and 3: every old row and every old message gets an advisor_id, NULL until assigned.
-SEED_004_CHAT_HISTORY = """
-ALTER TABLE chat_history ADD COLUMN IF NOT EXISTS advisor_id UUID REFERENCES advisors(id);
-CREATE INDEX IF NOT EXISTS idx_chat_history_advisor_id ON chat_history(advisor_id);
-CREATE INDEX IF NOT EXISTS idx_chat_history_advisor_phone ON chat_history(advisor_id, phone_number);
-"""
-SEED_004_MESSAGES = """
-ALTER TABLE messages ADD COLUMN IF NOT EXISTS advisor_id UUID REFERENCES advisors(id);
-CREATE INDEX IF NOT EXISTS idx_messages_advisor_id ON messages(advisor_id);
-CREATE INDEX IF NOT EXISTS idx_messages_conversation ON messages(conversation_id, created_at);
-"""
-SEED_004 = SEED_004_ADVISORS + SEED_004_CHAT_HISTORY + SEED_004_MESSAGES
+# Seed 004's three blocks, rebuilt from what the move plan says they do (its text is not here).
+LEGACY = Path(__file__).resolve().parents[2] / "fixtures" / "legacy"
+SEED_004_ADVISORS = (LEGACY / "seed_004_advisors.sql").read_text()
+SEED_004 = SEED_004_ADVISORS + (LEGACY / "seed_004_advisor_ids.sql").read_text()
 ANA = "+14155238886"
 
 # The old one-advisor bot's tables: several chat_history rows per phone (it read the newest), the
 # phone as Twilio sent it or without '+', messages by role.
-LEGACY_SERIAL = """
-CREATE TABLE chat_history (
-    id SERIAL PRIMARY KEY,
-    conversation_id UUID NOT NULL DEFAULT gen_random_uuid(),
-    phone_number VARCHAR(30) NOT NULL,
-    ai_attention BOOLEAN DEFAULT true,
-    audio_available BOOLEAN DEFAULT false,
-    created_at TIMESTAMPTZ DEFAULT NOW()
-);
-CREATE TABLE messages (
-    id SERIAL PRIMARY KEY,
-    conversation_id UUID NOT NULL,
-    role VARCHAR(20) NOT NULL,
-    content TEXT NOT NULL,
-    created_at TIMESTAMPTZ DEFAULT NOW()
-);
+LEGACY_SERIAL = (
+    (LEGACY / "old_bot_tables.sql").read_text()
+    + """
 INSERT INTO chat_history (conversation_id, phone_number, ai_attention, audio_available, created_at) VALUES
     ('{A}', 'whatsapp:+573001112233', false, false, now() - interval '9 days'),
     ('{B}', '+573001112233', true, false, now() - interval '2 days'),
@@ -81,6 +45,7 @@ INSERT INTO messages (conversation_id, role, content, created_at) VALUES
     ('{C}', 'user', 'Hola', now() - interval '8 days'),
     ('{D}', 'user', 'Quiero hablar con una persona', now() - interval '3 days');
 """.format(**{key: f"00000000-0000-4000-8000-00000000000{key.lower()}" for key in "ABCD"})
+)
 CUSTOMER, QUIET_CUSTOMER = "+573001112233", "+573004445566"
 
 
