@@ -183,8 +183,8 @@ class Db:
 
 
 _TABLES = (
-    "knowledge_passages, knowledge_documents, customer_profiles, media_files, crm_contacts, conversation_mappings, "
-    "customer_erasures, campaigns, "
+    "knowledge_passages, knowledge_documents, customer_profiles, media_files, crm_contacts, "
+    "conversation_mappings, customer_erasures, campaigns, "
     "conversation_notes, console_links, console_sessions, "
     "message_flags, drafts, conversation_summaries, handovers, advisor_tokens, advisor_channel, "
     "messages, chat_history, advisors, "
