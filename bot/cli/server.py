@@ -29,6 +29,12 @@ def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers
 
     from bot.migrations import upgrade_on_start
 
+    busy = port_in_use(host, port)
+    if busy:
+        return fail(
+            f"{host}:{port} cannot be listened on ({busy}): stop what uses it, or choose another with --port",
+            2,
+        )
     # Found before uvicorn starts, a missing or unreachable database is one clear line (from the
     # caller), not a startup traceback. The embedded server started here is reused by the app.
     database = resolve_database(settings)
@@ -64,6 +70,23 @@ def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers
         database.keepalive.cleanup()  # the embedded PostgreSQL stops with the last process using it
         say("embedded PostgreSQL stopped (unless another advisor-bot process still uses it)")
     return 0
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why the port cannot be listened on (in use, not allowed), or None when it can.
+
+    Checked before the embedded PostgreSQL and the app start, which would otherwise take their
+    time and end in uvicorn's traceback. Bound as uvicorn binds (SO_REUSEADDR), so a port left
+    in TIME_WAIT by the previous run is free.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
 
 
 def run_on_fast_loop(main: Coroutine[Any, Any, int]) -> int:
