@@ -69,6 +69,11 @@ def _split_phone_and_text(rest: str, region: str | None) -> tuple[str, str] | No
             continue
         if phonenumbers.is_valid_number(phonenumbers.parse(number)):
             return number, " ".join(tokens[end:])
+    if len(tokens) > 1 and tokens[0].startswith("+"):  # one '+' token: the number as written
+        try:
+            return _phone(tokens[0], region), " ".join(tokens[1:])
+        except InvalidNumberError:
+            return None
     return None
 
 

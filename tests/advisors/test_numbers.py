@@ -15,6 +15,8 @@ from advisors.numbers import InvalidNumberError, mask_phone, normalize_whatsapp_
         ("573001112233", "+573001112233"),
         ("573001112233@s.whatsapp.net", "+573001112233"),
         ("573001112233@c.us", "+573001112233"),
+        # Seed 004's advisor: too short for Colombia's plan, E.164-shaped: taken as written.
+        ("whatsapp:+57301234567", "+57301234567"),
     ],
 )
 def test_normalize_whatsapp_address(raw: str, expected: str) -> None:

@@ -234,3 +234,20 @@ def test_manual_reply_pauses_the_ai_and_schedules_the_hand_back(
     conversation = db.conversation(ana, CUSTOMER)
     assert conversation is not None
     assert (conversation["ai_attention"], conversation["ai_attention_changed_by"]) == (True, "auto_resume")
+
+
+def test_seed_004s_advisor_commands_from_a_number_its_countrys_plan_does_not_know(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio
+) -> None:
+    """Found by the audit: seed 004's personal number '+57301234567' was 'not a phone number'."""
+    db.add_advisor("Ana", ANA, phone="+57301234567")
+    _customer(client, "Hola, busco casa")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the AI's reply")
+    assert "ya no responde" in _command(client, f"#ia off {CUSTOMER}", sender="+57301234567")
+    listed = _command(client, "#lista", sender="+57301234567")
+    assert "<Message>" in listed and CUSTOMER in listed
+    # A customer of such a number writes (the webhook takes it), and is answered from the phone.
+    assert signed_post(client, inbound_form(ANA, "+57311234567", "hola")).status_code == 200
+    wait_for(lambda: fake_twilio.bodies_to("+57311234567"), what="the AI's reply to the short number")
+    reply = _command(client, "#r +57311234567 Soy Ana", sender="+57301234567")
+    assert "Enviando a +57311234567" in reply
