@@ -336,19 +336,38 @@ async def record_delivery_status(
     """Move one of the advisor's sent messages to `status`, only ever forwards; return if it moved.
 
     Twilio may deliver callbacks late or twice: `advisor_bot_status_rank` keeps 'read' from
-    falling back to 'sent', and ignores statuses it does not know.
+    falling back to 'sent', and ignores statuses it does not know. A status for a SID not stored
+    yet (the worker has not recorded Twilio's answer) is kept and applied when it is (sql/0028).
     """
     changed = False
-    for table in ("messages", "advisor_channel"):
-        cursor = await conn.execute(
-            f"UPDATE {table} SET status = %s, error_code = coalesce(%s, error_code), "  # noqa: S608
-            "updated_at = now() "
-            "WHERE advisor_id = %s AND twilio_sid = %s AND direction = 'outbound' "
-            "AND advisor_bot_status_rank(%s) > advisor_bot_status_rank(status)",
-            (status, error_code, advisor_id, twilio_sid, status),
-        )
-        changed = changed or cursor.rowcount > 0
+    async with conn.transaction():
+        await conn.execute("SELECT advisor_bot_status_lock(%s)", (twilio_sid,))
+        for table in ("messages", "advisor_channel"):
+            cursor = await conn.execute(
+                f"UPDATE {table} SET status = %s, error_code = coalesce(%s, error_code), "  # noqa: S608
+                "updated_at = now() "
+                "WHERE advisor_id = %s AND twilio_sid = %s AND direction = 'outbound' "
+                "AND advisor_bot_status_rank(%s) > advisor_bot_status_rank(status)",
+                (status, error_code, advisor_id, twilio_sid, status),
+            )
+            changed = changed or cursor.rowcount > 0
+        if not changed:
+            await conn.execute(
+                _KEEP_EARLY_STATUS, {"a": advisor_id, "sid": twilio_sid, "s": status, "e": error_code}
+            )
     return changed
+
+
+_KEEP_EARLY_STATUS = """
+    WITH stale AS (DELETE FROM early_delivery_statuses WHERE received_at < now() - interval '1 day')
+    INSERT INTO early_delivery_statuses (advisor_id, twilio_sid, status, error_code)
+    SELECT %(a)s::uuid, %(sid)s::text, %(s)s::text, %(e)s::text
+     WHERE advisor_bot_status_rank(%(s)s::text) >= 0
+       AND NOT EXISTS (SELECT 1 FROM messages WHERE advisor_id = %(a)s::uuid AND twilio_sid = %(sid)s::text)
+       AND NOT EXISTS (
+           SELECT 1 FROM advisor_channel WHERE advisor_id = %(a)s::uuid AND twilio_sid = %(sid)s::text)
+    ON CONFLICT DO NOTHING
+"""
 
 
 async def messages_after(

@@ -129,3 +129,24 @@ def test_crafted_status_fields_get_400_like_inbound_ones(
         answer = signed_post(client, form, path="/webhooks/twilio/status", base_url=PUBLIC)
     assert answer.status_code == 400
     assert reason in answer.text
+
+
+def test_a_status_that_arrives_before_the_worker_stored_the_sid_is_applied_when_it_is(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio
+) -> None:
+    """Found by the audit: Twilio called back while the worker still awaited its answer; lost."""
+    db.add_advisor("Ana", ANA)
+    fake_twilio.stall_next, fake_twilio.stall_seconds = 1, 1.5  # the answer to the send comes late
+    with TestClient(create_app(make_settings(public_base_url=PUBLIC))) as client:
+        assert signed_post(client, inbound_form(ANA, CUSTOMER, "Hola"), base_url=PUBLIC).status_code == 200
+        wait_for(lambda: fake_twilio.sent, what="the send to reach Twilio")
+        sid = fake_twilio.sent[0].sid
+        assert db.query("SELECT 1 FROM messages WHERE twilio_sid = %s", (sid,)) == []  # not stored yet
+        assert _post_status(client, _status_form(sid, "delivered")) == 200
+        wait_for(
+            lambda: db.query("SELECT status FROM messages WHERE twilio_sid = %s", (sid,)),
+            what="the worker to store Twilio's answer",
+        )
+        settle(db)
+    assert db.query("SELECT status FROM messages WHERE twilio_sid = %s", (sid,)) == [{"status": "delivered"}]
+    assert db.count("early_delivery_statuses") == 0  # applied, so not kept
