@@ -114,6 +114,10 @@ class FakeTwilio:
     # Like Twilio, fetch each outbound MediaUrl: (url, HTTP status, bytes).
     media_fetches: list[tuple[str, int, bytes]] = field(default_factory=list)
     media_requests: list[dict[str, str | None]] = field(default_factory=list)
+    # POST /v2/Indicators/Typing.json (messaging.twilio.com): the message ids, in order; answers
+    # with each queued status instead of 200 while `typing_failures` holds any.
+    typing: list[dict[str, str]] = field(default_factory=list)
+    typing_failures: list[int] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -179,8 +183,21 @@ class _TwilioHandler(_Handler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def _typing(self, fake: FakeTwilio) -> None:
+        form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
+        with fake.lock:
+            fake.typing.append({**form, "authorization": self.headers.get("Authorization") or ""})
+            failure = fake.typing_failures.pop(0) if fake.typing_failures else None
+        if failure is not None:
+            self._send_json(failure, {"code": 20500, "message": "scripted failure", "status": failure})
+            return
+        self._send_json(200, {"success": True})
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         fake: FakeTwilio = self.server.owner  # type: ignore[attr-defined]
+        if urlparse(self.path).path == "/v2/Indicators/Typing.json":
+            self._typing(fake)
+            return
         parts = urlparse(self.path).path.strip("/").split("/")
         if len(parts) != 4 or parts[0] != "2010-04-01" or parts[3] != "Messages.json":
             self._send_json(404, {"code": 20404, "message": "not found", "status": 404})

@@ -20,7 +20,7 @@ from twilio.rest import Client
 
 from advisors.numbers import whatsapp_address
 from bot.infra.metrics import TWILIO_ERRORS
-from bot.settings import Settings
+from bot.settings import TWILIO_DEFAULT_API_BASE_URL, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class _TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio 
         return await super().request(method, url, params, data, headers, None, timeout, allow_redirects)
 
 
+TYPING_TIMEOUT_SECONDS = 5.0
 # What a call that never reached Twilio, or got no answer in time, raises: worth retrying.
 _UNREACHABLE = (TimeoutError, aiohttp.ClientError, TwilioException)
 
@@ -127,8 +128,12 @@ class TwilioSender:
                 settings.twilio_auth_token.get_secret_value(),
                 http_client=self._http,
             )
-            # Lets tests and Twilio-compatible gateways receive the REST calls.
-            self._client.api.base_url = settings.twilio_api_base_url
+            # Lets tests and Twilio-compatible gateways receive the REST calls: one origin for
+            # every Twilio API, each keeping its own path (/2010-04-01/…, /v2/Indicators/…, /v1/Content).
+            if settings.twilio_api_base_url.rstrip("/") != TWILIO_DEFAULT_API_BASE_URL:
+                origin = settings.twilio_api_base_url.rstrip("/")
+                for domain in (self._client.api, self._client.messaging, self._client.content):
+                    domain.base_url = origin
 
     async def aclose(self) -> None:
         """Close the kept-open connections to Twilio."""
@@ -187,6 +192,34 @@ class TwilioSender:
             TWILIO_ERRORS.labels("unreachable").inc()
             raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
         return SendResult(sid=message.sid, status=str(message.status or "queued"))
+
+    async def show_typing(self, *, message_sid: str) -> bool:
+        """Mark the customer's message read and show "typing…" (until the reply, or 25 s).
+
+        Courtesy only: every failure is logged and swallowed, and the call is bounded by a few
+        seconds, so it can never delay or stop a reply. Returns whether Twilio took it.
+        """
+        if self._client is None:
+            return False
+        try:
+            async with asyncio.timeout(min(TYPING_TIMEOUT_SECONDS, self._settings.twilio_timeout_seconds)):
+                await self._client.messaging.v2.typing_indicator.create_async(
+                    channel="whatsapp", message_id=message_sid
+                )
+        except TwilioRestException as error:
+            TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
+            logger.warning(
+                "typing indicator refused",
+                extra={"sid": message_sid, "status": error.status, "code": error.code},
+            )
+            return False
+        except _UNREACHABLE as error:
+            TWILIO_ERRORS.labels("unreachable").inc()
+            logger.warning(
+                "typing indicator failed", extra={"sid": message_sid, "error": type(error).__name__}
+            )
+            return False
+        return True
 
     async def find_sent(
         self, *, from_number: str, to_number: str, body: str, with_media: bool, since: datetime

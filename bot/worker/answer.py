@@ -8,6 +8,7 @@ or a newer message, wins over it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,7 +144,22 @@ async def answer_conversation(
         await _hold_for_advisor(parts, advisor, conversation, inbound, outcome="held_for_advisor")
         return Outcome("loop_handed_over", sent)
     turn = _Turn(advisor, conversation, inbound, start.now, start.profile, history)
+    _show_typing(parts, turn)
     return await _reply(parts, turn, sent)
+
+
+def _show_typing(parts: WorkerParts, turn: _Turn) -> None:
+    """Blue ticks and "typing…" on the newest message while the AI writes, beside the reply.
+
+    Only for a turn the AI answers now: the advisor has not taken over (checked above), it is
+    not a draft waiting for a person, and a model is there to write (an away message is instant).
+    """
+    sid = turn.inbound[-1].twilio_sid
+    if not parts.settings.typing_indicator or turn.drafting or parts.graph is None or not sid:
+        return
+    task = asyncio.create_task(parts.sender.show_typing(message_sid=sid))
+    parts.courtesies.add(task)
+    task.add_done_callback(parts.courtesies.discard)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
@@ -42,6 +43,8 @@ class WorkerParts:
     transcriber: Transcriber | None = None
     synthesizer: Synthesizer | None = None
     media_store: MediaStore | None = None
+    # Courtesy calls in flight (the typing indicator): held here so none is collected mid-call.
+    courtesies: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
