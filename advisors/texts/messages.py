@@ -23,6 +23,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "#r <tel> <texto> — responder al cliente\n"
         "#borrador <tel> / #auto <tel> — la IA deja borradores que apruebas, o responde sola\n"
         "#ok / #ok <tel> — enviar el último borrador (de ese cliente)\n"
+        "#plantillas — tus plantillas aprobadas\n"
+        "#plantilla <tel> <nombre> [variables…] (o #t) — enviar una, también pasadas 24 h\n"
         "#web — enlace para entrar a la consola web\n"
         "#ayuda — esta ayuda",
         "en": "Commands:\n"
@@ -32,6 +34,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "#r <phone> <text> — reply to the customer\n"
         "#borrador <phone> / #auto <phone> — the AI leaves drafts you approve, or answers alone\n"
         "#ok / #ok <phone> — send the newest draft (of that customer)\n"
+        "#plantillas — your approved templates\n"
+        "#plantilla <phone> <name> [variables…] (or #t) — send one, also after 24 h\n"
         "#web — sign-in link to the web console\n"
         "#ayuda — this help",
     },
@@ -40,6 +44,29 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "Usage: {command} on|off <phone>",
     },
     "command.usage_reply": {"es": "Uso: #r <teléfono> <texto>", "en": "Usage: #r <phone> <text>"},
+    "command.usage_template": {
+        "es": "Uso: #plantilla <teléfono> <nombre> [variables…] "
+        "(varias palabras por variable: sepáralas con |)",
+        "en": "Usage: #plantilla <phone> <name> [variables…] "
+        "(several words per variable: separate them with |)",
+    },
+    "command.no_templates": {
+        "es": "No tienes plantillas aprobadas; el administrador las añade en tus ajustes (templates).",
+        "en": "You have no approved templates; the admin adds them to your settings (templates).",
+    },
+    "command.templates": {"es": "Tus plantillas aprobadas:", "en": "Your approved templates:"},
+    "command.unknown_template": {
+        "es": "No tienes una plantilla «{name}». Las tuyas: {names}",
+        "en": "You have no template «{name}». Yours: {names}",
+    },
+    "command.template_variables": {
+        "es": "La plantilla «{name}» lleva {wanted} variable(s) ({variables}); diste {given}.",
+        "en": "The template «{name}» takes {wanted} variable(s) ({variables}); you gave {given}.",
+    },
+    "command.template_sending": {
+        "es": "Enviando a {phone} la plantilla «{name}».",
+        "en": "Sending the template «{name}» to {phone}.",
+    },
     "command.bad_phone": {
         "es": "No entiendo el teléfono «{phone}».",
         "en": "I do not understand the phone number «{phone}».",
@@ -106,6 +133,12 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "aprobada (envíala por la API con content_sid).",
         "en": "more than 24 h passed since their last message; WhatsApp only allows an approved "
         "template (send it through the API with content_sid).",
+    },
+    "refusal.window_closed_phone": {
+        "es": "pasaron más de 24 h desde su último mensaje; WhatsApp solo permite una plantilla "
+        "aprobada: #plantilla {phone} <nombre> (tus plantillas: #plantillas).",
+        "en": "more than 24 h passed since their last message; WhatsApp only allows an approved "
+        "template: #plantilla {phone} <name> (your templates: #plantillas).",
     },
     "refusal.empty": {"es": "el mensaje está vacío.", "en": "the message is empty."},
     "refusal.advisor_inactive": {

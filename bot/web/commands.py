@@ -29,12 +29,13 @@ _PHONE_TOKEN = re.compile(r"^[+\d().\-]+$")
 
 @dataclass(frozen=True)
 class Command:
-    """A parsed command; `phone` is E.164, `text` only for relays."""
+    """A parsed command; `phone` is E.164, `text` a relay's words or a template's name."""
 
     name: str
     phone: str | None = None
     enabled: bool | None = None
     text: str | None = None
+    variables: tuple[str, ...] = ()  # a template's, in order
     problem: str | None = None  # a catalogue key, filled from `problem_values`
     problem_values: dict[str, str] = field(default_factory=dict)
 
@@ -111,6 +112,17 @@ def parse_command(text: str, *, region: str | None) -> Command:
             return Command("approve", phone=_phone(rest, region))
         except InvalidNumberError:
             return Command("help", problem="command.bad_phone", problem_values={"phone": rest[:40]})
+    if head == "#plantillas":
+        return Command("templates")
+    if head in {"#plantilla", "#t"}:
+        split = _split_phone_and_text(rest, region)
+        if split is None:
+            return Command("help", problem="command.usage_template")
+        name, _, given = split[1].partition(" ")
+        words = given.split("|") if "|" in given else given.split()
+        return Command(
+            "template", phone=split[0], text=name, variables=tuple(w.strip() for w in words if w.strip())
+        )
     if head == "#r":
         split = _split_phone_and_text(rest, region)
         if split is None:
@@ -157,6 +169,17 @@ async def run_command(
         if found is None:
             return text("command.no_draft", language, whom="")
         return await _approve(conn, queue, events, advisor, found)
+    if command.name == "templates":
+        if not advisor.settings.templates:
+            return text("command.no_templates", language)
+        return (
+            text("command.templates", language)
+            + "\n"
+            + "\n".join(
+                f"• {t.name}" + (f" ({', '.join(t.variables)})" if t.variables else "")
+                for t in advisor.settings.templates
+            )
+        )
     if command.name == "help" or command.phone is None:
         help_text = text("command.help", language)
         if command.problem:
@@ -197,6 +220,8 @@ async def run_command(
         return text(
             "command.audio_on" if command.enabled else "command.audio_off", language, phone=command.phone
         )
+    if command.name == "template":
+        return await _send_template(command, conn, queue, settings, events, advisor, conversation)
     try:
         await queue_manual_reply(
             conn=conn,
@@ -208,7 +233,12 @@ async def run_command(
             events=events,
         )
     except ManualReplyRefusedError as error:
-        return text("command.not_sent", language, phone=command.phone, reason=_refusal_text(error, language))
+        return text(
+            "command.not_sent",
+            language,
+            phone=command.phone,
+            reason=_refusal_text(error, language, command.phone),
+        )
     paused = text("command.ai_paused", language) if settings.ai_pause_on_manual_reply else ""
     return text("command.sending", language, phone=command.phone) + paused
 
@@ -240,7 +270,57 @@ async def _approve(
     return text("command.draft_sent", language, phone=phone)
 
 
-def _refusal_text(error: ManualReplyRefusedError, language: Language) -> str:
-    """Why a message was not sent, from the catalogue (else the error's own words)."""
+def _refusal_text(error: ManualReplyRefusedError, language: Language, phone: str = "") -> str:
+    """Why a message was not sent, from the catalogue (else the error's own words).
+
+    A closed window names what can still be sent from the phone: `#plantilla`.
+    """
+    if error.reason == "window_closed" and phone:
+        return text("refusal.window_closed_phone", language, phone=phone)
     reason = text(f"refusal.{error.reason}", language)
     return str(error) if reason.startswith("refusal.") else reason
+
+
+async def _send_template(
+    command: Command,
+    conn: Conn,
+    queue: procrastinate.App,
+    settings: Settings,
+    events: EventPublisher,
+    advisor: Advisor,
+    conversation: Conversation,
+) -> str:
+    """`#plantilla <tel> <nombre> [variables…]`: one of the advisor's approved templates, by name."""
+    language, phone, wanted = advisor.language(), conversation.phone_number, (command.text or "").lower()
+    template = next((t for t in advisor.settings.templates if t.name.lower() == wanted), None)
+    if template is None:
+        if not advisor.settings.templates:
+            return text("command.no_templates", language)
+        names = ", ".join(t.name for t in advisor.settings.templates)
+        return text("command.unknown_template", language, name=command.text or "", names=names)
+    if len(command.variables) != len(template.variables):
+        return text(
+            "command.template_variables",
+            language,
+            name=template.name,
+            wanted=str(len(template.variables)),
+            variables=", ".join(template.variables) or "—",
+            given=str(len(command.variables)),
+        )
+    try:
+        await queue_manual_reply(
+            conn=conn,
+            queue=queue,
+            settings=settings,
+            advisor=advisor,
+            conversation=conversation,
+            text=f"[{template.name}] " + " · ".join(command.variables)
+            if command.variables
+            else f"[{template.name}]",
+            events=events,
+            content_sid=template.content_sid,
+            content_variables={str(n): value for n, value in enumerate(command.variables, start=1)},
+        )
+    except ManualReplyRefusedError as error:
+        return text("command.not_sent", language, phone=phone, reason=_refusal_text(error, language, phone))
+    return text("command.template_sending", language, phone=phone, name=template.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from uuid import uuid4
 
@@ -33,6 +34,16 @@ CUSTOMER = "+573001112233"
             "#r 3001112233 2 habitaciones libres",
             Command("relay", phone=CUSTOMER, text="2 habitaciones libres"),
         ),
+        ("#plantillas", Command("templates")),
+        (
+            "#plantilla 300 111 2233 visita Ana | sábado 10 am",
+            Command("template", phone=CUSTOMER, text="visita", variables=("Ana", "sábado 10 am")),
+        ),
+        ("#t +573001112233 recordatorio", Command("template", phone=CUSTOMER, text="recordatorio")),
+        (
+            "#t +573001112233 cita Ana martes",
+            Command("template", phone=CUSTOMER, text="cita", variables=("Ana", "martes")),
+        ),
         ("#ayuda", Command("help")),
         ("hola", Command("help")),
         ("", Command("help")),
@@ -43,7 +54,16 @@ def test_parse_command(text: str, expected: Command) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["#ia maybe +573001112233", "#ia off", "#ia off hola", "#r +573001112233", "#r hola"]
+    "text",
+    [
+        "#ia maybe +573001112233",
+        "#ia off",
+        "#ia off hola",
+        "#r +573001112233",
+        "#r hola",
+        "#t hola",
+        "#plantilla",
+    ],
 )
 def test_malformed_commands_explain_their_use(text: str) -> None:
     command = parse_command(text, region="CO")
@@ -251,3 +271,40 @@ def test_seed_004s_advisor_commands_from_a_number_its_countrys_plan_does_not_kno
     wait_for(lambda: fake_twilio.bodies_to("+57311234567"), what="the AI's reply to the short number")
     reply = _command(client, "#r +57311234567 Soy Ana", sender="+57301234567")
     assert "Enviando a +57311234567" in reply
+
+
+TEMPLATES = json.dumps(
+    {
+        "templates": [
+            {"name": "visita", "content_sid": "HX" + "a" * 32, "variables": ["nombre", "día"]},
+            {"name": "recordatorio", "content_sid": "HX" + "b" * 32},
+        ]
+    }
+)
+
+
+def test_an_advisor_sends_an_approved_template_from_the_phone_when_the_window_is_closed(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio
+) -> None:
+    ana = db.add_advisor("Ana", ANA, phone=ANA_PHONE, settings=TEMPLATES)
+    _customer(client, "Hola, busco casa")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER), what="the AI's reply")
+    settle(db)
+    db.query(
+        "UPDATE chat_history SET last_inbound_at = now() - interval '2 days' WHERE advisor_id = %s", (ana,)
+    )
+    refused = _command(client, f"#r {CUSTOMER} ¿Seguimos?")
+    assert "No enviado" in refused and f"#plantilla {CUSTOMER}" in refused  # names the way out
+    listed = _command(client, "#plantillas")
+    assert "visita (nombre, día)" in listed and "recordatorio" in listed
+    assert "Las tuyas: visita, recordatorio" in _command(client, f"#t {CUSTOMER} saludo")
+    assert "lleva 2 variable(s)" in _command(client, f"#t {CUSTOMER} visita Ana")
+    sent = _command(client, f"#plantilla {CUSTOMER} Visita Ana | sábado 10 am")
+    assert "plantilla «visita»" in sent
+    wait_for(lambda: any(m.content_sid for m in fake_twilio.sent), what="the template's send")
+    template = next(m for m in fake_twilio.sent if m.content_sid)
+    assert (template.content_sid, template.content_variables) == (
+        "HX" + "a" * 32,
+        {"1": "Ana", "2": "sábado 10 am"},
+    )
+    assert template.to == f"whatsapp:{CUSTOMER}" and template.from_ == f"whatsapp:{ANA}"
