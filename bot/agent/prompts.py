@@ -26,8 +26,10 @@ def text_for_agent(
 ) -> str:
     """Render a stored inbound message as the text the agent reads.
 
-    Locations and button taps carry no Body worth reading on their own, so their fields are
-    spelled out; attachments are announced so the agent can acknowledge them.
+    Locations, button taps and list picks carry no Body worth reading on their own, so their
+    fields are spelled out, with the message they answer (`_replying_to`, kept by the webhook
+    from `OriginalRepliedMessageSid`), as is a quoted reply's; attachments are announced so the
+    agent can acknowledge them.
     """
     fields = payload or {}
     parts: list[str] = []
@@ -36,11 +38,20 @@ def text_for_agent(
         where = ", ".join(str(fields[key]) for key in ("Label", "Address") if fields.get(key))
         coordinates = f"{fields.get('Latitude')}, {fields.get('Longitude')}"
         parts.append(f"[Ubicación compartida: {where} ({coordinates})]".replace(":  (", ": ("))
+    quoted = fields.get("_replying_to")
+    said = str(quoted.get("body", "")) if isinstance(quoted, dict) else ""
+    question = f" en respuesta a: «{said}»" if said else ""
     if fields.get("ButtonPayload") or message_type == "button":
         button_text = fields.get("ButtonText") or body
-        parts.append(f"[Botón pulsado: {button_text} (payload: {fields.get('ButtonPayload', '')})]")
-    elif body:
-        parts.append(body)
+        parts.append(f"[Botón pulsado: «{button_text}» (id: {fields.get('ButtonPayload', '')}){question}]")
+    elif fields.get("ListId") or fields.get("ListTitle"):
+        chosen = fields.get("ListTitle") or body
+        parts.append(f"[Opción elegida de la lista: «{chosen}» (id: {fields.get('ListId', '')}){question}]")
+    else:
+        if question:
+            parts.append(f"[El cliente responde citando: «{said}»]")
+        if body:
+            parts.append(body)
     if transcript:
         parts.append(f"[Nota de voz del cliente, transcrita]: {transcript}")
     elif media_error and any(is_audio(item) for item in media):

@@ -56,7 +56,14 @@ WITH refused AS (
 ), message AS (
     INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media, payload,
                           twilio_sid, status)
-    SELECT %(advisor_id)s, conversation_id, 'inbound', 'customer', %(body)s, %(media)s, %(payload)s,
+    SELECT %(advisor_id)s, conversation_id, 'inbound', 'customer', %(body)s, %(media)s,
+           -- A quoted reply (or a tap on a button or list item) names the message it answers:
+           -- what that said is kept with it, for the agent and the console.
+           %(payload)s || coalesce((
+               SELECT jsonb_build_object('_replying_to', jsonb_build_object(
+                          'author', q.author, 'body', left(q.body, 500)))
+                 FROM messages q WHERE q.advisor_id = %(advisor_id)s AND q.twilio_sid = %(replied_sid)s
+           ), '{}'::jsonb),
            %(sid)s, 'received'
       FROM conversation
     ON CONFLICT (twilio_sid) DO NOTHING
@@ -113,6 +120,7 @@ async def accept_inbound(
             "body": message.body,
             "media": Jsonb(message.media),
             "payload": Jsonb(message.payload),
+            "replied_sid": str(message.payload.get("OriginalRepliedMessageSid") or "")[:64] or None,
             "queue_name": job.queue_name,
             "task_name": job.task_name,
             "priority": job.priority,

@@ -39,7 +39,28 @@ def test_locations_and_buttons_read_as_text(shared_samples: dict[str, dict[str, 
     )
     button = shared_samples["inbound-button-reply"]
     assert text_for_agent(button["Body"], [], button) == (
-        "[Botón pulsado: Sí, agendar visita (payload: schedule_visit)]"
+        "[Botón pulsado: «Sí, agendar visita» (id: schedule_visit)]"
+    )
+    # The webhook keeps what the tapped message said: the agent reads which option of which question.
+    asked = {**button, "_replying_to": {"author": "ai", "body": "¿Agendamos una visita?"}}
+    assert text_for_agent(button["Body"], [], asked) == (
+        "[Botón pulsado: «Sí, agendar visita» (id: schedule_visit) en respuesta a: «¿Agendamos una visita?»]"
+    )
+    picked = {
+        "MessageType": "interactive",
+        "ListId": "proj-2",
+        "ListTitle": "Torre Norte",
+        "_replying_to": asked["_replying_to"],
+    }
+    assert text_for_agent("Torre Norte", [], picked) == (
+        "[Opción elegida de la lista: «Torre Norte» (id: proj-2) en respuesta a: «¿Agendamos una visita?»]"
+    )
+    quoted = {
+        "OriginalRepliedMessageSid": "SM1",
+        "_replying_to": {"author": "ai", "body": "Cuesta 450 millones"},
+    }
+    assert text_for_agent("¿y con parqueadero?", [], quoted) == (
+        "[El cliente responde citando: «Cuesta 450 millones»]\n¿y con parqueadero?"
     )
 
 

@@ -745,3 +745,30 @@ def test_a_reply_still_inventing_after_being_asked_again_is_held_and_handed_over
     _post(client, "hola de nuevo")
     wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2, what="the next reply")
     assert "180" not in json.dumps(fake_openai.requests[-1]["messages"])
+
+
+def test_a_button_tap_reaches_the_agent_with_the_question_it_answers(
+    client: TestClient,
+    db: Db,
+    fake_twilio: FakeTwilio,
+    fake_openai: FakeOpenAI,
+    shared_samples: dict[str, dict[str, str]],
+) -> None:
+    """The tap (../shared/twilio/inbound-button-reply.json) names the message it answers by SID."""
+    db.add_advisor("Ana", "+14155238886")
+    assert signed_post(client, inbound_form("+14155238886", "+573001112233", "Hola")).status_code == 200
+    wait_for(lambda: fake_twilio.sent, what="the AI's question")
+    settle(db)
+    asked = fake_twilio.sent[0]
+    tap = {**shared_samples["inbound-button-reply"], "OriginalRepliedMessageSid": asked.sid}
+    assert signed_post(client, tap).status_code == 200
+    wait_for(lambda: len(fake_twilio.sent) == 2, what="the answer to the tap")
+    stored = db.query("SELECT payload FROM messages WHERE twilio_sid = %s", (tap["MessageSid"],))[0][
+        "payload"
+    ]
+    assert (
+        stored["_replying_to"] == {"author": "ai", "body": asked.body}
+        and stored["ButtonPayload"] == "schedule_visit"
+    )
+    prompt = str(fake_openai.requests[-1]["messages"][-1]["content"])
+    assert f"«Sí, agendar visita» (id: schedule_visit) en respuesta a: «{asked.body}»" in prompt
