@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = TWILIO_DEFAULT_API_BASE_URL
     twilio_timeout_seconds: float = Field(default=10.0, gt=0)
     typing_indicator: bool = True
+    part_delivery_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     public_base_url: str | None = None
     # An approved utility template for hand-over notices outside the advisor's own 24 h window
     # (variables: 1 customer name, 2 customer phone, 3 reason); `notice_content_sid` in an

@@ -51,7 +51,8 @@ class SendResult:
 def split_reply(text: str, limit: int = WHATSAPP_BODY_LIMIT) -> list[str]:
     """Split `text` into parts of at most `limit` characters, at sentence or word boundaries.
 
-    A part is cut at the last sentence end that fits, else at the last space, and only as a last
+    A part is cut at the last paragraph break that fits (when it leaves a part of a third of the
+    limit at least), else at the last sentence end, else at the last space, and only as a last
     resort inside a word (a URL longer than the limit, say).
     """
     if limit < 1:
@@ -68,6 +69,9 @@ def split_reply(text: str, limit: int = WHATSAPP_BODY_LIMIT) -> list[str]:
         if cut < limit // 3:
             space = window.rfind(" ", 0, limit + 1)
             cut = space if space > 0 else limit
+        paragraph = window.rfind("\n\n", 0, limit + 1)
+        if paragraph >= limit // 3:  # a whole paragraph per message reads best, when one fits
+            cut = paragraph
         parts.append(remaining[:cut].rstrip())
         remaining = remaining[cut:].lstrip()
     if remaining:
@@ -139,6 +143,11 @@ class TwilioSender:
         """Close the kept-open connections to Twilio."""
         if self._http is not None:
             await self._http.close()
+
+    @property
+    def reports_delivery(self) -> bool:
+        """Whether Twilio is asked to call back with each message's status (PUBLIC_BASE_URL set)."""
+        return self._client is not None and bool(self._status_callback_url)
 
     @property
     def dry_run(self) -> bool:

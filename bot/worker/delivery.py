@@ -7,7 +7,9 @@ fate of each reply (sent, refused, given up) is stored and published as an event
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +26,7 @@ from memory.records.models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 1000
+PART_POLL_SECONDS = 0.1
 INACTIVE_REASON = "not sent: the advisor was deactivated"
 
 
@@ -138,12 +141,39 @@ async def send_recorded(
                 {**message_event(conversation, message), "twilio_sid": result.sid, "status": result.status},
             )
         sent += 1
+        following = pending[pending.index(message) + 1 :]
+        if result.sid and following and _same_reply(message, following[0]):
+            await _wait_until_sent(parts, advisor, message.id)
         facts = {**log_facts(advisor, conversation), "direction": "outbound", "sid": result.sid}
         if result.sid is None:
             logger.info("dry run: no Twilio credentials, message stored but not sent", extra=facts)
         else:
             logger.info("message sent", extra={**facts, "author": message.author})
     return sent
+
+
+def _same_reply(part: Message, then: Message) -> bool:
+    """Whether `then` is the next WhatsApp message of the same reply as `part`."""
+    return part.author == then.author and part.part is not None and then.part == part.part + 1
+
+
+async def _wait_until_sent(parts: WorkerParts, advisor: Advisor, message_id: int) -> None:
+    """Hold the next part until Twilio reports this one sent, for PART_DELIVERY_WAIT_SECONDS at most.
+
+    Twilio accepting a message does not mean WhatsApp has it: two parts sent back to back can
+    reach the customer swapped. The status callback says when one left; without callbacks
+    (no PUBLIC_BASE_URL) there is nothing to wait for.
+    """
+    bound = parts.settings.part_delivery_wait_seconds
+    if not parts.sender.reports_delivery or bound <= 0:
+        return
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        async with parts.pool.connection() as conn:
+            if await message_records.left_twilio(conn=conn, advisor_id=advisor.id, message_id=message_id):
+                return
+        await asyncio.sleep(PART_POLL_SECONDS)
+    logger.info("next part sent without the previous one's report", extra={"message": message_id})
 
 
 async def _refuse_all(

@@ -330,6 +330,17 @@ async def record_send_outcome(
     )
 
 
+async def left_twilio(*, conn: Conn, advisor_id: UUID, message_id: int) -> bool:
+    """Whether Twilio has reported this outbound message sent (or further, or failed)."""
+    cursor = await conn.execute(
+        "SELECT advisor_bot_status_rank(status) >= advisor_bot_status_rank('sent') AS gone "
+        "FROM messages WHERE advisor_id = %s AND id = %s",
+        (advisor_id, message_id),
+    )
+    row = await cursor.fetchone()
+    return bool(row is None or row["gone"])
+
+
 async def record_delivery_status(
     *, conn: Conn, advisor_id: UUID, twilio_sid: str, status: str, error_code: str | None
 ) -> bool:

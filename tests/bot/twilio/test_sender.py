@@ -15,6 +15,10 @@ from bot.twilio.sender import WHATSAPP_BODY_LIMIT, is_transient_status, split_re
         ("x" * 25, 10, ["x" * 10, "x" * 10, "x" * 5]),
         ("Línea uno\nLínea dos que es larga", 12, ["Línea uno", "Línea dos", "que es larga"]),
         ("¿Sí? ¡Claro! Vale…", 7, ["¿Sí?", "¡Claro!", "Vale…"]),
+        # A paragraph break that fits wins over a later sentence end: whole paragraphs per message.
+        ("Primero uno. Dos.\n\nTres. Cuatro. Cinco.", 30, ["Primero uno. Dos.", "Tres. Cuatro. Cinco."]),
+        # … unless it would leave a part of less than a third of the limit.
+        ("Sí.\n\nTres cuatro. Cinco seis siete.", 30, ["Sí.\n\nTres cuatro.", "Cinco seis siete."]),
     ],
 )
 def test_split_reply(text: str, limit: int, expected: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +11,7 @@ from starlette.testclient import TestClient
 from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import ACCOUNT_SID, Db, inbound_form, settle, signed_post, wait_for
-from tests.fakes import FakeTwilio
+from tests.fakes import FakeOpenAI, FakeTwilio
 
 PUBLIC = "https://bot.example.com"
 ANA, BRUNO, CUSTOMER = "+14155238886", "+14155238887", "+573001112233"
@@ -150,3 +151,38 @@ def test_a_status_that_arrives_before_the_worker_stored_the_sid_is_applied_when_
         settle(db)
     assert db.query("SELECT status FROM messages WHERE twilio_sid = %s", (sid,)) == [{"status": "delivered"}]
     assert db.count("early_delivery_statuses") == 0  # applied, so not kept
+
+
+def test_the_next_part_of_a_reply_waits_for_the_previous_one_to_be_reported_sent(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    """Found by the audit: parts sent back to back could reach the customer swapped."""
+    sentence = "Este apartamento tiene dos habitaciones y una vista preciosa. "
+    fake_openai.behaviour = lambda messages: {"content": (sentence * 60)[:3000].rstrip()}
+    db.add_advisor("Ana", ANA)
+    settings = make_settings(public_base_url=PUBLIC, part_delivery_wait_seconds=30)
+    with TestClient(create_app(settings)) as client:
+        assert (
+            signed_post(client, inbound_form(ANA, CUSTOMER, "Cuéntame todo"), base_url=PUBLIC).status_code
+            == 200
+        )
+        wait_for(lambda: fake_twilio.sent, what="the first part")
+        time.sleep(1.0)  # Twilio has accepted it; no report yet
+        assert len(fake_twilio.sent) == 1  # the second part waits
+        assert _post_status(client, _status_form(fake_twilio.sent[0].sid, "sent")) == 200
+        wait_for(lambda: len(fake_twilio.sent) == 2, what="the second part, once the first left")
+        settle(db)
+    assert [row["part"] for row in db.outbound()] == [1, 2]
+
+
+def test_without_a_report_the_next_part_goes_after_the_bounded_wait(
+    make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    sentence = "Este apartamento tiene dos habitaciones y una vista preciosa. "
+    fake_openai.behaviour = lambda messages: {"content": (sentence * 60)[:3000].rstrip()}
+    db.add_advisor("Ana", ANA)
+    settings = make_settings(public_base_url=PUBLIC, part_delivery_wait_seconds=0.5)
+    with TestClient(create_app(settings)) as client:
+        signed_post(client, inbound_form(ANA, CUSTOMER, "Cuéntame todo"), base_url=PUBLIC)
+        wait_for(lambda: len(fake_twilio.sent) == 2, what="both parts, the report never came")
+    assert fake_twilio.sent[0].body.startswith("Este") and fake_twilio.sent[0].sid != fake_twilio.sent[1].sid
