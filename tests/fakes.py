@@ -118,6 +118,8 @@ class FakeTwilio:
     # with each queued status instead of 200 while `typing_failures` holds any.
     typing: list[dict[str, str]] = field(default_factory=list)
     typing_failures: list[int] = field(default_factory=list)
+    # POST /v1/Content (content.twilio.com): each JSON body created, and the SID it was given.
+    contents: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -193,8 +195,23 @@ class _TwilioHandler(_Handler):
             return
         self._send_json(200, {"success": True})
 
+    def _content(self, fake: FakeTwilio) -> None:
+        if self.headers.get("Content-Type") != "application/json":
+            self._send_json(400, {"code": 20001, "message": "Content must be JSON", "status": 400})
+            return
+        created = json.loads(self._body())
+        sid = "HX" + uuid.uuid4().hex
+        with fake.lock:
+            fake.contents.append((sid, created))
+        self._send_json(
+            201, {"sid": sid, "friendly_name": created.get("friendly_name"), "types": created["types"]}
+        )
+
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         fake: FakeTwilio = self.server.owner  # type: ignore[attr-defined]
+        if urlparse(self.path).path == "/v1/Content":
+            self._content(fake)
+            return
         if urlparse(self.path).path == "/v2/Indicators/Typing.json":
             self._typing(fake)
             return

@@ -267,6 +267,15 @@ def answer_sources(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     return list(found.values())
 
 
+def offered_choices(messages: list[BaseMessage]) -> dict[str, Any] | None:
+    """The choices this turn offered (the last accepted `offer_choices`), as a message row keeps them."""
+    offered = None
+    for message in messages:
+        if isinstance(message, ToolMessage) and isinstance(message.artifact, dict):
+            offered = message.artifact.get("choices") or offered
+    return offered
+
+
 def final_reply(messages: list[BaseMessage]) -> str:
     """Return the text of the last AI message of a run (what the customer should read)."""
     for message in reversed(messages):

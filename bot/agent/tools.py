@@ -13,6 +13,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
 
 from bot.agent.prompts import fenced
+from bot.twilio.choices import ChoicesRefusedError, build_choices
 from memory.records.handover_briefs import HandoverCategory
 
 
@@ -64,6 +65,18 @@ class KnowledgeSearch(Protocol):
 
     async def search(self, *, advisor_id: str, query: str) -> list[FoundPassage]:
         """The best passages for `query`, best first."""
+
+
+# Set by the worker for each run: whether the customer wrote within 24 h (buttons need it).
+WINDOW_OPEN_KEY = "window_open"
+CHOICES_OFFERED = (
+    "Opciones listas: el cliente las recibe como {kind} justo después de tu mensaje. No las "
+    "repitas en tu texto; escribe solo una frase breve que las introduzca."
+)
+CHOICES_OUTSIDE_WINDOW = (
+    "No se pueden ofrecer botones ni listas: pasaron más de 24 h desde el último mensaje del "
+    "cliente. Escribe las opciones en el texto."
+)
 
 
 def _conversation_of(config: RunnableConfig) -> tuple[str, str]:
@@ -186,5 +199,42 @@ def build_tools(flags: ConversationFlags, knowledge: KnowledgeSearch | None = No
         text = f"{PASSAGES_INTRO}\n<{PASSAGES_TAG}>\n{passages}\n</{PASSAGES_TAG}>"
         return text, [{"document": p.document, "passage_id": p.passage_id} for p in found]
 
-    tools: list[BaseTool] = [hand_over_to_advisor, set_audio_preference, update_customer_profile]
+    @tool(response_format="content_and_artifact", parse_docstring=True)
+    async def offer_choices(  # noqa: D417
+        question: str,
+        options: list[str],
+        config: RunnableConfig,
+        kind: Literal["botones", "lista"] | None = None,
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Ofrece al cliente opciones que elige con un toque: botones (2 o 3) o una lista (hasta 10).
+
+        Úsala cuando la respuesta del cliente es una elección entre pocas cosas conocidas: qué
+        proyecto, qué día para la visita, qué tipo de inmueble. Solo con opciones que salen de
+        lo que el negocio escribió o de lo que el cliente dijo.
+
+        Args:
+            question: La pregunta que acompaña a las opciones, por ejemplo "¿Qué día te queda mejor?".
+            options: Las opciones, cortas: hasta 20 caracteres para botones, 24 en una lista; en
+                una lista puedes añadir un detalle tras "|" (hasta 72), por ejemplo
+                "Torre Norte | 2 y 3 alcobas".
+            kind: "botones" o "lista"; sin indicarlo, botones para 2 o 3 opciones cortas y lista
+                para más.
+        """
+        _conversation_of(config)
+        if (config.get("configurable") or {}).get(WINDOW_OPEN_KEY) is False:
+            return CHOICES_OUTSIDE_WINDOW, None
+        wanted = {"botones": "quick_reply", "lista": "list"}.get(kind or "")
+        try:
+            choices = build_choices(question, options[:20], wanted)  # type: ignore[arg-type]
+        except ChoicesRefusedError as error:
+            return f"No se enviaron las opciones: {error}", None
+        shown = "botones" if choices.kind == "quick_reply" else "una lista"
+        return CHOICES_OFFERED.format(kind=shown), {"choices": choices.to_payload()}
+
+    tools: list[BaseTool] = [
+        hand_over_to_advisor,
+        set_audio_preference,
+        update_customer_profile,
+        offer_choices,
+    ]
     return [*tools, search_knowledge] if knowledge is not None else tools

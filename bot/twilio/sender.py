@@ -17,6 +17,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
+from twilio.rest.content.v1.content import ContentList
 
 from advisors.numbers import whatsapp_address
 from bot.infra.metrics import TWILIO_ERRORS
@@ -84,6 +85,15 @@ def is_transient_status(status: int | None) -> bool:
     return status is None or status == 429 or status >= 500
 
 
+def _without_nulls(value: Any) -> Any:
+    """A JSON value without the keys twilio's models fill with null for every type not chosen."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
 class _TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
     """twilio's aiohttp client, with Basic auth sent as a header (aiohttp deprecates `BasicAuth`)."""
 
@@ -101,6 +111,11 @@ class _TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio 
         if auth is not None:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        if headers and headers.get("Content-Type") == "application/json" and isinstance(data, dict):
+            # twilio's sync client sends such bodies as JSON; its async one form-encoded them
+            # under a JSON header (the Content API's create), which Twilio refuses.
+            body: Any = json.dumps(_without_nulls(data))
+            return await super().request(method, url, params, body, headers, None, timeout, allow_redirects)
         return await super().request(method, url, params, data, headers, None, timeout, allow_redirects)
 
 
@@ -201,6 +216,34 @@ class TwilioSender:
             TWILIO_ERRORS.labels("unreachable").inc()
             raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
         return SendResult(sid=message.sid, status=str(message.status or "queued"))
+
+    async def create_content(self, *, friendly_name: str, language: str, types: dict[str, Any]) -> str:
+        """Create one Content (a quick reply, a list picker) and return its SID (HX…).
+
+        Raises:
+            TransientSendError: worth retrying later.
+            PermanentSendError: Twilio refused the content (a limit it checks, say).
+        """
+        if self._client is None:
+            raise PermanentSendError("no Twilio credentials: content cannot be created", code=None)
+        request = ContentList.ContentCreateRequest(
+            {"friendly_name": friendly_name[:64], "language": language, "variables": {}, "types": types}
+        )
+        try:
+            async with asyncio.timeout(self._settings.twilio_timeout_seconds):
+                created = await self._client.content.v1.contents.create_async(request)
+        except TwilioRestException as error:
+            TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
+            if is_transient_status(error.status):
+                raise TransientSendError(f"Twilio answered {error.status}") from error
+            raise PermanentSendError(
+                f"Twilio refused the content ({error.status}): {error.msg}",
+                code=str(error.code) if error.code else None,
+            ) from error
+        except _UNREACHABLE as error:
+            TWILIO_ERRORS.labels("unreachable").inc()
+            raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
+        return str(created.sid)
 
     async def show_typing(self, *, message_sid: str) -> bool:
         """Mark the customer's message read and show "typing…" (until the reply, or 25 s).

@@ -24,13 +24,15 @@ from advisors.models import Advisor
 from advisors.repository import get_advisor
 from advisors.texts import Language, guess_language
 from bot.agent.context import AgentContext, RememberedMessage
-from bot.agent.graph import answer_sources, final_reply, new_turn, summary_of
+from bot.agent.graph import answer_sources, final_reply, new_turn, offered_choices, summary_of
 from bot.agent.memory_edits import messages_from
 from bot.agent.model import memory_budget_for
 from bot.agent.prompts import human_messages, profile_block, remembered_messages
 from bot.agent.speech import needs_text_too
+from bot.agent.tools import WINDOW_OPEN_KEY
 from bot.infra.database import maybe_transaction
 from bot.infra.job_queue import draft_timeout_job
+from bot.twilio.choices import Choices
 from bot.twilio.sender import WHATSAPP_BODY_LIMIT, split_reply
 from bot.worker.delivery import send_recorded
 from bot.worker.drafts import announce_draft
@@ -292,9 +294,15 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     advisor, conversation, inbound = turn.advisor, turn.conversation, turn.inbound
     # Naming the conversation makes the checkpoint write refuse a conversation erased meanwhile.
     config = run_config_for(
-        advisor.id, conversation.phone_number, **{CONVERSATION_KEY: str(conversation.conversation_id)}
+        advisor.id,
+        conversation.phone_number,
+        **{
+            CONVERSATION_KEY: str(conversation.conversation_id),
+            WINDOW_OPEN_KEY: conversation.session_window_open(),
+        },
     )
     outcome_status = "answered"
+    offered: dict[str, Any] | None = None
     model_error: str | None = None
     sources: list[dict[str, Any]] = []
     summary: tuple[str, int] | None = None
@@ -331,6 +339,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             summary = (folded["text"], folded["through"]) if folded["text"] else None
             text = final_reply(this_turn)
             sources = answer_sources(this_turn)
+            offered = offered_choices(this_turn)
             ungrounded = list(result.get("ungrounded") or [])
             gave_up = result.get("gave_up")
             if ungrounded:  # asked again once, still figures nobody gave: they never reach the customer
@@ -343,6 +352,13 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             if outcome_status != "answered":
                 text = advisor.holding_message(customer_language=_language_of(inbound))
 
+    choices = None
+    if offered is not None and outcome_status == "answered":
+        listed = Choices.from_payload(offered).as_text()
+        if turn.drafting:  # a draft is approved as text: the options go in it
+            text = f"{text}\n\n{listed}" if text else listed
+        else:
+            choices = (listed, offered)
     texts = split_reply(text) if text else []
     if len(texts) > parts.settings.max_reply_parts:  # a runaway answer: WhatsApp is not a document
         logger.warning(
@@ -376,6 +392,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             if outcome_status == "answered"
             else None,
             summary=summary,
+            choices=choices,
         )
     if end.conversation is None or end.replies is None:
         reason = "human_took_over" if end.held else "newer_message"

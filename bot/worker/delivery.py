@@ -16,7 +16,9 @@ from uuid import UUID
 from advisors.models import Advisor
 from advisors.repository import get_advisor
 from bot.infra.database import maybe_transaction
+from bot.twilio.choices import Choices
 from bot.twilio.sender import PermanentSendError, SendResult
+from bot.worker.choices import content_for
 from bot.worker.drafts import keep_as_draft
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from memory.records import conversations
@@ -202,7 +204,7 @@ async def _send_once(
         found = await parts.sender.find_sent(
             from_number=advisor.twilio_phone_number,
             to_number=conversation.phone_number,
-            body="" if template.get("content_sid") else message.body,
+            body="" if template.get("content_sid") or template.get("choices") else message.body,
             with_media=bool(template.get("media_url")),
             since=message.created_at,
         )
@@ -222,12 +224,18 @@ async def _send_once(
         raise TakenOverError
     if permission == "draft_mode":
         raise DraftModeError
+    content_sid, variables = template.get("content_sid"), template.get("content_variables")
+    if template.get("choices"):  # buttons or a list: sent as the Content of their shape
+        content_sid, variables = (
+            await content_for(parts, advisor, Choices.from_payload(template["choices"])),
+            {},
+        )
     return await parts.sender.send(
         from_number=advisor.twilio_phone_number,
         to_number=conversation.phone_number,
         body=message.body,
-        content_sid=template.get("content_sid"),
-        content_variables=template.get("content_variables"),
+        content_sid=content_sid,
+        content_variables=variables,
         media_url=template.get("media_url"),
     )
 

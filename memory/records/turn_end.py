@@ -150,6 +150,7 @@ async def record_turn_end(
     sources: list[dict[str, Any]] | None = None,
     draft: DraftMode | None = None,
     summary: tuple[str, int] | None = None,
+    choices: tuple[str, dict[str, Any]] | None = None,
 ) -> TurnEnd:
     """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
 
@@ -160,12 +161,23 @@ async def record_turn_end(
     go on every part. With `draft` (an AI answer), the answer is kept as a draft instead when the
     conversation is in draft mode, and its timeout job is queued in the same statement. `conn`
     must be in autocommit (the worker's pool). `summary` (text, the message id it covers up to) is
-    the AI's running summary after this turn, kept with the records when it moved.
+    the AI's running summary after this turn, kept with the records when it moved. `choices`
+    (their text, their payload) is one more message after the parts: buttons or a list.
     """
     replies: list[dict[str, Any]] = [
         {"body": text, "media": None, "payload": None, "part": index + 1, "transcript": None}
         for index, text in enumerate(parts)
     ]
+    if choices is not None:
+        replies.append(
+            {
+                "body": choices[0],
+                "media": None,
+                "payload": {"choices": choices[1]},
+                "part": len(replies) + 1,
+                "transcript": None,
+            }
+        )
     if voice_url is not None:
         note = [{"url": voice_url, "content_type": "audio/ogg"}]
         replies.insert(

@@ -357,6 +357,7 @@ def test_agent_hands_over_to_the_human_and_then_stays_quiet(
         "hand_over_to_advisor",
         "set_audio_preference",
         "update_customer_profile",
+        "offer_choices",
         "search_knowledge",
     }
 
