@@ -95,7 +95,7 @@ class LoopbackServer:
 
 
 class TwilioDouble(LoopbackServer):
-    """Twilio's Messages endpoint: every send accepted (201), nothing delivered.
+    """Twilio's Messages endpoint (every send accepted, 201, nothing delivered), typing and Content.
 
     What was sent is the server's own record (its `messages` rows), which the runner reads.
     """
@@ -106,11 +106,23 @@ class TwilioDouble(LoopbackServer):
 
 class _TwilioHandler(_Quiet):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        parts = urlparse(self.path).path.strip("/").split("/")
+        # Read first, whatever the path: a body left unread on a kept-alive connection would be
+        # taken for the next request (the server's messages share it with its other Twilio calls).
+        raw = self._body()
+        path = urlparse(self.path).path
+        if path == "/v2/Indicators/Typing.json":  # "typing…": nothing to show here
+            self._answer(200, b'{"success": true}')
+            return
+        if path == "/v1/Content":  # buttons and lists the agent offers
+            created = json.loads(raw or b"{}")
+            answer = {"sid": "HX" + uuid.uuid4().hex, "types": created.get("types", {})}
+            self._answer(201, json.dumps(answer).encode())
+            return
+        parts = path.strip("/").split("/")
         if len(parts) != 4 or parts[3] != "Messages.json":
             self._answer(404, b'{"code": 20404, "message": "not found", "status": 404}')
             return
-        form = {key: values[0] for key, values in parse_qs(self._body().decode()).items()}
+        form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
         sid = "SM" + uuid.uuid4().hex
         answer = {
             "sid": sid,
