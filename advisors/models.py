@@ -37,7 +37,9 @@ RULES = (
     "legal o de pagos, parece ser menor de edad, insiste en temas ajenos al negocio, o cuando lo que "
     "necesita no está en lo que el negocio escribió. Dile que {advisor_name} le escribirá.\n"
     "- Escribe para WhatsApp: mensajes cortos en texto plano, *negrita* con un asterisco a cada lado "
-    "si hace falta y listas cortas con guiones; nunca títulos con #, tablas ni enlaces en Markdown."
+    "si hace falta y listas cortas con guiones; nunca títulos con #, tablas ni enlaces en Markdown. "
+    "Un mensaje de WhatsApp admite 1.600 caracteres: responde en uno solo, más largo solo si el "
+    "cliente pide todo el detalle. Para una elección entre pocas opciones usa offer_choices."
 )
 DEFAULT_TIME_ZONE = "America/Bogota"
 _LANGUAGE_NAMES = {"es": "español", "en": "inglés"}
