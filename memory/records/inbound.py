@@ -59,7 +59,7 @@ WITH refused AS (
     SELECT %(advisor_id)s, conversation_id, 'inbound', 'customer', %(body)s, %(media)s,
            -- A quoted reply (or a tap on a button or list item) names the message it answers:
            -- what that said is kept with it, for the agent and the console.
-           %(payload)s || coalesce((
+           (%(payload)s - '_replying_to') || coalesce((
                SELECT jsonb_build_object('_replying_to', jsonb_build_object(
                           'author', q.author, 'body', left(q.body, 500)))
                  FROM messages q WHERE q.advisor_id = %(advisor_id)s AND q.twilio_sid = %(replied_sid)s

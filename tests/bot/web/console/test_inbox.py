@@ -338,3 +338,19 @@ def test_a_newcomer_switches_a_conversation_to_draft_mode_sees_the_draft_edits_i
     statuses = [row["status"] for row in console.db.query("SELECT status FROM drafts ORDER BY id")]
     assert statuses == ["edited", "rejected"]
     assert len(console.twilio.bodies_to(CUSTOMER)) == 2
+
+
+def test_a_customers_quoted_reply_shows_what_it_quotes(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "Hola")
+    wait_for(lambda: console.twilio.sent, what="the AI's reply")
+    answered = console.twilio.sent[0]
+    console.inbound(ANA, CUSTOMER, "¿y con parqueadero?", OriginalRepliedMessageSid=answered.sid)
+    wait_for(lambda: len(console.twilio.sent) == 2, what="the second reply")
+    console.sign_in(page, ana)
+    page.goto(f"{console.base}/console/c/{_conversation_id(console, ana, CUSTOMER)}")
+    quoted = page.locator('[data-author="customer"] [data-testid="quoted"]')
+    expect(quoted).to_have_count(1)
+    expect(quoted).to_have_text(answered.body)
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "quoted.png"))
