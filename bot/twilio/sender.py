@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,26 +198,37 @@ class TwilioSender:
             options["content_sid"] = content_sid
             options["content_variables"] = json.dumps(content_variables or {})
             body = ""  # a template carries its own text
+        async with self._call("the message"):
+            message = await self._client.messages.create_async(
+                from_=whatsapp_address(from_number),
+                to=whatsapp_address(to_number),
+                body=body or values.unset,
+                **options,
+            )
+        return SendResult(sid=message.sid, status=str(message.status or "queued"))
+
+    @contextlib.asynccontextmanager
+    async def _call(self, what: str) -> AsyncIterator[None]:
+        """One bounded call that creates something at Twilio, its failures as the queue retries them.
+
+        Raises:
+            TransientSendError: a timeout, 5xx, 429 or no answer: worth retrying.
+            PermanentSendError: Twilio refused `what` for good.
+        """
         try:
             async with asyncio.timeout(self._settings.twilio_timeout_seconds):
-                message = await self._client.messages.create_async(
-                    from_=whatsapp_address(from_number),
-                    to=whatsapp_address(to_number),
-                    body=body or values.unset,
-                    **options,
-                )
+                yield
         except TwilioRestException as error:
             TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
             if is_transient_status(error.status):
                 raise TransientSendError(f"Twilio answered {error.status}") from error
             raise PermanentSendError(
-                f"Twilio refused the message ({error.status}): {error.msg}",
+                f"Twilio refused {what} ({error.status}): {error.msg}",
                 code=str(error.code) if error.code else None,
             ) from error
         except _UNREACHABLE as error:
             TWILIO_ERRORS.labels("unreachable").inc()
             raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
-        return SendResult(sid=message.sid, status=str(message.status or "queued"))
 
     async def create_content(self, *, friendly_name: str, language: str, types: dict[str, Any]) -> str:
         """Create one Content (a quick reply, a list picker) and return its SID (HX…).
@@ -229,20 +242,8 @@ class TwilioSender:
         request = ContentList.ContentCreateRequest(
             {"friendly_name": friendly_name[:64], "language": language, "variables": {}, "types": types}
         )
-        try:
-            async with asyncio.timeout(self._settings.twilio_timeout_seconds):
-                created = await self._client.content.v1.contents.create_async(request)
-        except TwilioRestException as error:
-            TWILIO_ERRORS.labels(str(error.code or error.status)).inc()
-            if is_transient_status(error.status):
-                raise TransientSendError(f"Twilio answered {error.status}") from error
-            raise PermanentSendError(
-                f"Twilio refused the content ({error.status}): {error.msg}",
-                code=str(error.code) if error.code else None,
-            ) from error
-        except _UNREACHABLE as error:
-            TWILIO_ERRORS.labels("unreachable").inc()
-            raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
+        async with self._call("the content"):
+            created = await self._client.content.v1.contents.create_async(request)
         return str(created.sid)
 
     async def show_typing(self, *, message_sid: str) -> bool:
