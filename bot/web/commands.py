@@ -222,23 +222,9 @@ async def run_command(
         )
     if command.name == "template":
         return await _send_template(command, conn, queue, settings, events, advisor, conversation)
-    try:
-        await queue_manual_reply(
-            conn=conn,
-            queue=queue,
-            settings=settings,
-            advisor=advisor,
-            conversation=conversation,
-            text=command.text,
-            events=events,
-        )
-    except ManualReplyRefusedError as error:
-        return text(
-            "command.not_sent",
-            language,
-            phone=command.phone,
-            reason=_refusal_text(error, language, command.phone),
-        )
+    refused = await _queue_from_phone(conn, queue, settings, events, advisor, conversation, body=command.text)
+    if refused:
+        return refused
     paused = text("command.ai_paused", language) if settings.ai_pause_on_manual_reply else ""
     return text("command.sending", language, phone=command.phone) + paused
 
@@ -307,6 +293,33 @@ async def _send_template(
             variables=", ".join(template.variables) or "—",
             given=str(len(command.variables)),
         )
+    refused = await _queue_from_phone(
+        conn,
+        queue,
+        settings,
+        events,
+        advisor,
+        conversation,
+        body=f"[{template.name}] {' · '.join(command.variables)}".rstrip(),
+        content_sid=template.content_sid,
+        content_variables={str(n): value for n, value in enumerate(command.variables, start=1)},
+    )
+    return refused or text("command.template_sending", language, phone=phone, name=template.name)
+
+
+async def _queue_from_phone(
+    conn: Conn,
+    queue: procrastinate.App,
+    settings: Settings,
+    events: EventPublisher,
+    advisor: Advisor,
+    conversation: Conversation,
+    *,
+    body: str | None,
+    content_sid: str | None = None,
+    content_variables: dict[str, str] | None = None,
+) -> str | None:
+    """Queue what the advisor sends from their phone (`#r`, `#plantilla`); the refusal line, or None."""
     try:
         await queue_manual_reply(
             conn=conn,
@@ -314,13 +327,12 @@ async def _send_template(
             settings=settings,
             advisor=advisor,
             conversation=conversation,
-            text=f"[{template.name}] " + " · ".join(command.variables)
-            if command.variables
-            else f"[{template.name}]",
+            text=body,
             events=events,
-            content_sid=template.content_sid,
-            content_variables={str(n): value for n, value in enumerate(command.variables, start=1)},
+            content_sid=content_sid,
+            content_variables=content_variables,
         )
     except ManualReplyRefusedError as error:
+        phone, language = conversation.phone_number, advisor.language()
         return text("command.not_sent", language, phone=phone, reason=_refusal_text(error, language, phone))
-    return text("command.template_sending", language, phone=phone, name=template.name)
+    return None
