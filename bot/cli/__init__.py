@@ -16,6 +16,7 @@ import psycopg
 from pydantic import ValidationError
 
 from bot.cli.console import fail
+from bot.cli.db import upgrade_stopped
 from bot.infra.adoption import AdoptionError
 from bot.infra.database import DATABASE_UNAVAILABLE, DatabaseSettingError
 from bot.logging_setup import configure_logging
@@ -289,8 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseSettingError as error:
         return fail(str(error), 2)
     except (AdoptionError, MigrationError) as error:  # at the start of serve or worker
-        changed = isinstance(error, AdoptionError) and error.changed
-        return fail(f"the schema could not be upgraded{'' if changed else ', nothing changed'}: {error}")
+        return fail(upgrade_stopped(error))
     except DATABASE_UNAVAILABLE as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return fail(

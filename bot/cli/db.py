@@ -14,6 +14,12 @@ from bot.migrations import MigrationError, upgrade
 from bot.settings import Settings
 
 
+def upgrade_stopped(error: MigrationError | AdoptionError) -> str:
+    """The one line for an upgrade that stopped; "nothing changed" only when nothing did."""
+    changed = isinstance(error, AdoptionError) and error.changed
+    return f"the upgrade stopped{'' if changed else ', nothing changed'}: {error}"
+
+
 async def db_upgrade(
     settings: Settings, *, dry_run: bool = False, drop: bool = False, legacy_advisor: str | None = None
 ) -> int:
@@ -29,8 +35,7 @@ async def db_upgrade(
     try:
         report = await upgrade(database, dry_run=dry_run, legacy_advisor=legacy_advisor)
     except (MigrationError, AdoptionError) as error:
-        changed = isinstance(error, AdoptionError) and error.changed
-        return fail(f"the upgrade stopped{'' if changed else ', nothing changed'}: {error}")
+        return fail(upgrade_stopped(error))
     for said in report.adopted:
         say(("would change " if dry_run else "changed ") + said)
     if dry_run:
