@@ -153,12 +153,15 @@ def test_a_status_that_arrives_before_the_worker_stored_the_sid_is_applied_when_
     assert db.count("early_delivery_statuses") == 0  # applied, so not kept
 
 
+# 3,000 characters: two WhatsApp messages.
+TWO_PART_ANSWER = ("Este apartamento tiene dos habitaciones y una vista preciosa. " * 60)[:3000].rstrip()
+
+
 def test_the_next_part_of_a_reply_waits_for_the_previous_one_to_be_reported_sent(
     make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
     """Found by the audit: parts sent back to back could reach the customer swapped."""
-    sentence = "Este apartamento tiene dos habitaciones y una vista preciosa. "
-    fake_openai.behaviour = lambda messages: {"content": (sentence * 60)[:3000].rstrip()}
+    fake_openai.behaviour = lambda messages: {"content": TWO_PART_ANSWER}
     db.add_advisor("Ana", ANA)
     settings = make_settings(public_base_url=PUBLIC, part_delivery_wait_seconds=30)
     with TestClient(create_app(settings)) as client:
@@ -178,8 +181,7 @@ def test_the_next_part_of_a_reply_waits_for_the_previous_one_to_be_reported_sent
 def test_without_a_report_the_next_part_goes_after_the_bounded_wait(
     make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
-    sentence = "Este apartamento tiene dos habitaciones y una vista preciosa. "
-    fake_openai.behaviour = lambda messages: {"content": (sentence * 60)[:3000].rstrip()}
+    fake_openai.behaviour = lambda messages: {"content": TWO_PART_ANSWER}
     db.add_advisor("Ana", ANA)
     settings = make_settings(public_base_url=PUBLIC, part_delivery_wait_seconds=0.5)
     with TestClient(create_app(settings)) as client:
