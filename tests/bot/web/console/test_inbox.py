@@ -354,3 +354,6 @@ def test_a_customers_quoted_reply_shows_what_it_quotes(console: Console, page: P
     expect(quoted).to_have_text(answered.body)
     if folder := screenshot_dir():
         page.screenshot(path=str(folder / "quoted.png"))
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        expect(quoted).to_be_visible()
+        page.screenshot(path=str(folder / "quoted-phone.png"), full_page=True)
