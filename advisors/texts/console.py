@@ -120,6 +120,20 @@ CONSOLE: dict[str, dict[Language, str]] = {
     },
     "conversation.reply": {"es": "Escribe tu respuesta", "en": "Write your reply"},
     "conversation.send": {"es": "Enviar", "en": "Send"},
+    "conversation.options": {
+        "es": "Ofrecer opciones (botones o lista)",
+        "en": "Offer choices (buttons or a list)",
+    },
+    "conversation.options_hint": {
+        "es": "Una opción por línea; el texto de arriba es la pregunta. 2–3 opciones cortas son botones "
+        "(20 caracteres); hasta 10 van en una lista (24, y tras «|» una descripción de 72).",
+        "en": "One option per line; the text above is the question. 2–3 short options become buttons "
+        "(20 characters); up to 10 go in a list (24, and after “|” a description of 72).",
+    },
+    "conversation.options_kind": {"es": "Forma", "en": "Shape"},
+    "conversation.options_auto": {"es": "Según las opciones", "en": "From the options"},
+    "conversation.options_buttons": {"es": "Botones", "en": "Buttons"},
+    "conversation.options_list": {"es": "Lista", "en": "List"},
     "conversation.window_closed": {
         "es": "Pasaron más de 24 h desde el último mensaje del cliente: WhatsApp solo permite "
         "una plantilla aprobada.",

@@ -146,6 +146,15 @@ def build_choices(question: str, options: list[str], kind: ChoiceKind | None = N
     )
 
 
+def choice_kind(named: str | None) -> ChoiceKind | None:
+    """The kind a form names ("quick_reply" or "list"); anything else leaves it to the options."""
+    if named == "quick_reply":
+        return "quick_reply"
+    if named == "list":
+        return "list"
+    return None
+
+
 def _split(option: str) -> tuple[str, str]:
     title, _, description = option.partition(DESCRIPTION_SEPARATOR)
     return title.strip(), description.strip()

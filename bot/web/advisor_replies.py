@@ -14,6 +14,7 @@ from advisors.models import Advisor
 from bot.infra.events import EventPublisher, attention_event
 from bot.infra.job_queue import DELIVER_TASK, RESUME_TASK, conversation_lock
 from bot.settings import Settings
+from bot.twilio.choices import Choices
 from memory.records import messages
 from memory.records.models import Conn, Conversation
 
@@ -67,18 +68,24 @@ async def queue_manual_reply(
     events: EventPublisher,
     content_sid: str | None = None,
     content_variables: dict[str, str] | None = None,
+    choices: Choices | None = None,
 ) -> int:
     """Record and enqueue one manual message inside the caller's transaction; return its id.
+
+    With `choices` the message is their buttons or list (the question is their text), sent as
+    the Content of their shape exactly as the AI's are; like free text, only inside the window.
 
     Raises:
         ManualReplyRefusedError: the advisor is deactivated, the customer opted out, the
             24-hour window is closed and no approved template (`content_sid`) was given, or
             there is nothing to send.
     """
-    body = (text or "").strip()
-    check_may_send(advisor, conversation, body=body, content_sid=content_sid)
+    body = choices.as_text() if choices is not None else (text or "").strip()
+    check_may_send(advisor, conversation, body=body, content_sid=None if choices else content_sid)
     payload: dict[str, Any] | None = None
-    if content_sid:
+    if choices is not None:
+        payload = {"choices": choices.to_payload()}
+    elif content_sid:
         payload = {"content_sid": content_sid, "content_variables": content_variables or {}}
         body = body or f"[template {content_sid}]"
     message_id = await messages.insert_manual_reply(

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from advisors.repository import get_advisor
+from bot.twilio.choices import ChoicesRefusedError, build_choices
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
 from bot.web.api.auth import Caller, Principal, runtime_of, uuid_or_404
 from bot.web.api.schemas import (
@@ -140,7 +141,8 @@ async def patch_conversation(
         409: {
             "description": "advisor deactivated, customer opted out, or outside the 24-hour "
             "window without a template"
-        }
+        },
+        422: {"description": "options that break a WhatsApp limit (the detail says which)"},
     },
 )
 async def post_message(
@@ -153,6 +155,11 @@ async def post_message(
         advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
         assert advisor is not None
         try:
+            choices = (
+                build_choices(reply.text or "", reply.options, reply.options_kind)
+                if reply.options is not None
+                else None
+            )
             message_id = await queue_manual_reply(
                 conn=conn,
                 queue=runtime.queue,
@@ -162,8 +169,11 @@ async def post_message(
                 text=reply.text,
                 content_sid=reply.content_sid,
                 content_variables=reply.content_variables,
+                choices=choices,
                 events=runtime.events,
             )
+        except ChoicesRefusedError as error:
+            raise HTTPException(422, str(error)) from None
         except ManualReplyRefusedError as error:
             raise HTTPException(409, str(error)) from None
     return ManualReplyOut(

@@ -7,7 +7,7 @@ inputs and the advisor and statistics views are declared here.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -110,6 +110,17 @@ class ManualReplyIn(BaseModel):
     )
     content_sid: Annotated[str, StringConstraints(pattern=CONTENT_SID_PATTERN)] | None = None
     content_variables: dict[str, Annotated[str, StringConstraints(max_length=1024)]] | None = None
+    options: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(min_length=2, max_length=10)]
+        | None
+    ) = Field(
+        None,
+        description="Choices the customer picks with one tap; `text` is their question. Each option is "
+        "'title' or 'title | description'. 2-3 short ones become quick-reply buttons, up to 10 a list.",
+    )
+    options_kind: Literal["quick_reply", "list"] | None = Field(
+        None, description="Force buttons or a list; by default the options decide."
+    )
 
     @model_validator(mode="after")
     def _text_or_template(self) -> ManualReplyIn:
@@ -117,6 +128,10 @@ class ManualReplyIn(BaseModel):
             raise ValueError("give text, or content_sid for an approved template")
         if self.content_variables and self.content_sid is None:
             raise ValueError("content_variables go with content_sid")
+        if self.options is not None and (self.content_sid is not None or self.text is None):
+            raise ValueError("options go with text (their question), not with a template")
+        if self.options_kind is not None and self.options is None:
+            raise ValueError("options_kind goes with options")
         return self
 
 

@@ -18,6 +18,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 
 from advisors.models import CONTENT_SID_PATTERN
 from advisors.repository import get_advisor, list_advisor_rows
+from bot.twilio.choices import ChoicesRefusedError, build_choices, choice_kind
 from bot.twilio.media_fetch import MediaError, download_media
 from bot.web.advisor_replies import ManualReplyRefusedError, queue_manual_reply
 from bot.web.console.guard import (
@@ -118,9 +119,19 @@ async def visible_conversation(conn: Conn, who: Viewer, conversation_id: str) ->
 
 
 async def conversation_page_response(
-    request: Request, who: Viewer, conversation_id: str, *, problem: str | None = None, status_code: int = 200
+    request: Request,
+    who: Viewer,
+    conversation_id: str,
+    *,
+    problem: str | None = None,
+    status_code: int = 200,
+    typed: dict[str, str] | None = None,
 ) -> Response:
-    """The conversation page as it is now: what every form on it answers with (`problem` shown)."""
+    """The conversation page as it is now: what every form on it answers with (`problem` shown).
+
+    `typed` is what a refused reply said (text, options, their kind): it is filled in again, so
+    a limit broken costs the advisor a correction, not the whole message.
+    """
     async with runtime_of(request).pool.connection() as conn:
         conversation = await visible_conversation(conn, who, conversation_id)
         advisor = await get_advisor(conn=conn, advisor_id=str(conversation.advisor_id))
@@ -176,6 +187,7 @@ async def conversation_page_response(
         truncated=messages >= TIMELINE_LIMIT,
         templates=advisor.settings.templates,
         problem=problem,
+        typed=typed or {},
         media_link=media_link,
         conversation_title=(profile.name if profile else None) or conversation.phone_number,
     )
@@ -236,6 +248,16 @@ async def reply(request: Request, who: Acting, conversation_id: str) -> Response
         return await conversation_page_response(
             request, who, conversation_id, problem="Content SID: HX + 32 hex digits", status_code=422
         )
+    choices = None
+    options = form.get("options", "").splitlines()
+    if content_sid is None and any(option.strip() for option in options):
+        try:
+            choices = build_choices(text or "", options, choice_kind(form.get("options_kind")))
+        except ChoicesRefusedError as error:
+            typed = {key: form.get(key, "") for key in ("text", "options", "options_kind")}
+            return await conversation_page_response(
+                request, who, conversation_id, problem=str(error), status_code=422, typed=typed
+            )
     try:
         async with runtime.pool.connection() as conn, conn.transaction():
             conversation = await visible_conversation(conn, who, conversation_id)
@@ -250,6 +272,7 @@ async def reply(request: Request, who: Acting, conversation_id: str) -> Response
                 text=None if content_sid else text,
                 content_sid=content_sid,
                 content_variables=variables or None,
+                choices=choices,
                 events=runtime.events,
             )
     except ManualReplyRefusedError as error:

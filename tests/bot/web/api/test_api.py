@@ -235,6 +235,47 @@ def test_outside_the_24_hour_window_only_a_template_is_sent(
     assert sent[0].to == f"whatsapp:{CUSTOMER}"
 
 
+def test_an_advisor_sends_a_list_through_the_api_once_per_shape_and_bad_options_are_refused(
+    api: TestClient, db: Db, two_advisors: dict[str, str], fake_twilio: FakeTwilio
+) -> None:
+    conversation = _conversation_id(db, two_advisors["ana"])
+    url = f"/api/conversations/{conversation}/messages"
+    offer = {
+        "text": "¿Qué proyecto te interesa?",
+        "options": ["Torre Norte | 2 y 3 habitaciones, entrega 2027", "Parque Sur", "Villa Verde", "Mirador"],
+    }
+    for _ in range(2):
+        assert api.post(url, json=offer, headers=_auth(ADMIN)).status_code == 202
+    sent = wait_for(
+        lambda: [m for m in fake_twilio.sent if m.content_sid] if len(fake_twilio.sent) == 4 else [],
+        what="both lists",
+    )
+    assert len(fake_twilio.contents) == 1  # one shape, created once
+    content_sid, created = fake_twilio.contents[0]
+    assert {m.content_sid for m in sent} == {content_sid}
+    items = created["types"]["twilio/list-picker"]["items"]
+    assert items[0] == {
+        "item": "Torre Norte",
+        "id": "opcion_1",
+        "description": "2 y 3 habitaciones, entrega 2027",
+    }
+    assert len(items) == 4
+    stored = db.query("SELECT body FROM messages WHERE author = 'advisor' ORDER BY id")
+    assert stored[0]["body"].startswith("¿Qué proyecto te interesa?\n1. Torre Norte — 2 y 3")
+    too_long = api.post(
+        url, json={**offer, "options": ["Un nombre de proyecto larguísimo", "Otro"]}, headers=_auth(ADMIN)
+    )
+    assert too_long.status_code == 422 and "24 caracteres" in too_long.json()["detail"]
+    for body in (
+        {"options": ["a", "b"]},
+        {"text": "¿?", "options": ["solo una"]},
+        {"text": "¿?", "options": ["a", "b"], "content_sid": "HX" + "a" * 32},
+        {"text": "¿?", "options_kind": "list"},
+    ):
+        assert api.post(url, json=body, headers=_auth(ADMIN)).status_code == 422, body
+    assert len(db.query("SELECT 1 FROM messages WHERE author = 'advisor'")) == 2  # nothing else recorded
+
+
 def test_an_opted_out_customer_cannot_be_messaged(
     api: TestClient, db: Db, two_advisors: dict[str, str]
 ) -> None:

@@ -357,3 +357,59 @@ def test_a_customers_quoted_reply_shows_what_it_quotes(console: Console, page: P
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
         expect(quoted).to_be_visible()
         page.screenshot(path=str(folder / "quoted-phone.png"), full_page=True)
+
+
+def test_an_advisor_offers_buttons_from_the_composer_and_a_list_that_breaks_a_limit_is_refused(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "quiero hablar con alguien")
+    settle(console.db)
+    console.sign_in(page, ana)
+    page.goto(f"{console.base}/console/c/{_conversation_id(console, ana, CUSTOMER)}")
+    page.get_by_test_id("reply-text").fill("¿Qué día te queda mejor para la visita?")
+    page.get_by_test_id("reply-options-box").locator("summary").click()
+    page.get_by_test_id("reply-options").fill("Un día cualquiera que no sea fin de semana\nSábado")
+    page.get_by_test_id("reply-options-kind").select_option("quick_reply")
+    page.get_by_test_id("reply-send").click()
+    expect(page.get_by_test_id("reply-problem")).to_contain_text("20 caracteres")
+    assert (
+        console.twilio.contents == []
+        and console.db.query("SELECT 1 FROM messages WHERE author = 'advisor'") == []
+    )
+    # What was typed is still there, to be corrected rather than written again.
+    expect(page.get_by_test_id("reply-text")).to_have_value("¿Qué día te queda mejor para la visita?")
+    expect(page.get_by_test_id("reply-options-kind")).to_have_value("quick_reply")
+    page.get_by_test_id("reply-options").fill("Viernes\nSábado\nDomingo")
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "composer-options.png"))
+    page.get_by_test_id("reply-send").click()
+    sent = wait_for(
+        lambda: [m for m in console.twilio.sent if m.content_sid], what="the advisor's choices at Twilio"
+    )[0]
+    assert len(console.twilio.contents) == 1
+    content_sid, created = console.twilio.contents[0]
+    assert sent.content_sid == content_sid and sent.from_ == f"whatsapp:{ANA}"
+    buttons = created["types"]["twilio/quick-reply"]
+    assert buttons["body"] == "¿Qué día te queda mejor para la visita?"
+    assert [action["title"] for action in buttons["actions"]] == ["Viernes", "Sábado", "Domingo"]
+    bubble = page.locator("[data-testid=message][data-author=advisor]")
+    expect(bubble).to_contain_text("2. Sábado")
+    # The customer's tap comes back naming the message it answers; the console shows that too.
+    wait_for(
+        lambda: console.db.query("SELECT 1 FROM messages WHERE twilio_sid = %s", (sent.sid,)), what="the SID"
+    )
+    console.inbound(
+        ANA,
+        CUSTOMER,
+        "Sábado",
+        MessageType="button",
+        ButtonText="Sábado",
+        ButtonPayload="opcion_2",
+        OriginalRepliedMessageSid=sent.sid,
+    )
+    quoted = page.locator('[data-author="customer"] [data-testid="quoted"]')
+    expect(quoted).to_contain_text("¿Qué día te queda mejor para la visita?")
+    if folder:
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        page.screenshot(path=str(folder / "composer-options-phone.png"), full_page=True)
