@@ -120,6 +120,8 @@ CONSOLE: dict[str, dict[Language, str]] = {
     },
     "conversation.reply": {"es": "Escribe tu respuesta", "en": "Write your reply"},
     "conversation.send": {"es": "Enviar", "en": "Send"},
+    "conversation.reacted": {"es": "reaccionó", "en": "reacted"},
+    "conversation.unreacted": {"es": "quitó su reacción", "en": "took back their reaction"},
     "conversation.options": {
         "es": "Ofrecer opciones (botones o lista)",
         "en": "Offer choices (buttons or a list)",

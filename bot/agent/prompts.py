@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from bot.twilio.inbound import is_audio, is_image
+from bot.twilio.inbound import REACTION_KEY, is_audio, is_image
 from memory.records.models import Message
 from memory.records.profiles import CustomerProfile
 
@@ -26,20 +26,29 @@ def text_for_agent(
 ) -> str:
     """Render a stored inbound message as the text the agent reads.
 
-    Locations, button taps and list picks carry no Body worth reading on their own, so their
-    fields are spelled out, with the message they answer (`_replying_to`, kept by the webhook
-    from `OriginalRepliedMessageSid`), as is a quoted reply's; attachments are announced so the
-    agent can acknowledge them.
+    Locations, button taps, list picks and reactions carry no Body worth reading on their own, so
+    their fields are spelled out, with the message they answer (`_replying_to`, kept by the
+    webhook from `OriginalRepliedMessageSid`), as is a quoted reply's; attachments are announced
+    so the agent can acknowledge them.
     """
     fields = payload or {}
+    quoted = fields.get("_replying_to")
+    said = str(quoted.get("body", "")) if isinstance(quoted, dict) else ""
+    reaction = fields.get(REACTION_KEY)
+    if isinstance(reaction, dict):
+        target = f" a tu mensaje: «{said}»" if said else " a un mensaje"
+        emoji = str(reaction.get("emoji") or "")
+        return (
+            f"[El cliente reaccionó con {emoji}{target}]"
+            if emoji
+            else f"[El cliente quitó su reacción{target}]"
+        )
     parts: list[str] = []
     message_type = str(fields.get("MessageType") or "")
     if message_type == "location" or ("Latitude" in fields and "Longitude" in fields):
         where = ", ".join(str(fields[key]) for key in ("Label", "Address") if fields.get(key))
         coordinates = f"{fields.get('Latitude')}, {fields.get('Longitude')}"
         parts.append(f"[Ubicación compartida: {where} ({coordinates})]".replace(":  (", ": ("))
-    quoted = fields.get("_replying_to")
-    said = str(quoted.get("body", "")) if isinstance(quoted, dict) else ""
     question = f" en respuesta a: «{said}»" if said else ""
     if fields.get("ButtonPayload") or message_type == "button":
         button_text = fields.get("ButtonText") or body

@@ -14,6 +14,10 @@ MAX_SID_CHARS = 64  # Twilio's SIDs are 34 characters
 MAX_FIELD_CHARS = 8_192  # Twilio's Body is at most 1,600 characters; far beyond that is not Twilio
 
 
+# What the webhook adds to a stored payload is named with a leading "_", which no Twilio field has.
+REACTION_KEY = "_reaction"  # {"emoji": "👍"}; "" when the customer took their reaction back
+
+
 class InvalidInboundError(ValueError):
     """A webhook form that cannot be a Twilio message; the text is safe to show the caller."""
 
@@ -65,13 +69,31 @@ def read_inbound(form: FormData) -> InboundMessage:
         if url:
             content_type = str(form.get(f"MediaContentType{index}") or "")
             media.append({"url": url, "content_type": content_type})
+    payload = {key: value for key, value in form_payload(form).items() if not key.startswith("_")}
+    body = str(form.get("Body") or "")
+    emoji = reaction_of(form)
+    if emoji is not None:
+        payload[REACTION_KEY] = {"emoji": emoji}
+        body = emoji
     return InboundMessage(
         twilio_sid=sid,
-        body=str(form.get("Body") or ""),
+        body=body,
         media=media,
-        payload=form_payload(form),
+        payload=payload,
         profile_name=str(form.get("ProfileName") or "").strip()[:200] or None,
     )
+
+
+def reaction_of(form: FormData) -> str | None:
+    """The emoji of a reaction to one of our messages ("" when taken back), or None for a message.
+
+    A reaction comes as a message of type `reaction` whose text is the emoji, naming the message
+    it reacts to as a quoted reply names the one it quotes (`OriginalRepliedMessageSid`). No
+    sample of Twilio's exists here (../shared has none): this is the form assumed, in one place.
+    """
+    if str(form.get("MessageType") or "").strip().lower() != "reaction":
+        return None
+    return str(form.get("Body") or "").strip()[:32]
 
 
 def is_audio(item: Mapping[str, Any]) -> bool:

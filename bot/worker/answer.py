@@ -33,6 +33,7 @@ from bot.agent.tools import WINDOW_OPEN_KEY
 from bot.infra.database import maybe_transaction
 from bot.infra.job_queue import draft_timeout_job
 from bot.twilio.choices import Choices
+from bot.twilio.inbound import REACTION_KEY
 from bot.twilio.sender import WHATSAPP_BODY_LIMIT, split_reply
 from bot.worker.delivery import send_recorded
 from bot.worker.drafts import announce_draft
@@ -145,9 +146,28 @@ async def answer_conversation(
     if await _answering_a_bot(parts, advisor, conversation, start.ai_replies):
         await _hold_for_advisor(parts, advisor, conversation, inbound, outcome="held_for_advisor")
         return Outcome("loop_handed_over", sent)
+    if not any(wants_an_answer(message) for message in inbound):
+        # A ❤️ on "gracias por tu visita" is an acknowledgement: a reply would be a billed
+        # message nobody asked for. The agent still reads it as context at the next turn.
+        await _hold_for_advisor(parts, advisor, conversation, inbound, outcome="reaction_noted")
+        return Outcome("reaction_noted", sent)
     turn = _Turn(advisor, conversation, inbound, start.now, start.profile, history)
     _show_typing(parts, turn)
     return await _reply(parts, turn, sent)
+
+
+def wants_an_answer(message: Message) -> bool:
+    """Whether a customer's message calls for a reply: any message does, but not every reaction.
+
+    A reaction answers only when it reacts to a question (👍 to "¿Te agendo el sábado?" is a
+    yes); to anything else, or when taken back, it is noted, not answered.
+    """
+    reaction = (message.payload or {}).get(REACTION_KEY)
+    if not isinstance(reaction, dict):
+        return True
+    quoted = (message.payload or {}).get("_replying_to")
+    said = str(quoted.get("body", "")) if isinstance(quoted, dict) else ""
+    return bool(reaction.get("emoji")) and "?" in said
 
 
 def _show_typing(parts: WorkerParts, turn: _Turn) -> None:

@@ -141,9 +141,11 @@ async def timeline(
 ) -> list[TimelineItem]:
     """The newest `limit` messages of a conversation with its notes and handovers, oldest first."""
     cursor = await conn.execute(
-        # Of Twilio's raw form the console shows only what a reply quotes (kept by the webhook).
+        # Of Twilio's raw form the console shows only what a reply quotes and a reaction (both
+        # kept by the webhook).
         f"SELECT {_MESSAGE_FIELDS}, "  # noqa: S608
-        "jsonb_strip_nulls(jsonb_build_object('_replying_to', m.payload -> '_replying_to')) AS payload "
+        "jsonb_strip_nulls(jsonb_build_object('_replying_to', m.payload -> '_replying_to', "
+        "'_reaction', m.payload -> '_reaction')) AS payload "
         "FROM messages m "
         "WHERE m.advisor_id = %s AND m.conversation_id = %s ORDER BY m.id DESC LIMIT %s",
         (advisor_id, conversation_id, limit),

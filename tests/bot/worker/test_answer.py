@@ -773,3 +773,44 @@ def test_a_button_tap_reaches_the_agent_with_the_question_it_answers(
     )
     prompt = str(fake_openai.requests[-1]["messages"][-1]["content"])
     assert f"«Sí, agendar visita» (id: schedule_visit) en respuesta a: «{asked.body}»" in prompt
+
+
+def _reaction(to_sid: str, emoji: str, sid: str) -> dict[str, str]:
+    """A customer's reaction to one of our messages, in the form the product reads (see `reaction_of`)."""
+    return inbound_form(
+        ADVISOR_NUMBER, CUSTOMER, emoji, sid=sid, MessageType="reaction", OriginalRepliedMessageSid=to_sid
+    )
+
+
+def test_a_reaction_to_a_statement_is_noted_and_one_to_a_question_is_answered(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    statement = wait_for(lambda: fake_twilio.sent, what="the AI's greeting")[0]
+    settle(db)
+    assert signed_post(client, _reaction(statement.sid, "❤️", "SM" + "1" * 32)).status_code == 200
+    settle(db)
+    assert len(fake_twilio.sent) == 1 and len(fake_openai.requests) == 1  # no reply, no model call
+    noted = db.query("SELECT body, status, payload FROM messages WHERE twilio_sid = %s", ("SM" + "1" * 32,))[
+        0
+    ]
+    assert (noted["body"], noted["status"], noted["payload"]["_reaction"]) == (
+        "❤️",
+        "reaction_noted",
+        {"emoji": "❤️"},
+    )
+    _post(client, "¿Hay parqueadero?")
+    wait_for(lambda: len(fake_twilio.sent) == 2, what="the answer to the question")
+    question = fake_twilio.sent[1]  # the fake model echoes the question, so this reply asks one
+    read = [str(m["content"]) for m in fake_openai.requests[-1]["messages"]]
+    assert f"[El cliente reaccionó con ❤️ a tu mensaje: «{statement.body}»]" in read  # context, later
+    settle(db)
+    assert signed_post(client, _reaction(question.sid, "👍", "SM" + "2" * 32)).status_code == 200
+    wait_for(lambda: len(fake_twilio.sent) == 3, what="the answer to the 👍")
+    said = str(fake_openai.requests[-1]["messages"][-1]["content"])
+    assert said == f"[El cliente reaccionó con 👍 a tu mensaje: «{question.body}»]"
+    settle(db)
+    assert signed_post(client, _reaction(question.sid, "", "SM" + "3" * 32)).status_code == 200
+    settle(db)
+    assert len(fake_twilio.sent) == 3  # taking a reaction back is never answered

@@ -413,3 +413,20 @@ def test_an_advisor_offers_buttons_from_the_composer_and_a_list_that_breaks_a_li
     if folder:
         page.set_viewport_size({"width": 390, "height": 844})  # a phone
         page.screenshot(path=str(folder / "composer-options-phone.png"), full_page=True)
+
+
+def test_a_customers_reaction_shows_the_emoji_on_what_it_reacts_to(console: Console, page: Page) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "Hola")
+    answered = wait_for(lambda: console.twilio.sent, what="the AI's reply")[0]
+    settle(console.db)
+    console.inbound(ANA, CUSTOMER, "👍", MessageType="reaction", OriginalRepliedMessageSid=answered.sid)
+    settle(console.db)
+    console.sign_in(page, ana)
+    page.goto(f"{console.base}/console/c/{_conversation_id(console, ana, CUSTOMER)}")
+    reacted = page.locator('[data-author="customer"].reaction')
+    expect(reacted.get_by_test_id("reaction")).to_have_text("👍")
+    expect(reacted.get_by_test_id("quoted")).to_have_text(answered.body)
+    assert len(console.twilio.sent) == 1  # "Respuesta a: Hola" asks nothing: the 👍 is not answered
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "reaction.png"))
