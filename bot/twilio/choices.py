@@ -34,27 +34,53 @@ class Choice:
     description: str = ""
 
 
+BODY_VARIABLE = "{{1}}"  # the message's text, given with each send: one Content per set of options
+
+
 @dataclass(frozen=True)
 class Choices:
-    """A question and its options, as one WhatsApp message."""
+    """A question and its options, as one WhatsApp message.
+
+    `lead` is the reply the options close, when it fits in the same message: "Tenemos tres
+    proyectos… ¿Cuál te interesa?" and its buttons are one billed message, not two.
+    """
 
     kind: ChoiceKind
     question: str
     options: tuple[Choice, ...]
+    lead: str = ""
+
+    def body(self) -> str:
+        """The message's text above the options: the reply they close, then the question."""
+        return f"{self.lead}\n\n{self.question}" if self.lead else self.question
+
+    def with_lead(self, reply: str) -> Choices | None:
+        """These choices carrying `reply` above the question, or None when both do not fit one message."""
+        lead = reply.strip()
+        if not lead or len(lead) + 2 + len(self.question) > MAX_QUESTION:
+            return None
+        return Choices(self.kind, self.question, self.options, lead)
+
+    def content_variables(self) -> dict[str, str]:
+        """What each send fills the Content's body with."""
+        return {"1": self.body()}
 
     def content_types(self) -> dict[str, Any]:
-        """The Content API's `types` of this message (a text fallback for other channels)."""
+        """The Content API's `types` of this message (a text fallback for other channels).
+
+        The text is a variable, so the same options are created once however they are asked.
+        """
         if self.kind == "quick_reply":
             rich: dict[str, Any] = {
                 "twilio/quick-reply": {
-                    "body": self.question,
+                    "body": BODY_VARIABLE,
                     "actions": [{"title": o.title, "id": o.id} for o in self.options],
                 }
             }
         else:
             rich = {
                 "twilio/list-picker": {
-                    "body": self.question,
+                    "body": BODY_VARIABLE,
                     "button": LIST_BUTTON,
                     "items": [
                         {
@@ -66,19 +92,21 @@ class Choices:
                     ],
                 }
             }
-        return {**rich, "twilio/text": {"body": self.as_text()}}
+        return {**rich, "twilio/text": {"body": "\n".join([BODY_VARIABLE, *self._option_lines()])}}
 
     def shape_hash(self) -> str:
-        """What identifies this content: the same question and options are created once."""
+        """What identifies this content: the same kind and options are created once."""
         return hashlib.sha256(json.dumps(self.content_types(), sort_keys=True).encode()).hexdigest()
 
     def as_text(self) -> str:
         """The message as text: what is stored, remembered, shown in the console."""
-        lines = [
+        return "\n".join([self.body(), *self._option_lines()])
+
+    def _option_lines(self) -> list[str]:
+        return [
             f"{n}. {o.title}" + (f" — {o.description}" if o.description else "")
             for n, o in enumerate(self.options, 1)
         ]
-        return "\n".join([self.question, *lines])
 
     def to_payload(self) -> dict[str, Any]:
         """What the message row keeps, for delivery to create and send the content."""
@@ -86,6 +114,7 @@ class Choices:
             "kind": self.kind,
             "question": self.question,
             "options": [{"title": o.title, "id": o.id, "description": o.description} for o in self.options],
+            **({"lead": self.lead} if self.lead else {}),
         }
 
     @classmethod
@@ -95,6 +124,7 @@ class Choices:
             kind=payload["kind"],
             question=payload["question"],
             options=tuple(Choice(o["title"], o["id"], o.get("description", "")) for o in payload["options"]),
+            lead=str(payload.get("lead") or ""),
         )
 
 

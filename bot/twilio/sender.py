@@ -230,8 +230,12 @@ class TwilioSender:
             TWILIO_ERRORS.labels("unreachable").inc()
             raise TransientSendError(f"Twilio unreachable: {type(error).__name__}") from error
 
-    async def create_content(self, *, friendly_name: str, language: str, types: dict[str, Any]) -> str:
+    async def create_content(
+        self, *, friendly_name: str, language: str, types: dict[str, Any], variables: dict[str, str]
+    ) -> str:
         """Create one Content (a quick reply, a list picker) and return its SID (HX…).
+
+        `variables` are the defaults of the variables its text uses; each send gives its own.
 
         Raises:
             TransientSendError: worth retrying later.
@@ -240,7 +244,12 @@ class TwilioSender:
         if self._client is None:
             raise PermanentSendError("no Twilio credentials: content cannot be created", code=None)
         request = ContentList.ContentCreateRequest(
-            {"friendly_name": friendly_name[:64], "language": language, "variables": {}, "types": types}
+            {
+                "friendly_name": friendly_name[:64],
+                "language": language,
+                "variables": variables,
+                "types": types,
+            }
         )
         async with self._call("the content"):
             created = await self._client.content.v1.contents.create_async(request)

@@ -374,11 +374,11 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
 
     choices = None
     if offered is not None and outcome_status == "answered":
-        listed = Choices.from_payload(offered).as_text()
         if turn.drafting:  # a draft is approved as text: the options go in it
+            listed = Choices.from_payload(offered).as_text()
             text = f"{text}\n\n{listed}" if text else listed
         else:
-            choices = (listed, offered)
+            choices = Choices.from_payload(offered)
     texts = split_reply(text) if text else []
     if len(texts) > parts.settings.max_reply_parts:  # a runaway answer: WhatsApp is not a document
         logger.warning(
@@ -392,6 +392,10 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     voice_url = await voice_reply(parts, advisor, conversation, text) if speak else None
     if voice_url is not None and not needs_text_too(text):
         texts = []
+    if choices is not None and texts:  # every message is billed: the options close the reply's own
+        carried = choices.with_lead(texts[-1])
+        if carried is not None:
+            texts, choices = texts[:-1], carried
     # Checked again as it is recorded: a human who took over, or a newer message, wins over
     # this reply (see memory.records.turn_end).
     async with parts.pool.connection() as conn:
@@ -412,7 +416,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             if outcome_status == "answered"
             else None,
             summary=summary,
-            choices=choices,
+            choices=(choices.as_text(), choices.to_payload()) if choices is not None else None,
         )
     if end.conversation is None or end.replies is None:
         reason = "human_took_over" if end.held else "newer_message"

@@ -28,6 +28,7 @@ async def content_for(parts: WorkerParts, advisor: Advisor, choices: Choices) ->
         friendly_name=f"advisor_bot_{choices.kind}_{shape[:12]}",
         language=advisor.language(),
         types=choices.content_types(),
+        variables={"1": choices.question},
     )
     async with parts.pool.connection() as conn:
         kept = await remember_content(conn=conn, shape_hash=shape, content_sid=created, kind=choices.kind)

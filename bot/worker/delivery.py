@@ -226,10 +226,8 @@ async def _send_once(
         raise DraftModeError
     content_sid, variables = template.get("content_sid"), template.get("content_variables")
     if template.get("choices"):  # buttons or a list: sent as the Content of their shape
-        content_sid, variables = (
-            await content_for(parts, advisor, Choices.from_payload(template["choices"])),
-            {},
-        )
+        choices = Choices.from_payload(template["choices"])
+        content_sid, variables = await content_for(parts, advisor, choices), choices.content_variables()
     return await parts.sender.send(
         from_number=advisor.twilio_phone_number,
         to_number=conversation.phone_number,

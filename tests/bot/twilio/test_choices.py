@@ -58,3 +58,26 @@ def test_what_whatsapp_would_refuse_is_refused_with_the_reason(
 
 def test_a_long_title_makes_a_list_rather_than_buttons() -> None:
     assert build_choices("¿Cuál?", ["Apartamento con terraza", "Casa"]).kind == "list"
+
+
+def test_the_reply_rides_above_its_options_when_both_fit_one_message_and_the_content_is_shared() -> None:
+    asked = build_choices("¿Cuál te interesa?", ["Torre Norte", "Torre Sur"])
+    carried = asked.with_lead("Tenemos dos torres con entrega en 2027.")
+    assert carried is not None
+    assert carried.content_variables() == {
+        "1": "Tenemos dos torres con entrega en 2027.\n\n¿Cuál te interesa?"
+    }
+    assert carried.as_text().splitlines()[:3] == [
+        "Tenemos dos torres con entrega en 2027.",
+        "",
+        "¿Cuál te interesa?",
+    ]
+    assert Choices.from_payload(carried.to_payload()) == carried
+    # The text is a variable of the Content: asked another way, the same options are the same shape.
+    other = build_choices("¿Y cuál prefieres?", ["Torre Norte", "Torre Sur"])
+    assert other.shape_hash() == asked.shape_hash() == carried.shape_hash()
+    assert build_choices("¿Cuál?", ["Torre Norte", "Casa"]).shape_hash() != asked.shape_hash()
+    # WhatsApp's body holds 1,024 characters: a longer reply stays a message of its own.
+    room = 1024 - len("¿Cuál te interesa?") - 2
+    assert asked.with_lead("x" * room) is not None and asked.with_lead("x" * (room + 1)) is None
+    assert asked.with_lead("   ") is None

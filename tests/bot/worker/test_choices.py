@@ -39,19 +39,21 @@ def test_the_agent_offers_a_list_the_customer_picks_and_the_agent_reads_the_pick
     fake_openai.behaviour = _offering
     with TestClient(create_app(make_settings())) as client:
         signed_post(client, inbound_form(ANA, CUSTOMER, "¿Qué proyectos tienen?"))
-        wait_for(lambda: len(fake_twilio.sent) == 2, what="the text and the list")
+        # The reply and the list that closes it are one message (each one is billed).
+        [listed] = wait_for(lambda: fake_twilio.sent, what="the list with the reply above it")
         settle(db)
-        text, listed = fake_twilio.sent
-        assert text.body == "Estos son nuestros proyectos:" and text.content_sid is None
+        assert len(fake_twilio.sent) == 1
         [(content_sid, created)] = fake_twilio.contents
         picker = created["types"]["twilio/list-picker"]
-        assert picker["body"] == "¿Cuál te interesa?" and len(picker["items"]) == 4
+        assert picker["body"] == "{{1}}" and len(picker["items"]) == 4  # the text comes with each send
         assert picker["items"][0] == {"item": "Torre Norte", "id": "opcion_1", "description": "2 y 3 alcobas"}
-        assert listed.content_sid == content_sid and listed.content_variables == {}
+        assert listed.content_sid == content_sid
+        assert listed.content_variables == {"1": "Estos son nuestros proyectos:\n\n¿Cuál te interesa?"}
         stored = db.query("SELECT body, payload FROM messages WHERE twilio_sid = %s", (listed.sid,))[0]
-        assert (
-            stored["body"].startswith("¿Cuál te interesa?\n1. Torre Norte") and stored["payload"]["choices"]
+        assert stored["body"].startswith(
+            "Estos son nuestros proyectos:\n\n¿Cuál te interesa?\n1. Torre Norte"
         )
+        assert stored["payload"]["choices"]["lead"] == "Estos son nuestros proyectos:"
 
         # The customer taps "Torre Sur": Twilio's list reply names the list it answers.
         tap = inbound_form(
@@ -64,13 +66,15 @@ def test_the_agent_offers_a_list_the_customer_picks_and_the_agent_reads_the_pick
             OriginalRepliedMessageSid=listed.sid,
         )
         signed_post(client, tap)
-        wait_for(lambda: len(fake_twilio.sent) == 3, what="the answer to the pick")
-        assert "«Torre Sur» (id: opcion_2) en respuesta a: «¿Cuál te interesa?" in fake_twilio.sent[2].body
+        wait_for(lambda: len(fake_twilio.sent) == 2, what="the answer to the pick")
+        assert "«Torre Sur» (id: opcion_2) en respuesta a: «Estos son nuestros proyectos:" in (
+            fake_twilio.sent[1].body
+        )
 
         # The same list offered again is not created again: its ContentSid is reused.
         signed_post(client, inbound_form(ANA, CUSTOMER, "¿Me recuerdas los proyectos?"))
-        wait_for(lambda: len(fake_twilio.sent) == 5, what="the list again")
-    assert len(fake_twilio.contents) == 1 and fake_twilio.sent[4].content_sid == content_sid
+        wait_for(lambda: len(fake_twilio.sent) == 3, what="the list again")
+    assert len(fake_twilio.contents) == 1 and fake_twilio.sent[2].content_sid == content_sid
 
 
 def test_choices_that_break_whatsapps_limits_are_refused_to_the_model_with_the_reason(

@@ -391,7 +391,7 @@ def test_an_advisor_offers_buttons_from_the_composer_and_a_list_that_breaks_a_li
     content_sid, created = console.twilio.contents[0]
     assert sent.content_sid == content_sid and sent.from_ == f"whatsapp:{ANA}"
     buttons = created["types"]["twilio/quick-reply"]
-    assert buttons["body"] == "¿Qué día te queda mejor para la visita?"
+    assert sent.content_variables == {"1": "¿Qué día te queda mejor para la visita?"}
     assert [action["title"] for action in buttons["actions"]] == ["Viernes", "Sábado", "Domingo"]
     bubble = page.locator("[data-testid=message][data-author=advisor]")
     expect(bubble).to_contain_text("2. Sábado")
