@@ -103,7 +103,7 @@ def run_scenarios(
 ) -> list[ScenarioResult]:
     """Run every scenario `options.repeat` times; report each result as it is known."""
     recorder = Recorder()
-    twilio = TwilioDouble()
+    twilio = TwilioDouble(AUTH_TOKEN)
     recorder.twilio_url = twilio.url
     proxy = ModelProxy(recorder, upstream=options.base_url, api_key=options.api_key, timeout=options.timeout)
     try:
