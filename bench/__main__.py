@@ -24,6 +24,7 @@ PARTS = [
     "console",
     "hostile_input",
     "evaluation",
+    "reply_parts",
 ]
 
 
