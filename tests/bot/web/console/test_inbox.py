@@ -26,6 +26,15 @@ def _conversation_id(console: Console, advisor_id: str, phone: str) -> str:
     return str(row["conversation_id"])
 
 
+def _signed_in_with_a_customer_waiting(console: Console, page: Page) -> str:
+    """Ana, signed in, with a customer who asked for a person; returns her id."""
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "quiero hablar con alguien")
+    settle(console.db)
+    console.sign_in(page, ana)
+    return ana
+
+
 def test_an_advisor_sees_only_their_conversations_in_the_list_by_url_and_live(
     console: Console, page: Page
 ) -> None:
@@ -105,10 +114,7 @@ def test_turning_the_ai_off_in_the_console_stops_its_next_reply(console: Console
 def test_a_reply_typed_in_the_console_is_sent_from_the_advisors_number_and_shows_its_tick(
     console: Console, page: Page
 ) -> None:
-    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
-    console.inbound(ANA, CUSTOMER, "quiero hablar con alguien")
-    settle(console.db)
-    console.sign_in(page, ana)
+    _signed_in_with_a_customer_waiting(console, page)
     page.get_by_test_id("conversation-row").first.click()
     page.get_by_test_id("reply-text").fill("Hola, soy Ana. Te llamo en 5 minutos.")
     page.get_by_test_id("reply-send").click()
@@ -362,10 +368,7 @@ def test_a_customers_quoted_reply_shows_what_it_quotes(console: Console, page: P
 def test_an_advisor_offers_buttons_from_the_composer_and_a_list_that_breaks_a_limit_is_refused(
     console: Console, page: Page
 ) -> None:
-    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
-    console.inbound(ANA, CUSTOMER, "quiero hablar con alguien")
-    settle(console.db)
-    console.sign_in(page, ana)
+    ana = _signed_in_with_a_customer_waiting(console, page)
     page.goto(f"{console.base}/console/c/{_conversation_id(console, ana, CUSTOMER)}")
     page.get_by_test_id("reply-text").fill("¿Qué día te queda mejor para la visita?")
     page.get_by_test_id("reply-options-box").locator("summary").click()
