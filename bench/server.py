@@ -80,22 +80,24 @@ def _running(
 
 @contextlib.contextmanager
 def running_server(
-    folder: str, env: dict[str, str], flags: list[str], *, with_bare: bool = False
+    folder: str,
+    env: dict[str, str],
+    flags: list[str],
+    *,
+    with_bare: bool = False,
+    program: list[str] | None = None,
 ) -> Iterator[str]:
     """Run `advisor-bot serve FLAGS` until the block ends; yield its base URL once ready.
 
     `with_bare`: the same server with the benchmarks' ceiling route (bench.bare_server).
+    `program`: what runs `serve` instead of `python -m bot.cli` (bench.clocked: a moved clock).
     """
     port = free_port()
-    args, module = (
-        (["--port", str(port), *flags], "bench.bare_server")
-        if with_bare
-        else (
-            ["serve", "--port", str(port), *flags],
-            "bot.cli",
-        )
-    )
-    with _running(folder, env, f"server-{port}.log", args, module=module) as server:
+    if with_bare:
+        args, program = ["--port", str(port), *flags], ["-m", "bench.bare_server"]
+    else:
+        args = ["serve", "--port", str(port), *flags]
+    with _running(folder, env, f"server-{port}.log", args, program=program) as server:
         base = f"http://127.0.0.1:{port}"
         Path(folder, "server.pid").write_text(str(server.pid))  # for benchmarks that read its memory
         deadline = time.monotonic() + 60

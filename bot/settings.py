@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     openai_transcribe_model: str = "whisper-1"
     openai_tts_model: str = "gpt-4o-mini-tts"
     openai_image_input: Literal["auto", "on", "off"] = "auto"
+    openai_prompt_cache_key: Literal["auto", "on", "off"] = "auto"
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     openai_tts_voice: str = "alloy"
 
@@ -253,6 +254,17 @@ class Settings(BaseSettings):
         if self.openai_image_input != "auto":
             return self.openai_image_input == "on"
         return bool(_VISION_MODELS.search(self.openai_model))
+
+    def prompt_cache_key_enabled(self) -> bool:
+        """Whether chat requests carry a `prompt_cache_key` (auto: only to OpenAI's own API).
+
+        OpenAI routes requests with the same key to the same cache; other OpenAI-compatible
+        servers may refuse a field they do not know, so they get it only when asked for.
+        """
+        if self.openai_prompt_cache_key != "auto":
+            return self.openai_prompt_cache_key == "on"
+        host = urlparse(self.openai_base_url).hostname if self.openai_base_url else "api.openai.com"
+        return host == "api.openai.com"
 
     def opt_out_keywords(self) -> frozenset[str]:
         """The words (case-insensitive, the whole message) that stop all messages to a customer."""

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from bot.agent.rulebook import CONTEXT_INTRO
 from bot.evals.doubles import LoopbackServer
 
 
@@ -304,14 +305,39 @@ def _text_of(content: Any) -> str:
 
 
 def echo_model(messages: list[dict[str, Any]]) -> Reply:
-    """Answer with every customer message since the assistant last spoke, in order."""
+    """Answer with every customer message since the assistant last spoke, in order.
+
+    The note of the moment (date, hours, profile) comes as a user message too: it is the
+    system's, not the customer's, so it is not echoed.
+    """
     recent: list[str] = []
     for message in reversed(messages):
         if message["role"] == "assistant":
             break
-        if message["role"] == "user":
+        if message["role"] == "user" and not _text_of(message["content"]).startswith(CONTEXT_INTRO):
             recent.append(_text_of(message["content"]))
     return {"content": "Respuesta a: " + " | ".join(reversed(recent))}
+
+
+def _is_moment_note(message: dict[str, Any]) -> bool:
+    return message["role"] == "user" and _text_of(message["content"]).startswith(CONTEXT_INTRO)
+
+
+def prompt_roles(request: dict[str, Any]) -> list[str]:
+    """The roles of a chat request's messages, the note of the moment shown as "note"."""
+    return ["note" if _is_moment_note(m) else m["role"] for m in request["messages"]]
+
+
+def customer_said(request: dict[str, Any]) -> list[str]:
+    """The customer's messages of a chat request (user messages that are not the note), in order."""
+    return [
+        _text_of(m["content"]) for m in request["messages"] if m["role"] == "user" and not _is_moment_note(m)
+    ]
+
+
+def moment_note_of(request: dict[str, Any]) -> str:
+    """The note of the moment of a chat request (date, hours, profile); empty when there is none."""
+    return next((_text_of(m["content"]) for m in request["messages"] if _is_moment_note(m)), "")
 
 
 EMBEDDING_DIMENSIONS = 256

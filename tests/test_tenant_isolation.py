@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from memory.ai.thread import thread_id_for
 from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
-from tests.fakes import FakeOpenAI, FakeTwilio, Reply, echo_model
+from tests.fakes import FakeOpenAI, FakeTwilio, Reply, customer_said, echo_model, moment_note_of
 
 ANA_NUMBER = "+14155238886"
 BRUNO_NUMBER = "+14155238887"
@@ -72,7 +72,8 @@ def test_same_customer_with_two_advisors_is_two_separate_conversations(
     wait_for(lambda: len(_from_number(fake_twilio, BRUNO_NUMBER)) == 2)
     last = fake_openai.requests[-1]["messages"]
     assert "Bruno" in last[0]["content"] and "Ana" not in last[0]["content"]
-    assert [m["content"] for m in last if m["role"] == "user"] == ["Para Bruno: local", "¿Y el precio?"]
+    assert customer_said(fake_openai.requests[-1]) == ["Para Bruno: local", "¿Y el precio?"]
+    assert "Ana" not in moment_note_of(fake_openai.requests[-1])
 
     # Flags: a handover and an audio preference with Ana change nothing with Bruno.
     signed_post(client, inbound_form(ANA_NUMBER, CUSTOMER, "quiero una persona"))

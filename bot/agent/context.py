@@ -24,8 +24,12 @@ class AgentContext:
     """Per-run data that must not be checkpointed (LangGraph copies string config into metadata).
 
     `history` is read from the `messages` table by the worker for every turn: storing it in the
-    checkpoint too would write the whole memory again on every turn.
+    checkpoint too would write the whole memory again on every turn. `system_prompt` is what
+    stays the same turn after turn (the rulebook and the advisor's instructions); `turn_note`
+    what this moment adds (date, hours, the customer's profile), read just before this turn's
+    messages so that the prompt's beginning stays cacheable (bot.agent.rulebook).
     """
 
     system_prompt: str
     history: tuple[RememberedMessage, ...] = field(default=())
+    turn_note: str = ""

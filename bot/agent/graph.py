@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
 import openai
@@ -22,6 +24,7 @@ from langgraph.runtime import Runtime
 
 from bot.agent.context import AgentContext
 from bot.agent.grounding import source_figures, ungrounded_figures
+from bot.agent.rulebook import moment_message
 from bot.agent.summary import (
     EmptySummaryError,
     fold_into_summary,
@@ -40,6 +43,9 @@ AGENT_NODE = "agent"
 FOLD_NODE = "fold"
 CHECK_NODE = "check_figures"
 HAND_OVER_TOOL = "hand_over_to_advisor"
+# Tools whose result tells the model nothing it did not know ("Perfil guardado."): called beside
+# an answer, the answer stands, and no second full-prompt call is made to hear that they worked.
+QUIET_TOOLS = frozenset({"update_customer_profile", "set_audio_preference"})
 
 
 class RunningSummary(TypedDict):
@@ -104,13 +110,15 @@ def build_agent_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     max_tool_rounds: int = 8,
     token_counter: TokenCounter = count_tokens_approximately,
+    prompt_cache_keys: bool = False,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile the agent once: fold → model ⇄ tools, memory in `checkpointer`, keyed by thread id.
 
     The system prompt and the remembered turns arrive per run as `AgentContext`, so one compiled
     graph serves every advisor. The model sees the system prompt, the summary, the turns the
     summary does not cover and this turn, trimmed to `prompt_token_budget` as a last guard.
-    Budgets are counted by `token_counter` (the model's tokenizer, or an estimate).
+    Budgets are counted by `token_counter` (the model's tokenizer, or an estimate). With
+    `prompt_cache_keys`, each request names its advisor's cache (`prompt_cache_key_for`).
     """
     bound = model.bind_tools(tools)
 
@@ -149,16 +157,20 @@ def build_agent_graph(
         if rounds >= max_tool_rounds:  # one message once made 1,894 model calls: stop, a person answers
             logger.warning("the model kept calling tools; stopped", extra={"rounds": rounds})
             return {"messages": [], "gave_up": "tool_rounds"}
+        answered = answer_beside_quiet_tools(this_turn)
+        if answered is not None:
+            return {"messages": [*pictures_as_text(this_turn), answered]}
         messages = messages_within_budget(
             with_summary(context.system_prompt, summary["text"]),
             earlier,
-            current=this_turn,
+            current=[*moment_message(context.turn_note), *this_turn],
             max_tokens=prompt_token_budget,
             counter=token_counter,
         )
         advisor = str((config.get("configurable") or {}).get("advisor_id", "unknown"))
         started = time.perf_counter()
-        response = await bound.ainvoke(messages, config)
+        extra = {"prompt_cache_key": prompt_cache_key_for(advisor)} if prompt_cache_keys else {}
+        response = await bound.ainvoke(messages, config, **extra)
         MODEL_SECONDS.labels(advisor).observe(time.perf_counter() - started)
         usage = getattr(response, "usage_metadata", None) or {}
         MODEL_TOKENS.labels(advisor, "prompt").inc(usage.get("input_tokens", 0))
@@ -193,6 +205,7 @@ def build_agent_graph(
         sources = source_figures(
             [
                 context.system_prompt,
+                context.turn_note,
                 summary_of(state)["text"],
                 *(item.message.text for item in context.history),
                 *(
@@ -226,6 +239,15 @@ def build_agent_graph(
     return graph.compile(checkpointer=checkpointer)
 
 
+def prompt_cache_key_for(advisor_id: str) -> str:
+    """The advisor's stable cache key: their conversations share a prefix, so one cache serves them.
+
+    A digest, not the id itself: the key goes to the model's provider, which needs only its
+    stability.
+    """
+    return "advisor-" + hashlib.sha256(advisor_id.encode()).hexdigest()[:16]
+
+
 def new_turn(humans: list[HumanMessage]) -> dict[str, Any]:
     """The graph input for a turn: the last turn leaves the checkpoint, the customer's messages enter.
 
@@ -238,6 +260,27 @@ def new_turn(humans: list[HumanMessage]) -> dict[str, Any]:
         "ungrounded": [],
         "gave_up": None,
     }
+
+
+def answer_beside_quiet_tools(this_turn: Sequence[BaseMessage]) -> AIMessage | None:
+    """The answer the model wrote beside quiet tools that all worked, as the turn's reply; else None.
+
+    Only when every call of the last response was a quiet one, each answered with success:
+    a failed call, or any other tool, goes back to the model as before.
+    """
+    results = []
+    for message in reversed(this_turn):
+        if not isinstance(message, ToolMessage):
+            break
+        results.append(message)
+    asked = this_turn[-len(results) - 1] if results and len(results) < len(this_turn) else None
+    if not isinstance(asked, AIMessage) or not asked.tool_calls or not asked.text.strip():
+        return None
+    if any(call["name"] not in QUIET_TOOLS for call in asked.tool_calls):
+        return None
+    if any(result.status != "success" for result in results):
+        return None
+    return AIMessage(content=asked.text, id=f"{asked.id}-answer" if asked.id else None)
 
 
 def _route_after_agent(state: AgentState) -> str:

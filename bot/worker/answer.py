@@ -9,6 +9,7 @@ or a newer message, wins over it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from bot.agent.graph import answer_sources, final_reply, new_turn, offered_choic
 from bot.agent.memory_edits import messages_from
 from bot.agent.model import memory_budget_for
 from bot.agent.prompts import human_messages, profile_block, remembered_messages
+from bot.agent.rulebook import moment_note, system_message
 from bot.agent.speech import needs_text_too
 from bot.agent.tools import WINDOW_OPEN_KEY
 from bot.infra.database import maybe_transaction
@@ -210,11 +212,14 @@ def _history_chars(parts: WorkerParts) -> int:
     return 2 * memory_budget_for(parts.settings).turns_tokens * 4
 
 
-def _system_prompt(turn: _Turn) -> str:
-    """The advisor's instructions, then what is known of this customer."""
+def _context(turn: _Turn, history: tuple[RememberedMessage, ...]) -> AgentContext:
+    """What the agent reads besides the turns: the fixed part first, this moment's note apart."""
     known = profile_block(turn.profile) if turn.profile else ""
-    instructions = turn.advisor.system_prompt(at=datetime.now(UTC))
-    return f"{instructions}\n\n{known}" if known else instructions
+    return AgentContext(
+        system_prompt=system_message(turn.advisor.instructions()),
+        history=history,
+        turn_note=moment_note(turn.advisor.moment(at=datetime.now(UTC)), known),
+    )
 
 
 async def _remembered(parts: WorkerParts, turn: _Turn) -> tuple[RememberedMessage, ...]:
@@ -331,7 +336,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         outcome_status = "away_message"
     else:
         humans = human_messages(inbound, await images_for_model(parts, advisor, inbound))
-        context = AgentContext(system_prompt=_system_prompt(turn), history=await _remembered(parts, turn))
+        context = _context(turn, await _remembered(parts, turn))
         try:
             result = await _run_agent(parts, turn, humans, config, context)
         except ConversationGoneError:
@@ -464,7 +469,7 @@ async def _run_agent(
                 "kept": len(kept),
             },
         )
-        smaller = AgentContext(system_prompt=context.system_prompt, history=kept)
+        smaller = dataclasses.replace(context, history=kept)
         result = await parts.graph.ainvoke(new_turn(humans), config, context=smaller, durability="exit")
     return result
 

@@ -141,6 +141,7 @@ async def run_worker(
                 checkpointer=checkpointer,
                 max_tool_rounds=settings.ai_max_tool_rounds,
                 token_counter=counter,
+                prompt_cache_keys=settings.prompt_cache_key_enabled(),
             )
         parts = WorkerParts(
             settings=settings,

@@ -65,19 +65,28 @@ def _advisor(**settings: object) -> Advisor:
 
 def test_the_agent_is_told_when_the_advisor_is_back_and_the_away_message_says_it() -> None:
     ana = _advisor(working_hours=OFFICE, time_zone="America/Bogota", language="es")
-    prompt = ana.system_prompt(at=_at(23, 19))
+    prompt = ana.moment(at=_at(23, 19))
     assert "fuera de horario" in prompt and "mañana a las 08:00" in prompt
-    assert "en horario" in ana.system_prompt(at=_at(23, 9))
+    assert "en horario" in ana.moment(at=_at(23, 9))
     assert ana.away_message(at=_at(23, 19)).endswith("vuelvo mañana a las 08:00.")
     english = ana.away_message(customer_language="en", at=_at(23, 19))
     assert english.startswith("Hi, this is Ana.") and english.endswith("back tomorrow at 08:00.")
-    assert "horario" not in _advisor().system_prompt()
+    assert "horario" not in _advisor().moment()
 
 
 def test_the_agent_always_knows_todays_date_in_the_advisors_zone() -> None:
     """Without working hours too: a date it states must come from somewhere it was given."""
-    prompt = _advisor(time_zone="America/Bogota").system_prompt(at=_at(23, 19))
-    assert "Hoy es lunes 23/11/2026 19:00 (America/Bogota)." in prompt
+    prompt = _advisor(time_zone="America/Bogota").moment(at=_at(23, 19))
+    assert prompt == "Hoy es lunes 23/11/2026 (America/Bogota)."
+
+
+def test_what_the_agent_is_told_of_the_moment_changes_only_with_the_day_or_the_hours_status() -> None:
+    """No clock in the prompt: a line that changed every minute would defeat the model's cache."""
+    ana = _advisor(working_hours=OFFICE, time_zone="America/Bogota")
+    morning = {ana.moment(at=_at(23, hour, minute)) for hour in (9, 10, 11) for minute in (1, 37)}
+    assert morning == {"Hoy es lunes 23/11/2026 (America/Bogota). Ana está en horario de trabajo."}
+    assert ana.moment(at=_at(23, 19)) != ana.moment(at=_at(23, 9))  # closing time changes it
+    assert ana.moment(at=_at(24, 9)) != ana.moment(at=_at(23, 9))  # so does the day
 
 
 def test_a_mistyped_setting_never_stops_the_advisor_from_loading() -> None:

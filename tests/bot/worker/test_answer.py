@@ -14,10 +14,11 @@ from starlette.testclient import TestClient
 
 from advisors.texts import guess_language
 from bot.agent.model import memory_budget_for
+from bot.agent.rulebook import RULEBOOK
 from bot.app import create_app
 from bot.settings import Settings
 from tests.conftest import Db, inbound_form, settle, signed_post, wait_for
-from tests.fakes import FakeOpenAI, FakeTwilio, Reply, echo_model
+from tests.fakes import FakeOpenAI, FakeTwilio, Reply, customer_said, echo_model, moment_note_of, prompt_roles
 
 ADVISOR_NUMBER = "+14155238886"
 CUSTOMER = "+573001112233"
@@ -50,8 +51,7 @@ def test_ai_attention_off_means_no_reply_but_message_kept(
     db.query("UPDATE chat_history SET ai_attention = true WHERE advisor_id = %s", (advisor_id,))
     _post(client, "Ya volví")
     wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2)
-    contents = [m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "user"]
-    assert contents == ["Hola", "¿Sigues ahí?", "Ya volví"]
+    assert customer_said(fake_openai.requests[-1]) == ["Hola", "¿Sigues ahí?", "Ya volví"]
 
 
 def test_a_burst_of_three_messages_gets_one_reply_with_all_in_context(
@@ -113,8 +113,7 @@ def test_a_newer_message_while_the_model_thinks_drops_the_stale_reply(
     # in the order the customer wrote them.
     assert fake_twilio.bodies_to(CUSTOMER) == ["Respuesta a: primero | segundo | tercero"]
     assert len(fake_openai.requests) == 2
-    roles = [m["role"] for m in fake_openai.requests[-1]["messages"]]
-    assert roles == ["system", "user", "user", "user"]
+    assert prompt_roles(fake_openai.requests[-1]) == ["system", "note", "user", "user", "user"]
 
 
 def test_a_3000_character_answer_arrives_as_two_messages(
@@ -186,8 +185,8 @@ def test_model_outage_is_retried(
     # The retried runs did not duplicate the customer's message in the AI's memory.
     _post(client, "Otra pregunta")
     wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 2)
-    roles = [m["role"] for m in fake_openai.requests[-1]["messages"]]
-    assert roles == ["system", "user", "assistant", "user"]
+    # The note of this moment comes just before the newest message, never among the old ones.
+    assert prompt_roles(fake_openai.requests[-1]) == ["system", "user", "assistant", "note", "user"]
 
 
 def test_the_system_prompt_comes_from_the_advisors_settings(
@@ -202,9 +201,10 @@ def test_the_system_prompt_comes_from_the_advisors_settings(
     wait_for(lambda: fake_twilio.bodies_to(CUSTOMER))
     system = fake_openai.requests[0]["messages"][0]
     assert system["role"] == "system"
-    assert system["content"].startswith("Eres Ana, de Inmobiliaria Sol.")
-    language_line = "Responde en el idioma en que escribe el cliente; si no está claro, en inglés."
-    assert language_line in system["content"]
+    instructions = system["content"][len(RULEBOOK) :]  # after the rules every advisor shares
+    assert system["content"].startswith(RULEBOOK)
+    assert "\nEres Ana, de Inmobiliaria Sol.\n" in instructions
+    assert "Idioma de Ana (si no está claro el del cliente): inglés." in instructions
 
 
 def _hours_closed_now() -> str:
@@ -251,8 +251,7 @@ def test_a_handover_outside_working_hours_tells_the_agent_when_the_advisor_is_ba
     fake_openai.behaviour = hand_over_then_relay
     _post(client, "I want to buy it, can I talk to Ana?")
     wait_for(lambda: fake_twilio.bodies_to(CUSTOMER) and fake_twilio.bodies_to("+573009990000"))
-    system = fake_openai.requests[0]["messages"][0]["content"]
-    assert "está fuera de horario y vuelve mañana a las 08:00" in system
+    assert "está fuera de horario y vuelve mañana a las 08:00" in moment_note_of(fake_openai.requests[0])
     reply = fake_twilio.bodies_to(CUSTOMER)[0]
     assert reply.startswith(
         "Relayed: El asesor ya fue avisado, pero ahora está fuera de horario y vuelve mañana"
@@ -388,9 +387,10 @@ def test_everything_the_model_reads_is_one_language_with_its_rules_and_described
         "menor de edad",
     ):
         assert trigger in system
-    assert "Nunca prometas descuentos, fechas ni reservas" in system
+    assert "Nunca prometas descuentos, precios especiales, fechas de entrega ni reservas" in system
     assert "*negrita*" in system and "tablas" in system  # WhatsApp formatting
-    assert "Hoy es " in system  # the date, with no working hours set
+    assert "Hoy es " in moment_note_of(first)  # the date, with no working hours set
+    assert guess_language(moment_note_of(first)) == "es"
     assert first["max_completion_tokens"] > 0
     for schema in first["tools"]:
         function = schema["function"]
@@ -441,8 +441,7 @@ def test_reply_is_dropped_when_the_advisor_takes_over_while_the_model_thinks(
     db.query("UPDATE chat_history SET ai_attention = true WHERE advisor_id = %s", (advisor_id,))
     _post(client, "¿Hola?")
     wait_for(lambda: fake_twilio.bodies_to(CUSTOMER))
-    roles = [m["role"] for m in fake_openai.requests[-1]["messages"]]
-    assert roles == ["system", "user", "user"]
+    assert prompt_roles(fake_openai.requests[-1]) == ["system", "user", "note", "user"]
 
 
 def test_prompt_stays_within_the_token_budget_as_the_conversation_grows(
@@ -450,7 +449,7 @@ def test_prompt_stays_within_the_token_budget_as_the_conversation_grows(
 ) -> None:
     db.add_advisor("Ana", ADVISOR_NUMBER)
     # 25 turns in seconds look like another bot: the loop guard is off for this test.
-    settings = make_settings(model_context_tokens=900, reply_token_reserve=100, ai_loop_max_replies=0)
+    settings = make_settings(model_context_tokens=2200, reply_token_reserve=100, ai_loop_max_replies=0)
     filler = "palabra " * 40
     with TestClient(create_app(settings)) as client:
         for turn in range(25):
@@ -461,8 +460,8 @@ def test_prompt_stays_within_the_token_budget_as_the_conversation_grows(
     assert last[0]["role"] == "system"
     assert last[-1]["content"].startswith("turno 24 ")
     assert last[1]["role"] == "user"
-    # ~4 characters a token: every prompt stays under the 800-token budget once it is reached.
-    assert max(sizes) <= 800 * 4
+    # ~4 characters a token: every prompt stays under the 2,100-token budget once it is reached.
+    assert max(sizes) <= 2100 * 4
     assert sizes[-1] <= sizes[12] * 1.2
 
 
@@ -649,8 +648,7 @@ def test_pruning_keeps_only_the_latest_checkpoint_and_the_whole_memory(
         _post(client, "pregunta 4")
         wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == 5, what="the reply after pruning")
         settle(db)
-    remembered = [m["content"] for m in fake_openai.requests[-1]["messages"] if m["role"] == "user"]
-    assert remembered == [f"pregunta {turn}" for turn in range(5)]
+    assert customer_said(fake_openai.requests[-1]) == [f"pregunta {turn}" for turn in range(5)]
 
 
 def test_our_own_numbers_are_never_answered_so_two_advisors_cannot_loop(

@@ -14,7 +14,10 @@ ANA, BRUNO, CUSTOMER = "+14155238886", "+14155238887", "+573001112233"
 
 
 def _system_prompt(request: dict[str, Any]) -> str:
-    return str(request["messages"][0]["content"])
+    """What the agent is told besides the turns: the system message and this moment's note."""
+    told = [m["content"] for m in request["messages"] if m["role"] == "system"]
+    told += [m["content"] for m in request["messages"] if "<contexto>" in str(m["content"])]
+    return "\n".join(map(str, told))
 
 
 def test_the_agent_remembers_the_customer_for_this_advisor_only(
