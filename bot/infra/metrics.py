@@ -46,6 +46,12 @@ MODEL_TOKENS = Counter(
     "Model tokens, by advisor and kind (prompt, completion)",
     ["advisor", "kind"],
 )
+FOLDS = Counter(
+    "advisor_bot_folds_total",
+    "Folds of old turns into the summary, by outcome (folded by the model, failed, waiting after "
+    "a failure, extractive: made from the customer's sentences without the model)",
+    ["outcome"],
+)
 TWILIO_ERRORS = Counter(
     "advisor_bot_twilio_errors_total", "Twilio refusals and failures, by error code", ["code"]
 )

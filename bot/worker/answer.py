@@ -17,15 +17,17 @@ from typing import Any
 from uuid import UUID
 
 import openai
+import psycopg
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
+from psycopg_pool import PoolTimeout
 
 from advisors import texts as catalogue
 from advisors.models import Advisor
 from advisors.repository import get_advisor
 from advisors.texts import Language, guess_language
 from bot.agent.context import AgentContext, RememberedMessage
-from bot.agent.graph import answer_sources, final_reply, new_turn, offered_choices, summary_of
+from bot.agent.graph import answer_sources, final_reply, new_turn, offered_choices
 from bot.agent.memory_edits import messages_from
 from bot.agent.model import memory_budget_for
 from bot.agent.prompts import human_messages, profile_block, remembered_messages
@@ -50,6 +52,7 @@ from memory.records.handover_briefs import HandoverCategory
 from memory.records.history import recent_turns
 from memory.records.models import Conversation, Message
 from memory.records.profiles import CustomerProfile
+from memory.records.summaries import keep_summary
 from memory.records.turn_end import DraftMode, record_turn_end
 from memory.records.turn_start import read_turn_start
 
@@ -330,7 +333,8 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     offered: dict[str, Any] | None = None
     model_error: str | None = None
     sources: list[dict[str, Any]] = []
-    summary: tuple[str, int] | None = None
+    context: AgentContext | None = None
+    result: dict[str, Any] = {}
     if parts.graph is None:
         text = advisor.away_message(customer_language=_language_of(inbound))
         outcome_status = "away_message"
@@ -360,8 +364,6 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             model_error = f"{type(error).__name__}: {error}"[:1000]
         else:
             this_turn = messages_from(result["messages"], first_id=humans[0].id)
-            folded = summary_of(result)
-            summary = (folded["text"], folded["through"]) if folded["text"] else None
             text = final_reply(this_turn)
             sources = answer_sources(this_turn)
             offered = offered_choices(this_turn)
@@ -420,7 +422,6 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             draft=DraftMode(turn.drafting, text, draft_timeout_job(parts.queue, parts.settings))
             if outcome_status == "answered"
             else None,
-            summary=summary,
             choices=(choices.as_text(), choices.to_payload()) if choices is not None else None,
         )
     if end.conversation is None or end.replies is None:
@@ -429,11 +430,50 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         return Outcome(f"dropped_{reason}", sent_before)
     if end.draft_id is not None:
         await announce_draft(parts, advisor, end.conversation, draft_id=end.draft_id, body=text)
+        await _fold_memory(parts, turn, config, context, result)
         return Outcome("drafted", sent_before)
     sent = await send_recorded(parts, advisor, end.conversation, end.replies)
     if outcome_status != "answered":
         await _promised_a_person(parts, advisor, conversation, outcome_status, model_error)
+    await _fold_memory(parts, turn, config, context, result)
     return Outcome(outcome_status, sent_before + sent)
+
+
+async def _fold_memory(
+    parts: WorkerParts,
+    turn: _Turn,
+    config: RunnableConfig,
+    context: AgentContext | None,
+    result: dict[str, Any],
+) -> None:
+    """Once the reply is out, fold the oldest turns into the summary if they passed the bound.
+
+    The customer never waits for it; the summary is in the next turn's prompt, and kept with
+    the records too (the customer's export holds it).
+    """
+    if parts.folder is None or parts.graph is None or context is None or not result:
+        return  # no model, or its run failed: the state it would fold from is unknown
+    try:
+        folded = await parts.folder.fold(parts.graph, config, context.history, result)
+        if folded.summary is None:
+            return
+        async with parts.pool.connection() as conn:
+            await keep_summary(
+                conn=conn,
+                advisor_id=turn.advisor.id,
+                conversation_id=turn.conversation.conversation_id,
+                summary=folded.summary["text"],
+                through=folded.summary["through"],
+            )
+    except ConversationGoneError:
+        return  # erased meanwhile: nothing to remember
+    except (psycopg.Error, PoolTimeout) as error:
+        # The reply is out; failing the job now would not bring the fold back. The next turn
+        # finds the same turns past the bound and folds them.
+        logger.error(
+            "the fold could not be saved; the next turn folds again",
+            extra={**log_facts(turn.advisor, turn.conversation), "error": type(error).__name__},
+        )
 
 
 async def _run_agent(

@@ -11,6 +11,7 @@ from langgraph.graph.state import CompiledStateGraph
 from psycopg_pool import AsyncConnectionPool
 
 from advisors.models import Advisor
+from bot.agent.folding import MemoryFolder
 from bot.agent.memory_edits import AgentMemory
 from bot.agent.speech import Synthesizer
 from bot.agent.tools import ConversationFlags
@@ -43,6 +44,7 @@ class WorkerParts:
     transcriber: Transcriber | None = None
     synthesizer: Synthesizer | None = None
     media_store: MediaStore | None = None
+    folder: MemoryFolder | None = None  # folds old turns into the summary after each reply
     # Courtesy calls in flight (the typing indicator): held here so none is collected mid-call.
     courtesies: set[asyncio.Task[Any]] = field(default_factory=set)
 

@@ -16,6 +16,7 @@ from typing import Any
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
+from bot.agent.folding import MemoryFolder
 from bot.agent.graph import build_agent_graph
 from bot.agent.memory_edits import AgentMemory
 from bot.agent.model import build_chat_model, context_tokens_for, memory_budget_for
@@ -120,7 +121,7 @@ async def run_worker(
         model = build_chat_model(settings)
         knowledge = await open_knowledge(settings, pool)
         stack.push_async_callback(knowledge.aclose)
-        graph = None
+        graph, folder = None, None
         if model is None:
             logger.warning("no OPENAI_API_KEY or OPENAI_BASE_URL: answering with each advisor's away message")
         else:
@@ -137,12 +138,12 @@ async def run_worker(
                 model,
                 build_tools(flags, PostgresKnowledge(knowledge)),
                 prompt_token_budget=context_tokens_for(settings) - settings.reply_token_reserve,
-                memory=memory_budget_for(settings),
                 checkpointer=checkpointer,
                 max_tool_rounds=settings.ai_max_tool_rounds,
                 token_counter=counter,
                 prompt_cache_keys=settings.prompt_cache_key_enabled(),
             )
+            folder = MemoryFolder(model, memory_budget_for(settings), counter)
         parts = WorkerParts(
             settings=settings,
             pool=pool,
@@ -156,6 +157,7 @@ async def run_worker(
             transcriber=Transcriber(settings) if model is not None else None,
             synthesizer=Synthesizer(settings) if model is not None else None,
             media_store=_media_store(settings, pool) if model is not None else None,
+            folder=folder,
         )
         register_job_handlers(queue, settings)
         sweeper = asyncio.create_task(_sweeps(queue, parts), name="advisor-bot-stalled-sweeper")

@@ -68,16 +68,6 @@ WITH decision AS (
       FROM decision d
      WHERE d.ai_may_answer AND d.newest_answered AND d.drafting
     RETURNING id
-), remembered AS (
-    -- The AI's running summary, kept with the records whenever a fold moved it (sql/0026).
-    INSERT INTO conversation_summaries (advisor_id, conversation_id, summary, through_message_id)
-    SELECT %(advisor_id)s, %(conversation_id)s, %(summary)s, %(summary_through)s
-     WHERE %(summary)s::text IS NOT NULL
-       AND EXISTS (SELECT 1 FROM chat_history WHERE {_THIS})
-    ON CONFLICT (advisor_id, conversation_id) DO UPDATE
-       SET summary = excluded.summary, through_message_id = excluded.through_message_id,
-           updated_at = now()
-     WHERE conversation_summaries.through_message_id IS DISTINCT FROM excluded.through_message_id
 ), draft_timeout AS (
     SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
         %(job_queue)s, %(job_task)s, %(job_priority)s, NULL, NULL,
@@ -149,7 +139,6 @@ async def record_turn_end(
     spoken: str | None = None,
     sources: list[dict[str, Any]] | None = None,
     draft: DraftMode | None = None,
-    summary: tuple[str, int] | None = None,
     choices: tuple[str, dict[str, Any]] | None = None,
 ) -> TurnEnd:
     """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
@@ -160,8 +149,7 @@ async def record_turn_end(
     the AI remembers its own spoken answers. `sources` (the knowledge passages the answer used)
     go on every part. With `draft` (an AI answer), the answer is kept as a draft instead when the
     conversation is in draft mode, and its timeout job is queued in the same statement. `conn`
-    must be in autocommit (the worker's pool). `summary` (text, the message id it covers up to) is
-    the AI's running summary after this turn, kept with the records when it moved. `choices`
+    must be in autocommit (the worker's pool). `choices`
     (their text, their payload) is one more message after the parts: buttons or a list.
     """
     replies: list[dict[str, Any]] = [
@@ -200,8 +188,6 @@ async def record_turn_end(
         "job_task": draft.timeout_job.task_name if draft else "",
         "job_priority": draft.timeout_job.priority if draft else 0,
         "job_delay": draft.timeout_job.delay_seconds if draft else 0,
-        "summary": summary[0] if summary else None,
-        "summary_through": summary[1] if summary else 0,
     }
     async with conn.pipeline(), conn.transaction():
         locked = await conn.execute(_LOCK, params)

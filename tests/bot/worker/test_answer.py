@@ -572,8 +572,9 @@ def test_old_turns_are_folded_into_a_summary_and_each_checkpoint_holds_one_turn(
     assert len(verbatim) <= budget.turns_tokens * 4
     sizes = [len(request["messages"]) for request in answers]
     assert max(sizes[10:]) < sizes[0] + 2 * 12  # bounded however long the conversation
-    # One checkpoint per turn (durability "exit"), and it holds this turn, not the conversation.
-    assert db.count("checkpoints") == 25
+    # One checkpoint per turn (durability "exit"), one more per fold (written after the reply),
+    # and it holds this turn, not the conversation.
+    assert db.count("checkpoints") == 25 + len(summaries)
     blobs = db.query(
         "SELECT position('pregunta 24:'::bytea IN blob) > 0 AS newest,"
         " position('pregunta 23:'::bytea IN blob) > 0 AS older FROM checkpoint_blobs"
@@ -582,36 +583,78 @@ def test_old_turns_are_folded_into_a_summary_and_each_checkpoint_holds_one_turn(
     assert blobs == [{"newest": True, "older": False}]
 
 
-def test_a_summary_that_fails_never_loses_the_reply_and_is_folded_on_a_later_turn(
+def _metric(client: TestClient, line: str) -> float:
+    """A sample of /metrics (0 when it is not there yet)."""
+    text = client.get("/metrics", headers={"Authorization": "Bearer metrics-token-0123456789"}).text
+    found = [row for row in text.splitlines() if row.startswith(line + " ")]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+def test_a_fold_runs_after_the_reply_and_one_that_keeps_failing_backs_off_and_keeps_the_facts(
     make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
+    """A model that cannot summarise must not cost a failed call on every turn, nor let the
+    prompt grow: it is tried again after waiting, and the customer's own sentences with names
+    and figures become the summary meanwhile."""
     db.add_advisor("Ana", ADVISOR_NUMBER)
-    fake_openai.behaviour = _summarising_model
-    settings = make_settings(ai_memory_tokens=400, ai_loop_max_replies=0)
+    failing = True
+
+    def model(messages: list[dict[str, Any]]) -> Reply:
+        if str(messages[0]["content"]).startswith("Resume la conversación"):
+            if failing:
+                return {"content": ""}
+            facts = dict.fromkeys(re.findall(r"dato \d+|\d+ millones", str(messages[-1]["content"])))
+            return {"content": "Datos del cliente: " + ", ".join(facts)}
+        return echo_model(messages)
+
+    fake_openai.behaviour = model
+    settings = make_settings(
+        ai_memory_tokens=1200, ai_loop_max_replies=0, metrics_token="metrics-token-0123456789"
+    )
+    failed = 'advisor_bot_folds_total{outcome="failed"}'
     with TestClient(create_app(settings)) as client:
-        turn = 0
-        while not _summaries(fake_openai):
-            if turn == 30:
-                raise AssertionError("no summary was ever asked for")
-            before = len(fake_openai.requests)
-            fake_openai.failures = [500]  # whichever call comes first this turn fails once
-            _post(client, f"pregunta {turn}: dato {turn} " + "detalle " * 10)
+        failed_before = _metric(client, failed)
+        for turn in range(30):
+            _post(client, f"pregunta {turn}: mi presupuesto es de {100 + turn} millones. " + "detalle " * 10)
+            wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
+            settle(db)
+        first = next(i for i, r in enumerate(fake_openai.requests) if r in _summaries(fake_openai))
+        # The summary is asked for after the turn's answer, never before it.
+        answered = fake_openai.requests[first - 1]["messages"][-1]["content"]
+        assert fake_openai.requests[first - 1] in _answers(fake_openai) and answered.startswith("pregunta ")
+        due_turns = len(_answers(fake_openai)) - answered_turn_of(fake_openai, first)
+        tried = len(_summaries(fake_openai))
+        assert 2 <= tried < due_turns // 2  # backed off, not a failed call on every turn
+        assert _metric(client, failed) - failed_before == tried
+        # Meanwhile the customer's own words with the figures made the summary: the prompt stayed bounded.
+        system = _answers(fake_openai)[-1]["messages"][0]["content"]
+        kept = re.findall(r"Cliente: pregunta \d+: mi presupuesto es de (\d+) millones\.", system)
+        assert (
+            "Resumen de lo anterior" in system and kept and "detalle" not in system.rsplit("<resumen>", 1)[1]
+        )
+        sizes = [len(json.dumps(r["messages"])) for r in _answers(fake_openai)]
+        assert max(sizes[-5:]) < max(sizes) * 1.1
+        assert db.query("SELECT summary FROM conversation_summaries")[0]["summary"].startswith(
+            "Cliente: pregunta"
+        )
+        # The model is back: after its wait it folds again, and keeps what the summary held.
+        failing = False
+        turn = 30
+        while "Datos del cliente" not in _answers(fake_openai)[-1]["messages"][0]["content"]:
+            assert turn < 120, "the model was never asked again"
+            _post(client, f"pregunta {turn}: mi presupuesto es de {100 + turn} millones. " + "detalle " * 10)
             wait_for(lambda n=turn: len(fake_twilio.bodies_to(CUSTOMER)) == n + 1, what=f"reply {turn}")
             settle(db)
             turn += 1
-        failed_turn = turn - 1
-        # The summary request failed: the reply of that turn still went out, without a summary.
-        replied = fake_twilio.bodies_to(CUSTOMER)[failed_turn]
-        assert replied.startswith(f"Respuesta a: pregunta {failed_turn}:")
-        assert "Resumen de lo anterior" not in _answers(fake_openai)[-1]["messages"][0]["content"]
-        assert len(fake_openai.requests) - before == 2  # the failed summary, then the answer
-        fake_openai.failures = []
-        _post(client, f"pregunta {turn}: dato {turn}")
-        wait_for(lambda: len(fake_twilio.bodies_to(CUSTOMER)) == turn + 1, what="the next reply")
-        settle(db)
-    assert len(_summaries(fake_openai)) == 2  # tried again, and this time folded
     system = _answers(fake_openai)[-1]["messages"][0]["content"]
-    assert "Resumen de lo anterior" in system and "dato 0," in system
+    summary = system.rsplit("<resumen>", 1)[1]
+    # The model's summary keeps only some figures: those it dropped are kept after it, in code.
+    assert "Datos del cliente:" in summary and "Datos anteriores: Cliente: pregunta" in summary
+
+
+def answered_turn_of(fake_openai: FakeOpenAI, index: int) -> int:
+    """How many answers came before request `index`."""
+    return sum(1 for r in fake_openai.requests[:index] if r in _answers(fake_openai))
 
 
 def test_pruning_keeps_only_the_latest_checkpoint_and_the_whole_memory(
