@@ -31,12 +31,17 @@ AI_MODES: tuple[str, ...] = get_args(AiMode)
 CONTENT_SID_PATTERN = r"^HX[0-9a-fA-F]{32}$"
 
 
+# The category Meta approved a template under: what each delivered one is billed as.
+TemplateCategory = Literal["utility", "marketing", "authentication"]
+
+
 class ApprovedTemplate(BaseModel):
     """A WhatsApp template Twilio approved (its Content SID), offered outside the 24 h window."""
 
     name: str
     content_sid: str = Field(pattern=CONTENT_SID_PATTERN)
     variables: list[str] = []
+    category: TemplateCategory = "utility"
 
 
 class AdvisorSettings(BaseModel):

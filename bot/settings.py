@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     opt_out_words: str = "STOP,BAJA,CANCELAR"
     opt_in_words: str = "START,ALTA"
 
+    # What things cost (bot.infra.pricing): Meta's rates per message by category and country
+    # (empty: the shipped example card), Twilio's fee per message, model prices over the defaults.
+    whatsapp_rate_card: Path | None = None
+    twilio_fee_per_message: float = Field(default=0.005, ge=0, le=10)
+    model_prices: str | None = None
+
     admin_token: SecretStr | None = None
     metrics_token: SecretStr | None = None
     event_webhook_urls: str = ""

@@ -393,7 +393,8 @@ class FakeOpenAI:
     speech_failures: list[int] = field(default_factory=list)
     embedding_requests: list[dict[str, Any]] = field(default_factory=list)
     embedding_failures: list[int] = field(default_factory=list)
-    usages: list[dict[str, int]] = field(default_factory=list)  # each answer's reported token usage
+    usages: list[dict[str, Any]] = field(default_factory=list)  # each answer's reported token usage
+    cached_tokens: int = 0  # reported as the prompt's cached tokens (prompt_tokens_details)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -479,6 +480,7 @@ class _OpenAIHandler(_Handler):
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": min(fake.cached_tokens, prompt_tokens)},
         }
         with fake.lock:
             fake.usages.append(usage)

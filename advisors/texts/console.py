@@ -69,6 +69,8 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "author.system": {"es": "Sistema", "en": "System"},
     "author.note": {"es": "Nota interna", "en": "Internal note"},
     "conversation.back": {"es": "← Conversaciones", "en": "← Conversations"},
+    "conversation.cost_model": {"es": "modelo de IA", "en": "AI model"},
+    "conversation.cost": {"es": "Costo hasta ahora", "en": "Cost so far"},
     "conversation.ai_on": {"es": "IA activa", "en": "AI on"},
     "conversation.ai_off": {"es": "IA en pausa", "en": "AI paused"},
     "conversation.audio_on": {"es": "Respuestas en audio", "en": "Voice replies"},
@@ -215,6 +217,16 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "admin.link_valid": {"es": "Válido 15 minutos, un solo uso.", "en": "Valid 15 minutes, single use."},
     "admin.error": {"es": "No se guardó", "en": "Not saved"},
     "admin.saved": {"es": "Guardado", "en": "Saved"},
+    "dashboard.costs": {"es": "Costos (US$)", "en": "Costs (US$)"},
+    "dashboard.costs_note": {
+        "es": "Lo que costaron los mensajes (tarifa de WhatsApp por categoría y país, más la de Twilio) "
+        "y el modelo de IA en el periodo; cómo se calcula cada cifra: docs/costs.md.",
+        "en": "What the messages (WhatsApp's rate by category and country, plus Twilio's fee) and the "
+        "AI model cost in the period; how each figure is computed: docs/costs.md.",
+    },
+    "dashboard.cost_model": {"es": "Modelo de IA", "en": "AI model"},
+    "dashboard.cost_usd": {"es": "Costo por día (US$)", "en": "Cost per day (US$)"},
+    "dashboard.cached_share": {"es": "Prompt en caché", "en": "Prompt cached"},
     "dashboard.title": {"es": "Panel del equipo", "en": "Team dashboard"},
     "dashboard.days": {"es": "Días", "en": "Days"},
     "dashboard.conversations": {"es": "Conversaciones", "en": "Conversations"},

@@ -29,6 +29,7 @@ from bot.agent.grounding import source_figures, ungrounded_figures
 from bot.agent.rulebook import moment_message
 from bot.agent.summary import unsummarised, with_summary
 from bot.infra.metrics import MODEL_SECONDS, MODEL_TOKENS
+from bot.infra.usage import note_chat
 from memory.ai.tokens import TokenCounter
 from memory.ai.trimming import messages_within_budget, pictures_as_text
 
@@ -122,6 +123,7 @@ def build_agent_graph(
     `prompt_cache_keys`, each request names its advisor's cache (`prompt_cache_key_for`).
     """
     bound = model.bind_tools(tools)
+    model_name = str(getattr(model, "model_name", None) or getattr(model, "model", None) or "unknown")
 
     async def call_model(
         state: AgentState, config: RunnableConfig, runtime: Runtime[AgentContext]
@@ -149,9 +151,10 @@ def build_agent_graph(
         extra = {"prompt_cache_key": prompt_cache_key_for(advisor)} if prompt_cache_keys else {}
         response = await bound.ainvoke(messages, config, **extra)
         MODEL_SECONDS.labels(advisor).observe(time.perf_counter() - started)
-        usage = getattr(response, "usage_metadata", None) or {}
-        MODEL_TOKENS.labels(advisor, "prompt").inc(usage.get("input_tokens", 0))
-        MODEL_TOKENS.labels(advisor, "completion").inc(usage.get("output_tokens", 0))
+        use = note_chat("answer", response, model_name)
+        MODEL_TOKENS.labels(advisor, "prompt").inc(use.prompt_tokens)
+        MODEL_TOKENS.labels(advisor, "cached").inc(use.cached_tokens)
+        MODEL_TOKENS.labels(advisor, "completion").inc(use.completion_tokens)
         if isinstance(response, AIMessage) and response.tool_calls:
             return {"messages": [response]}  # mid-turn: the tools may still need the pictures
         # The turn is answered: pictures leave the checkpoint in this same update.

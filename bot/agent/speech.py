@@ -7,6 +7,7 @@ import re
 import openai
 
 from bot.agent.model import audio_client
+from bot.infra.usage import ModelUse, note_use
 from bot.settings import Settings
 
 VOICE_NOTE_MAX_BYTES = 512 * 1024  # above this WhatsApp shows an audio file, not a voice note
@@ -60,6 +61,7 @@ class Synthesizer:
             )
         except openai.APIError as error:
             raise SynthesisError(f"speech synthesis failed: {type(error).__name__}") from error
+        note_use(ModelUse("speech", self._model, characters=len(text)))  # billed as the call is made
         data = response.content
         if not is_ogg_opus(data):
             raise SynthesisError("speech synthesis did not return OGG/Opus")

@@ -18,6 +18,7 @@ from langchain_core.messages.utils import count_tokens_approximately, trim_messa
 
 from bot.agent.context import RememberedMessage
 from bot.agent.grounding import source_figures, ungrounded_figures
+from bot.infra.usage import note_chat
 from memory.ai.budget import MemoryBudget
 from memory.ai.tokens import TokenCounter
 
@@ -102,6 +103,7 @@ async def fold_into_summary(
     request = f"Resumen anterior:\n{summary or '(ninguno)'}\n\nMensajes nuevos:\n{transcript}"
     instructions = SystemMessage(SUMMARY_INSTRUCTIONS.format(words=words))
     answer = await model.ainvoke([instructions, HumanMessage(request)])
+    note_chat("summary", answer, _name_of(model))
     folded = await _condensed(model, answer.text, max_tokens, words, counter)
     if not folded:
         raise EmptySummaryError("the model returned an empty summary")
@@ -112,6 +114,7 @@ async def fold_into_summary(
         )
         again = f"{request}\n\n{KEEP_NOTE.format(facts=', '.join(lost))}"
         answer = await model.ainvoke([instructions, HumanMessage(again)])
+        note_chat("summary", answer, _name_of(model))
         folded = await _condensed(model, answer.text, max_tokens, words, counter) or folded
         folded = kept_with(
             folded, summary, lost_facts(summary, folded), max_tokens=max_tokens, counter=counter
@@ -129,8 +132,13 @@ async def _condensed(
         condensed = await model.ainvoke(
             [SystemMessage(CONDENSE_INSTRUCTIONS.format(words=words // 2)), HumanMessage(folded)]
         )
+        note_chat("summary", condensed, _name_of(model))
         folded = condensed.text.strip()
     return folded
+
+
+def _name_of(model: BaseChatModel) -> str:
+    return str(getattr(model, "model_name", None) or getattr(model, "model", None) or "unknown")
 
 
 def facts_of(text: str) -> set[str]:

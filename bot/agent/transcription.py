@@ -5,6 +5,7 @@ from __future__ import annotations
 import openai
 
 from bot.agent.model import audio_client
+from bot.infra.usage import ModelUse, note_use
 from bot.settings import Settings
 from bot.twilio.media_fetch import Media, MediaError
 
@@ -42,7 +43,24 @@ class Transcriber:
             raise MediaError(
                 f"transcription failed: {type(error).__name__}", reason="transcription_failed"
             ) from error
+        note_use(ModelUse("transcription", self._model, audio_seconds=audio_seconds(result, len(media.data))))
         text = (result.text or "").strip()
         if not text:
             raise MediaError("the transcription is empty", reason="transcription_failed")
         return text
+
+
+VOICE_NOTE_BYTES_PER_SECOND = 2_000  # WhatsApp voice notes: Opus at about 16 kbit/s
+
+
+def audio_seconds(result: object, size: int) -> float:
+    """How long the transcribed audio was: what the API says (`usage.seconds`), else from its size.
+
+    Transcription is billed by the minute; servers that do not say are estimated from the bytes
+    of a WhatsApp voice note (Opus at about 16 kbit/s).
+    """
+    usage = getattr(result, "usage", None)
+    seconds = getattr(usage, "seconds", None) if usage is not None else None
+    if isinstance(usage, dict):
+        seconds = usage.get("seconds")
+    return float(seconds) if isinstance(seconds, int | float) else size / VOICE_NOTE_BYTES_PER_SECOND

@@ -311,6 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli import db, server
 
+    if args.command in ("serve", "worker"):
+        from bot.infra.pricing import Pricing, PricingError
+
+        try:  # a rate card or price list that cannot be read stops the start, not the first send
+            Pricing.from_settings(settings)
+        except PricingError as error:
+            return fail(str(error), 2)
     if args.command == "serve":
         return server.serve(
             settings, args.host, args.port, run_worker=not args.no_worker, workers=max(1, args.workers)

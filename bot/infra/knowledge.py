@@ -6,6 +6,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
+from bot.infra.usage import ModelUse, note_use
 from bot.settings import Settings
 from memory.knowledge.embeddings import OPENAI_API_BASE, Embedder
 from memory.knowledge.searcher import KnowledgeSearcher
@@ -15,11 +16,13 @@ def embedder_for(settings: Settings) -> Embedder | None:
     """The embeddings model of OPENAI_EMBEDDING_MODEL at OPENAI_BASE_URL, or None when unset."""
     if not settings.openai_embedding_model:
         return None
+    model = settings.openai_embedding_model
     return Embedder(
-        model=settings.openai_embedding_model,
+        model=model,
         base_url=settings.openai_base_url or OPENAI_API_BASE,
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else "local",
         timeout_seconds=min(settings.openai_timeout_seconds, 30.0),
+        on_usage=lambda tokens: note_use(ModelUse("embedding", model, prompt_tokens=tokens)),
     )
 
 

@@ -46,6 +46,12 @@ MODEL_TOKENS = Counter(
     "Model tokens, by advisor and kind (prompt, completion)",
     ["advisor", "kind"],
 )
+COSTS = Counter(
+    "advisor_bot_cost_usd_total",
+    "What was spent, in USD, by advisor and kind: whatsapp_<category>, twilio, and model_<purpose> "
+    "(answer, summary, embedding, transcription, speech)",
+    ["advisor", "kind"],
+)
 FOLDS = Counter(
     "advisor_bot_folds_total",
     "Folds of old turns into the summary, by outcome (folded by the model, failed, waiting after "

@@ -36,6 +36,7 @@ from bot.agent.speech import needs_text_too
 from bot.agent.tools import WINDOW_OPEN_KEY
 from bot.infra.database import maybe_transaction
 from bot.infra.job_queue import draft_timeout_job
+from bot.infra.usage import usage_scope
 from bot.twilio.choices import Choices
 from bot.twilio.inbound import REACTION_KEY
 from bot.twilio.sender import WHATSAPP_BODY_LIMIT, split_reply
@@ -43,6 +44,7 @@ from bot.worker.delivery import send_recorded
 from bot.worker.drafts import announce_draft
 from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
+from bot.worker.usage import store_usage
 from bot.worker.voice_reply import voice_reply
 from memory.ai.checkpointer import CONVERSATION_KEY, ConversationGoneError
 from memory.ai.thread import run_config_for
@@ -104,7 +106,17 @@ def retry_after_of(error: openai.APIError) -> float | None:
 async def answer_conversation(
     parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID, message_id: int
 ) -> Outcome:
-    """Process the job of inbound message `message_id`."""
+    """Process the job of inbound message `message_id`; what its model calls used is stored."""
+    with usage_scope() as usage:
+        try:
+            return await _answer(
+                parts, advisor_id=advisor_id, conversation_id=conversation_id, message_id=message_id
+            )
+        finally:  # a call that was made is spent, whether or not the job goes on to fail
+            await store_usage(parts, advisor_id, conversation_id, usage)
+
+
+async def _answer(parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID, message_id: int) -> Outcome:
     async with parts.pool.connection() as conn:
         start = await read_turn_start(
             conn=conn,

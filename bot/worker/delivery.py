@@ -18,6 +18,7 @@ from advisors.repository import get_advisor
 from bot.infra.database import maybe_transaction
 from bot.twilio.choices import Choices
 from bot.twilio.sender import PermanentSendError, SendResult
+from bot.worker.billing import message_billing
 from bot.worker.choices import content_for
 from bot.worker.drafts import keep_as_draft
 from bot.worker.parts import Outcome, WorkerParts, log_facts
@@ -136,6 +137,9 @@ async def send_recorded(
                 message_id=message.id,
                 status=result.status,
                 twilio_sid=result.sid,
+                billing=message_billing(
+                    parts.pricing, advisor, message, conversation.phone_number, result.sid
+                ),
             )
             await parts.events.publish(
                 conn,

@@ -18,6 +18,7 @@ from advisors.models import Advisor
 from advisors.repository import get_advisor
 from advisors.texts import Language, text
 from bot.twilio.sender import PermanentSendError
+from bot.worker.billing import billing_for
 from bot.worker.parts import Outcome, WorkerParts
 from memory.records import advisor_channel
 from memory.records.handover_briefs import HANDOVER_CATEGORIES, HandoverBrief
@@ -117,7 +118,18 @@ async def send_notice(parts: WorkerParts, *, advisor_id: UUID, notice_id: int) -
         return Outcome("failed")
     async with parts.pool.connection() as conn:
         await advisor_channel.mark_advisor_notice(
-            conn=conn, advisor_id=advisor_id, notice_id=notice_id, status=result.status, twilio_sid=result.sid
+            conn=conn,
+            advisor_id=advisor_id,
+            notice_id=notice_id,
+            status=result.status,
+            twilio_sid=result.sid,
+            billing=billing_for(
+                parts.pricing,
+                advisor,
+                "utility" if as_template else "service",
+                advisor.phone_number,
+                result.sid,
+            ),
         )
     return Outcome("notified_by_template" if as_template else "notified", 1)
 

@@ -17,6 +17,7 @@ from bot.agent.speech import Synthesizer
 from bot.agent.tools import ConversationFlags
 from bot.agent.transcription import Transcriber
 from bot.infra.events import EventPublisher
+from bot.infra.pricing import Pricing
 from bot.settings import Settings
 from bot.twilio.media_hosting import MediaStore
 from bot.twilio.sender import TwilioSender
@@ -45,6 +46,7 @@ class WorkerParts:
     synthesizer: Synthesizer | None = None
     media_store: MediaStore | None = None
     folder: MemoryFolder | None = None  # folds old turns into the summary after each reply
+    pricing: Pricing | None = None  # what messages and model calls cost (None: not counted)
     # Courtesy calls in flight (the typing indicator): held here so none is collected mid-call.
     courtesies: set[asyncio.Task[Any]] = field(default_factory=set)
 

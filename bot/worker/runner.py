@@ -29,6 +29,7 @@ from bot.infra.events import EventPublisher
 from bot.infra.job_queue import DEFAULT_QUEUE, EVENTS_QUEUE
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
+from bot.infra.pricing import Pricing
 from bot.settings import Settings
 from bot.twilio.media_hosting import (
     DatabaseMediaStore,
@@ -158,6 +159,7 @@ async def run_worker(
             synthesizer=Synthesizer(settings) if model is not None else None,
             media_store=_media_store(settings, pool) if model is not None else None,
             folder=folder,
+            pricing=Pricing.from_settings(settings),
         )
         register_job_handlers(queue, settings)
         sweeper = asyncio.create_task(_sweeps(queue, parts), name="advisor-bot-stalled-sweeper")

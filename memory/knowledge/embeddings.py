@@ -6,6 +6,7 @@ never loads the AI client libraries (an import-linter contract keeps it so).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,6 +31,8 @@ class Embedder:
     base_url: str
     api_key: str
     timeout_seconds: float = 30.0
+    # Told the prompt tokens of each batch the server answered (the cost meter listens).
+    on_usage: Callable[[int], None] | None = field(default=None, repr=False, compare=False)
     _client: httpx.AsyncClient | None = field(default=None, repr=False, compare=False)
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
@@ -65,4 +68,9 @@ class Embedder:
             raise EmbeddingError("embeddings server answered something unreadable") from error
         if len(vectors) != len(texts) or not all(vectors):
             raise EmbeddingError(f"asked {len(texts)} embeddings, got {len(vectors)}")
+        if self.on_usage is not None:
+            usage = response.json().get("usage") or {}
+            tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+            # A server that does not say is estimated like the prompt guard does: 4 characters a token.
+            self.on_usage(int(tokens) if isinstance(tokens, int) else sum(len(t) for t in texts) // 4 + 1)
         return vectors

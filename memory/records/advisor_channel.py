@@ -11,7 +11,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from memory.records.messages import record_send_outcome
+from memory.records.messages import Billing, record_send_outcome
 from memory.records.models import Conn
 
 
@@ -97,8 +97,9 @@ async def mark_advisor_notice(
     twilio_sid: str | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    billing: Billing | None = None,
 ) -> None:
-    """Record what became of a notice."""
+    """Record what became of a notice (and, once accepted, what it cost)."""
     await record_send_outcome(
-        conn, "advisor_channel", advisor_id, notice_id, status, twilio_sid, error_code, error_message
+        conn, "advisor_channel", advisor_id, notice_id, status, twilio_sid, error_code, error_message, billing
     )

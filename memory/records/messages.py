@@ -6,6 +6,8 @@ through a query written for another's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
@@ -305,11 +307,22 @@ async def mark_outbound(
     twilio_sid: str | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    billing: Billing | None = None,
 ) -> None:
-    """Record what became of one outbound message."""
+    """Record what became of one outbound message (and, once accepted, what it cost)."""
     await record_send_outcome(
-        conn, "messages", advisor_id, message_id, status, twilio_sid, error_code, error_message
+        conn, "messages", advisor_id, message_id, status, twilio_sid, error_code, error_message, billing
     )
+
+
+@dataclass(frozen=True)
+class Billing:
+    """What an accepted message is billed as, and what it cost then (USD; bot.infra.pricing)."""
+
+    category: str
+    country: str | None
+    whatsapp_usd: Decimal
+    twilio_usd: Decimal
 
 
 async def record_send_outcome(
@@ -321,12 +334,32 @@ async def record_send_outcome(
     twilio_sid: str | None,
     error_code: str | None,
     error_message: str | None,
+    billing: Billing | None = None,
 ) -> None:
-    """Record Twilio's answer to a send, for a customer message or an advisor notice alike."""
+    """Record Twilio's answer to a send, for a customer message or an advisor notice alike.
+
+    With `billing` (Twilio accepted it), its category, country and cost are kept with it.
+    """
     await conn.execute(
         f"UPDATE {table} SET status = %s, twilio_sid = coalesce(%s, twilio_sid), "  # noqa: S608
-        "error_code = %s, error_message = %s, updated_at = now() WHERE advisor_id = %s AND id = %s",
-        (status, twilio_sid, error_code, error_message, advisor_id, row_id),
+        "error_code = %s, error_message = %s, updated_at = now(), "
+        "billing_category = coalesce(%s, billing_category), "
+        "billing_country = coalesce(%s, billing_country), "
+        "whatsapp_cost_usd = coalesce(%s, whatsapp_cost_usd), "
+        "twilio_cost_usd = coalesce(%s, twilio_cost_usd) "
+        "WHERE advisor_id = %s AND id = %s",
+        (
+            status,
+            twilio_sid,
+            error_code,
+            error_message,
+            billing.category if billing else None,
+            billing.country if billing else None,
+            billing.whatsapp_usd if billing else None,
+            billing.twilio_usd if billing else None,
+            advisor_id,
+            row_id,
+        ),
     )
 
 

@@ -33,6 +33,10 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
     First-response time: for each conversation and day, from the customer's first message of the
     day to the first reply (AI or human) after it. First human response: to the first message
     written by the advisor (the away message and the AI do not count).
+
+    Costs (USD, as stored when spent: sql/0030): WhatsApp's charge and Twilio's fee of the
+    messages Twilio accepted that day, the advisor's own notices included; the model calls'
+    cost and tokens (cached prompt tokens apart) of that day.
     """
     cursor = await conn.execute(
         f"""
@@ -65,6 +69,28 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
             ) - f.first_inbound) AS human_seconds
             FROM firsts f
         ),
+        spent AS (
+            SELECT (created_at AT TIME ZONE 'UTC')::date AS day,
+                   coalesce(whatsapp_cost_usd, 0) AS whatsapp, coalesce(twilio_cost_usd, 0) AS twilio
+              FROM messages
+             WHERE advisor_id = %(advisor)s AND direction = 'outbound' AND twilio_cost_usd IS NOT NULL
+               AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
+            UNION ALL
+            SELECT (created_at AT TIME ZONE 'UTC')::date, coalesce(whatsapp_cost_usd, 0),
+                   coalesce(twilio_cost_usd, 0)
+              FROM advisor_channel
+             WHERE advisor_id = %(advisor)s AND twilio_cost_usd IS NOT NULL
+               AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
+        ),
+        model_days AS (
+            SELECT (created_at AT TIME ZONE 'UTC')::date AS day, sum(cost_usd) AS cost,
+                   sum(prompt_tokens) AS prompt, sum(cached_tokens) AS cached,
+                   sum(completion_tokens) AS completion
+              FROM model_usage
+             WHERE advisor_id = %(advisor)s
+               AND created_at >= %(since)s::date AND created_at < %(until)s::date + 1
+             GROUP BY 1
+        ),
         {_per_kind_per_day("handover_days", "handovers", "coalesce(category, 'unknown')", "created_at")},
         {_per_kind_per_day("draft_days", "drafts", "status", "decided_at", "AND status <> 'pending'")},
         {_per_kind_per_day("flag_days", "message_flags", "category", "created_at")}
@@ -83,7 +109,13 @@ async def advisor_stats(*, conn: Conn, advisor_id: UUID, since: date, until: dat
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM responses r
                 WHERE r.day = d.day AND seconds IS NOT NULL) AS median_first_response_seconds,
             (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY human_seconds) FROM responses r
-                WHERE r.day = d.day AND human_seconds IS NOT NULL) AS median_first_human_response_seconds
+                WHERE r.day = d.day AND human_seconds IS NOT NULL) AS median_first_human_response_seconds,
+            coalesce((SELECT sum(whatsapp) FROM spent x WHERE x.day = d.day), 0) AS whatsapp_cost_usd,
+            coalesce((SELECT sum(twilio) FROM spent x WHERE x.day = d.day), 0) AS twilio_cost_usd,
+            coalesce((SELECT cost FROM model_days x WHERE x.day = d.day), 0) AS model_cost_usd,
+            coalesce((SELECT prompt FROM model_days x WHERE x.day = d.day), 0) AS prompt_tokens,
+            coalesce((SELECT cached FROM model_days x WHERE x.day = d.day), 0) AS cached_tokens,
+            coalesce((SELECT completion FROM model_days x WHERE x.day = d.day), 0) AS completion_tokens
         FROM days d ORDER BY d.day
         """,  # noqa: S608 - the CTEs are built from our own names
         {"advisor": advisor_id, "since": since, "until": until},

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field, model_validator
 
 from advisors.models import CONTENT_SID_PATTERN, AiMode
 from memory.records.drafts import Draft
@@ -179,6 +179,24 @@ class StatsDay(BaseModel):
     )
     median_first_response_seconds: float | None
     median_first_human_response_seconds: float | None
+    whatsapp_cost_usd: float = Field(
+        description="WhatsApp's charge for the messages Twilio accepted that day (rate card)"
+    )
+    twilio_cost_usd: float = Field(description="Twilio's fee for those messages (TWILIO_FEE_PER_MESSAGE)")
+    model_cost_usd: float = Field(
+        description="The model calls of that day: answers, summaries, embeddings, audio"
+    )
+    prompt_tokens: int
+    cached_tokens: int = Field(
+        description="Of the prompt tokens, those the model's server read from its cache"
+    )
+    completion_tokens: int
+
+    @computed_field(description="whatsapp + twilio + model")  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float:
+        """What the day cost in all: WhatsApp, Twilio and the model."""
+        return round(self.whatsapp_cost_usd + self.twilio_cost_usd + self.model_cost_usd, 6)
 
 
 class StatsOut(BaseModel):

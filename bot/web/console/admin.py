@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -35,6 +36,15 @@ router = APIRouter(prefix="/console/admin", include_in_schema=False)
 METRICS = ("conversations", "inbound", "ai_replies", "human_replies", "handovers")
 DRAFT_OUTCOMES = ("approved", "edited", "rejected", "timed_out")  # superseded: nobody's decision
 MAX_DAYS = 366
+# What a day cost (memory.records.stats): the three amounts in USD, then the model's tokens.
+COST_COLUMNS = (
+    "whatsapp_cost_usd",
+    "twilio_cost_usd",
+    "model_cost_usd",
+    "prompt_tokens",
+    "cached_tokens",
+    "completion_tokens",
+)
 
 
 def _advisor_id(who: Viewer, value: str) -> UUID:
@@ -258,6 +268,13 @@ async def dashboard(
         )
         for metric in METRICS
     }
+    charts["cost_usd"] = Markup(  # noqa: S704 - built by stacked_bars, which escapes every text it places
+        stacked_bars(
+            who.t("dashboard.cost_usd"),
+            calendar,
+            [(m["advisor"]["name"], [float(_day_cost(d)) for d in m["days"]]) for m in team],
+        )
+    )
     totals = []
     for index, member in enumerate(team):
         firsts = [d["median_first_human_response_seconds"] for d in member["days"]]
@@ -270,6 +287,7 @@ async def dashboard(
                 "first_human_minutes": _median_minutes([float(x) for x in firsts if x is not None]),
                 "drafts": _summed(member["days"], "drafts", DRAFT_OUTCOMES),
                 "flags": _summed(member["days"], "flags_by_category", FLAG_CATEGORIES),
+                "costs": _costs(member["days"]),
             }
         )
     grand = {metric: sum(t[metric] for t in totals) for metric in METRICS}
@@ -285,6 +303,22 @@ async def dashboard(
         draft_outcomes=DRAFT_OUTCOMES,
         flag_categories=FLAG_CATEGORIES,
     )
+
+
+def _day_cost(day: dict[str, Any]) -> Decimal:
+    """What a day cost in all (USD): WhatsApp, Twilio and the model (docs/costs.md)."""
+    return sum((Decimal(day[column]) for column in COST_COLUMNS[:3]), Decimal(0))
+
+
+def _costs(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """The period's costs of one advisor, and the share of prompt tokens the model's cache served."""
+    summed = {column: sum((Decimal(day[column]) for day in days), Decimal(0)) for column in COST_COLUMNS}
+    prompt = summed["prompt_tokens"]
+    return {
+        **summed,
+        "total": sum((summed[column] for column in COST_COLUMNS[:3]), Decimal(0)),
+        "cached_share": round(100 * summed["cached_tokens"] / prompt) if prompt else None,
+    }
 
 
 def _summed(days: list[dict[str, Any]], field: str, keys: tuple[str, ...]) -> dict[str, int]:
@@ -320,6 +354,8 @@ async def stats_csv(
         *kinds,
         *outcomes,
         *flags,
+        *COST_COLUMNS,
+        "cost_usd",
     ]
     rows: list[list[Any]] = [header]
     for member in team:
@@ -334,6 +370,8 @@ async def stats_csv(
                     *(day["handovers_by_category"].get(kind, 0) for kind in HANDOVER_CATEGORIES),
                     *(day["drafts"].get(outcome, 0) for outcome in DRAFT_OUTCOMES),
                     *(day["flags_by_category"].get(kind, 0) for kind in FLAG_CATEGORIES),
+                    *(day[column] for column in COST_COLUMNS),
+                    sum(day[column] for column in COST_COLUMNS[:3]),
                 ]
             )
     return _csv(rows, f"advisor-stats-{days}d.csv")

@@ -10,7 +10,7 @@ from datetime import date
 from html import escape
 
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626")
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 420, 180, 34, 24, 10
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 420, 180, 46, 24, 10  # LEFT fits "0.0058" (a day in dollars)
 
 
 def colour(index: int) -> str:
@@ -56,4 +56,7 @@ def stacked_bars(title: str, days: list[date], series: list[tuple[str, list[floa
 
 
 def _number(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    """A count as a count, a small amount (a day's cost in dollars) with its significant digits."""
+    if value >= 10 or value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"

@@ -34,6 +34,7 @@ from memory.records import conversations, drafts, inbox, listing, message_flags,
 from memory.records.handover_briefs import latest_handover
 from memory.records.media_files import MEDIA_PATH
 from memory.records.models import Conn, Conversation, Message
+from memory.records.usage import conversation_cost
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -153,6 +154,9 @@ async def conversation_page_response(
         flags = await message_flags.conversation_flags(
             conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
         )
+        cost = await conversation_cost(
+            conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
+        )
     assert advisor is not None
     flags_by_message: dict[int, list[message_flags.MessageFlag]] = {}
     for flag in flags:
@@ -179,6 +183,7 @@ async def conversation_page_response(
         profile=profile,
         advisor=advisor,
         handover=handover,
+        cost=cost,
         draft=draft,
         advisor_mode=advisor.settings.ai_mode,
         flags_by_message=flags_by_message,

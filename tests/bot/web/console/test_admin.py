@@ -6,6 +6,7 @@ import csv
 import io
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.bot.web.console.conftest import ADMIN, Console, screenshot_dir
@@ -92,12 +93,18 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     expect(ana_row.locator("[data-metric=inbound]")).to_have_text("3")
     expect(ana_row.locator("[data-metric=ai_replies]")).to_have_text("3")
     expect(page.locator("tfoot [data-metric=inbound]")).to_have_text("4")
-    expect(page.locator("svg.chart")).to_have_count(5)
+    expect(page.locator("svg.chart")).to_have_count(6)  # five counts and the cost per day
+    # Three service replies to Colombia: the shipped card's 0.0008 and Twilio's 0.005 each (the
+    # fake model has no price: its calls count 0).
+    costs = page.locator(f'[data-testid=cost-row][data-advisor="{ana}"]')
+    expect(costs.locator("[data-cost=whatsapp]")).to_have_text("0.0024")
+    expect(costs.locator("[data-cost=total]")).to_have_text("0.0174")
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     stats = httpx.get(f"{console.base}/console/admin/stats.csv?days=7", cookies=cookies, timeout=10)
     assert stats.status_code == 200 and stats.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(stats.text)))
     assert len(rows) == 14 and sum(int(r["inbound"]) for r in rows if r["advisor"] == "Ana") == 3
+    assert sum(float(r["cost_usd"]) for r in rows if r["advisor"] == "Ana") == pytest.approx(0.0174)
     assert {"handovers_customer_request", "handovers_loop"} <= set(rows[0])  # a column per kind
     conversations = httpx.get(f"{console.base}/console/admin/conversations.csv", cookies=cookies, timeout=10)
     exported = list(csv.DictReader(io.StringIO(conversations.text)))
