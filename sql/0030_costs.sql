@@ -13,7 +13,9 @@ ALTER TABLE messages
 CREATE TABLE IF NOT EXISTS model_usage (
     id bigserial PRIMARY KEY,
     advisor_id uuid NOT NULL REFERENCES advisors (id) ON DELETE CASCADE,
-    conversation_id uuid,  -- none for work of no one conversation (embedding a shared document)
+    -- none for work of no one conversation, or once the customer was erased: what was spent
+    -- stays spent (the advisor's costs keep it), only the link to the person goes.
+    conversation_id uuid,
     purpose text NOT NULL
         CHECK (purpose IN ('answer', 'summary', 'embedding', 'transcription', 'speech', 'other')),
     model text NOT NULL,
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS model_usage (
     cost_usd numeric(12, 6) NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT now(),
     FOREIGN KEY (conversation_id, advisor_id)
-        REFERENCES chat_history (conversation_id, advisor_id) ON DELETE CASCADE
+        REFERENCES chat_history (conversation_id, advisor_id) ON DELETE SET NULL (conversation_id)
 );
 CREATE INDEX IF NOT EXISTS model_usage_by_advisor_day ON model_usage (advisor_id, created_at);
 CREATE INDEX IF NOT EXISTS model_usage_by_conversation ON model_usage (advisor_id, conversation_id)

@@ -187,7 +187,7 @@ _TABLES = (
     "conversation_mappings, customer_erasures, campaigns, "
     "conversation_notes, console_links, console_sessions, "
     "message_flags, drafts, conversation_summaries, handovers, advisor_tokens, advisor_channel, "
-    "messages, chat_history, advisors, "
+    "model_usage, stage_changes, messages, chat_history, advisors, "
     "procrastinate_jobs, "
     "advisor_bot_events, "
     "procrastinate_periodic_defers, "

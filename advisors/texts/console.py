@@ -217,6 +217,21 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "admin.link_valid": {"es": "Válido 15 minutos, un solo uso.", "en": "Valid 15 minutes, single use."},
     "admin.error": {"es": "No se guardó", "en": "Not saved"},
     "admin.saved": {"es": "Guardado", "en": "Saved"},
+    "dashboard.outcomes": {"es": "Resultados", "en": "Outcomes"},
+    "dashboard.outcomes_note": {
+        "es": "Lo que la IA atendió y llevó a una visita agendada, con o sin una persona; cómo se "
+        "cuenta cada cifra: docs/outcomes.md.",
+        "en": "What the AI answered and carried to a booked visit, with or without a person; how "
+        "each figure is counted: docs/outcomes.md.",
+    },
+    "dashboard.export_outcomes": {"es": "Exportar resultados (CSV)", "en": "Export outcomes (CSV)"},
+    "outcome.coverage": {"es": "Atendidas por la IA", "en": "Answered by the AI"},
+    "outcome.funnel": {"es": "Nuevos → interesados → agendados", "en": "New → interested → booked"},
+    "outcome.autonomous": {"es": "Agendados sin persona", "en": "Booked, no person"},
+    "outcome.assisted": {"es": "Agendados con el asesor", "en": "Booked with the advisor"},
+    "outcome.after_hours": {"es": "Fuera de horario respondidos", "en": "After hours, answered"},
+    "outcome.came_back": {"es": "Volvieron en 7 días", "en": "Back within 7 days"},
+    "outcome.per_booking": {"es": "Costo por agendado (US$)", "en": "Cost per booking (US$)"},
     "dashboard.costs": {"es": "Costos (US$)", "en": "Costs (US$)"},
     "dashboard.costs_note": {
         "es": "Lo que costaron los mensajes (tarifa de WhatsApp por categoría y país, más la de Twilio) "

@@ -30,6 +30,7 @@ SCOPED_TABLES = (
     "conversation_notes",
     "handovers",
     "consent_changes",
+    "stage_changes",
     "customer_profiles",
     "chat_history",
 )

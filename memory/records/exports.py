@@ -20,6 +20,7 @@ _PARTS = {
     "conversation_notes": "body, author, created_at",
     "handovers": "reason, category, brief, created_at",
     "consent_changes": "consent, changed_by, created_at",
+    "stage_changes": "stage_from, stage, created_at",
 }
 # held_elsewhere's tables → what of their rows is given (the checkpoints are the summary above)
 _ELSEWHERE = {

@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from advisors.invalidation import announce_change
 from advisors.repository import get_advisor, list_advisor_rows
 from bot.web.api.auth import Caller, runtime_of, uuid_or_404
-from bot.web.api.schemas import AdvisorOut, CacheInvalidated, StatsDay, StatsOut
+from bot.web.api.schemas import AdvisorOut, CacheInvalidated, OutcomesOut, StatsDay, StatsOut
+from bot.web.outcomes import outcome_report
 from memory.records import stats
 
 router = APIRouter(tags=["advisors"])
@@ -44,6 +45,28 @@ async def advisor_stats(
             conn=conn, advisor_id=target, since=until - timedelta(days=days - 1), until=until
         )
     return StatsOut(advisor_id=target, days=[StatsDay.model_validate(row) for row in rows])
+
+
+@router.get("/advisors/{advisor_id}/outcomes", response_model=OutcomesOut)
+async def advisor_outcomes(
+    request: Request,
+    caller: Caller,
+    advisor_id: str,
+    days: Annotated[int, Query(ge=1, le=366, description="How many days back, today included")] = 30,
+) -> OutcomesOut:
+    """What the AI carried in the period and what it cost (docs/outcomes.md defines each figure)."""
+    target = uuid_or_404(advisor_id, "advisor")
+    if not caller.is_admin and caller.advisor_id != target:
+        raise HTTPException(404, "no such advisor")
+    async with runtime_of(request).pool.connection() as conn:
+        advisor = await get_advisor(conn=conn, advisor_id=str(target))
+        if advisor is None:
+            raise HTTPException(404, "no such advisor")
+        until = datetime.now(UTC).date()
+        report = await outcome_report(
+            conn=conn, advisor=advisor, since=until - timedelta(days=days - 1), until=until
+        )
+    return OutcomesOut(advisor_id=target, **report.as_dict())
 
 
 @router.post("/admin/cache/invalidate", response_model=CacheInvalidated, tags=["admin"])

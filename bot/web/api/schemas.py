@@ -155,6 +155,35 @@ class AdvisorOut(BaseModel):
     settings: dict[str, Any]
 
 
+class OutcomesOut(BaseModel):
+    """What the AI carried in one advisor's period and what it cost; docs/outcomes.md defines each."""
+
+    advisor_id: UUID
+    since: date
+    until: date
+    conversations: int = Field(description="Conversations with a customer message in the period")
+    ai_answered: int = Field(description="Of those, answered by the AI at least once in the period")
+    coverage: float | None = Field(description="ai_answered / conversations")
+    booked: int = Field(description="Conversations whose stage became booked in the period")
+    autonomous: int = Field(description="Booked with no message of the advisor before the booking")
+    assisted: int = Field(description="Booked with a message of the advisor before the booking")
+    autonomous_share: float | None = Field(description="autonomous / conversations")
+    assisted_share: float | None = Field(description="assisted / conversations")
+    handovers_by_category: dict[str, int]
+    after_hours: int = Field(
+        description="Conversations whose first message of the period came outside working hours"
+    )
+    after_hours_answered: int = Field(description="Of those, answered (by the AI or a person)")
+    median_first_response_ai_seconds: float | None
+    median_first_response_human_seconds: float | None
+    came_back_within_7_days: int = Field(description="Booked customers who wrote again within 7 days")
+    funnel: dict[str, int] = Field(
+        description="Of the conversations: new (all), reached interested, reached booked"
+    )
+    cost_usd: float = Field(description="What the advisor's messages and model calls cost in the period")
+    cost_per_booked_lead_usd: float | None = Field(description="cost_usd / booked")
+
+
 class StatsDay(BaseModel):
     """One day (UTC) of an advisor's activity."""
 

@@ -26,6 +26,7 @@ from bot.web.console.charts import colour, stacked_bars
 from bot.web.console.guard import Acting, Actor, SignedIn, Viewer, runtime_of
 from bot.web.console.rendering import render
 from bot.web.csv_cells import csv_text
+from bot.web.outcomes import outcome_report
 from memory.records import stats
 from memory.records.handover_briefs import HANDOVER_CATEGORIES
 from memory.records.message_flags import FLAG_CATEGORIES
@@ -291,6 +292,10 @@ async def dashboard(
             }
         )
     grand = {metric: sum(t[metric] for t in totals) for metric in METRICS}
+    async with runtime_of(request).pool.connection() as conn:
+        results = await _team_outcomes(conn, [t["advisor"] for t in totals], calendar[0], calendar[-1])
+    for row, result in zip(totals, results, strict=True):
+        row["outcomes"] = result
     return render(
         request,
         "dashboard.html",
@@ -303,6 +308,46 @@ async def dashboard(
         draft_outcomes=DRAFT_OUTCOMES,
         flag_categories=FLAG_CATEGORIES,
     )
+
+
+async def _team_outcomes(conn: Conn, advisors: list[dict[str, Any]], since: date, until: date) -> list[Any]:
+    """Each advisor's outcome report of the period (bot.web.outcomes), in the order given."""
+    reports = []
+    for row in advisors:
+        advisor = await get_advisor(conn=conn, advisor_id=str(row["id"]))
+        assert advisor is not None
+        reports.append(await outcome_report(conn=conn, advisor=advisor, since=since, until=until))
+    return reports
+
+
+@router.get("/outcomes.csv", name="console_outcomes_csv")
+async def outcomes_csv(
+    request: Request, who: SignedIn, days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30
+) -> Response:
+    """The dashboard's outcomes, one row per advisor (docs/outcomes.md defines each column)."""
+    who.require_admin()
+    until = datetime.now(UTC).date()
+    since = until - timedelta(days=days - 1)
+    async with runtime_of(request).pool.connection() as conn:
+        advisors = await list_advisor_rows(conn=conn)
+        reports = await _team_outcomes(conn, advisors, since, until)
+    scalar = [
+        "conversations", "ai_answered", "coverage", "booked", "autonomous", "assisted",
+        "autonomous_share", "assisted_share", "after_hours", "after_hours_answered",
+        "median_first_response_ai_seconds", "median_first_response_human_seconds",
+        "came_back_within_7_days", "cost_usd", "cost_per_booked_lead_usd",
+    ]  # fmt: skip
+    header = ["advisor_id", "advisor", "since", "until", *scalar, "funnel_interested",
+              *(f"handovers_{kind}" for kind in HANDOVER_CATEGORIES)]  # fmt: skip
+    rows: list[list[Any]] = [header]
+    for advisor, report in zip(advisors, reports, strict=True):
+        data = report.as_dict()
+        handovers = [report.handovers_by_category.get(kind, 0) for kind in HANDOVER_CATEGORIES]
+        rows.append(
+            [advisor["id"], advisor["name"], since.isoformat(), until.isoformat(), *(data[k] for k in scalar),
+             report.funnel["interested"], *handovers]
+        )  # fmt: skip
+    return _csv(rows, f"advisor-outcomes-{days}d.csv")
 
 
 def _day_cost(day: dict[str, Any]) -> Decimal:

@@ -99,7 +99,19 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     costs = page.locator(f'[data-testid=cost-row][data-advisor="{ana}"]')
     expect(costs.locator("[data-cost=whatsapp]")).to_have_text("0.0024")
     expect(costs.locator("[data-cost=total]")).to_have_text("0.0174")
+    outcomes = page.locator(f'[data-testid=outcome-row][data-advisor="{ana}"]')
+    expect(outcomes.locator("[data-outcome=coverage]")).to_have_text("100 %")  # the AI answered all three
+    expect(outcomes.locator("[data-outcome=funnel]")).to_have_text("3 → 0 → 0")
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "dashboard.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(folder / "dashboard-phone.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 800})
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    results = httpx.get(f"{console.base}/console/admin/outcomes.csv?days=7", cookies=cookies, timeout=10)
+    per_advisor = {r["advisor"]: r for r in csv.DictReader(io.StringIO(results.text))}
+    assert (per_advisor["Ana"]["conversations"], per_advisor["Ana"]["ai_answered"]) == ("3", "3")
+    assert per_advisor["Bruno"]["conversations"] == "1"
     stats = httpx.get(f"{console.base}/console/admin/stats.csv?days=7", cookies=cookies, timeout=10)
     assert stats.status_code == 200 and stats.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(stats.text)))
