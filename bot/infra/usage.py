@@ -77,3 +77,12 @@ def note_chat(purpose: Purpose, response: Any, fallback_model: str) -> ModelUse:
     )
     note_use(use)
     return use
+
+
+def take_uses() -> list[ModelUse]:
+    """The current job's calls so far, taken out of its log (they are being stored now)."""
+    log = _CURRENT.get()
+    if log is None:
+        return []
+    taken, log.uses = log.uses, []
+    return taken

@@ -36,7 +36,7 @@ from bot.agent.speech import needs_text_too
 from bot.agent.tools import WINDOW_OPEN_KEY
 from bot.infra.database import maybe_transaction
 from bot.infra.job_queue import draft_timeout_job
-from bot.infra.usage import usage_scope
+from bot.infra.usage import take_uses, usage_scope
 from bot.twilio.choices import Choices
 from bot.twilio.inbound import REACTION_KEY
 from bot.twilio.sender import WHATSAPP_BODY_LIMIT, split_reply
@@ -44,7 +44,7 @@ from bot.worker.delivery import send_recorded
 from bot.worker.drafts import announce_draft
 from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
-from bot.worker.usage import store_usage
+from bot.worker.usage import priced, store_usage
 from bot.worker.voice_reply import voice_reply
 from memory.ai.checkpointer import CONVERSATION_KEY, ConversationGoneError
 from memory.ai.thread import run_config_for
@@ -435,6 +435,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             if outcome_status == "answered"
             else None,
             choices=(choices.as_text(), choices.to_payload()) if choices is not None else None,
+            model_calls=priced(parts, advisor.id, take_uses()),
         )
     if end.conversation is None or end.replies is None:
         reason = "human_took_over" if end.held else "newer_message"

@@ -10,26 +10,21 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from bot.infra.metrics import COSTS, MODEL_TOKENS
-from bot.infra.usage import UsageLog
+from bot.infra.usage import ModelUse, UsageLog
 from bot.worker.parts import WorkerParts
 from memory.records.usage import ModelCall, record_model_calls
 
 logger = logging.getLogger(__name__)
 
 
-async def store_usage(
-    parts: WorkerParts, advisor_id: UUID, conversation_id: UUID | None, usage: UsageLog
-) -> None:
-    """Price and store the calls, one statement for the job; counted in /metrics too.
+def priced(parts: WorkerParts, advisor_id: UUID, uses: list[ModelUse]) -> list[ModelCall]:
+    """The calls with their cost (MODEL_PRICES), counted in /metrics as they are priced.
 
     The answer's own tokens are counted in /metrics as the call returns (bot.agent.graph); the
-    other calls' here. A database that fails now loses the record, said in the log: the job's
-    work is done and must not be redone for it.
+    other calls' here.
     """
-    if not usage.uses:
-        return
     calls = []
-    for use in usage.uses:
+    for use in uses:
         cost = (
             parts.pricing.models.cost(
                 use.model,
@@ -48,6 +43,24 @@ async def store_usage(
             MODEL_TOKENS.labels(str(advisor_id), "prompt").inc(use.prompt_tokens)
             MODEL_TOKENS.labels(str(advisor_id), "cached").inc(use.cached_tokens)
             MODEL_TOKENS.labels(str(advisor_id), "completion").inc(use.completion_tokens)
+    return calls
+
+
+async def store_usage(
+    parts: WorkerParts, advisor_id: UUID, conversation_id: UUID | None, usage: UsageLog
+) -> None:
+    """Store what is left in the job's log, in one statement.
+
+    Usually nothing: the turn's calls go with its reply (memory.records.turn_end); a fold after
+    the reply, or a job that failed before recording, leaves some.
+
+    A database that fails now loses the record, said in the log: the job's work is done and
+    must not be redone for it.
+    """
+    if not usage.uses:
+        return
+    calls = priced(parts, advisor_id, usage.uses)
+    usage.uses = []
     try:
         async with parts.pool.connection() as conn:
             await record_model_calls(

@@ -18,6 +18,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from memory.records.models import Conn, Conversation, Message
+from memory.records.usage import INSERT_CALLS, ModelCall, calls_json
 
 _CONVERSATION = Conversation.columns()
 _MESSAGE = Message.columns()
@@ -68,6 +69,11 @@ WITH decision AS (
       FROM decision d
      WHERE d.ai_may_answer AND d.newest_answered AND d.drafting
     RETURNING id
+), spent AS (
+    -- The model calls of this turn, stored in the same round trip (sql/0030).
+    {INSERT_CALLS.strip()}
+     WHERE EXISTS (SELECT 1 FROM chat_history WHERE {_THIS})
+    RETURNING 1
 ), draft_timeout AS (
     SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(
         %(job_queue)s, %(job_task)s, %(job_priority)s, NULL, NULL,
@@ -140,6 +146,7 @@ async def record_turn_end(
     sources: list[dict[str, Any]] | None = None,
     draft: DraftMode | None = None,
     choices: tuple[str, dict[str, Any]] | None = None,
+    model_calls: list[ModelCall] | None = None,
 ) -> TurnEnd:
     """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
 
@@ -149,7 +156,8 @@ async def record_turn_end(
     the AI remembers its own spoken answers. `sources` (the knowledge passages the answer used)
     go on every part. With `draft` (an AI answer), the answer is kept as a draft instead when the
     conversation is in draft mode, and its timeout job is queued in the same statement. `conn`
-    must be in autocommit (the worker's pool). `choices`
+    must be in autocommit (the worker's pool). `model_calls` (what the turn's model calls used
+    and cost) are stored in the same statement, whatever becomes of the reply. `choices`
     (their text, their payload) is one more message after the parts: buttons or a list.
     """
     replies: list[dict[str, Any]] = [
@@ -188,6 +196,7 @@ async def record_turn_end(
         "job_task": draft.timeout_job.task_name if draft else "",
         "job_priority": draft.timeout_job.priority if draft else 0,
         "job_delay": draft.timeout_job.delay_seconds if draft else 0,
+        "calls": calls_json(model_calls or []),
     }
     async with conn.pipeline(), conn.transaction():
         locked = await conn.execute(_LOCK, params)

@@ -25,17 +25,24 @@ class ModelCall:
     cost_usd: Decimal
 
 
-_RECORD = """
+# The insert, as the turn's end statement embeds it too (memory.records.turn_end): the calls of a
+# turn are stored in the round trip that records its reply.
+INSERT_CALLS = """
 INSERT INTO model_usage (advisor_id, conversation_id, purpose, model, prompt_tokens, cached_tokens,
                          completion_tokens, audio_seconds, characters, cost_usd)
 SELECT %(advisor_id)s, %(conversation_id)s, c.purpose, c.model, c.prompt_tokens, c.cached_tokens,
        c.completion_tokens, c.audio_seconds, c.characters, c.cost_usd
-  FROM jsonb_to_recordset(%(calls)s) AS c(purpose text, model text, prompt_tokens int, cached_tokens int,
-                                         completion_tokens int, audio_seconds real, characters int,
-                                         cost_usd numeric)
- WHERE %(conversation_id)s::uuid IS NULL OR EXISTS (
-       SELECT 1 FROM chat_history WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s)
+  FROM jsonb_to_recordset(coalesce(%(calls)s, '[]'::jsonb))
+       AS c(purpose text, model text, prompt_tokens int, cached_tokens int, completion_tokens int,
+            audio_seconds real, characters int, cost_usd numeric)
 """
+
+_RECORD = (
+    INSERT_CALLS
+    + """ WHERE %(conversation_id)s::uuid IS NULL OR EXISTS (
+       SELECT 1 FROM chat_history
+        WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s)"""
+)
 
 
 async def record_model_calls(
@@ -44,10 +51,14 @@ async def record_model_calls(
     """Store a job's model calls in one statement (none for an erased conversation's)."""
     if not calls:
         return
-    rows = [{**call.__dict__, "cost_usd": str(call.cost_usd)} for call in calls]
     await conn.execute(
-        _RECORD, {"advisor_id": advisor_id, "conversation_id": conversation_id, "calls": Jsonb(rows)}
+        _RECORD, {"advisor_id": advisor_id, "conversation_id": conversation_id, "calls": calls_json(calls)}
     )
+
+
+def calls_json(calls: list[ModelCall]) -> Jsonb | None:
+    """The calls as the insert reads them (None: none to store)."""
+    return Jsonb([{**call.__dict__, "cost_usd": str(call.cost_usd)} for call in calls]) if calls else None
 
 
 async def conversation_cost(*, conn: Conn, advisor_id: UUID, conversation_id: UUID) -> Decimal:

@@ -82,6 +82,18 @@
     source.addEventListener("ended", function () { source.close(); window.location.reload(); });
   }
 
+  // A refresh already on its way when the advisor opened a flag form must not close it either.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    // Only the timeline's own refresh (the flag form's answer is swapped in as usual).
+    var from = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (target && target.id === "timeline" && from === target &&
+        target.querySelector("details.flag[open]")) {
+      event.detail.shouldSwap = false;
+      target.dataset.stale = "true";
+    }
+  });
+
   document.addEventListener("toggle", function (event) {
     var details = event.target;
     if (!details.matches || !details.matches("details.flag") || details.open) return;
