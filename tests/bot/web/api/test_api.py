@@ -101,8 +101,9 @@ def test_an_advisor_token_cannot_touch_another_advisors_conversation(
         api.get(f"/api/conversations/{brunos}/crm", headers=ana),
         api.put(f"/api/conversations/{brunos}/crm", json={"hubspot": "1"}, headers=ana),
         api.get(f"/api/advisors/{two_advisors['bruno']}/stats", headers=ana),
+        api.get(f"/api/advisors/{two_advisors['bruno']}/outcomes", headers=ana),
     ]
-    assert [r.status_code for r in attempts] == [404] * 6
+    assert [r.status_code for r in attempts] == [404] * 7
     assert all(r.json()["detail"].startswith("no such") for r in attempts)
     unknown = api.get("/api/conversations/00000000-0000-0000-0000-000000000000", headers=ana)
     assert unknown.status_code == 404 and unknown.json() == attempts[0].json()
@@ -334,6 +335,7 @@ def test_stats_per_day(
 EXPECTED_OPERATIONS = {
     ("/api/advisors", "get"),
     ("/api/advisors/{advisor_id}/stats", "get"),
+    ("/api/advisors/{advisor_id}/outcomes", "get"),
     ("/api/conversations", "get"),
     ("/api/conversations/{conversation_id}", "get"),
     ("/api/conversations/{conversation_id}", "patch"),
