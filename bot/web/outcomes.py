@@ -16,8 +16,6 @@ from advisors.models import Advisor
 from memory.records import outcomes, stats
 from memory.records.models import Conn
 
-COST_FIELDS = ("whatsapp_cost_usd", "twilio_cost_usd", "model_cost_usd")
-
 
 @dataclass(frozen=True)
 class OutcomeReport:
@@ -57,15 +55,22 @@ def _median_seconds(pairs: list[tuple[datetime | None, datetime | None]]) -> flo
     return round(statistics.median(waits), 1) if waits else None
 
 
-async def outcome_report(*, conn: Conn, advisor: Advisor, since: date, until: date) -> OutcomeReport:
-    """Count one advisor's outcomes of the period [since, until] (UTC days)."""
+async def outcome_report(
+    *, conn: Conn, advisor: Advisor, since: date, until: date, per_day: list[dict[str, Any]] | None = None
+) -> OutcomeReport:
+    """Count one advisor's outcomes of the period [since, until] (UTC days).
+
+    `per_day` is the period's `stats.advisor_stats`, when the caller already read it (the
+    dashboard): the cost is summed from it instead of reading it again.
+    """
     rows = await outcomes.active_conversations(conn=conn, advisor_id=advisor.id, since=since, until=until)
     wrote = [row for row in rows if row.first_inbound is not None]
     booked = [row for row in rows if row.booked_at is not None]
     counted = await outcomes.bookings(conn=conn, advisor_id=advisor.id, booked=booked)
     outside = [row for row in wrote if not advisor.availability(row.first_inbound).available]
-    per_day = await stats.advisor_stats(conn=conn, advisor_id=advisor.id, since=since, until=until)
-    cost = sum((Decimal(day[field]) for day in per_day for field in COST_FIELDS), Decimal(0))
+    if per_day is None:
+        per_day = await stats.advisor_stats(conn=conn, advisor_id=advisor.id, since=since, until=until)
+    cost = sum((stats.day_cost(day) for day in per_day), Decimal(0))
     return OutcomeReport(
         since=since,
         until=until,

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from memory.records.models import Conn
+
+# What a day cost (USD, sql/0030), the columns that add up to it.
+MONEY_COLUMNS = ("whatsapp_cost_usd", "twilio_cost_usd", "model_cost_usd")
+
+
+def day_cost(day: dict[str, Any]) -> Decimal:
+    """What one day of `advisor_stats` cost in all: WhatsApp, Twilio and the model (docs/costs.md)."""
+    return sum((Decimal(day[column]) for column in MONEY_COLUMNS), Decimal(0))
 
 
 def _per_kind_per_day(name: str, table: str, kind: str, moment: str, where: str = "") -> str:

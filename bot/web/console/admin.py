@@ -19,14 +19,14 @@ from starlette.responses import Response
 
 from advisors.console_access import issue_link
 from advisors.hours import InvalidHoursError, format_week, parse_week, zone
-from advisors.models import DEFAULT_TIME_ZONE
+from advisors.models import DEFAULT_TIME_ZONE, Advisor
 from advisors.repository import add_advisor, get_advisor, list_advisor_rows, set_active, update_advisor
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
 from bot.web.console.charts import colour, stacked_bars
 from bot.web.console.guard import Acting, Actor, SignedIn, Viewer, runtime_of
 from bot.web.console.rendering import render
 from bot.web.csv_cells import csv_text
-from bot.web.outcomes import outcome_report
+from bot.web.outcomes import OutcomeReport, outcome_report
 from memory.records import stats
 from memory.records.handover_briefs import HANDOVER_CATEGORIES
 from memory.records.message_flags import FLAG_CATEGORIES
@@ -38,14 +38,7 @@ METRICS = ("conversations", "inbound", "ai_replies", "human_replies", "handovers
 DRAFT_OUTCOMES = ("approved", "edited", "rejected", "timed_out")  # superseded: nobody's decision
 MAX_DAYS = 366
 # What a day cost (memory.records.stats): the three amounts in USD, then the model's tokens.
-COST_COLUMNS = (
-    "whatsapp_cost_usd",
-    "twilio_cost_usd",
-    "model_cost_usd",
-    "prompt_tokens",
-    "cached_tokens",
-    "completion_tokens",
-)
+COST_COLUMNS = (*stats.MONEY_COLUMNS, "prompt_tokens", "cached_tokens", "completion_tokens")
 
 
 def _advisor_id(who: Viewer, value: str) -> UUID:
@@ -259,6 +252,7 @@ async def dashboard(
     who.require_admin()
     async with runtime_of(request).pool.connection() as conn:
         calendar, team = await _team_stats(conn, days)
+        results = await _team_outcomes(conn, team, calendar[0], calendar[-1])
     charts = {
         metric: Markup(  # noqa: S704 - built by stacked_bars, which escapes every text it places
             stacked_bars(
@@ -273,7 +267,7 @@ async def dashboard(
         stacked_bars(
             who.t("dashboard.cost_usd"),
             calendar,
-            [(m["advisor"]["name"], [float(_day_cost(d)) for d in m["days"]]) for m in team],
+            [(m["advisor"]["name"], [float(stats.day_cost(d)) for d in m["days"]]) for m in team],
         )
     )
     totals = []
@@ -292,8 +286,6 @@ async def dashboard(
             }
         )
     grand = {metric: sum(t[metric] for t in totals) for metric in METRICS}
-    async with runtime_of(request).pool.connection() as conn:
-        results = await _team_outcomes(conn, [t["advisor"] for t in totals], calendar[0], calendar[-1])
     for row, result in zip(totals, results, strict=True):
         row["outcomes"] = result
     return render(
@@ -310,14 +302,23 @@ async def dashboard(
     )
 
 
-async def _team_outcomes(conn: Conn, advisors: list[dict[str, Any]], since: date, until: date) -> list[Any]:
-    """Each advisor's outcome report of the period (bot.web.outcomes), in the order given."""
-    reports = []
-    for row in advisors:
-        advisor = await get_advisor(conn=conn, advisor_id=str(row["id"]))
-        assert advisor is not None
-        reports.append(await outcome_report(conn=conn, advisor=advisor, since=since, until=until))
-    return reports
+async def _team_outcomes(
+    conn: Conn, team: list[dict[str, Any]], since: date, until: date
+) -> list[OutcomeReport]:
+    """Each advisor's outcome report of the period (bot.web.outcomes), in the team's order.
+
+    `team` is `_team_stats`'s: the advisors as listed and their days, whose costs are reused.
+    """
+    return [
+        await outcome_report(
+            conn=conn,
+            advisor=Advisor.model_validate(member["advisor"]),
+            since=since,
+            until=until,
+            per_day=member["days"],
+        )
+        for member in team
+    ]
 
 
 @router.get("/outcomes.csv", name="console_outcomes_csv")
@@ -326,11 +327,11 @@ async def outcomes_csv(
 ) -> Response:
     """The dashboard's outcomes, one row per advisor (docs/outcomes.md defines each column)."""
     who.require_admin()
-    until = datetime.now(UTC).date()
-    since = until - timedelta(days=days - 1)
     async with runtime_of(request).pool.connection() as conn:
-        advisors = await list_advisor_rows(conn=conn)
-        reports = await _team_outcomes(conn, advisors, since, until)
+        calendar, team = await _team_stats(conn, days)
+        reports = await _team_outcomes(conn, team, calendar[0], calendar[-1])
+    since, until = calendar[0], calendar[-1]
+    advisors = [member["advisor"] for member in team]
     scalar = [
         "conversations", "ai_answered", "coverage", "booked", "autonomous", "assisted",
         "autonomous_share", "assisted_share", "after_hours", "after_hours_answered",
@@ -350,18 +351,13 @@ async def outcomes_csv(
     return _csv(rows, f"advisor-outcomes-{days}d.csv")
 
 
-def _day_cost(day: dict[str, Any]) -> Decimal:
-    """What a day cost in all (USD): WhatsApp, Twilio and the model (docs/costs.md)."""
-    return sum((Decimal(day[column]) for column in COST_COLUMNS[:3]), Decimal(0))
-
-
 def _costs(days: list[dict[str, Any]]) -> dict[str, Any]:
     """The period's costs of one advisor, and the share of prompt tokens the model's cache served."""
     summed = {column: sum((Decimal(day[column]) for day in days), Decimal(0)) for column in COST_COLUMNS}
     prompt = summed["prompt_tokens"]
     return {
         **summed,
-        "total": sum((summed[column] for column in COST_COLUMNS[:3]), Decimal(0)),
+        "total": stats.day_cost(summed),
         "cached_share": round(100 * summed["cached_tokens"] / prompt) if prompt else None,
     }
 
@@ -416,7 +412,7 @@ async def stats_csv(
                     *(day["drafts"].get(outcome, 0) for outcome in DRAFT_OUTCOMES),
                     *(day["flags_by_category"].get(kind, 0) for kind in FLAG_CATEGORIES),
                     *(day[column] for column in COST_COLUMNS),
-                    sum(day[column] for column in COST_COLUMNS[:3]),
+                    stats.day_cost(day),
                 ]
             )
     return _csv(rows, f"advisor-stats-{days}d.csv")
