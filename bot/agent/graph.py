@@ -29,7 +29,7 @@ from bot.agent.grounding import source_figures, ungrounded_figures
 from bot.agent.rulebook import moment_message
 from bot.agent.summary import unsummarised, with_summary
 from bot.infra.metrics import MODEL_SECONDS, MODEL_TOKENS
-from bot.infra.usage import note_chat
+from bot.infra.usage import model_name_of, note_chat
 from memory.ai.tokens import TokenCounter
 from memory.ai.trimming import messages_within_budget, pictures_as_text
 
@@ -123,7 +123,7 @@ def build_agent_graph(
     `prompt_cache_keys`, each request names its advisor's cache (`prompt_cache_key_for`).
     """
     bound = model.bind_tools(tools)
-    model_name = str(getattr(model, "model_name", None) or getattr(model, "model", None) or "unknown")
+    model_name = model_name_of(model)
 
     async def call_model(
         state: AgentState, config: RunnableConfig, runtime: Runtime[AgentContext]

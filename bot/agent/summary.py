@@ -18,7 +18,7 @@ from langchain_core.messages.utils import count_tokens_approximately, trim_messa
 
 from bot.agent.context import RememberedMessage
 from bot.agent.grounding import source_figures, ungrounded_figures
-from bot.infra.usage import note_chat
+from bot.infra.usage import model_name_of, note_chat
 from memory.ai.budget import MemoryBudget
 from memory.ai.tokens import TokenCounter
 
@@ -103,7 +103,7 @@ async def fold_into_summary(
     request = f"Resumen anterior:\n{summary or '(ninguno)'}\n\nMensajes nuevos:\n{transcript}"
     instructions = SystemMessage(SUMMARY_INSTRUCTIONS.format(words=words))
     answer = await model.ainvoke([instructions, HumanMessage(request)])
-    note_chat("summary", answer, _name_of(model))
+    note_chat("summary", answer, model_name_of(model))
     folded = await _condensed(model, answer.text, max_tokens, words, counter)
     if not folded:
         raise EmptySummaryError("the model returned an empty summary")
@@ -114,7 +114,7 @@ async def fold_into_summary(
         )
         again = f"{request}\n\n{KEEP_NOTE.format(facts=', '.join(lost))}"
         answer = await model.ainvoke([instructions, HumanMessage(again)])
-        note_chat("summary", answer, _name_of(model))
+        note_chat("summary", answer, model_name_of(model))
         folded = await _condensed(model, answer.text, max_tokens, words, counter) or folded
         folded = kept_with(
             folded, summary, lost_facts(summary, folded), max_tokens=max_tokens, counter=counter
@@ -132,13 +132,9 @@ async def _condensed(
         condensed = await model.ainvoke(
             [SystemMessage(CONDENSE_INSTRUCTIONS.format(words=words // 2)), HumanMessage(folded)]
         )
-        note_chat("summary", condensed, _name_of(model))
+        note_chat("summary", condensed, model_name_of(model))
         folded = condensed.text.strip()
     return folded
-
-
-def _name_of(model: BaseChatModel) -> str:
-    return str(getattr(model, "model_name", None) or getattr(model, "model", None) or "unknown")
 
 
 def facts_of(text: str) -> set[str]:
@@ -147,7 +143,7 @@ def facts_of(text: str) -> set[str]:
     A name is a capitalised word that does not begin a sentence; figures are those the figure
     check reads (bot.agent.grounding), counts below ten left out.
     """
-    facts = {figure for figure in ungrounded_figures(text, set())}
+    facts = set(ungrounded_figures(text, set()))
     for sentence in _SENTENCE.split(text):
         for word in _WORD.findall(sentence)[1:]:
             if word[0].isupper() and len(word) > 2 and word.lower() not in _COMMON:

@@ -59,6 +59,11 @@ def note_use(use: ModelUse) -> None:
         log.uses.append(use)
 
 
+def model_name_of(model: Any) -> str:
+    """The name a LangChain chat model was configured with (what its calls are priced by)."""
+    return str(getattr(model, "model_name", None) or getattr(model, "model", None) or "unknown")
+
+
 def note_chat(purpose: Purpose, response: Any, fallback_model: str) -> ModelUse:
     """Note a chat call from its answer, and return what it used.
 
