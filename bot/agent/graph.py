@@ -28,7 +28,7 @@ from bot.agent.context import AgentContext
 from bot.agent.grounding import source_figures, ungrounded_figures
 from bot.agent.rulebook import moment_message
 from bot.agent.summary import unsummarised, with_summary
-from bot.infra.metrics import MODEL_SECONDS, MODEL_TOKENS
+from bot.infra.metrics import MODEL_SECONDS
 from bot.infra.usage import model_name_of, note_chat
 from memory.ai.tokens import TokenCounter
 from memory.ai.trimming import messages_within_budget, pictures_as_text
@@ -151,10 +151,7 @@ def build_agent_graph(
         extra = {"prompt_cache_key": prompt_cache_key_for(advisor)} if prompt_cache_keys else {}
         response = await bound.ainvoke(messages, config, **extra)
         MODEL_SECONDS.labels(advisor).observe(time.perf_counter() - started)
-        use = note_chat("answer", response, model_name)
-        MODEL_TOKENS.labels(advisor, "prompt").inc(use.prompt_tokens)
-        MODEL_TOKENS.labels(advisor, "cached").inc(use.cached_tokens)
-        MODEL_TOKENS.labels(advisor, "completion").inc(use.completion_tokens)
+        note_chat("answer", response, model_name)  # counted and priced by the job (bot.worker.usage)
         if isinstance(response, AIMessage) and response.tool_calls:
             return {"messages": [response]}  # mid-turn: the tools may still need the pictures
         # The turn is answered: pictures leave the checkpoint in this same update.

@@ -18,11 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 def priced(parts: WorkerParts, advisor_id: UUID, uses: list[ModelUse]) -> list[ModelCall]:
-    """The calls with their cost (MODEL_PRICES), counted in /metrics as they are priced.
-
-    The answer's own tokens are counted in /metrics as the call returns (bot.agent.graph); the
-    other calls' here.
-    """
+    """The calls with their cost (MODEL_PRICES), their tokens and cost counted in /metrics."""
     calls = []
     for use in uses:
         cost = (
@@ -39,10 +35,9 @@ def priced(parts: WorkerParts, advisor_id: UUID, uses: list[ModelUse]) -> list[M
         )
         calls.append(ModelCall(**use.__dict__, cost_usd=cost))
         COSTS.labels(str(advisor_id), f"model_{use.purpose}").inc(float(cost))
-        if use.purpose != "answer":
-            MODEL_TOKENS.labels(str(advisor_id), "prompt").inc(use.prompt_tokens)
-            MODEL_TOKENS.labels(str(advisor_id), "cached").inc(use.cached_tokens)
-            MODEL_TOKENS.labels(str(advisor_id), "completion").inc(use.completion_tokens)
+        MODEL_TOKENS.labels(str(advisor_id), "prompt").inc(use.prompt_tokens)
+        MODEL_TOKENS.labels(str(advisor_id), "cached").inc(use.cached_tokens)
+        MODEL_TOKENS.labels(str(advisor_id), "completion").inc(use.completion_tokens)
     return calls
 
 
