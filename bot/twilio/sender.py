@@ -136,14 +136,24 @@ class TwilioSender:
     `aclose()` it there.
     """
 
-    def __init__(self, settings: Settings, *, status_callback_url: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        status_callback_url: str | None = None,
+        http_session: aiohttp.ClientSession | None = None,
+    ) -> None:
         self._settings = settings
         self._status_callback_url = status_callback_url
         self._client: Client | None = None
         self._http: _TwilioHttpClient | None = None
+        # A shared session (the worker's, bot.infra.http) belongs to its owner, who closes it.
+        self._owns_session = http_session is None
         if settings.twilio_configured:
             assert settings.twilio_auth_token is not None
-            self._http = _TwilioHttpClient()
+            self._http = _TwilioHttpClient(pool_connections=http_session is None)
+            if http_session is not None:
+                self._http.session = http_session
             self._client = Client(
                 settings.twilio_account_sid,
                 settings.twilio_auth_token.get_secret_value(),
@@ -157,8 +167,8 @@ class TwilioSender:
                     domain.base_url = origin
 
     async def aclose(self) -> None:
-        """Close the kept-open connections to Twilio."""
-        if self._http is not None:
+        """Close the kept-open connections to Twilio, unless they are a shared session's."""
+        if self._http is not None and self._owns_session:
             await self._http.close()
 
     @property

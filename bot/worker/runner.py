@@ -26,6 +26,7 @@ from bot.agent.transcription import Transcriber
 from bot.infra.background import keep_running, stop_task
 from bot.infra.database import Database, check_quietly, open_pool
 from bot.infra.events import EventPublisher
+from bot.infra.http import shared_http_session
 from bot.infra.job_queue import DEFAULT_QUEUE, EVENTS_QUEUE
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
@@ -114,12 +115,13 @@ async def run_worker(
         SCRAPE_TIME.register("worker_pool", lambda: pool_stats(pool, "worker"))
         stack.callback(SCRAPE_TIME.unregister, "worker_pool")
         events = EventPublisher(settings, queue)
-        sender = TwilioSender(settings, status_callback_url=status_callback_url(settings))
+        http = await stack.enter_async_context(shared_http_session())  # the model's and Twilio's
+        sender = TwilioSender(settings, status_callback_url=status_callback_url(settings), http_session=http)
         stack.push_async_callback(sender.aclose)
         if sender.dry_run:
             logger.warning("no Twilio credentials: replies are stored but not sent (dry run)")
         flags = PostgresConversationFlags(pool, queue, events)
-        model = build_chat_model(settings)
+        model = build_chat_model(settings, http_session=http)
         knowledge = await open_knowledge(settings, pool)
         stack.push_async_callback(knowledge.aclose)
         graph, folder = None, None
