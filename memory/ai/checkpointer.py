@@ -9,18 +9,67 @@ from uuid import UUID
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_serializable_checkpoint_metadata,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from psycopg.rows import dict_row
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from memory.ai.thread import run_config_for
 
 # The run-config key naming the conversation a run belongs to (see GuardedPostgresSaver).
 CONVERSATION_KEY = "conversation_id"
-_CONVERSATION_LOCK = (
-    "SELECT 1 FROM chat_history WHERE advisor_id = %s::uuid AND conversation_id = %s::uuid FOR KEY SHARE"
+# One statement each for a guarded checkpoint and a guarded set of writes: the lock on the
+# conversation's row, then the rows LangGraph's own statements would write, only under it.
+# The INSERTs read `guard`, so they run after it has taken its lock (or found no row).
+_GUARD = """guard AS (SELECT 1 FROM chat_history
+  WHERE advisor_id = %(advisor)s::uuid AND conversation_id = %(conversation)s::uuid FOR KEY SHARE)"""
+_PUT_CHECKPOINT = f"""
+WITH {_GUARD},
+blobs AS (
+  INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+  SELECT %(thread)s, %(ns)s, b.channel, b.version, b.type, b.blob
+    FROM unnest(%(channels)s::text[], %(versions)s::text[], %(types)s::text[], %(blobs)s::bytea[])
+         AS b(channel, version, type, blob)
+   WHERE EXISTS (SELECT 1 FROM guard)
+  ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+),
+saved AS (
+  INSERT INTO checkpoints
+    (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+  SELECT %(thread)s, %(ns)s, %(checkpoint_id)s, %(parent_id)s, %(checkpoint)s, %(metadata)s
+   WHERE EXISTS (SELECT 1 FROM guard)
+  ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
+  DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata
 )
+SELECT EXISTS (SELECT 1 FROM guard) AS kept
+"""  # noqa: S608 - the interpolated part is ours
+_PUT_WRITES = f"""
+WITH {_GUARD},
+written AS (
+  INSERT INTO checkpoint_writes
+    (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
+  SELECT %(thread)s, %(ns)s, %(checkpoint_id)s, %(task_id)s, %(task_path)s, w.idx, w.channel, w.type, w.blob
+    FROM unnest(%(indexes)s::int[], %(channels)s::text[], %(types)s::text[], %(blobs)s::bytea[])
+         AS w(idx, channel, type, blob)
+   WHERE EXISTS (SELECT 1 FROM guard)
+  ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {{on_conflict}}
+)
+SELECT EXISTS (SELECT 1 FROM guard) AS kept
+"""  # noqa: S608 - the interpolated part is ours
+_WRITES_REPLACE = _PUT_WRITES.format(
+    on_conflict="DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob"
+)
+_WRITES_KEEP = _PUT_WRITES.format(on_conflict="DO NOTHING")
 
 
 class ConversationGoneError(Exception):
@@ -33,11 +82,16 @@ class GuardedPostgresSaver(AsyncPostgresSaver):
     Erasing a customer deletes their checkpoints; a turn already past its first read would
     otherwise write a new checkpoint when the model returns, and the customer's next message
     (a new conversation on the same thread id) would be given the erased words. Each write of a
-    run whose config names its conversation (`CONVERSATION_KEY`) runs in one transaction that
-    first takes a key-share lock on that `chat_history` row: the erasure (which locks the row
-    for update before deleting) either waits for the write and then deletes it, or has already
+    run whose config names its conversation (`CONVERSATION_KEY`) is one statement that first
+    takes a key-share lock on that `chat_history` row: the erasure (which locks the row for
+    update before deleting) either waits for the write and then deletes it, or has already
     deleted the row, and the write is refused with ConversationGoneError. A new conversation of
     the same phone has another id, so it never lets an old turn's write through.
+
+    One statement, not LangGraph's transaction of five (BEGIN, the lock, blobs, checkpoint,
+    COMMIT) per write: the same rows, in autocommit, atomic as any statement is. Values are
+    serialised in the event loop, not handed to a thread per write, and reads and writes do not
+    queue behind the saver's one process-wide lock: each takes its own pooled connection.
     """
 
     async def aput(
@@ -51,8 +105,46 @@ class GuardedPostgresSaver(AsyncPostgresSaver):
         guard = _guard_of(config)
         if guard is None:
             return await super().aput(config, checkpoint, metadata, new_versions)
-        async with self._guarded(config, guard) as saver:
-            return await saver.aput(config, checkpoint, metadata, new_versions)
+        configurable = config["configurable"]
+        thread_id, checkpoint_ns = configurable["thread_id"], configurable["checkpoint_ns"]
+        # What LangGraph's aput stores inline and what as blobs, the same way.
+        inline_values: dict[str, Any] = dict(checkpoint["channel_values"])
+        blob_values: dict[str, Any] = {}
+        for channel, value in checkpoint["channel_values"].items():
+            if isinstance(value, _DeltaSnapshot):
+                blob_values[channel] = inline_values.pop(channel)
+                inline_values[channel] = True
+            elif value is not None and not isinstance(value, str | int | float | bool):
+                blob_values[channel] = inline_values.pop(channel)
+        inline = {**checkpoint, "channel_values": inline_values}
+        blobs = self._dump_blobs(
+            thread_id,
+            checkpoint_ns,
+            blob_values,
+            {channel: version for channel, version in new_versions.items() if channel in blob_values},
+        )
+        await self._guarded_statement(
+            _PUT_CHECKPOINT,
+            config,
+            guard,
+            {
+                "channels": [row[2] for row in blobs],
+                "versions": [row[3] for row in blobs],
+                "types": [row[4] for row in blobs],
+                "blobs": [row[5] for row in blobs],
+                "checkpoint_id": checkpoint["id"],
+                "parent_id": configurable.get("checkpoint_id"),
+                "checkpoint": Jsonb(inline),
+                "metadata": Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+            },
+        )
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
 
     async def aput_writes(
         self,
@@ -66,18 +158,88 @@ class GuardedPostgresSaver(AsyncPostgresSaver):
         if guard is None:
             await super().aput_writes(config, writes, task_id, task_path)
             return
-        async with self._guarded(config, guard) as saver:
-            await saver.aput_writes(config, writes, task_id, task_path)
+        configurable = config["configurable"]
+        rows = self._dump_writes(
+            configurable["thread_id"],
+            configurable["checkpoint_ns"],
+            configurable["checkpoint_id"],
+            task_id,
+            task_path,
+            writes,
+        )
+        replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        await self._guarded_statement(
+            _WRITES_REPLACE if replace else _WRITES_KEEP,
+            config,
+            guard,
+            {
+                "checkpoint_id": configurable["checkpoint_id"],
+                "task_id": task_id,
+                "task_path": task_path,
+                "indexes": [row[5] for row in rows],
+                "channels": [row[6] for row in rows],
+                "types": [row[7] for row in rows],
+                "blobs": [row[8] for row in rows],
+            },
+        )
 
-    @contextlib.asynccontextmanager
-    async def _guarded(self, config: RunnableConfig, conversation: str) -> AsyncIterator[AsyncPostgresSaver]:
-        advisor = str(config["configurable"].get("advisor_id") or "")
-        async with _connection(self.conn) as conn, conn.transaction():
-            cursor = await conn.execute(_CONVERSATION_LOCK, (advisor, conversation))
-            if await cursor.fetchone() is None:
-                raise ConversationGoneError(conversation)
-            saver = AsyncPostgresSaver(conn, serde=self.serde)  # its statements join this transaction
-            yield saver
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The latest checkpoint of a thread (or the one named), read on a connection of its own."""
+        if get_checkpoint_id(config) or self.pipe is not None:
+            return await super().aget_tuple(config)
+        configurable = config["configurable"]
+        async with _connection(self.conn) as conn, conn.cursor(binary=True, row_factory=dict_row) as cur:
+            await cur.execute(
+                self.SELECT_SQL
+                + "WHERE thread_id = %s AND checkpoint_ns = %s ORDER BY checkpoint_id DESC LIMIT 1",
+                (configurable["thread_id"], configurable.get("checkpoint_ns", "")),
+                binary=True,
+            )
+            value = await cur.fetchone()
+        if value is None:
+            return None
+        if value["checkpoint"]["v"] < 4 and value["parent_checkpoint_id"]:
+            return await super().aget_tuple(config)  # a pre-v4 checkpoint: LangGraph migrates it
+        return await self._load_checkpoint_tuple(value)
+
+    async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
+        """LangGraph's own conversion of a row, with the pending writes decoded in the event loop."""
+        thread = {"thread_id": value["thread_id"], "checkpoint_ns": value["checkpoint_ns"]}
+        parent = value["parent_checkpoint_id"]
+        return CheckpointTuple(
+            {"configurable": {**thread, "checkpoint_id": value["checkpoint_id"]}},
+            {  # type: ignore[typeddict-item]  # the row's checkpoint holds the other keys
+                **value["checkpoint"],
+                "channel_values": {
+                    **(value["checkpoint"].get("channel_values") or {}),
+                    **self._load_blobs(value["channel_values"]),
+                },
+            },
+            value["metadata"],
+            {"configurable": {**thread, "checkpoint_id": parent}} if parent else None,
+            self._load_writes(value["pending_writes"]),
+        )
+
+    async def _guarded_statement(
+        self, sql: str, config: RunnableConfig, conversation: str, values: dict[str, Any]
+    ) -> None:
+        configurable = config["configurable"]
+        params = {
+            **values,
+            "advisor": str(configurable.get("advisor_id") or ""),
+            "conversation": conversation,
+            "thread": configurable["thread_id"],
+            "ns": configurable["checkpoint_ns"],
+        }
+        async with _connection(self.conn) as conn:
+            cursor = await conn.execute(sql, params)
+            row = await cursor.fetchone()
+        if not row or not _kept(row):
+            raise ConversationGoneError(conversation)
+
+
+def _kept(row: Any) -> bool:
+    return bool(row["kept"] if isinstance(row, dict) else row[0])
 
 
 @contextlib.asynccontextmanager

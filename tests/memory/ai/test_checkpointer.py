@@ -1,0 +1,108 @@
+"""The guarded saver's one-statement writes store what LangGraph's own saver stores, and only
+while the conversation exists (memory.ai.checkpointer.GuardedPostgresSaver)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+import psycopg
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+
+from memory.ai.checkpointer import (
+    CONVERSATION_KEY,
+    ConversationGoneError,
+    checkpointer_connection_kwargs,
+    open_checkpointer,
+)
+from memory.ai.thread import run_config_for
+from tests.conftest import Db
+
+
+class _State(TypedDict, total=False):
+    messages: Annotated[list[Any], add_messages]
+    summary: dict[str, Any]  # a blob, as the agent's running summary is
+    turns: Annotated[int, operator.add]  # inline
+    note: str  # inline
+
+
+async def _reply(state: _State) -> dict[str, Any]:
+    said = state["messages"][-1].text
+    return {
+        "messages": [AIMessage(f"eco: {said}")],
+        "summary": {"text": f"dijo {said}", "through": len(state["messages"])},
+        "turns": 1,
+        "note": said,
+    }
+
+
+def _graph(checkpointer: AsyncPostgresSaver) -> Any:
+    graph = StateGraph(_State)
+    graph.add_node("reply", _reply)
+    graph.add_edge(START, "reply")
+    graph.add_edge("reply", END)
+    return graph.compile(checkpointer=checkpointer)
+
+
+async def _run_turns(saver: AsyncPostgresSaver, config: Any, *, durability: str) -> None:
+    graph = _graph(saver)
+    for said in ("hola", "¿cuánto cuesta?", "gracias"):
+        await graph.ainvoke({"messages": [HumanMessage(said, id=f"h-{said}")]}, config, durability=durability)
+
+
+def _comparable(state: Any) -> dict[str, Any]:
+    values = dict(state.values)
+    values["messages"] = [(type(m).__name__, m.text) for m in values["messages"]]
+    return values
+
+
+@pytest.mark.parametrize("durability", ["exit", "async"])
+async def test_what_it_stores_reads_back_as_langgraphs_own_saver_stored_it(db: Db, durability: str) -> None:
+    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
+    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
+    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
+    try:
+        ours = run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation})
+        theirs = run_config_for(advisor, "+573009990002")  # no conversation named: LangGraph's own path
+        await _run_turns(guarded, ours, durability=durability)
+        await _run_turns(guarded, theirs, durability=durability)
+        kwargs = checkpointer_connection_kwargs(transaction_pooler=False)
+        async with await psycopg.AsyncConnection.connect(db.url, **kwargs) as conn:
+            stock = _graph(AsyncPostgresSaver(conn))
+            ours_read = await stock.aget_state(ours)
+            theirs_read = await stock.aget_state(theirs)
+            guarded_read = await _graph(guarded).aget_state(ours)
+    finally:
+        await pool.close()
+    assert ours_read.values["turns"] == 3
+    assert ours_read.values["summary"] == {"text": "dijo gracias", "through": 5}
+    assert _comparable(ours_read) == _comparable(theirs_read) == _comparable(guarded_read)
+    assert [m.text for m in ours_read.values["messages"]][-2:] == ["gracias", "eco: gracias"]
+    assert ours_read.next == theirs_read.next == ()
+
+
+async def test_a_write_for_an_erased_conversation_is_refused_and_leaves_nothing(db: Db) -> None:
+    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
+    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
+    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
+    config = run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation})
+    try:
+        await _run_turns(guarded, config, durability="exit")
+        stored = db.count("checkpoints"), db.count("checkpoint_blobs")
+        db.query("DELETE FROM chat_history WHERE conversation_id = %s", (conversation,))
+        with pytest.raises(ConversationGoneError):
+            await _run_turns(guarded, config, durability="exit")
+        with pytest.raises(ConversationGoneError):
+            await guarded.aput_writes(
+                {"configurable": {**config["configurable"], "checkpoint_ns": "", "checkpoint_id": "x"}},
+                [("messages", [])],
+                task_id="t",
+            )
+    finally:
+        await pool.close()
+    assert (db.count("checkpoints"), db.count("checkpoint_blobs")) == stored
+    assert db.count("checkpoint_writes") == 0
