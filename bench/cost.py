@@ -15,11 +15,15 @@ Twilio.
    worker process and the PostgreSQL backends of each side, before and after.
 2. Answered per second: with the worker stopped, BENCH_BACKLOG messages (default 3,000) from as
    many customers are accepted; then the worker starts and drains them. The rate is counted between
-   the first and the last reply that the fake Twilio receives.
+   the first and the last reply that the fake Twilio receives; the worker's CPU seconds over the
+   same span give the answers per second per core (what one core answers when busy).
+3. For this tree, the same drain once more with `advisor-bot worker --processes BENCH_PROCESSES`
+   (default 2, one per core here), its children's CPU added up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -35,6 +39,7 @@ import psycopg
 from bench.docs import machine_line, measured_at, replace_section
 from bench.server import (
     ADVISORS,
+    ROOT,
     bench_environment,
     compared_trees,
     database_url,
@@ -47,6 +52,7 @@ from bench.wrk import run_wrk, write_requests
 MESSAGES = 200
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "3000"))
 BASELINE = os.environ.get("BENCH_BASELINE", "")
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
 ENTRY = re.compile(r"^\d{4}-\d\d-\d\d ")
 LINE = re.compile(r"app=(?P<app>.*?) LOG:  (?:statement|execute [^:]*): (?P<sql>.*)", re.DOTALL)
 WEB_APPS = ("advisor-bot app",)
@@ -62,6 +68,10 @@ class Cost:
     replies: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
     answered_per_second: float = 0.0
+    per_core: float = 0.0  # answered per CPU second of the worker process(es) while draining
+    drain_cpu_ms: float = 0.0  # the worker's CPU milliseconds per answer while draining
+    processes_rate: float | None = None  # answered per second with `worker --processes PROCESSES`
+    processes_per_core: float | None = None
     drained: int = 0
     rss_mib: dict[str, float] = field(default_factory=dict)
 
@@ -180,11 +190,52 @@ def _wait_for_inbound(conn: psycopg.Connection[Any], count: int, timeout: float)
     raise SystemExit(f"fewer than {count} messages accepted within {timeout:.0f} s")
 
 
-def _drain_rate(services: Services, conn: psycopg.Connection[Any], before: int, count: int) -> float:
-    """Answered per second between the first and the last of `count` new replies."""
-    services.wait_for_replies(conn, before + count, timeout=900, poll=0.2)
+@dataclass(frozen=True)
+class _Drain:
+    rate: float  # answered per second
+    per_core: float  # answered per CPU second of the worker processes
+    cpu_ms: float  # CPU milliseconds per answer
+
+
+def _worker_cpu(worker: psutil.Process) -> float:
+    """CPU seconds of a worker and its children (`worker --processes N` answers in children)."""
+    total = _cpu_seconds(worker)
+    for child in worker.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += _cpu_seconds(child)
+    return total
+
+
+def _drain(
+    services: Services, conn: psycopg.Connection[Any], worker: psutil.Process, before: int, count: int
+) -> _Drain:
+    """Answered per second between the first and the last of `count` new replies, and their CPU.
+
+    The CPU is read once the first reply has arrived (start-up and imports are not answering)
+    and again after the last; the answers between the two readings are counted.
+    """
+    deadline = time.monotonic() + 900
+    while len(services.twilio.sent) <= before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first_cpu, first_count = _worker_cpu(worker), len(services.twilio.sent)
+    services.wait_for_replies(conn, before + count, timeout=900, poll=0.05)
+    cpu = _worker_cpu(worker) - first_cpu
+    answered = before + count - first_count
     times = services.twilio.attempt_times[before : before + count]
-    return (len(times) - 1) / (times[-1] - times[0])
+    return _Drain(
+        rate=(len(times) - 1) / (times[-1] - times[0]),
+        per_core=answered / cpu,
+        cpu_ms=1000 * cpu / answered,
+    )
+
+
+def _backlog(
+    folder: str, services: Services, conn: psycopg.Connection[Any], webhook: str, name: str, total: int
+) -> None:
+    """With no worker running, BACKLOG new customers each write once (accepted, not answered)."""
+    backlog = write_requests(Path(folder) / f"{name}.txt", webhook, BACKLOG, customers=BACKLOG)
+    run_wrk(webhook, backlog, rate=250, seconds=BACKLOG / 250 + 2, connections=16)  # repeats: duplicates
+    _wait_for_inbound(conn, total, timeout=60)
 
 
 def measure(code: Path, label: str) -> Cost:
@@ -221,20 +272,29 @@ def measure(code: Path, label: str) -> Cost:
                     cost.statements = _entries(handle.readlines())
                 cost.replies = len(services.twilio.sent)
             # The worker is stopped: a backlog of new customers waits, then one worker drains it.
-            backlog = write_requests(Path(folder) / "backlog.txt", webhook, BACKLOG, customers=BACKLOG)
-            run_wrk(
-                webhook, backlog, rate=250, seconds=BACKLOG / 250 + 2, connections=16
-            )  # repeats: duplicates
-            _wait_for_inbound(conn, MESSAGES + BACKLOG, timeout=60)
+            _backlog(folder, services, conn, webhook, "backlog", MESSAGES + BACKLOG)
             with running_worker(folder, env) as worker_process:
+                worker = psutil.Process(worker_process.pid)
                 cost.drained = BACKLOG
-                cost.answered_per_second = _drain_rate(services, conn, cost.replies, BACKLOG)
+                drain = _drain(services, conn, worker, cost.replies, BACKLOG)
+                cost.answered_per_second, cost.per_core, cost.drain_cpu_ms = (
+                    drain.rate,
+                    drain.per_core,
+                    drain.cpu_ms,
+                )
                 cost.rss_mib = {
                     "web": web.memory_info().rss / 2**20,
-                    "worker": psutil.Process(worker_process.pid).memory_info().rss / 2**20,
+                    "worker": worker.memory_info().rss / 2**20,
                 }
+            if code == ROOT and PROCESSES > 1:  # the option is this tree's: the baseline has none
+                _backlog(folder, services, conn, webhook, "backlog2", MESSAGES + 2 * BACKLOG)
+                with running_worker(folder, env, ["--processes", str(PROCESSES)]) as worker_process:
+                    drain = _drain(
+                        services, conn, psutil.Process(worker_process.pid), cost.replies + BACKLOG, BACKLOG
+                    )
+                    cost.processes_rate, cost.processes_per_core = drain.rate, drain.per_core
     print(label, f"{len(cost.web()) / MESSAGES:.2f}", f"{len(cost.worker()) / cost.replies:.2f}", flush=True)
-    print(label, cost.cpu, f"{cost.answered_per_second:.1f}/s", flush=True)
+    print(label, cost.cpu, f"{cost.answered_per_second:.1f}/s", f"{cost.per_core:.1f}/core-s", flush=True)
     return cost
 
 
@@ -294,6 +354,19 @@ def _write(costs: list[Cost]) -> None:
                 lambda c: f"**{c.answered_per_second:.1f}**",
             ),
             row(
+                "answered per CPU second of the worker (per core), same drain",
+                lambda c: f"**{c.per_core:.1f}**",
+            ),
+            row("worker CPU ms per answer, same drain", lambda c: f"{c.drain_cpu_ms:.2f}"),
+            row(
+                f"answered per second / per core, `worker --processes {PROCESSES}` draining {BACKLOG:,}",
+                lambda c: (
+                    "(no such option)"
+                    if c.processes_rate is None or c.processes_per_core is None
+                    else f"**{c.processes_rate:.1f}** / {c.processes_per_core:.1f}"
+                ),
+            ),
+            row(
                 "advisor look-ups from the database (of 200)",
                 lambda c: str(
                     sum(1 for s in c.web() if s.startswith("SELECT") and "FROM advisors WHERE" in s)
@@ -326,7 +399,10 @@ PostgreSQL received was logged (`log_statement=all`) with its connection's `appl
 counted; CPU is the processes' and their PostgreSQL backends' user + system time over that phase
 (idle polling included). Then, with the worker stopped, {BACKLOG:,} new customers each write once,
 and one worker (`WORKER_CONCURRENCY` default) drains the backlog: answered per second is counted
-between the first and the last reply Twilio receives.
+between the first and the last reply Twilio receives, and per core is the answers over that span
+divided by the worker's CPU seconds over it (one busy core's answers per second). For this tree
+the drain is repeated with `advisor-bot worker --processes {PROCESSES}` (its children's CPU added
+up; the earlier tree has no such option).
 
 {summary}
 

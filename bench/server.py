@@ -112,9 +112,11 @@ def running_server(
 
 
 @contextlib.contextmanager
-def running_worker(folder: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `advisor-bot worker` (its own process, as on a worker machine) until the block ends."""
-    with _running(folder, env, "worker.log", ["worker"]) as worker:
+def running_worker(
+    folder: str, env: dict[str, str], flags: list[str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `advisor-bot worker FLAGS` (its own process, as on a worker machine) until the block ends."""
+    with _running(folder, env, "worker.log", ["worker", *(flags or [])]) as worker:
         yield worker
 
 

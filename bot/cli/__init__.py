@@ -50,7 +50,14 @@ def _parser() -> argparse.ArgumentParser:
         help="web processes on the port (default 1); limits such as WEBHOOK_RATE_LIMIT hold per process",
     )
 
-    commands.add_parser("worker", help="queue worker only, for scaling out")
+    worker = commands.add_parser("worker", help="queue worker only, for scaling out")
+    worker.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes on this machine, one per core (default 1); "
+        "this one upgrades the schema once, supervises them and serves WORKER_METRICS_PORT",
+    )
 
     db = commands.add_parser("db", help="database schema and seeds")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
@@ -323,6 +330,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             settings, args.host, args.port, run_worker=not args.no_worker, workers=max(1, args.workers)
         )
     if args.command == "worker":
+        if args.processes < 1:
+            return fail(f"--processes {args.processes}: at least 1", 2)
+        if args.processes > 1:
+            from bot.cli.worker_processes import run_processes
+
+            return server.run_on_fast_loop(run_processes(settings, args.processes))
         return server.run_on_fast_loop(server.worker(settings))
     if args.command == "db" and args.db_command == "upgrade":
         return asyncio.run(

@@ -115,6 +115,7 @@ async def check_reachable(database: Database, settings: Settings) -> None:
 
 async def worker(settings: Settings) -> int:
     """Run a queue worker only (for scaling out) until SIGINT or SIGTERM."""
+    from bot.cli.worker_processes import is_child
     from bot.infra.job_queue import open_job_queue
     from bot.migrations import upgrade_on_start
     from bot.worker.runner import run_worker
@@ -129,7 +130,8 @@ async def worker(settings: Settings) -> int:
         return fail(f"WORKER_METRICS_PORT {settings.worker_metrics_port} cannot be used: {error.strerror}", 2)
     database = resolve_database(settings)
     await check_reachable(database, settings)
-    await upgrade_on_start(database)
+    if not is_child():  # a child of `worker --processes N`: its parent upgraded the schema
+        await upgrade_on_start(database)
     async with (
         open_job_queue(database, settings) as queue,
         run_worker(settings, database, queue) as running,

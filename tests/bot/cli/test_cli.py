@@ -54,6 +54,14 @@ def test_db_upgrade_twice_is_a_no_op(
     assert rls == []
 
 
+@pytest.mark.parametrize("count", ["0", "-2"])
+def test_worker_refuses_fewer_than_one_process_in_one_line(
+    count: str, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["worker", "--processes", count]) == 2
+    assert capsys.readouterr().err == f"error: --processes {count}: at least 1\n"
+
+
 @pytest.mark.parametrize("port", ["99999", "0", "-1"])
 def test_serve_refuses_a_port_that_is_not_one_in_one_line(
     port: str, cli_env: Path, capsys: pytest.CaptureFixture[str]
