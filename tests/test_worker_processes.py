@@ -61,7 +61,7 @@ def test_two_worker_processes_answer_report_as_one_and_stop_together(
         wait_for(lambda: len(_children(supervisor)) == 2, timeout=60, what="two worker processes")
         children = _children(supervisor)
         for child in children:
-            assert child.environ()["ADVISOR_BOT_WORKER_CHILD"] == "1"
+            assert child.environ()["ADVISOR_BOT_WORKER_PARENT"] == str(parent.pid)
             assert "WORKER_METRICS_PORT" not in child.environ()  # only the parent serves metrics
         # Both children are up: each registered its two queue workers (answers, events).
         wait_for(
@@ -108,3 +108,28 @@ def test_two_worker_processes_answer_report_as_one_and_stop_together(
     assert output.count("worker running; Ctrl+C") >= 2  # each child said so
     assert "2 worker processes running" in output
     assert "a worker process stopped by itself; starting another" in output
+
+
+def test_children_stop_when_their_parent_is_killed(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A parent killed without passing a signal on leaves no worker answering unseen."""
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "worker", "--processes", "2"],
+        cwd=tmp_path,
+        env=process_environment(make_settings(), tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        supervisor = psutil.Process(parent.pid)
+        wait_for(lambda: len(_children(supervisor)) == 2, timeout=60, what="two worker processes")
+        children = _children(supervisor)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    wait_for(
+        lambda: not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in children),
+        timeout=30,
+        what="the orphaned children stopping",
+    )

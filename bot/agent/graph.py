@@ -25,7 +25,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
 from bot.agent.context import AgentContext
-from bot.agent.grounding import source_figures, ungrounded_figures
+from bot.agent.grounding import has_figures, source_figures, ungrounded_figures
 from bot.agent.rulebook import moment_message
 from bot.agent.summary import unsummarised, with_summary
 from bot.infra.metrics import MODEL_SECONDS
@@ -179,6 +179,8 @@ def build_agent_graph(
                 logger.warning("the model answered nothing, twice")
                 return {"gave_up": "empty_answer"}
             return {"messages": [_check_note(EMPTY_NOTE)], "grounding_retried": True}
+        if not has_figures(answer.text):
+            return {"ungrounded": []}
         sources = source_figures(
             [
                 context.system_prompt,
@@ -258,14 +260,16 @@ def answer_beside_quiet_tools(this_turn: Sequence[BaseMessage]) -> AIMessage | N
     return AIMessage(content=asked.text, id=f"{asked.id}-answer" if asked.id else None)
 
 
-def _route_after_agent(state: AgentState) -> str:
+# The routes are coroutines: LangGraph runs a plain function of an async graph in a thread,
+# which cost a thread hop per route per answer.
+async def _route_after_agent(state: AgentState) -> str:
     """Go to the tools when the model asked for them; otherwise check the answer's figures."""
     messages = state.get("messages") or []
     last = messages[-1] if messages else None
     return "tools" if isinstance(last, AIMessage) and last.tool_calls else CHECK_NODE
 
 
-def _route_after_check(state: AgentState) -> str:
+async def _route_after_check(state: AgentState) -> str:
     """Back to the model when the check asked again (its note is the last message); else done."""
     messages = state.get("messages") or []
     return AGENT_NODE if messages and isinstance(messages[-1], HumanMessage) else END

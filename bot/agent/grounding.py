@@ -10,6 +10,7 @@ are left alone: they are the conversation's, not the business's.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -82,15 +83,28 @@ def _grounded_pieces(run: str, sources: set[str]) -> bool:
     )
 
 
+def has_figures(reply: str) -> bool:
+    """Whether a reply writes any figure at all; one that does not needs no sources to check."""
+    return bool(_FIGURE.search(reply) or _RUN.search(reply))
+
+
 def source_figures(texts: list[str]) -> set[str]:
     """Every value the sources give, in every normal form (and phone numbers joined)."""
     found: set[str] = set()
     for text in texts:
-        for match in _FIGURE.finditer(text):
-            found |= _values(match.group(1), match.group(2) or "")
-        for run in _RUN.finditer(text):
-            found |= _phone_forms(run.group(0))
+        found |= _figures_of(text)
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _figures_of(text: str) -> frozenset[str]:
+    """One source's values, cached: the rulebook, instructions and turns recur turn after turn."""
+    found: set[str] = set()
+    for match in _FIGURE.finditer(text):
+        found |= _values(match.group(1), match.group(2) or "")
+    for run in _RUN.finditer(text):
+        found |= _phone_forms(run.group(0))
+    return frozenset(found)
 
 
 def ungrounded_figures(reply: str, sources: set[str]) -> list[str]:

@@ -115,7 +115,7 @@ async def check_reachable(database: Database, settings: Settings) -> None:
 
 async def worker(settings: Settings) -> int:
     """Run a queue worker only (for scaling out) until SIGINT or SIGTERM."""
-    from bot.cli.worker_processes import is_child
+    from bot.cli.worker_processes import is_child, parent_gone
     from bot.infra.job_queue import open_job_queue
     from bot.migrations import upgrade_on_start
     from bot.worker.runner import run_worker
@@ -140,8 +140,10 @@ async def worker(settings: Settings) -> int:
         freeze_startup_objects()
         say("worker running; Ctrl+C to stop")
         waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait({waiter, running.task}, return_when=asyncio.FIRST_COMPLETED)
+        orphaned = asyncio.create_task(parent_gone() if is_child() else asyncio.Event().wait())
+        await asyncio.wait({waiter, running.task, orphaned}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
+        orphaned.cancel()
     return 0
 
 

@@ -25,15 +25,28 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# Set in a child's environment: the parent upgraded the schema and serves the metrics.
-CHILD_ENV = "ADVISOR_BOT_WORKER_CHILD"
+# Set in a child's environment to the parent's pid: the parent upgraded the schema, serves the
+# metrics, and the child stops when that process is gone.
+CHILD_ENV = "ADVISOR_BOT_WORKER_PARENT"
 STOP_SECONDS = 30.0  # a child's graceful stop (its jobs finish) before it is killed
 RESTART_PAUSE_SECONDS = 1.0  # a child that keeps dying is not restarted in a tight loop
+PARENT_CHECK_SECONDS = 1.0
 
 
 def is_child() -> bool:
     """Whether this worker was started by `worker --processes N` (which did the shared start-up)."""
-    return os.environ.get(CHILD_ENV) == "1"
+    return os.environ.get(CHILD_ENV, "").isdigit()
+
+
+async def parent_gone() -> None:
+    """Return once the parent is gone (killed without passing a signal on): the child stops too.
+
+    An orphan would go on answering beside the parent's replacement, unseen by its metrics.
+    """
+    parent = int(os.environ[CHILD_ENV])
+    while os.getppid() == parent:
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
+    logger.warning("the worker's parent process is gone; stopping")
 
 
 async def run_processes(settings: Settings, count: int) -> int:
@@ -64,7 +77,12 @@ async def run_processes(settings: Settings, count: int) -> int:
     # The children reach the database this process resolved (the embedded one included); a
     # configured URL is passed as written, so its transaction-pooler flag goes with it.
     url = settings.database_url.get_secret_value() if settings.database_url else database.conninfo
-    environment = {**os.environ, "DATABASE_URL": url, "PROMETHEUS_MULTIPROC_DIR": folder, CHILD_ENV: "1"}
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PROMETHEUS_MULTIPROC_DIR": folder,
+        CHILD_ENV: str(os.getpid()),
+    }
     environment.pop("WORKER_METRICS_PORT", None)
     children = _Children(environment, count)
     try:

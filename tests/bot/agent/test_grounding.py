@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.agent.grounding import source_figures, ungrounded_figures
+from bot.agent.grounding import has_figures, source_figures, ungrounded_figures
+from tests.conftest import fuzz_examples
 
 CATALOGUE = [
     "Apartamento de 2 habitaciones en Bello: $1.200.000 de arriendo. Separación con $5.000.000.",
@@ -47,3 +50,19 @@ def test_a_figure_the_business_gave_is_grounded_in_any_of_its_written_forms(repl
 )
 def test_a_figure_nobody_gave_is_named(reply: str, invented: list[str]) -> None:
     assert ungrounded_figures(reply, source_figures(CATALOGUE)) == invented
+
+
+@settings(max_examples=fuzz_examples(300), deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab $.,:/%+-0123456789 millonesk")), max_size=40))
+def test_a_reply_said_to_have_no_figures_is_grounded_whatever_the_sources(reply: str) -> None:
+    """The check skips reading the sources for such a reply: it must be because none could be missing."""
+    if not has_figures(reply):
+        assert ungrounded_figures(reply, set()) == []
+    else:
+        assert source_figures([reply])  # what it writes is a figure the reply itself would give
+
+
+def test_the_sources_figures_are_the_same_read_again() -> None:
+    first = source_figures(CATALOGUE)
+    assert source_figures(CATALOGUE) == first  # the second read comes from the cache
+    assert "1200000" in first and "573001234567" in first
