@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -53,10 +54,18 @@ MESSAGES = 200
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "3000"))
 BASELINE = os.environ.get("BENCH_BASELINE", "")
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 ENTRY = re.compile(r"^\d{4}-\d\d-\d\d ")
 LINE = re.compile(r"app=(?P<app>.*?) LOG:  (?:statement|execute [^:]*): (?P<sql>.*)", re.DOTALL)
 WEB_APPS = ("advisor-bot app",)
 WORKER_APPS = ("advisor-bot worker", "advisor-bot checkpointer", "advisor-bot queue")
+
+
+@dataclass(frozen=True)
+class _Drain:
+    rate: float  # answered per second
+    per_core: float  # answered per CPU second of the worker processes
+    cpu_ms: float  # CPU milliseconds per answer
 
 
 @dataclass
@@ -67,13 +76,17 @@ class Cost:
     statements: list[tuple[str, str]] = field(default_factory=list)
     replies: int = 0
     cpu: dict[str, float] = field(default_factory=dict)
-    answered_per_second: float = 0.0
-    per_core: float = 0.0  # answered per CPU second of the worker process(es) while draining
-    drain_cpu_ms: float = 0.0  # the worker's CPU milliseconds per answer while draining
-    processes_rate: float | None = None  # answered per second with `worker --processes PROCESSES`
-    processes_per_core: float | None = None
+    drains: list[_Drain] = field(default_factory=list)  # one worker, one per round
+    processes: list[_Drain] = field(default_factory=list)  # `worker --processes PROCESSES`, per round
     drained: int = 0
     rss_mib: dict[str, float] = field(default_factory=dict)
+
+    def median(self, what: str, of: str = "drains") -> float:
+        return float(statistics.median(getattr(drain, what) for drain in getattr(self, of)))
+
+    def spread(self, what: str, of: str = "drains") -> str:
+        values = [getattr(drain, what) for drain in getattr(self, of)]
+        return f"{min(values):.1f}–{max(values):.1f}" if len(values) > 1 else ""
 
     def web(self) -> list[str]:
         return [sql for app, sql in self.statements if app in WEB_APPS]
@@ -190,13 +203,6 @@ def _wait_for_inbound(conn: psycopg.Connection[Any], count: int, timeout: float)
     raise SystemExit(f"fewer than {count} messages accepted within {timeout:.0f} s")
 
 
-@dataclass(frozen=True)
-class _Drain:
-    rate: float  # answered per second
-    per_core: float  # answered per CPU second of the worker processes
-    cpu_ms: float  # CPU milliseconds per answer
-
-
 def _worker_cpu(worker: psutil.Process) -> float:
     """CPU seconds of a worker and its children (`worker --processes N` answers in children)."""
     total = _cpu_seconds(worker)
@@ -271,36 +277,48 @@ def measure(code: Path, label: str) -> Cost:
                     handle.seek(offset)
                     cost.statements = _entries(handle.readlines())
                 cost.replies = len(services.twilio.sent)
-            # The worker is stopped: a backlog of new customers waits, then one worker drains it.
-            _backlog(folder, services, conn, webhook, "backlog", MESSAGES + BACKLOG)
+    print(label, f"{len(cost.web()) / MESSAGES:.2f}", f"{len(cost.worker()) / cost.replies:.2f}", flush=True)
+    print(label, cost.cpu, flush=True)
+    return cost
+
+
+def drain_round(code: Path, label: str, cost: Cost) -> None:
+    """One round of drains on a fresh database: one worker, then (this tree) `--processes`.
+
+    With the worker stopped, BACKLOG new customers each write once; then a worker starts and
+    answers them all.
+    """
+    with tempfile.TemporaryDirectory(prefix="advisor-bot-drain-") as folder, local_services() as services:
+        env = {**bench_environment(folder, code), **services.environment()}
+        with (
+            running_server(folder, env, ["--no-worker"]) as base,
+            psycopg.connect(database_url(folder), autocommit=True, application_name="bench") as conn,
+        ):
+            webhook = base + "/webhooks/twilio"
+            _backlog(folder, services, conn, webhook, "backlog", BACKLOG)
             with running_worker(folder, env) as worker_process:
                 worker = psutil.Process(worker_process.pid)
-                cost.drained = BACKLOG
-                drain = _drain(services, conn, worker, cost.replies, BACKLOG)
-                cost.answered_per_second, cost.per_core, cost.drain_cpu_ms = (
-                    drain.rate,
-                    drain.per_core,
-                    drain.cpu_ms,
-                )
+                cost.drains.append(_drain(services, conn, worker, 0, BACKLOG))
+                web = psutil.Process(int(Path(folder, "server.pid").read_text()))
                 cost.rss_mib = {
                     "web": web.memory_info().rss / 2**20,
                     "worker": worker.memory_info().rss / 2**20,
                 }
             if code == ROOT and PROCESSES > 1:  # the option is this tree's: the baseline has none
-                _backlog(folder, services, conn, webhook, "backlog2", MESSAGES + 2 * BACKLOG)
+                _backlog(folder, services, conn, webhook, "backlog2", 2 * BACKLOG)
                 with running_worker(folder, env, ["--processes", str(PROCESSES)]) as worker_process:
-                    drain = _drain(
-                        services, conn, psutil.Process(worker_process.pid), cost.replies + BACKLOG, BACKLOG
-                    )
-                    cost.processes_rate, cost.processes_per_core = drain.rate, drain.per_core
-    print(label, f"{len(cost.web()) / MESSAGES:.2f}", f"{len(cost.worker()) / cost.replies:.2f}", flush=True)
-    print(label, cost.cpu, f"{cost.answered_per_second:.1f}/s", f"{cost.per_core:.1f}/core-s", flush=True)
-    return cost
+                    process = psutil.Process(worker_process.pid)
+                    cost.processes.append(_drain(services, conn, process, BACKLOG, BACKLOG))
+    last = cost.drains[-1]
+    print(label, f"drain {last.rate:.1f}/s, {last.per_core:.1f}/core-s, {last.cpu_ms:.2f} ms", flush=True)
 
 
 def main() -> int:
     with compared_trees(BASELINE) as trees:
         costs = [measure(code, label) for code, label in trees]
+        for _ in range(ROUNDS):  # interleaved, so a slow minute of the machine hits both trees
+            for (code, label), cost in zip(trees, costs, strict=True):
+                drain_round(code, label, cost)
     _write(costs)
     return 0
 
@@ -350,20 +368,20 @@ def _write(costs: list[Cost]) -> None:
                 lambda c: cpu_ms(c, "worker PostgreSQL", c.replies),
             ),
             row(
-                f"answered per second, one worker draining {BACKLOG:,}",
-                lambda c: f"**{c.answered_per_second:.1f}**",
+                f"answered per second, one worker draining {BACKLOG:,} (median of {ROUNDS}; range)",
+                lambda c: f"**{c.median('rate'):.1f}** ({c.spread('rate')})",
             ),
             row(
-                "answered per CPU second of the worker (per core), same drain",
-                lambda c: f"**{c.per_core:.1f}**",
+                "answered per CPU second of the worker (per core), same drains",
+                lambda c: f"**{c.median('per_core'):.1f}** ({c.spread('per_core')})",
             ),
-            row("worker CPU ms per answer, same drain", lambda c: f"{c.drain_cpu_ms:.2f}"),
+            row("worker CPU ms per answer, same drains", lambda c: f"{c.median('cpu_ms'):.2f}"),
             row(
                 f"answered per second / per core, `worker --processes {PROCESSES}` draining {BACKLOG:,}",
                 lambda c: (
                     "(no such option)"
-                    if c.processes_rate is None or c.processes_per_core is None
-                    else f"**{c.processes_rate:.1f}** / {c.processes_per_core:.1f}"
+                    if not c.processes
+                    else f"**{c.median('rate', 'processes'):.1f}** / {c.median('per_core', 'processes'):.1f}"
                 ),
             ),
             row(
@@ -373,7 +391,7 @@ def _write(costs: list[Cost]) -> None:
                 ),
             ),
             row(
-                "resident memory after the drain, web / worker (MiB)",
+                "resident memory after the last drain, web / worker (MiB)",
                 lambda c: f"{c.rss_mib['web']:.0f} / {c.rss_mib['worker']:.0f}",
             ),
         ]
@@ -397,12 +415,13 @@ embedded PostgreSQL, fake model answering at once, fake Twilio. {MESSAGES} messa
 customers to the {len(ADVISORS)} seeded advisors at 20/s, each answered by the AI: every statement
 PostgreSQL received was logged (`log_statement=all`) with its connection's `application_name` and
 counted; CPU is the processes' and their PostgreSQL backends' user + system time over that phase
-(idle polling included). Then, with the worker stopped, {BACKLOG:,} new customers each write once,
-and one worker (`WORKER_CONCURRENCY` default) drains the backlog: answered per second is counted
-between the first and the last reply Twilio receives, and per core is the answers over that span
-divided by the worker's CPU seconds over it (one busy core's answers per second). For this tree
-the drain is repeated with `advisor-bot worker --processes {PROCESSES}` (its children's CPU added
-up; the earlier tree has no such option).
+(idle polling included). Then {ROUNDS} rounds, the trees taking turns, each on a fresh database:
+with no worker running, {BACKLOG:,} new customers each write once, and one worker
+(`WORKER_CONCURRENCY` default) drains the backlog. Answered per second is counted between the
+first and the last reply Twilio receives; per core is the answers over that span divided by the
+worker's CPU seconds over it (what one busy core answers a second). For this tree each round
+drains a second backlog with `advisor-bot worker --processes {PROCESSES}` (its children's CPU
+added up; the earlier tree has no such option). Medians of the rounds, with their range.
 
 {summary}
 
