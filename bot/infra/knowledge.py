@@ -1,4 +1,8 @@
-"""Owns building the knowledge searcher from the settings, for the web side and the worker alike."""
+"""Owns building the knowledge searcher from the settings, and embedding the pending passages.
+
+The web side and the worker build it alike; the embedding of passages still without a vector
+keeps each owner's calls as that owner's cost.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from bot.infra.usage import ModelUse, note_use
+from bot.infra.pricing import Pricing
+from bot.infra.usage import ModelUse, note_use, usage_scope
+from bot.infra.usage_costs import store_calls
 from bot.settings import Settings
 from memory.knowledge.embeddings import OPENAI_API_BASE, Embedder
 from memory.knowledge.searcher import KnowledgeSearcher
@@ -29,3 +35,21 @@ def embedder_for(settings: Settings) -> Embedder | None:
 async def open_knowledge(settings: Settings, pool: AsyncConnectionPool[Any]) -> KnowledgeSearcher:
     """Detect hybrid or full-text search for this deployment (logged), on `pool`."""
     return await KnowledgeSearcher.start(pool, embedder_for(settings))
+
+
+async def embed_passages(
+    knowledge: KnowledgeSearcher, pool: AsyncConnectionPool[Any], pricing: Pricing | None
+) -> int:
+    """Embed what is pending (up to the searcher's batch); return how many passages.
+
+    Each owner's calls are stored as that owner's cost; the shared documents' have no advisor
+    (the business's own, bot.infra.usage_costs). Raises EmbeddingError as `embed_missing` does,
+    after storing what the owners embedded before the failure cost.
+    """
+    embedded = 0
+    with usage_scope() as usage:
+        async for owner, count in knowledge.embed_missing_by_owner():
+            embedded += count
+            uses, usage.uses = usage.uses, []
+            await store_calls(pool, pricing, advisor_id=owner, conversation_id=None, uses=uses)
+    return embedded

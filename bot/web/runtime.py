@@ -28,6 +28,7 @@ from bot.infra.database import Database, connection_kwargs, open_pool, single_st
 from bot.infra.events import EventPublisher
 from bot.infra.knowledge import open_knowledge
 from bot.infra.metrics import SCRAPE_TIME, pool_stats
+from bot.infra.pricing import Pricing
 from bot.infra.ratelimit import FailureThrottle, RateLimiter
 from bot.settings import Settings
 from bot.twilio.signature import local_auth_token
@@ -61,6 +62,7 @@ class WebRuntime:
     console_key: bytes
     knowledge: KnowledgeSearcher
     media_cache: MediaCache
+    pricing: Pricing | None = None  # what the searches' embedding calls cost (bot.infra.usage_costs)
     console_hub: ConsoleHub = field(default_factory=ConsoleHub)
     admin_fingerprint: str | None = None  # the current ADMIN_TOKEN's (advisors.console_access)
 
@@ -95,6 +97,7 @@ async def open_web_runtime(
             console_key = await cookie_key(conn=conn)
         knowledge = await open_knowledge(settings, pool)
         runtime = WebRuntime(
+            pricing=Pricing.from_settings(settings),
             settings=settings,
             pool=pool,
             resolver=AdvisorResolver(

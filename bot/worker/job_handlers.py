@@ -38,6 +38,7 @@ from bot.infra.job_queue import (
     PRUNE_MEMORY_TASK,
     RESUME_TASK,
 )
+from bot.infra.knowledge import embed_passages
 from bot.infra.metrics import JOB_SECONDS, JOBS, REPLIES
 from bot.settings import Settings
 from bot.twilio.media_hosting import delete_old_files
@@ -346,11 +347,11 @@ def _register_embedding(app: procrastinate.App) -> None:
     )
     async def embed_passages_job(context: JobContext, timestamp: int) -> int:
         """Embed up to 512 passages with no embedding yet; the rest on the next run."""
-        knowledge = parts_of(context).knowledge
-        if knowledge is None:
+        parts = parts_of(context)
+        if parts.knowledge is None:
             return 0
         try:
-            embedded = await knowledge.embed_missing()
+            embedded = await embed_passages(parts.knowledge, parts.pool, parts.pricing)
         except EmbeddingError as error:
             logger.warning("knowledge passages not embedded; retried: %s", error)
             raise

@@ -10,6 +10,7 @@ so adding a document never waits for the embeddings server.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -73,16 +74,30 @@ class KnowledgeSearcher:
 
         Raises EmbeddingError when the server fails: the queue retries the job later.
         """
+        total = 0
+        async for _, count in self.embed_missing_by_owner(limit=limit):
+            total += count
+        return total
+
+    async def embed_missing_by_owner(self, *, limit: int = 512) -> AsyncIterator[tuple[UUID | None, int]]:
+        """As `embed_missing`, one owner at a time: (advisor, or None for shared, passages embedded).
+
+        Each owner's passages are embedded in calls of their own and stored before the next
+        owner's, so what the calls between two steps used is that owner's cost.
+        """
         if self.embedder is None:
-            return 0
+            return
         async with self.pool.connection() as conn:
             pending = await missing_embeddings(conn=conn, model=self.embedder.model, limit=limit)
-        if not pending:
-            return 0
-        vectors = await self.embedder.embed([body for _, _, body in pending])
-        rows = [
-            (passage, advisor, vector) for (passage, advisor, _), vector in zip(pending, vectors, strict=True)
-        ]
-        async with self.pool.connection() as conn, conn.transaction():
-            await store_embeddings(conn=conn, model=self.embedder.model, rows=rows)
-        return len(rows)
+        owners: dict[UUID | None, list[tuple[int, UUID | None, str]]] = {}
+        for row in pending:
+            owners.setdefault(row[1], []).append(row)
+        for owner, passages in owners.items():
+            vectors = await self.embedder.embed([body for _, _, body in passages])
+            rows = [
+                (passage, advisor, vector)
+                for (passage, advisor, _), vector in zip(passages, vectors, strict=True)
+            ]
+            async with self.pool.connection() as conn, conn.transaction():
+                await store_embeddings(conn=conn, model=self.embedder.model, rows=rows)
+            yield owner, len(rows)

@@ -46,9 +46,9 @@ _RECORD = (
 
 
 async def record_model_calls(
-    *, conn: Conn, advisor_id: UUID, conversation_id: UUID | None, calls: list[ModelCall]
+    *, conn: Conn, advisor_id: UUID | None, conversation_id: UUID | None, calls: list[ModelCall]
 ) -> None:
-    """Store a job's model calls in one statement (none for an erased conversation's)."""
+    """Store model calls in one statement (none for an erased conversation's; no advisor: shared)."""
     if not calls:
         return
     await conn.execute(

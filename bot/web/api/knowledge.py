@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from advisors.repository import get_advisor
 from bot.infra.document_reader import document_read_limits, read_document_bytes
+from bot.infra.usage import usage_scope
+from bot.infra.usage_costs import store_calls
 from bot.web.api.auth import Caller, Principal, runtime_of
 from memory.knowledge import store
 from memory.knowledge.passages import MAX_DOCUMENT_BYTES, UnreadableDocumentError
@@ -137,6 +139,9 @@ async def search(
     `X-Knowledge-Search` says how: `hybrid` (full text + embeddings) or `full_text`.
     """
     scope = caller.advisor_id if not caller.is_admin else advisor_id
-    knowledge = runtime_of(request).knowledge
-    response.headers["X-Knowledge-Search"] = knowledge.mode
-    return await knowledge.search(advisor_id=scope, query=q.replace("\x00", ""), limit=limit)
+    runtime = runtime_of(request)
+    response.headers["X-Knowledge-Search"] = runtime.knowledge.mode
+    with usage_scope() as usage:  # the query's embedding is a model call: it costs the advisor searched
+        found = await runtime.knowledge.search(advisor_id=scope, query=q.replace("\x00", ""), limit=limit)
+    await store_calls(runtime.pool, runtime.pricing, advisor_id=scope, conversation_id=None, uses=usage.uses)
+    return found
