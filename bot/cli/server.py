@@ -117,21 +117,17 @@ async def worker(settings: Settings) -> int:
     """Run a queue worker only (for scaling out) until SIGINT or SIGTERM."""
     from bot.cli.worker_processes import is_child, parent_gone
     from bot.infra.job_queue import open_job_queue
-    from bot.migrations import upgrade_on_start
     from bot.worker.runner import run_worker
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    try:
-        metrics_socket = _metrics_socket(settings.worker_metrics_port)
-    except OSError as error:
-        return fail(f"WORKER_METRICS_PORT {settings.worker_metrics_port} cannot be used: {error.strerror}", 2)
-    database = resolve_database(settings)
-    await check_reachable(database, settings)
-    if not is_child():  # a child of `worker --processes N`: its parent upgraded the schema
-        await upgrade_on_start(database)
+    # A child of `worker --processes N`: its parent upgraded the schema and serves the metrics.
+    started = await start_worker_side(settings, upgrade=not is_child())
+    if isinstance(started, int):
+        return started
+    metrics_socket, database = started
     async with (
         open_job_queue(database, settings) as queue,
         run_worker(settings, database, queue) as running,
@@ -145,6 +141,27 @@ async def worker(settings: Settings) -> int:
         waiter.cancel()
         orphaned.cancel()
     return 0
+
+
+async def start_worker_side(
+    settings: Settings, *, upgrade: bool
+) -> tuple[socket.socket | None, Database] | int:
+    """A worker's first steps (or the parent's of several): the metrics port, then the database.
+
+    WORKER_METRICS_PORT is bound first, so a port in use is one line and an exit code; then the
+    database is found (the embedded one started), reached and, with `upgrade`, upgraded.
+    """
+    from bot.migrations import upgrade_on_start
+
+    try:
+        metrics_socket = _metrics_socket(settings.worker_metrics_port)
+    except OSError as error:
+        return fail(f"WORKER_METRICS_PORT {settings.worker_metrics_port} cannot be used: {error.strerror}", 2)
+    database = resolve_database(settings)
+    await check_reachable(database, settings)
+    if upgrade:
+        await upgrade_on_start(database)
+    return metrics_socket, database
 
 
 def _metrics_socket(port: int | None) -> socket.socket | None:

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from bot.cli.console import fail, say
+from bot.cli.console import say
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -51,9 +51,7 @@ async def parent_gone() -> None:
 
 async def run_processes(settings: Settings, count: int) -> int:
     """Run `count` worker processes until SIGINT or SIGTERM; 0 once all stopped cleanly."""
-    from bot.cli.server import _metrics_server, _metrics_socket, check_reachable
-    from bot.infra.database import resolve_database
-    from bot.migrations import upgrade_on_start
+    from bot.cli.server import _metrics_server, start_worker_side
 
     stop = asyncio.Event()
     received: list[signal.Signals] = []
@@ -65,13 +63,10 @@ async def run_processes(settings: Settings, count: int) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
-    try:
-        metrics_socket = _metrics_socket(settings.worker_metrics_port)
-    except OSError as error:
-        return fail(f"WORKER_METRICS_PORT {settings.worker_metrics_port} cannot be used: {error.strerror}", 2)
-    database = resolve_database(settings)
-    await check_reachable(database, settings)
-    await upgrade_on_start(database)
+    started = await start_worker_side(settings, upgrade=True)
+    if isinstance(started, int):
+        return started
+    metrics_socket, database = started
     folder = tempfile.mkdtemp(prefix="advisor-bot-worker-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # this process's /metrics reads the children's
     # The children reach the database this process resolved (the embedded one included); a

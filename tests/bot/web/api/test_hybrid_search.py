@@ -44,7 +44,7 @@ def _has_pgvector(url: str) -> bool:
 
 
 def _embed_pending(settings: Settings) -> int:
-    """What the worker's periodic job does, once, now."""
+    """What the worker's periodic job does, once, now: each owner's calls stored as its cost."""
 
     async def run() -> int:
         async with AsyncConnectionPool(
@@ -54,7 +54,7 @@ def _embed_pending(settings: Settings) -> int:
         ) as pool:
             searcher = await KnowledgeSearcher.start(pool, embedder_for(settings))
             try:
-                return await searcher.embed_missing()
+                return await embed_passages(searcher, pool, Pricing.from_settings(settings))
             finally:
                 await searcher.aclose()
 
@@ -118,24 +118,6 @@ def test_hybrid_search_finds_what_customers_misspell_and_never_crosses_advisors(
     assert db.query("SELECT count(*) AS n FROM knowledge_embeddings")[0]["n"] == 3
 
 
-def _embed_pending_with_costs(settings: Settings) -> int:
-    """The worker's periodic job: embed what is pending, each owner's calls stored as its cost."""
-
-    async def run() -> int:
-        async with AsyncConnectionPool(
-            settings.database_url.get_secret_value(),  # type: ignore[union-attr]
-            kwargs={"row_factory": dict_row, "autocommit": True},
-            open=False,
-        ) as pool:
-            searcher = await KnowledgeSearcher.start(pool, embedder_for(settings))
-            try:
-                return await embed_passages(searcher, pool, Pricing.from_settings(settings))
-            finally:
-                await searcher.aclose()
-
-    return asyncio.run(run())
-
-
 def test_embedding_costs_go_to_the_passages_owner_the_shared_ones_to_no_advisor(
     make_settings: Callable[..., Settings], db: Db, fake_openai: FakeOpenAI
 ) -> None:
@@ -156,7 +138,7 @@ def test_embedding_costs_go_to_the_passages_owner_the_shared_ones_to_no_advisor(
                 **({"advisor_id": owner} if owner else {"shared": True}),
             }
             assert api.post("/api/knowledge", headers=ADMIN, json=document).status_code == 201
-        assert _embed_pending_with_costs(settings) == 4
+        assert _embed_pending(settings) == 4
         spent = db.query(
             "SELECT advisor_id::text AS advisor, purpose, model, prompt_tokens, cost_usd, conversation_id "
             "FROM model_usage ORDER BY advisor_id NULLS LAST"
