@@ -46,6 +46,7 @@ from bot.worker.conversation_flags import PostgresConversationFlags
 from bot.worker.job_handlers import PARTS_KEY, register_job_handlers
 from bot.worker.knowledge_search import PostgresKnowledge
 from bot.worker.parts import WorkerParts
+from bot.worker.queue_worker import BatchFetchingWorker
 from bot.worker.recovery import defer_orphaned_work, requeue_stalled_jobs
 from memory.ai.checkpointer import open_checkpointer
 from memory.ai.tokens import token_counter_for
@@ -211,7 +212,9 @@ async def _supervised_queue_worker(queue: procrastinate.App, parts: WorkerParts,
 
     def supervised(what: str, options: dict[str, Any]) -> Coroutine[Any, Any, None]:
         async def run_once() -> None:
-            await queue.run_worker_async(**options)
+            # As `queue.run_worker_async(**options)` does, with the worker that fetches in batches.
+            queue.perform_import_paths()  # type: ignore[no-untyped-call]
+            await BatchFetchingWorker(app=queue, **{**queue.worker_defaults, **options}).run()  # type: ignore[no-untyped-call]
             raise QueueWorkerStoppedError(f"the {what} stopped")
 
         return keep_running(

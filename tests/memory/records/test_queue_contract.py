@@ -57,3 +57,29 @@ def test_the_installed_procrastinate_is_within_the_range_pyproject_pins() -> Non
     assert requirement.specifier != SpecifierSet(), "procrastinate must be pinned to the tested range"
     assert any(spec.operator in ("<", "<=", "~=", "==") for spec in requirement.specifier), requirement
     assert metadata.version("procrastinate") in requirement.specifier
+
+
+def _defer(db: Db, count: int, *, lock: str | None, priority: int = 0) -> list[int]:
+    rows = db.query(
+        "SELECT unnest(procrastinate_defer_jobs_v1(array_agg(ROW('default', 'answer_conversation', %s, "
+        "%s, NULL, '{}'::jsonb, NULL)::procrastinate_job_to_defer_v1))) AS id FROM generate_series(1, %s)",
+        (priority, lock, count),
+    )
+    return [row["id"] for row in rows]
+
+
+def test_a_batch_fetch_takes_what_as_many_single_fetches_would(db: Db) -> None:
+    """sql/0033: one job per lock at a time, higher priority first, then in queue order."""
+    worker = db.query("INSERT INTO procrastinate_workers DEFAULT VALUES RETURNING id")[0]["id"]
+    same_lock = _defer(db, 3, lock="conversation:a")
+    others = _defer(db, 2, lock=None)
+    urgent = _defer(db, 1, lock="conversation:b", priority=5)
+    taken = db.query("SELECT id FROM advisor_bot_fetch_jobs(ARRAY['default'], %s, 10)", (worker,))
+    assert [row["id"] for row in taken] == [urgent[0], same_lock[0], *others]
+    doing = db.query("SELECT id FROM procrastinate_jobs WHERE status = 'doing' ORDER BY id")
+    assert [row["id"] for row in doing] == sorted([urgent[0], same_lock[0], *others])
+    # The next of the same conversation waits for the one running; nothing else is due.
+    assert db.query("SELECT id FROM advisor_bot_fetch_jobs(ARRAY['default'], %s, 10)", (worker,)) == []
+    db.query("SELECT procrastinate_finish_job_v1(%s, 'succeeded', true)", (same_lock[0],))
+    again = db.query("SELECT id FROM advisor_bot_fetch_jobs(ARRAY['default'], %s, 1)", (worker,))
+    assert [row["id"] for row in again] == [same_lock[1]]
