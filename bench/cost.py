@@ -93,14 +93,15 @@ class Cost:
 
     def worker(self) -> list[str]:
         """The reply path's statements: worker, checkpointer and queue bookkeeping, polls excluded."""
-        return [
-            sql for app, sql in self.statements if app in WORKER_APPS and "procrastinate_fetch_job" not in sql
-        ]
+        return [sql for app, sql in self.statements if app in WORKER_APPS and not _is_poll(sql)]
 
     def polls(self) -> int:
-        return sum(
-            1 for app, sql in self.statements if app in WORKER_APPS and "procrastinate_fetch_job" in sql
-        )
+        return sum(1 for app, sql in self.statements if app in WORKER_APPS and _is_poll(sql))
+
+
+def _is_poll(sql: str) -> bool:
+    """A fetch of due jobs: procrastinate's own, or the worker's batch of them (sql/0033)."""
+    return "procrastinate_fetch_job" in sql or "advisor_bot_fetch_jobs" in sql
 
 
 def _entries(lines: list[str]) -> list[tuple[str, str]]:
