@@ -135,11 +135,12 @@ async def worker(settings: Settings) -> int:
     ):
         freeze_startup_objects()
         say("worker running; Ctrl+C to stop")
-        waiter = asyncio.create_task(stop.wait())
-        orphaned = asyncio.create_task(parent_gone() if is_child() else asyncio.Event().wait())
-        await asyncio.wait({waiter, running.task, orphaned}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        orphaned.cancel()
+        watches: set[asyncio.Task[Any]] = {asyncio.create_task(stop.wait())}
+        if is_child():  # a child whose parent is gone stops too
+            watches.add(asyncio.create_task(parent_gone()))
+        await asyncio.wait({*watches, running.task}, return_when=asyncio.FIRST_COMPLETED)
+        for watch in watches:
+            watch.cancel()
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from bot.infra.pricing import Pricing
-from bot.infra.usage import ModelUse, note_use, usage_scope
+from bot.infra.usage import ModelUse, note_use, take_uses, usage_scope
 from bot.infra.usage_costs import store_calls
 from bot.settings import Settings
 from memory.knowledge.embeddings import OPENAI_API_BASE, Embedder
@@ -47,9 +47,8 @@ async def embed_passages(
     after storing what the owners embedded before the failure cost.
     """
     embedded = 0
-    with usage_scope() as usage:
+    with usage_scope():
         async for owner, count in knowledge.embed_missing_by_owner():
             embedded += count
-            uses, usage.uses = usage.uses, []
-            await store_calls(pool, pricing, advisor_id=owner, conversation_id=None, uses=uses)
+            await store_calls(pool, pricing, advisor_id=owner, conversation_id=None, uses=take_uses())
     return embedded

@@ -184,7 +184,7 @@ class GuardedPostgresSaver(AsyncPostgresSaver):
         )
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """The latest checkpoint of a thread (or the one named), read on a connection of its own."""
+        """A thread's latest checkpoint, on a connection of its own; a named one as LangGraph reads it."""
         if get_checkpoint_id(config) or self.pipe is not None:
             return await super().aget_tuple(config)
         configurable = config["configurable"]
