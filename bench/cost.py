@@ -134,6 +134,7 @@ def _kind(sql: str) -> str:
     for table in (
         "procrastinate_defer",
         "procrastinate_finish_job",
+        "advisor_bot_finish_and_fetch",
         "advisors",
         "chat_history",
         "messages",

@@ -83,3 +83,25 @@ def test_a_batch_fetch_takes_what_as_many_single_fetches_would(db: Db) -> None:
     db.query("SELECT procrastinate_finish_job_v1(%s, 'succeeded', true)", (same_lock[0],))
     again = db.query("SELECT id FROM advisor_bot_fetch_jobs(ARRAY['default'], %s, 1)", (worker,))
     assert [row["id"] for row in again] == [same_lock[1]]
+
+
+def test_a_finish_hands_its_slot_to_the_next_job_of_the_same_conversation(db: Db) -> None:
+    """sql/0034: the finish comes first, so the job it unlocks is the one fetched with it."""
+    worker = db.query("INSERT INTO procrastinate_workers DEFAULT VALUES RETURNING id")[0]["id"]
+    same_lock = _defer(db, 2, lock="conversation:a")
+    taken = db.query("SELECT id FROM advisor_bot_fetch_jobs(ARRAY['default'], %s, 10)", (worker,))
+    assert [row["id"] for row in taken] == [same_lock[0]]
+    successor = db.query(
+        "SELECT id, status FROM advisor_bot_finish_and_fetch(%s, 'succeeded', true, ARRAY['default'], %s, 1)",
+        (same_lock[0], worker),
+    )
+    assert [(row["id"], row["status"]) for row in successor] == [(same_lock[1], "doing")]
+    assert db.query("SELECT id FROM procrastinate_jobs WHERE id = %s", (same_lock[0],)) == []  # deleted
+    kept = db.query(
+        "SELECT id FROM advisor_bot_finish_and_fetch(%s, 'succeeded', false, ARRAY['default'], %s, 1)",
+        (same_lock[1], worker),
+    )
+    assert kept == []  # nothing left to fetch; the finished job stays, as with delete_jobs=never
+    assert db.query("SELECT status FROM procrastinate_jobs WHERE id = %s", (same_lock[1],)) == [
+        {"status": "succeeded"}
+    ]
