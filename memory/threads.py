@@ -19,3 +19,8 @@ def thread_id_for(advisor_id: UUID | str, phone: str) -> str:
     if not advisor or not customer:
         raise ValueError("a thread needs both an advisor id and a customer phone")
     return f"{advisor}_{customer}"
+
+
+def thread_id_sql(advisor_column: str = "advisor_id", phone_column: str = "phone_number") -> str:
+    """`thread_id_for` as a SQL expression over a row's columns, for a read that finds the thread itself."""
+    return f"({advisor_column}::text || '_' || btrim({phone_column}))"

@@ -46,8 +46,15 @@ from bot.worker.media_understanding import images_for_model, understand_media
 from bot.worker.parts import Outcome, WorkerParts, log_facts
 from bot.worker.usage import priced, store_usage
 from bot.worker.voice_reply import voice_reply
-from memory.ai.checkpointer import CONVERSATION_KEY, ConversationGoneError
-from memory.ai.thread import run_config_for
+from memory.ai.checkpointer import (
+    CONVERSATION_KEY,
+    PRELOADED_KEY,
+    ConversationGoneError,
+    GuardedPostgresSaver,
+    PreloadedCheckpoint,
+    latest_checkpoint_sql,
+)
+from memory.ai.thread import run_config_for, thread_id_for
 from memory.records import messages as message_records
 from memory.records.conversations import get_conversation
 from memory.records.handover_briefs import HandoverCategory
@@ -57,6 +64,7 @@ from memory.records.profiles import CustomerProfile
 from memory.records.summaries import keep_summary
 from memory.records.turn_end import DraftMode, record_turn_end
 from memory.records.turn_start import read_turn_start
+from memory.threads import thread_id_sql
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +78,12 @@ _TRANSIENT_MODEL_ERRORS = (
     openai.InternalServerError,
 )
 
+
+# The AI's latest checkpoint of the job's conversation, read by the turn's first statement.
+_CHECKPOINT_READ = latest_checkpoint_sql(
+    f"(SELECT {thread_id_sql()} FROM chat_history "
+    "WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s)"
+)
 
 MAX_RETRY_AFTER_SECONDS = 300.0  # a server asking for longer is retried on the queue's schedule
 
@@ -117,6 +131,8 @@ async def answer_conversation(
 
 
 async def _answer(parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID, message_id: int) -> Outcome:
+    # The agent's memory comes with the turn's first read: its run needs no read of its own.
+    preload = parts.graph is not None and isinstance(parts.graph.checkpointer, GuardedPostgresSaver)
     async with parts.pool.connection() as conn:
         start = await read_turn_start(
             conn=conn,
@@ -126,6 +142,7 @@ async def _answer(parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID
             max_attempts=parts.settings.job_max_attempts,
             history_chars=_history_chars(parts),
             loop_window_seconds=parts.settings.ai_loop_window_seconds,
+            joined=(_CHECKPOINT_READ, {}) if preload else None,
         )
     if start.advisor is None or start.conversation is None:
         logger.warning(
@@ -168,7 +185,12 @@ async def _answer(parts: WorkerParts, *, advisor_id: UUID, conversation_id: UUID
         # message nobody asked for. The agent still reads it as context at the next turn.
         await _hold_for_advisor(parts, advisor, conversation, inbound, outcome="reaction_noted")
         return Outcome("reaction_noted", sent)
-    turn = _Turn(advisor, conversation, inbound, start.now, start.profile, history)
+    memory = (
+        PreloadedCheckpoint(thread_id_for(advisor.id, conversation.phone_number), start.joined)
+        if preload
+        else None
+    )
+    turn = _Turn(advisor, conversation, inbound, start.now, start.profile, history, memory)
     _show_typing(parts, turn)
     return await _reply(parts, turn, sent)
 
@@ -211,6 +233,7 @@ class _Turn:
     started_at: datetime
     profile: CustomerProfile | None
     history: list[Message] | None  # None: to be read again (see answer_conversation)
+    memory: PreloadedCheckpoint | None  # the agent's checkpoint as the first read found it
 
     @property
     def drafting(self) -> bool:
@@ -339,6 +362,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         **{
             CONVERSATION_KEY: str(conversation.conversation_id),
             WINDOW_OPEN_KEY: conversation.session_window_open(),
+            **({PRELOADED_KEY: turn.memory} if turn.memory is not None else {}),
         },
     )
     outcome_status = "answered"
@@ -445,7 +469,7 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
         await announce_draft(parts, advisor, end.conversation, draft_id=end.draft_id, body=text)
         await _fold_memory(parts, turn, config, context, result)
         return Outcome("drafted", sent_before)
-    sent = await send_recorded(parts, advisor, end.conversation, end.replies)
+    sent = await send_recorded(parts, advisor, end.conversation, end.replies, cleared=end.cleared)
     if outcome_status != "answered":
         await _promised_a_person(parts, advisor, conversation, outcome_status, model_error)
     await _fold_memory(parts, turn, config, context, result)

@@ -1,7 +1,8 @@
 """Owns delivery: sending a conversation's recorded, unsent replies through Twilio, exactly once.
 
 Every reply is recorded (`pending`) before Twilio is called and marked `sending` just before the
-call; a retry that finds one `sending` asks Twilio's message list before sending it again. The
+call (an answer's first part is recorded `sending` by the turn's end, which checks the same
+things); a retry that finds one `sending` asks Twilio's message list before sending it again. The
 fate of each reply (sent, refused, given up) is stored and published as an event.
 """
 
@@ -90,19 +91,25 @@ async def deliver(parts: WorkerParts, advisor: Advisor, conversation: Conversati
 
 
 async def send_recorded(
-    parts: WorkerParts, advisor: Advisor, conversation: Conversation, pending: list[Message]
+    parts: WorkerParts,
+    advisor: Advisor,
+    conversation: Conversation,
+    pending: list[Message],
+    *,
+    cleared: int | None = None,
 ) -> int:
     """Send these recorded replies in order; return how many went out.
 
     `conversation` must be fresh (read with the replies, or after recording them): a customer
-    who opted out since they were queued gets none of them.
+    who opted out since they were queued gets none of them. `cleared` is a reply this attempt
+    has just recorded `sending` with its checks (`TurnEnd.cleared`): it goes without asking again.
     """
     if conversation.opted_out:
         return await _refuse_all(parts, advisor, pending, "not sent: the customer opted out")
     sent = 0
     for message in pending:
         try:
-            result = await _send_once(parts, advisor, conversation, message)
+            result = await _send_once(parts, advisor, conversation, message, cleared=message.id == cleared)
         except PermanentSendError as error:
             await _record_refusal(parts, advisor, conversation, message, error)
             continue
@@ -200,10 +207,15 @@ async def _refuse_all(
 
 
 async def _send_once(
-    parts: WorkerParts, advisor: Advisor, conversation: Conversation, message: Message
+    parts: WorkerParts, advisor: Advisor, conversation: Conversation, message: Message, *, cleared: bool
 ) -> SendResult:
-    """Send one reply, unless an attempt that never heard back had already sent it."""
+    """Send one reply, unless an attempt that never heard back had already sent it.
+
+    `cleared`: this attempt recorded it `sending` a moment ago, with the checks below.
+    """
     template = message.payload or {}
+    if cleared:
+        return await _hand_to_twilio(parts, advisor, conversation, message)
     if message.status == "sending":
         found = await parts.sender.find_sent(
             from_number=advisor.twilio_phone_number,
@@ -228,6 +240,13 @@ async def _send_once(
         raise TakenOverError
     if permission == "draft_mode":
         raise DraftModeError
+    return await _hand_to_twilio(parts, advisor, conversation, message)
+
+
+async def _hand_to_twilio(
+    parts: WorkerParts, advisor: Advisor, conversation: Conversation, message: Message
+) -> SendResult:
+    template = message.payload or {}
     content_sid, variables = template.get("content_sid"), template.get("content_variables")
     if template.get("choices"):  # buttons or a list: sent as the Content of their shape
         choices = Choices.from_payload(template["choices"])

@@ -72,6 +72,43 @@ _WRITES_REPLACE = _PUT_WRITES.format(
 _WRITES_KEEP = _PUT_WRITES.format(on_conflict="DO NOTHING")
 
 
+# The run-config key of a turn's checkpoint read ahead of the run (see PreloadedCheckpoint).
+PRELOADED_KEY = "__advisor_bot_preloaded_checkpoint"
+
+
+def latest_checkpoint_sql(thread: str) -> str:
+    """A thread's latest checkpoint as LangGraph's saver reads it (in binary, as it does).
+
+    `thread` is the SQL that gives the thread id: a parameter, or an expression.
+    """
+    return (
+        AsyncPostgresSaver.SELECT_SQL
+        + f"WHERE thread_id = {thread} AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1"
+    )
+
+
+class PreloadedCheckpoint:
+    """A thread's latest checkpoint, read with the turn's own first read: its run reads no other.
+
+    The worker reads it (`LATEST_CHECKPOINT_SQL`) in the statement that starts the turn, while
+    the job holds the conversation's queue lock, so no other run writes the thread meanwhile.
+    It serves one read: any later read of the run's config (the fold, a second run) goes to the
+    database. `row` is None when the thread has no checkpoint yet.
+    """
+
+    def __init__(self, thread_id: str, row: dict[str, Any] | None) -> None:
+        # A row of another thread (a read built wrong) serves nothing: the run reads its own.
+        self.thread_id, self._row = thread_id, row
+        self._taken = row is not None and row.get("thread_id") != thread_id
+
+    def take(self, thread_id: str) -> tuple[bool, Any]:
+        """(whether it serves this read, the row): once, for its own thread only."""
+        if self._taken or thread_id != self.thread_id:
+            return False, None
+        self._taken = True
+        return True, self._row
+
+
 class ConversationGoneError(Exception):
     """The conversation was erased while its turn ran: nothing of that turn may be remembered."""
 
@@ -188,6 +225,11 @@ class GuardedPostgresSaver(AsyncPostgresSaver):
         if get_checkpoint_id(config) or self.pipe is not None:
             return await super().aget_tuple(config)
         configurable = config["configurable"]
+        preloaded = configurable.get(PRELOADED_KEY)
+        if isinstance(preloaded, PreloadedCheckpoint) and not configurable.get("checkpoint_ns"):
+            serves, row = preloaded.take(configurable["thread_id"])
+            if serves:
+                return await self._tuple_of(row, config)
         async with _connection(self.conn) as conn, conn.cursor(binary=True, row_factory=dict_row) as cur:
             await cur.execute(
                 self.SELECT_SQL
@@ -196,6 +238,9 @@ class GuardedPostgresSaver(AsyncPostgresSaver):
                 binary=True,
             )
             value = await cur.fetchone()
+        return await self._tuple_of(value, config)
+
+    async def _tuple_of(self, value: DictRow | None, config: RunnableConfig) -> CheckpointTuple | None:
         if value is None:
             return None
         if value["checkpoint"]["v"] < 4 and value["parent_checkpoint_id"]:

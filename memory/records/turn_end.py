@@ -29,6 +29,9 @@ _LOCK = f"SELECT {_CONVERSATION} FROM chat_history WHERE {_THIS} FOR UPDATE"  # 
 # `ai_may_answer`: the AI is on, or switched itself off during this very turn (its own handover
 # is no takeover). `newest_answered`: no customer message newer than the ones answered.
 # `drafting`: an answer that waits for a person (the worker found draft mode, or it is now).
+# The first part is recorded `sending` at once: what `messages.mark_sending` checks just before
+# a send (the advisor active, no person took over, no draft mode) is checked here under the
+# conversation's lock, and the caller sends it next; later parts are marked one by one.
 _RECORD = f"""
 WITH decision AS (
     SELECT coalesce((SELECT ai_attention
@@ -40,7 +43,8 @@ WITH decision AS (
                (SELECT coalesce(c.ai_mode, a.settings ->> 'ai_mode') = 'draft'
                   FROM chat_history c JOIN advisors a ON a.id = c.advisor_id
                  WHERE c.advisor_id = %(advisor_id)s AND c.conversation_id = %(conversation_id)s),
-               false)) AS drafting
+               false)) AS drafting,
+           coalesce((SELECT is_active FROM advisors WHERE id = %(advisor_id)s), false) AS advisor_active
 ), processed AS (
     UPDATE messages
        SET processed_at = now(),
@@ -55,7 +59,9 @@ WITH decision AS (
     INSERT INTO messages (advisor_id, conversation_id, direction, author, body, media, payload,
                           status, reply_to, part, transcript, sources)
     SELECT %(advisor_id)s, %(conversation_id)s, 'outbound', %(author)s, r.body,
-           coalesce(r.media, '[]'::jsonb), r.payload, 'pending', %(up_to_id)s, r.part, r.transcript,
+           coalesce(r.media, '[]'::jsonb), r.payload,
+           CASE WHEN r.part = %(first_part)s AND d.advisor_active THEN 'sending' ELSE 'pending' END,
+           %(up_to_id)s, r.part, r.transcript,
            %(sources)s
       FROM jsonb_to_recordset(%(replies)s)
            AS r(body text, media jsonb, payload jsonb, part int, transcript text),
@@ -128,6 +134,7 @@ class TurnEnd:
     held: bool
     replies: list[Message] | None
     draft_id: int | None = None  # the answer was kept as this draft (draft mode); replies is []
+    cleared: int | None = None  # the reply recorded `sending`, cleared to be sent now (see _RECORD)
 
 
 async def record_turn_end(
@@ -197,6 +204,7 @@ async def record_turn_end(
         "job_priority": draft.timeout_job.priority if draft else 0,
         "job_delay": draft.timeout_job.delay_seconds if draft else 0,
         "calls": calls_json(model_calls or []),
+        "first_part": min((reply["part"] for reply in replies), default=0),
     }
     async with conn.pipeline(), conn.transaction():
         locked = await conn.execute(_LOCK, params)
@@ -211,4 +219,11 @@ async def record_turn_end(
         return TurnEnd(conversation, held=False, replies=None)
     # json arrives parsed (psycopg's json loader)
     replies_recorded = [Message.model_validate(m) for m in row["replies"]]
-    return TurnEnd(conversation, held=False, replies=replies_recorded, draft_id=row["draft_id"])
+    first = replies_recorded[0] if replies_recorded else None
+    return TurnEnd(
+        conversation,
+        held=False,
+        replies=replies_recorded,
+        draft_id=row["draft_id"],
+        cleared=first.id if first is not None and first.status == "sending" else None,
+    )

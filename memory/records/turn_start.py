@@ -50,6 +50,29 @@ SELECT clock_timestamp() AS now,
   (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM ({_HISTORY}) h) AS history,
   ({AI_REPLIES_SINCE_HUMAN}) AS ai_replies
 """  # noqa: S608 - every interpolated part is ours
+_OWN_COLUMNS = frozenset(
+    (
+        "now",
+        "advisor",
+        "conversation",
+        "inbound",
+        "pending",
+        "profile",
+        "history",
+        "ai_replies",
+        "joined_found",
+    )
+)
+
+
+def _read_with(joined: str) -> str:
+    """The turn's read with one more query's row beside it: `joined` returns at most one row."""
+    return (
+        _READ
+        + f"""  , joined.*
+  FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT true AS joined_found, j.* FROM ({joined}) j) joined ON true
+"""
+    )
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,7 @@ class TurnStart:
     profile: CustomerProfile | None
     history: list[Message]
     ai_replies: int  # in the bot-loop window, since the advisor last wrote (`AI_REPLIES_SINCE_HUMAN`)
+    joined: dict[str, Any] | None = None  # the row of the caller's `joined` query, if it found one
 
 
 async def read_turn_start(
@@ -75,6 +99,7 @@ async def read_turn_start(
     max_attempts: int,
     history_chars: int,
     loop_window_seconds: float,
+    joined: tuple[str, dict[str, Any]] | None = None,
 ) -> TurnStart:
     """Read everything the job of message `message_id` needs to decide and answer, as one snapshot.
 
@@ -83,10 +108,16 @@ async def read_turn_start(
     `history` is the newest `history_chars` of the turns before the oldest unanswered message
     (none when nothing is unanswered); what the AI's summary already covers is left to the agent,
     which knows how far its summary goes once it has loaded its memory.
+
+    `joined` (a query returning at most one row, its parameters) is read in the same statement,
+    in binary as every column here: the caller's own read that would otherwise be one more
+    round trip (the worker's: the AI's latest checkpoint). Its parameter names must not be ours.
     """
+    sql, extra = (_read_with(joined[0]), joined[1]) if joined else (_READ, {})
     cursor = await conn.execute(
-        _READ,
+        sql,
         {
+            **extra,
             "advisor_id": advisor_id,
             "conversation_id": conversation_id,
             "message_id": message_id,
@@ -96,6 +127,7 @@ async def read_turn_start(
             "max_chars": history_chars,
             "window_seconds": loop_window_seconds,
         },
+        binary=True,
     )
     row = await cursor.fetchone()
     assert row is not None
@@ -110,4 +142,5 @@ async def read_turn_start(
         profile=CustomerProfile.model_validate(profile) if profile else None,
         history=[Message.model_validate(item) for item in row["history"]],
         ai_replies=int(row["ai_replies"]),
+        joined={k: v for k, v in row.items() if k not in _OWN_COLUMNS} if row.get("joined_found") else None,
     )

@@ -505,6 +505,35 @@ def test_messages_of_an_advisor_deactivated_meanwhile_get_no_ai_reply(
     assert db.query("SELECT status FROM messages") == [{"status": "advisor_inactive"}]
 
 
+def test_an_answer_written_while_its_advisor_was_deactivated_is_not_sent(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    """The turn's end records the first part `sending` only for an active advisor; else it waits."""
+    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
+    fake_openai.latency = 1.0
+    _post(client, "Hola")
+    wait_for(lambda: fake_openai.requests, what="the model call to start")
+    db.query("UPDATE advisors SET is_active = false WHERE id = %s", (advisor_id,))
+    settle(db)
+    assert fake_twilio.attempts == 0
+    assert db.query("SELECT status, error_message FROM messages WHERE direction = 'outbound'") == [
+        {"status": "failed", "error_message": "not sent: the advisor was deactivated"}
+    ]
+
+
+def test_an_answers_first_part_is_sent_without_a_second_check_of_its_own(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio
+) -> None:
+    """The turn's end clears it (`sending`), so the send needs no statement of its own before it."""
+    db.add_advisor("Ana", ADVISOR_NUMBER)
+    _post(client, "Hola")
+    wait_for(lambda: fake_twilio.bodies_to(CUSTOMER))
+    settle(db)
+    row = db.outbound()[0]
+    assert row["status"] == "queued" and row["twilio_sid"] == fake_twilio.sent[0].sid  # Twilio's answer
+    assert fake_twilio.list_requests == 0  # `sending` by this attempt: Twilio's list is not asked
+
+
 def test_a_message_twilio_accepted_but_never_confirmed_is_not_sent_twice(
     make_settings: Callable[..., Settings], db: Db, fake_twilio: FakeTwilio
 ) -> None:

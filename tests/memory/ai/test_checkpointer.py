@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import operator
 from typing import Annotated, Any, TypedDict
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -12,14 +13,20 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from psycopg.rows import dict_row
 
 from memory.ai.checkpointer import (
     CONVERSATION_KEY,
+    PRELOADED_KEY,
     ConversationGoneError,
+    PreloadedCheckpoint,
     checkpointer_connection_kwargs,
+    latest_checkpoint_sql,
     open_checkpointer,
 )
-from memory.ai.thread import run_config_for
+from memory.ai.thread import run_config_for, thread_id_for
+from memory.records.turn_start import read_turn_start
+from memory.threads import thread_id_sql
 from tests.conftest import Db
 
 
@@ -106,3 +113,73 @@ async def test_a_write_for_an_erased_conversation_is_refused_and_leaves_nothing(
         await pool.close()
     assert (db.count("checkpoints"), db.count("checkpoint_blobs")) == stored
     assert db.count("checkpoint_writes") == 0
+
+
+async def test_a_checkpoint_read_with_the_turns_first_statement_serves_the_runs_one_read(db: Db) -> None:
+    """The worker reads the AI's memory beside the turn's records (read_turn_start's `joined`)."""
+    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
+    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
+    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
+    config = run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation})
+    read = latest_checkpoint_sql(
+        f"(SELECT {thread_id_sql()} FROM chat_history "
+        "WHERE advisor_id = %(advisor_id)s AND conversation_id = %(conversation_id)s)"
+    )
+    try:
+        await _run_turns(guarded, config, durability="exit")
+        connect = psycopg.AsyncConnection.connect(db.url, autocommit=True, row_factory=dict_row)
+        async with await connect as conn:
+            start = await read_turn_start(
+                conn=conn,
+                advisor_id=UUID(advisor),
+                conversation_id=UUID(conversation),
+                message_id=0,
+                max_attempts=3,
+                history_chars=1000,
+                loop_window_seconds=60,
+                joined=(read, {}),
+            )
+        assert start.conversation is not None and start.joined is not None
+        preloaded = PreloadedCheckpoint(thread_id_for(advisor, "+573009990001"), start.joined)
+        expected = _comparable(await _graph(guarded).aget_state(config))
+        db.query("DELETE FROM checkpoints")  # what serves the next read is the row read ahead
+        ahead = {"configurable": {**config["configurable"], PRELOADED_KEY: preloaded}}
+        assert _comparable(await _graph(guarded).aget_state(ahead)) == expected
+        assert (await _graph(guarded).aget_state(ahead)).values == {}  # once: then the database's
+    finally:
+        await pool.close()
+
+
+async def test_a_thread_with_no_checkpoint_is_read_ahead_as_none_and_another_threads_row_serves_nothing(
+    db: Db,
+) -> None:
+    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
+    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
+    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
+    config = run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation})
+    try:
+        empty = {
+            "configurable": {
+                **config["configurable"],
+                PRELOADED_KEY: PreloadedCheckpoint(thread_id_for(advisor, "+573009990001"), None),
+            }
+        }
+        assert (await _graph(guarded).aget_state(empty)).values == {}
+        await _run_turns(guarded, config, durability="exit")
+        other = {"thread_id": "someone-else", "checkpoint": {"v": 4}}
+        wrong = {
+            "configurable": {
+                **config["configurable"],
+                PRELOADED_KEY: PreloadedCheckpoint(thread_id_for(advisor, "+573009990001"), other),
+            }
+        }
+        assert (await _graph(guarded).aget_state(wrong)).values["turns"] == 3  # read from the database
+    finally:
+        await pool.close()
+
+
+def test_the_thread_id_in_sql_is_the_thread_id_in_python(db: Db) -> None:
+    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
+    db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
+    rows = db.query(f"SELECT {thread_id_sql()} AS thread FROM chat_history WHERE advisor_id = %s", (advisor,))
+    assert rows == [{"thread": thread_id_for(advisor, "+573009990001")}]
