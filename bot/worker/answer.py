@@ -48,8 +48,10 @@ from bot.worker.usage import priced, store_usage
 from bot.worker.voice_reply import voice_reply
 from memory.ai.checkpointer import (
     CONVERSATION_KEY,
+    DEFERRED_KEY,
     PRELOADED_KEY,
     ConversationGoneError,
+    DeferredWrites,
     GuardedPostgresSaver,
     PreloadedCheckpoint,
     latest_checkpoint_sql,
@@ -355,14 +357,16 @@ async def _hold_for_advisor(
 async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
     """Ask the agent (or take the away message), record the reply unless overtaken, and send it."""
     advisor, conversation, inbound = turn.advisor, turn.conversation, turn.inbound
-    # Naming the conversation makes the checkpoint write refuse a conversation erased meanwhile.
+    # Naming the conversation makes the checkpoint write refuse a conversation erased meanwhile;
+    # with a read-ahead memory (the guarded saver), its writes wait for the turn's end.
+    writes = DeferredWrites() if turn.memory is not None else None
     config = run_config_for(
         advisor.id,
         conversation.phone_number,
         **{
             CONVERSATION_KEY: str(conversation.conversation_id),
             WINDOW_OPEN_KEY: conversation.session_window_open(),
-            **({PRELOADED_KEY: turn.memory} if turn.memory is not None else {}),
+            **({PRELOADED_KEY: turn.memory, DEFERRED_KEY: writes} if turn.memory is not None else {}),
         },
     )
     outcome_status = "answered"
@@ -460,8 +464,14 @@ async def _reply(parts: WorkerParts, turn: _Turn, sent_before: int) -> Outcome:
             else None,
             choices=(choices.as_text(), choices.to_payload()) if choices is not None else None,
             model_calls=priced(parts, advisor.id, take_uses()),
+            along=writes.take() if writes is not None else (),
         )
-    if end.conversation is None or end.replies is None:
+    if end.conversation is None:  # erased during the turn: its reply and memory went with it
+        logger.info(
+            "conversation erased during its turn; nothing remembered", extra=log_facts(advisor, conversation)
+        )
+        return Outcome("gone", sent_before)
+    if end.replies is None:
         reason = "human_took_over" if end.held else "newer_message"
         logger.info("reply dropped", extra={**log_facts(advisor, conversation), "reason": reason})
         return Outcome(f"dropped_{reason}", sent_before)

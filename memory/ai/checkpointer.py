@@ -109,6 +109,38 @@ class PreloadedCheckpoint:
         return True, self._row
 
 
+# The run-config key of a run's checkpoint writes, held for the turn's end (see DeferredWrites).
+DEFERRED_KEY = "__advisor_bot_deferred_writes"
+
+
+class DeferredWrites:
+    """A run's guarded checkpoint writes, held to be made in the transaction that ends the turn.
+
+    The worker runs them beside the reply it records (memory.records.turn_end), after that
+    transaction has locked the conversation: one round trip fewer per turn, and the AI's memory
+    of a turn is kept exactly when its reply is. A turn that fails before its end keeps
+    neither; its retry starts from the memory before it. Once taken, the holder is closed:
+    later writes of the same config (the fold after the reply) are made at once.
+    """
+
+    def __init__(self) -> None:
+        self._statements: list[tuple[str, dict[str, Any]]] = []
+        self._closed = False
+
+    def hold(self, sql: str, params: dict[str, Any]) -> bool:
+        """Keep one write for later; False once the holder is closed (the caller makes it now)."""
+        if self._closed:
+            return False
+        self._statements.append((sql, params))
+        return True
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        """The writes held, in order; none are held after this."""
+        self._closed = True
+        held, self._statements = self._statements, []
+        return held
+
+
 class ConversationGoneError(Exception):
     """The conversation was erased while its turn ran: nothing of that turn may be remembered."""
 
@@ -276,6 +308,9 @@ class GuardedPostgresSaver(AsyncPostgresSaver):
             "thread": configurable["thread_id"],
             "ns": configurable["checkpoint_ns"],
         }
+        deferred = configurable.get(DEFERRED_KEY)
+        if isinstance(deferred, DeferredWrites) and deferred.hold(sql, params):
+            return  # made by the turn's end, whose lock on the conversation guards it the same way
         async with _connection(self.conn) as conn:
             cursor = await conn.execute(sql, params)
             row = await cursor.fetchone()

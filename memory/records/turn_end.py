@@ -10,6 +10,7 @@ lock, record, COMMIT).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -154,6 +155,7 @@ async def record_turn_end(
     draft: DraftMode | None = None,
     choices: tuple[str, dict[str, Any]] | None = None,
     model_calls: list[ModelCall] | None = None,
+    along: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> TurnEnd:
     """Consume the customer's messages up to `up_to_id` and record the reply to them, at once.
 
@@ -166,6 +168,8 @@ async def record_turn_end(
     must be in autocommit (the worker's pool). `model_calls` (what the turn's model calls used
     and cost) are stored in the same statement, whatever becomes of the reply. `choices`
     (their text, their payload) is one more message after the parts: buttons or a list.
+    `along` are the caller's own statements (SQL, parameters) made in the same transaction,
+    after the lock: the worker's, the AI's checkpoint writes of this turn.
     """
     replies: list[dict[str, Any]] = [
         {"body": text, "media": None, "payload": None, "part": index + 1, "transcript": None}
@@ -208,6 +212,8 @@ async def record_turn_end(
     }
     async with conn.pipeline(), conn.transaction():
         locked = await conn.execute(_LOCK, params)
+        for sql, values in along:
+            await conn.execute(sql, values)
         recorded = await conn.execute(_RECORD, params)
     conversation_row = await locked.fetchone()
     row = await recorded.fetchone()

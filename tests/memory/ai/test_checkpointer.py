@@ -17,8 +17,10 @@ from psycopg.rows import dict_row
 
 from memory.ai.checkpointer import (
     CONVERSATION_KEY,
+    DEFERRED_KEY,
     PRELOADED_KEY,
     ConversationGoneError,
+    DeferredWrites,
     PreloadedCheckpoint,
     checkpointer_connection_kwargs,
     latest_checkpoint_sql,
@@ -183,3 +185,29 @@ def test_the_thread_id_in_sql_is_the_thread_id_in_python(db: Db) -> None:
     db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
     rows = db.query(f"SELECT {thread_id_sql()} AS thread FROM chat_history WHERE advisor_id = %s", (advisor,))
     assert rows == [{"thread": thread_id_for(advisor, "+573009990001")}]
+
+
+async def test_writes_held_for_the_turns_end_store_nothing_until_made_and_then_what_a_run_stores(
+    db: Db,
+) -> None:
+    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
+    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
+    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
+    config = run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation})
+    try:
+        writes = DeferredWrites()
+        held = {"configurable": {**config["configurable"], DEFERRED_KEY: writes}}
+        await _graph(guarded).ainvoke({"messages": [HumanMessage("hola", id="h-1")]}, held, durability="exit")
+        assert db.count("checkpoints") == 0  # a turn that ends before its record keeps no memory
+        connect = psycopg.AsyncConnection.connect(db.url, autocommit=True, row_factory=dict_row)
+        async with await connect as conn, conn.transaction():
+            for sql, params in writes.take():
+                await conn.execute(sql, params)
+        state = await _graph(guarded).aget_state(config)
+        assert state.values["note"] == "hola" and state.values["turns"] == 1
+        # Closed once taken: the same config's later writes (the fold's) are made at once.
+        await _graph(guarded).ainvoke({"messages": [HumanMessage("otra", id="h-2")]}, held, durability="exit")
+        assert (await _graph(guarded).aget_state(config)).values["turns"] == 2
+        assert writes.take() == []
+    finally:
+        await pool.close()
