@@ -1,11 +1,13 @@
-"""Owns how a worker ends a turn: one transaction, sent as one round trip.
+"""Owns how a worker ends a turn: one transaction, sent as one message to the server.
 
 It locks the conversation, then consumes the customer's messages and records the reply (or holds
 the messages for the advisor). Two statements, because the second must see what the lock waited
 for: the webhook's statement locks the conversation while it stores a message, so a message being
 stored at that moment is committed by the time the second statement takes its snapshot, and wins
-over this reply. Sent together in pipeline mode, they cost one round trip instead of four (BEGIN,
-lock, record, COMMIT).
+over this reply. They go as one query string, bound by psycopg on the client (`mogrify`):
+PostgreSQL runs the statements of one such string as one transaction, each with its own snapshot,
+and rolls them all back if one fails. One write and one round trip, where pipeline mode cost one
+write per statement (BEGIN, lock, the caller's, record, COMMIT).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncClientCursor
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from memory.records.models import Conn, Conversation, Message
@@ -165,7 +169,7 @@ async def record_turn_end(
     the AI remembers its own spoken answers. `sources` (the knowledge passages the answer used)
     go on every part. With `draft` (an AI answer), the answer is kept as a draft instead when the
     conversation is in draft mode, and its timeout job is queued in the same statement. `conn`
-    must be in autocommit (the worker's pool). `model_calls` (what the turn's model calls used
+    must be in autocommit (the worker's pool), with dict rows. `model_calls` (what the turn's model calls used
     and cost) are stored in the same statement, whatever becomes of the reply. `choices`
     (their text, their payload) is one more message after the parts: buttons or a list.
     `along` are the caller's own statements (SQL, parameters) made in the same transaction,
@@ -210,13 +214,13 @@ async def record_turn_end(
         "calls": calls_json(model_calls or []),
         "first_part": min((reply["part"] for reply in replies), default=0),
     }
-    async with conn.pipeline(), conn.transaction():
-        locked = await conn.execute(_LOCK, params)
-        for sql, values in along:
-            await conn.execute(sql, values)
-        recorded = await conn.execute(_RECORD, params)
-    conversation_row = await locked.fetchone()
-    row = await recorded.fetchone()
+    cursor = AsyncClientCursor(conn, row_factory=dict_row)
+    statements = [(_LOCK, params), *along, (_RECORD, params)]
+    await cursor.execute(";\n".join(cursor.mogrify(sql, values) for sql, values in statements))
+    conversation_row = await cursor.fetchone()
+    for _ in range(len(along) + 1):
+        cursor.nextset()
+    row = await cursor.fetchone()
     assert row is not None
     conversation = Conversation.model_validate(conversation_row) if conversation_row else None
     if not row["ai_may_answer"]:
