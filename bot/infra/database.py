@@ -98,6 +98,22 @@ def connection_kwargs(database: Database, *, autocommit: bool = False) -> dict[s
     return kwargs
 
 
+# psycopg converts a statement's placeholders once per statement text, but caches that only for
+# texts up to 4 KB (`psycopg._queries.MAX_CACHED_STATEMENT_LENGTH`, no public setting): a longer
+# one is parsed again at every execution. The worker's turn statements (memory.records.turn_start,
+# turn_end) are 4-6 KB and run on every answer. tests/bot/infra/test_database.py checks that
+# psycopg still reads this limit and that every such statement fits.
+LONGEST_CACHED_STATEMENT = 16_384
+
+
+def cache_long_statements() -> None:
+    """Let psycopg keep the conversion of statements up to LONGEST_CACHED_STATEMENT characters."""
+    from psycopg import _queries
+
+    if getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", LONGEST_CACHED_STATEMENT) < LONGEST_CACHED_STATEMENT:
+        _queries.MAX_CACHED_STATEMENT_LENGTH = LONGEST_CACHED_STATEMENT
+
+
 async def open_pool(
     database: Database,
     *,
@@ -107,6 +123,7 @@ async def open_pool(
     max_size: int | None = None,
 ) -> AsyncConnectionPool:
     """Open an async pool and wait until its first connection works."""
+    cache_long_statements()
     pool = AsyncConnectionPool(
         database.conninfo,
         min_size=1,
