@@ -22,7 +22,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from bot.agent.context import RememberedMessage
-from bot.agent.graph import CHECK_NODE, FoldRecord, RunningSummary, summary_of
+from bot.agent.graph import AGENT_NODE, FoldRecord, RunningSummary, summary_of
 from bot.agent.summary import (
     EmptySummaryError,
     extractive_summary,
@@ -107,6 +107,6 @@ class MemoryFolder:
         if moved is not None:
             update["summary"] = moved
             logger.info("old turns folded into the summary", extra={"messages": len(folding), "how": outcome})
-        # Attributed to the figure check, the graph's last step: the thread stays finished.
-        await graph.aupdate_state(config, update, as_node=CHECK_NODE)
+        # Attributed to the agent node, whose answer ended the turn: the thread stays finished.
+        await graph.aupdate_state(config, update, as_node=AGENT_NODE)
         return Folded("extractive" if moved is not None and outcome != "folded" else outcome, moved)

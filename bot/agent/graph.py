@@ -1,4 +1,4 @@
-"""Owns the LangGraph agent's graph: model ⇄ tools → figure check, with a bounded memory.
+"""Owns the LangGraph agent's graph: model (its answers checked for figures) ⇄ tools, bounded memory.
 
 Old turns are folded into the summary after the reply, outside this graph (bot.agent.folding).
 """
@@ -10,7 +10,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
@@ -19,7 +19,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.graph.message import REMOVE_ALL_MESSAGES
+from langgraph.graph.message import REMOVE_ALL_MESSAGES, add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
@@ -36,7 +36,6 @@ from memory.ai.trimming import messages_within_budget, pictures_as_text
 logger = logging.getLogger(__name__)
 
 AGENT_NODE = "agent"
-CHECK_NODE = "check_figures"
 HAND_OVER_TOOL = "hand_over_to_advisor"
 # Tools whose result tells the model nothing it did not know ("Perfil guardado."): called beside
 # an answer, the answer stands, and no second full-prompt call is made to hear that they worked.
@@ -114,7 +113,7 @@ def build_agent_graph(
     token_counter: TokenCounter = count_tokens_approximately,
     prompt_cache_keys: bool = False,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile the agent once: model ⇄ tools → figure check, memory in `checkpointer`, by thread id.
+    """Compile the agent once: model ⇄ tools, each answer's figures checked, memory by thread id.
 
     The system prompt and the remembered turns arrive per run as `AgentContext`, so one compiled
     graph serves every advisor. The model sees the system prompt, the summary, the turns the
@@ -125,20 +124,11 @@ def build_agent_graph(
     bound = model.bind_tools(tools)
     model_name = model_name_of(model)
 
-    async def call_model(
-        state: AgentState, config: RunnableConfig, runtime: Runtime[AgentContext]
-    ) -> dict[str, Any]:
-        context = runtime.context or AgentContext(system_prompt="")
+    async def ask_model(
+        state: AgentState, config: RunnableConfig, context: AgentContext, this_turn: list[BaseMessage]
+    ) -> BaseMessage:
         summary = summary_of(state)
         earlier = [item.message for item in unsummarised(context.history, summary["through"])]
-        this_turn = state["messages"]
-        rounds = sum(1 for message in this_turn if isinstance(message, AIMessage) and message.tool_calls)
-        if rounds >= max_tool_rounds:  # one message once made 1,894 model calls: stop, a person answers
-            logger.warning("the model kept calling tools; stopped", extra={"rounds": rounds})
-            return {"messages": [], "gave_up": "tool_rounds"}
-        answered = answer_beside_quiet_tools(this_turn)
-        if answered is not None:
-            return {"messages": [*pictures_as_text(this_turn), answered]}
         messages = messages_within_budget(
             with_summary(context.system_prompt, summary["text"]),
             earlier,
@@ -152,68 +142,105 @@ def build_agent_graph(
         response = await bound.ainvoke(messages, config, **extra)
         MODEL_SECONDS.labels(advisor).observe(time.perf_counter() - started)
         note_chat("answer", response, model_name)  # counted and priced by the job (bot.worker.usage)
-        if isinstance(response, AIMessage) and response.tool_calls:
-            return {"messages": [response]}  # mid-turn: the tools may still need the pictures
-        # The turn is answered: pictures leave the checkpoint in this same update.
-        return {"messages": [*pictures_as_text(this_turn), response]}
+        return response
 
-    async def check_figures(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-        """Every figure of the answer must come from this turn's sources (`bot.agent.grounding`).
+    async def call_model(
+        state: AgentState, config: RunnableConfig, runtime: Runtime[AgentContext]
+    ) -> dict[str, Any]:
+        """Ask the model; an answer (no tool calls) is checked here before the turn ends.
 
-        An answer with figures nobody gave goes back to the model once, naming them; if the
-        second answer still has some, `ungrounded` says which and the worker does not send it.
+        The figure check is part of this node, not a node of its own: a node is a superstep of
+        LangGraph's loop, and every answer would pay for one more. An answer the check sends
+        back is asked again here, with the check's note.
         """
         context = runtime.context or AgentContext(system_prompt="")
-        this_turn = state["messages"]
-        answer = this_turn[-1] if this_turn else None
-        if not isinstance(answer, AIMessage):
-            return {}
-        handed_over = any(
-            call["name"] == HAND_OVER_TOOL
-            for message in this_turn
-            if isinstance(message, AIMessage)
-            for call in message.tool_calls
-        )
-        if not answer.text.strip() and not handed_over:  # nothing to say (a hand-over may say nothing)
-            if state.get("grounding_retried"):
-                logger.warning("the model answered nothing, twice")
-                return {"gave_up": "empty_answer"}
-            return {"messages": [_check_note(EMPTY_NOTE)], "grounding_retried": True}
-        if not has_figures(answer.text):
-            return {"ungrounded": []}
-        sources = source_figures(
-            [
-                context.system_prompt,
-                context.turn_note,
-                summary_of(state)["text"],
-                *(item.message.text for item in context.history),
-                *(
-                    message.text
-                    for message in this_turn[:-1]
-                    if not isinstance(message, AIMessage) and not _is_check_note(message)
-                ),
-            ]
-        )
-        missing = ungrounded_figures(answer.text, sources)
-        if not missing:
-            return {"ungrounded": []}
-        if state.get("grounding_retried"):
-            logger.warning("answer still has figures nobody gave; not sent", extra={"figures": missing})
-            return {"ungrounded": missing}
-        logger.info("answer has figures nobody gave; asked again", extra={"figures": missing})
-        note = _check_note(GROUNDING_NOTE.format(figures=", ".join(missing)))
-        return {"messages": [note], "grounding_retried": True}
+        this_turn: list[BaseMessage] = list(state["messages"])
+        rounds = sum(1 for message in this_turn if isinstance(message, AIMessage) and message.tool_calls)
+        if rounds >= max_tool_rounds:  # one message once made 1,894 model calls: stop, a person answers
+            logger.warning("the model kept calling tools; stopped", extra={"rounds": rounds})
+            return {"messages": [], "gave_up": "tool_rounds"}
+        retried = bool(state.get("grounding_retried"))
+        written: list[BaseMessage] = []
+        answered = answer_beside_quiet_tools(this_turn)
+        response = answered if answered is not None else await ask_model(state, config, context, this_turn)
+        while True:
+            if isinstance(response, AIMessage) and response.tool_calls:
+                # Mid-turn: the tools may still need the pictures.
+                return {"messages": [*written, response], "grounding_retried": retried}
+            # The turn is answered: pictures leave the checkpoint in this same update.
+            answer = [*pictures_as_text(this_turn), response]
+            written += answer
+            this_turn = _with(this_turn, answer)
+            verdict, note = check_figures(state, context, this_turn, retried=retried)
+            if note is None:
+                return {"messages": written, "grounding_retried": retried, **verdict}
+            retried = True
+            written.append(note)
+            this_turn = [*this_turn, note]
+            response = await ask_model(state, config, context, this_turn)
 
     graph = StateGraph(AgentState, context_schema=AgentContext)
     # The typed overloads cover nodes taking config or runtime, not both; LangGraph passes both.
     graph.add_node(AGENT_NODE, call_model)  # type: ignore[call-overload]
     graph.add_node("tools", ToolNode(tools))
-    graph.add_node(CHECK_NODE, check_figures)
     graph.add_edge(START, AGENT_NODE)
-    graph.add_conditional_edges(AGENT_NODE, _route_after_agent, {"tools": "tools", CHECK_NODE: CHECK_NODE})
+    graph.add_conditional_edges(AGENT_NODE, _route_after_agent, {"tools": "tools", END: END})
     graph.add_edge("tools", AGENT_NODE)
-    graph.add_conditional_edges(CHECK_NODE, _route_after_check, {AGENT_NODE: AGENT_NODE, END: END})
     return graph.compile(checkpointer=checkpointer)
+
+
+def _with(this_turn: list[BaseMessage], update: list[BaseMessage]) -> list[BaseMessage]:
+    """The turn's messages once `update` is applied, as the graph's reducer applies it (by id)."""
+    merged: Any = add_messages(cast(Any, this_turn), cast(Any, update))
+    return list(merged)
+
+
+def check_figures(
+    state: AgentState, context: AgentContext, this_turn: list[BaseMessage], *, retried: bool
+) -> tuple[dict[str, Any], HumanMessage | None]:
+    """Every figure of the answer must come from this turn's sources (`bot.agent.grounding`).
+
+    Returns the state it sets and, when the answer goes back to the model, the note to send:
+    an answer with figures nobody gave (or none at all) is asked again once, naming them; if
+    the second answer still has some, `ungrounded` says which and the worker does not send it.
+    """
+    answer = this_turn[-1] if this_turn else None
+    if not isinstance(answer, AIMessage):
+        return {}, None
+    handed_over = any(
+        call["name"] == HAND_OVER_TOOL
+        for message in this_turn
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+    )
+    if not answer.text.strip() and not handed_over:  # nothing to say (a hand-over may say nothing)
+        if retried:
+            logger.warning("the model answered nothing, twice")
+            return {"gave_up": "empty_answer"}, None
+        return {}, _check_note(EMPTY_NOTE)
+    if not has_figures(answer.text):
+        return {"ungrounded": []}, None
+    sources = source_figures(
+        [
+            context.system_prompt,
+            context.turn_note,
+            summary_of(state)["text"],
+            *(item.message.text for item in context.history),
+            *(
+                message.text
+                for message in this_turn[:-1]
+                if not isinstance(message, AIMessage) and not _is_check_note(message)
+            ),
+        ]
+    )
+    missing = ungrounded_figures(answer.text, sources)
+    if not missing:
+        return {"ungrounded": []}, None
+    if retried:
+        logger.warning("answer still has figures nobody gave; not sent", extra={"figures": missing})
+        return {"ungrounded": missing}, None
+    logger.info("answer has figures nobody gave; asked again", extra={"figures": missing})
+    return {}, _check_note(GROUNDING_NOTE.format(figures=", ".join(missing)))
 
 
 def prompt_cache_key_for(advisor_id: str) -> str:
@@ -263,16 +290,10 @@ def answer_beside_quiet_tools(this_turn: Sequence[BaseMessage]) -> AIMessage | N
 # The routes are coroutines: LangGraph runs a plain function of an async graph in a thread,
 # which cost a thread hop per route per answer.
 async def _route_after_agent(state: AgentState) -> str:
-    """Go to the tools when the model asked for them; otherwise check the answer's figures."""
+    """Go to the tools when the model asked for them; otherwise the turn is answered (and checked)."""
     messages = state.get("messages") or []
     last = messages[-1] if messages else None
-    return "tools" if isinstance(last, AIMessage) and last.tool_calls else CHECK_NODE
-
-
-async def _route_after_check(state: AgentState) -> str:
-    """Back to the model when the check asked again (its note is the last message); else done."""
-    messages = state.get("messages") or []
-    return AGENT_NODE if messages and isinstance(messages[-1], HumanMessage) else END
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
 
 
 def answer_sources(messages: list[BaseMessage]) -> list[dict[str, Any]]:
