@@ -126,5 +126,13 @@ def configure_logging(settings: Settings) -> None:
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     # These libraries log request details (URLs with account ids, headers) at INFO/DEBUG.
-    for noisy in ("twilio.http_client", "httpx", "httpx2", "httpcore", "openai", "procrastinate"):
+    for noisy in (
+        "twilio.http_client",
+        "twilio.async_http_client",  # the worker's client (bot.twilio.sender)
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "openai",
+        "procrastinate",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -97,7 +97,19 @@ def _without_nulls(value: Any) -> Any:
 
 
 class _TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
-    """twilio's aiohttp client, with Basic auth sent as a header (aiohttp deprecates `BasicAuth`)."""
+    """twilio's aiohttp client, with Basic auth sent as a header (aiohttp deprecates `BasicAuth`).
+
+    Its request and response logs are written only when its logger would show them: twilio
+    formats a dozen lines (every header included) for each call before the logger drops them.
+    """
+
+    def log_request(self, kwargs: dict[str, Any]) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_request(kwargs)
+
+    def log_response(self, status_code: int, response: Any) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            super().log_response(status_code, response)
 
     async def request(
         self,

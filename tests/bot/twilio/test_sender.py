@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import pytest
 
-from bot.twilio.sender import WHATSAPP_BODY_LIMIT, is_transient_status, split_reply
+from bot.settings import Settings
+from bot.twilio.sender import WHATSAPP_BODY_LIMIT, TwilioSender, is_transient_status, split_reply
+from tests.fakes import FakeTwilio
 
 
 @pytest.mark.parametrize(
@@ -44,3 +49,23 @@ def test_split_reply_refuses_a_non_positive_limit() -> None:
 )
 def test_is_transient_status(status: int | None, transient: bool) -> None:
     assert is_transient_status(status) is transient
+
+
+async def test_twilios_request_log_is_written_when_asked_for_and_never_holds_the_credentials(
+    make_settings: Callable[..., Settings], fake_twilio: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client skips formatting its log when nobody reads it (bot.twilio.sender._TwilioHttpClient)."""
+    sender = TwilioSender(make_settings())
+    try:
+        with caplog.at_level(logging.WARNING, logger="twilio.async_http_client"):
+            await sender.send(from_number="+14155238886", to_number="+573001112233", body="uno")
+        assert [r for r in caplog.records if r.name == "twilio.async_http_client"] == []
+        with caplog.at_level(logging.INFO, logger="twilio.async_http_client"):
+            await sender.send(from_number="+14155238886", to_number="+573001112233", body="dos")
+    finally:
+        await sender.aclose()
+    lines = [r.getMessage() for r in caplog.records if r.name == "twilio.async_http_client"]
+    assert "-- BEGIN Twilio API Request --" in lines
+    assert any(line.startswith("Response Status Code: 201") for line in lines)
+    assert not any("authorization" in line.lower() or "Basic " in line for line in lines)
+    assert fake_twilio.bodies_to("+573001112233") == ["uno", "dos"]
