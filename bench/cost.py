@@ -342,6 +342,17 @@ def _kinds_table(costs: list[Cost], statements: Any, per: Any, limit: int) -> st
     )
 
 
+def _pairs(costs: list[Cost]) -> str:
+    """Per core, this tree over the earlier one, round by round (the rounds ran back to back)."""
+    if len(costs) != 2:
+        return ""
+    before, after = costs
+    ratios = [late.per_core / early.per_core for early, late in zip(before.drains, after.drains, strict=True)]
+    listed = ", ".join(f"{ratio:.2f} ×" for ratio in ratios)
+    median = statistics.median(ratios)
+    return f"Per core, round by round ({after.label} over {before.label}): {listed}; median {median:.2f} ×.\n"
+
+
 def _write(costs: list[Cost]) -> None:
     header = "| | " + _columns(costs, lambda c: c.label) + " |\n|---|" + "---|" * len(costs)
 
@@ -427,13 +438,15 @@ added up; the earlier tree has no such option). Medians of the rounds, with thei
 
 {summary}
 
+{_pairs(costs)}
 Webhook statements per inbound message, by kind:
 
 | statement | {labels} |
 {divider}
 {_kinds_table(costs, Cost.web, lambda c: MESSAGES, 12)}
 
-Worker statements per reply, by kind (queue polls not included):
+Worker statements per reply, by kind (queue polls not included; several statements sent as one
+query string, as the turn's end is, are logged and counted as one):
 
 | statement | {labels} |
 {divider}
