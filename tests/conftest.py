@@ -191,6 +191,7 @@ _TABLES = (
     "procrastinate_jobs, "
     "advisor_bot_events, "
     "procrastinate_periodic_defers, "
+    "running_servers, "
     "checkpoints, checkpoint_writes, checkpoint_blobs"
 )
 

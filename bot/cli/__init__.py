@@ -215,8 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("advisor", help="the advisor's id or Twilio number")
     link.add_argument(
         "--base-url",
-        help="the server's address as the advisor's browser reaches it; "
-        "default PUBLIC_BASE_URL, else http://localhost:$PORT (8000)",
+        help="the server's address as the advisor's browser reaches it; default PUBLIC_BASE_URL, "
+        "else the port `advisor-bot serve` listens on here, else http://localhost:$PORT (8000)",
     )
 
     simulate = commands.add_parser(
@@ -397,8 +397,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "console":
         from bot.cli import advisors
 
-        base = args.base_url or settings.public_base_url or f"http://localhost:{_default_port()}"
-        return asyncio.run(advisors.console_link(settings, args.advisor, base_url=base.rstrip("/")))
+        return asyncio.run(
+            advisors.console_link(
+                settings, args.advisor, base_url=args.base_url, default_port=_default_port()
+            )
+        )
     if args.command == "simulate":
         from bot.cli.simulate import simulate
 

@@ -13,7 +13,8 @@ from advisors.console_access import LINK_LIFETIME, issue_link
 from advisors.repository import add_advisor, list_advisor_rows, set_active
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
 from bot.cli.console import fail, say
-from bot.cli.lookup import active_advisor_named, advisor_named, connection, when
+from bot.cli.lookup import Conn, active_advisor_named, advisor_named, connection, when
+from bot.infra.server_addresses import server_on_this_machine
 from bot.settings import Settings
 
 
@@ -139,15 +140,41 @@ async def tokens_revoke(settings: Settings, token_id: int | None, *, advisor_ref
     return 0
 
 
-async def console_link(settings: Settings, ref: str, *, base_url: str) -> int:
-    """Print a single-use sign-in link to the web console for an active advisor."""
+async def console_link(settings: Settings, ref: str, *, base_url: str | None, default_port: int) -> int:
+    """Print a single-use sign-in link to the web console for an active advisor, and whose address.
+
+    The address is `--base-url`, else PUBLIC_BASE_URL, else the port the server running on this
+    machine was started with (`advisor-bot serve --port`), else $PORT or 8000; the link says which.
+    """
     async with connection(settings) as conn:
         advisor = await active_advisor_named(conn, ref)
         if advisor is None:
             return 1
         async with conn.transaction():
             secret = await issue_link(conn=conn, advisor_id=advisor.id)
+        base, source = await _console_address(conn, settings, base_url, default_port)
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
     say(f"sign-in link for {advisor.name}, valid {minutes} minutes, single use:")
-    say(f"{base_url}/console/link/{secret}")
+    say(f"{base.rstrip('/')}/console/link/{secret}")
+    say(f"(address: {source})")
     return 0
+
+
+async def _console_address(
+    conn: Conn, settings: Settings, base_url: str | None, default_port: int
+) -> tuple[str, str]:
+    if base_url:
+        return base_url, "--base-url"
+    if settings.public_base_url:
+        return settings.public_base_url, "PUBLIC_BASE_URL"
+    running = await server_on_this_machine(conn)
+    if running is not None:
+        return (
+            f"http://localhost:{running.port}",
+            f"the port the server on this machine was started with (advisor-bot serve --port {running.port})",
+        )
+    return (
+        f"http://localhost:{default_port}",
+        f"no running server found on this machine: port {default_port} assumed "
+        "(start it with `make run`, or pass --base-url)",
+    )

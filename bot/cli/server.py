@@ -42,6 +42,7 @@ def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers
     # So is a schema that cannot be upgraded (an old bot's tables awaiting --legacy-advisor, say):
     # the app's own upgrade at start then finds it current.
     asyncio.run(upgrade_on_start(database))
+    asyncio.run(note_address(database, port, serving=True))
     say(f"advisor-bot listening on http://{host}:{port} (webhook: /webhooks/twilio); Ctrl+C to stop")
     app: str | Callable[..., Any]
     if workers > 1:
@@ -66,6 +67,7 @@ def serve(settings: Settings, host: str, port: int, *, run_worker: bool, workers
         log_config=None,
         access_log=False,
     )
+    asyncio.run(note_address(database, port, serving=False))
     if database.keepalive is not None:
         database.keepalive.cleanup()  # the embedded PostgreSQL stops with the last process using it
         say("embedded PostgreSQL stopped (unless another advisor-bot process still uses it)")
@@ -101,6 +103,25 @@ def run_on_fast_loop(main: Coroutine[Any, Any, int]) -> int:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
+
+
+async def note_address(database: Database, port: int, *, serving: bool) -> None:
+    """Record (or, at a clean stop, remove) the port this server listens on (bot.infra.server_addresses).
+
+    Only `advisor-bot console link` reads it: a failure costs a line, never the server.
+    """
+    from bot.infra.server_addresses import forget_server, record_server
+
+    try:
+        async with await psycopg.AsyncConnection.connect(
+            database.conninfo, connect_timeout=5, **connection_kwargs(database, autocommit=True)
+        ) as conn:
+            await (record_server if serving else forget_server)(conn, port)
+    except psycopg.Error as error:
+        say(
+            f"warning: the server's port was not recorded ({type(error).__name__}); "
+            "`advisor-bot console link` needs --base-url"
+        )
 
 
 async def check_reachable(database: Database, settings: Settings) -> None:

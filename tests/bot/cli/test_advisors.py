@@ -7,10 +7,16 @@ caches' lifetimes.
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -178,3 +184,51 @@ def test_failed_authentication_is_throttled_per_client_address(
         assert _answers(api, ADMIN) == 200  # still: the admin token costs no look-up
     with TestClient(create_app(settings), client=("198.51.100.7", 50000)) as other:
         assert _answers(other, "abt_guess_elsewhere") == 401  # another address is not throttled
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_console_link_uses_the_port_the_server_here_was_started_with_and_says_so(
+    cli: Callable[..., tuple[int, str, str]], db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run PORT=8101`, then `advisor-bot console link` in another shell (issue 29)."""
+    db.add_advisor("Ana", "+14155238886")
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    code, out, _ = cli("console", "link", "+14155238886")
+    assert code == 0 and "http://localhost:8000/console/link/" in out
+    assert "no running server found on this machine: port 8000 assumed" in out
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING"}
+    env.pop("PORT", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _answers_ready(port), timeout=60, what="the server to listen")
+        code, out, _ = cli("console", "link", "+14155238886")
+        assert code == 0 and f"http://localhost:{port}/console/link/" in out
+        said = "the port the server on this machine was started with"
+        assert f"(address: {said} (advisor-bot serve --port {port}))" in out
+        code, out, _ = cli("console", "link", "+14155238886", "--base-url", "https://bot.example.com/")
+        assert "https://bot.example.com/console/link/" in out and "(address: --base-url)" in out
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert db.query("SELECT count(*) AS n FROM running_servers")[0]["n"] == 0  # a clean stop forgets it
+    code, out, _ = cli("console", "link", "+14155238886")
+    assert "no running server found" in out
+
+
+def _answers_ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
