@@ -35,6 +35,7 @@ class ConsoleSession:
     id: int
     advisor_id: UUID | None
     csrf_token: str
+    advisor_name: str | None = None  # who is signed in, as the console's header shows it
 
     @property
     def is_admin(self) -> bool:
@@ -103,7 +104,7 @@ async def find_session(
     token (rotated since) is not valid.
     """
     cursor = await conn.execute(
-        "SELECT s.id, s.advisor_id, s.csrf_token FROM console_sessions s "
+        "SELECT s.id, s.advisor_id, s.csrf_token, a.name AS advisor_name FROM console_sessions s "
         "LEFT JOIN advisors a ON a.id = s.advisor_id "
         "LEFT JOIN advisor_tokens t ON t.id = s.token_id "
         "WHERE s.session_sha256 = %s AND s.ended_at IS NULL AND s.expires_at > now() "
@@ -121,7 +122,12 @@ async def find_session(
             (_sha256(session_id), admin_fingerprint),
         )
         return None
-    return ConsoleSession(id=int(row["id"]), advisor_id=row["advisor_id"], csrf_token=row["csrf_token"])
+    return ConsoleSession(
+        id=int(row["id"]),
+        advisor_id=row["advisor_id"],
+        csrf_token=row["csrf_token"],
+        advisor_name=row["advisor_name"],
+    )
 
 
 async def end_session(*, conn: Conn, session_id: str) -> None:

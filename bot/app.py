@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -30,6 +31,7 @@ from bot.web.api_docs import ASSETS_PATH, DOCS_PATH, docs_assets, swagger_ui
 from bot.web.console import router as console_router
 from bot.web.console.guard import SignInRequiredError
 from bot.web.console.media_policy import SandboxMedia
+from bot.web.console.missing import console_not_found
 from bot.web.console.rendering import STATIC_DIR
 from bot.web.delivery_status import delivery_status
 from bot.web.health import healthz, readyz
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(console_router)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console_static")
     app.add_exception_handler(SignInRequiredError, sign_in_required)
+    app.add_exception_handler(StarletteHTTPException, console_not_found)
     # Console pages and API pages shrink about tenfold; webhook answers are below the minimum,
     # and server-sent events are never compressed (Starlette excludes text/event-stream).
     app.add_middleware(GZipMiddleware, minimum_size=1000)

@@ -25,6 +25,14 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "nav.dashboard": {"es": "Panel", "en": "Dashboard"},
     "nav.sign_out": {"es": "Salir", "en": "Sign out"},
     "nav.language": {"es": "English", "en": "Español"},
+    "nav.signed_in_as": {"es": "Sesión de {name}", "en": "Signed in as {name}"},
+    "nav.admin": {"es": "Administración", "en": "Admin"},
+    "missing.title": {"es": "Página no encontrada", "en": "Page not found"},
+    "missing.body": {
+        "es": "Esta dirección de la consola no existe, o lo que buscas no es tuyo.",
+        "en": "This console address does not exist, or what you are looking for is not yours.",
+    },
+    "missing.back": {"es": "Volver a las conversaciones", "en": "Back to the conversations"},
     "login.title": {"es": "Entrar", "en": "Sign in"},
     "login.intro": {
         "es": "Abre el enlace que te dio el administrador o el comando #web en WhatsApp, "
