@@ -224,6 +224,31 @@ CONSOLE: dict[str, dict[Language, str]] = {
     },
     "admin.link_valid": {"es": "Válido 15 minutos, un solo uso.", "en": "Valid 15 minutes, single use."},
     "admin.error": {"es": "No se guardó", "en": "Not saved"},
+    "advisor_form.name_required": {"es": "Escribe el nombre del asesor.", "en": "Write the advisor's name."},
+    "advisor_form.twilio_taken": {
+        "es": "Ese número de Twilio ya es de otro asesor.",
+        "en": "That Twilio number already belongs to another advisor.",
+    },
+    "advisor_form.same_numbers": {
+        "es": "El teléfono personal no puede ser el número de Twilio.",
+        "en": "The personal phone cannot be the Twilio number.",
+    },
+    "advisor_form.is_personal_phone": {
+        "es": "Es el teléfono personal de {other}.",
+        "en": "It is {other}'s personal phone.",
+    },
+    "advisor_form.is_twilio_number": {
+        "es": "Es el número de Twilio de {other}.",
+        "en": "It is {other}'s Twilio number.",
+    },
+    "advisor_form.no_country_code": {
+        "es": "Falta el código de país: escríbelo como +573001112233.",
+        "en": "The country code is missing: write it as +573001112233.",
+    },
+    "advisor_form.not_a_number": {
+        "es": "No es un número de teléfono: escríbelo como +573001112233.",
+        "en": "This is not a phone number: write it as +573001112233.",
+    },
     "admin.saved": {"es": "Guardado", "en": "Saved"},
     "dashboard.outcomes": {"es": "Resultados", "en": "Outcomes"},
     "dashboard.outcomes_note": {

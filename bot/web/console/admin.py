@@ -22,6 +22,7 @@ from advisors.hours import InvalidHoursError, format_week, parse_week, zone
 from advisors.models import DEFAULT_TIME_ZONE, Advisor
 from advisors.repository import add_advisor, get_advisor, list_advisor_rows, set_active, update_advisor
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
+from bot.web.console.advisor_form import FIELDS, field_errors, missing_name
 from bot.web.console.charts import colour, stacked_bars
 from bot.web.console.guard import Acting, Actor, SignedIn, Viewer, runtime_of
 from bot.web.console.rendering import render
@@ -48,21 +49,34 @@ def _advisor_id(who: Viewer, value: str) -> UUID:
         raise HTTPException(404, who.t("error.not_found")) from None
 
 
-def _database_problem(error: psycopg.Error) -> str:
-    """What the database said was wrong with an advisor's numbers, as the admin should read it."""
-    hint = f" ({error.diag.message_hint})" if error.diag.message_hint else ""
-    if isinstance(error, psycopg.errors.UniqueViolation) and error.diag.constraint_name:
-        return "that Twilio number already belongs to another advisor"
-    return f"{error.diag.message_primary or type(error).__name__}{hint}"
+def _database_problem(error: psycopg.Error, who: Viewer) -> str:
+    """What the database refused in an advisor's numbers, in the page's language, as one line."""
+    labels = {"twilio_phone_number": who.t("admin.twilio_number"), "phone_number": who.t("admin.phone")}
+    return " ".join(
+        f"{labels[field]}: {said}" if field in labels else said
+        for field, said in field_errors(error, who.language).items()
+    )
 
 
 async def _advisors_page(
-    request: Request, who: Viewer, *, problem: str | None = None, status_code: int = 200
+    request: Request,
+    who: Viewer,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status_code: int = 200,
 ) -> Response:
+    """The list and the add form; a refused form comes back with its errors and what was typed."""
     async with runtime_of(request).pool.connection() as conn:
         rows = await list_advisor_rows(conn=conn)
     return render(
-        request, "admin_advisors.html", who, status_code=status_code, advisors=rows, problem=problem
+        request,
+        "admin_advisors.html",
+        who,
+        status_code=status_code,
+        advisors=rows,
+        errors=errors or {},
+        typed=typed or {},
     )
 
 
@@ -78,9 +92,12 @@ async def add_advisor_page(request: Request, who: Acting) -> Response:
     """Register an advisor; they route at once (every process drops its cache entry)."""
     who.require_admin()
     form = who.form
-    name = form.get("name", "").strip()[:100]
+    typed = {field: form.get(field, "").strip()[:100] for field in FIELDS}
+    name = typed["name"]
     if not name:
-        return await _advisors_page(request, who, problem="name", status_code=422)
+        return await _advisors_page(
+            request, who, errors=missing_name(who.language), typed=typed, status_code=422
+        )
     try:
         async with runtime_of(request).pool.connection() as conn, conn.transaction():
             await add_advisor(
@@ -92,7 +109,8 @@ async def add_advisor_page(request: Request, who: Acting) -> Response:
     except psycopg.Error as error:
         if isinstance(error, psycopg.OperationalError):
             raise
-        return await _advisors_page(request, who, problem=_database_problem(error), status_code=422)
+        errors = field_errors(error, who.language)
+        return await _advisors_page(request, who, errors=errors, typed=typed, status_code=422)
     return await _advisors_page(request, who)
 
 
@@ -140,7 +158,9 @@ async def save_advisor(request: Request, who: Acting, advisor_id: str) -> Respon
     form = who.form
     name = form.get("name", "").strip()[:100]
     if not name:
-        return await _advisor_page(request, who, target, problem="name", status_code=422)
+        return await _advisor_page(
+            request, who, target, problem=missing_name(who.language)["name"], status_code=422
+        )
     try:
         time_zone = form.get("time_zone", "").strip()[:60] or DEFAULT_TIME_ZONE
         zone(time_zone)
@@ -168,7 +188,9 @@ async def save_advisor(request: Request, who: Acting, advisor_id: str) -> Respon
     except psycopg.Error as error:
         if isinstance(error, psycopg.OperationalError):
             raise
-        return await _advisor_page(request, who, target, problem=_database_problem(error), status_code=422)
+        return await _advisor_page(
+            request, who, target, problem=_database_problem(error, who), status_code=422
+        )
     if updated is None:
         raise HTTPException(404, who.t("error.not_found"))
     return await _advisor_page(request, who, target, problem=None)
