@@ -200,15 +200,33 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "admin.away_message": {"es": "Mensaje de ausencia", "en": "Away message"},
     "admin.language": {"es": "Idioma", "en": "Language"},
     "admin.language_help": {
-        "es": "es o en: el de los avisos y comandos del asesor; la IA contesta en el idioma del cliente.",
-        "en": "es or en: the advisor's notices and commands; the AI answers in the customer's language.",
+        "es": "El de los avisos y comandos del asesor; la IA contesta en el idioma del cliente.",
+        "en": "The advisor's notices and commands; the AI answers in the customer's language.",
     },
+    "language.es": {"es": "Español", "en": "Spanish"},
+    "language.en": {"es": "Inglés", "en": "English"},
     "admin.time_zone": {"es": "Zona horaria", "en": "Time zone"},
     "admin.working_hours": {"es": "Horario de trabajo", "en": "Working hours"},
     "admin.working_hours_help": {
-        "es": "Un día por línea (mon … sun) y sus franjas; vacío = siempre disponible.",
-        "en": "One day per line (mon … sun) and its ranges; empty = always available.",
+        "es": "Un día por línea (lun, mar, mié, jue, vie, sáb, dom) y sus franjas; "
+        "vacío = siempre disponible.",
+        "en": "One day per line (mon, tue, wed, thu, fri, sat, sun) and its ranges; "
+        "empty = always available.",
     },
+    "hours.range": {
+        "es": "«{value}» no es una franja como 08:00-12:00.",
+        "en": "«{value}» is not a range like 08:00-12:00.",
+    },
+    "hours.order": {"es": "«{value}» termina antes de empezar.", "en": "«{value}» ends before it starts."},
+    "hours.day": {
+        "es": "«{value}» no es un día: lun, mar, mié, jue, vie, sáb o dom.",
+        "en": "«{value}» is not a day: mon, tue, wed, thu, fri, sat or sun.",
+    },
+    "hours.zone": {
+        "es": "«{value}» no es una zona horaria (como America/Bogota).",
+        "en": "«{value}» is not a time zone (such as America/Bogota).",
+    },
+    "admin.voice_default": {"es": "La del servidor ({voice})", "en": "The server's ({voice})"},
     "admin.voice": {"es": "Voz", "en": "Voice"},
     "admin.tokens": {"es": "Tokens de acceso", "en": "Access tokens"},
     "admin.token_label": {"es": "Para qué es", "en": "What it is for"},

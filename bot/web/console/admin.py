@@ -21,7 +21,9 @@ from advisors.console_access import issue_link
 from advisors.hours import InvalidHoursError, format_week, parse_week, zone
 from advisors.models import DEFAULT_TIME_ZONE, Advisor
 from advisors.repository import add_advisor, get_advisor, list_advisor_rows, set_active, update_advisor
+from advisors.texts import LANGUAGES, language_code
 from advisors.tokens import issue_token, list_tokens, revoke_tokens
+from advisors.voices import voice_choices
 from bot.web.console.advisor_form import FIELDS, field_errors, missing_name
 from bot.web.console.charts import colour, stacked_bars
 from bot.web.console.guard import Acting, Actor, SignedIn, Viewer, runtime_of
@@ -40,6 +42,10 @@ DRAFT_OUTCOMES = ("approved", "edited", "rejected", "timed_out")  # superseded: 
 MAX_DAYS = 366
 # What a day cost (memory.records.stats): the three amounts in USD, then the model's tokens.
 COST_COLUMNS = (*stats.MONEY_COLUMNS, "prompt_tokens", "cached_tokens", "completion_tokens")
+
+
+# The form's placeholder, written in the page's language (advisors.hours.format_week).
+HOURS_EXAMPLE = {"mon": ["08:00-12:00", "14:00-18:00"], "sat": ["09:00-13:00"]}
 
 
 def _advisor_id(who: Viewer, value: str) -> UUID:
@@ -135,7 +141,12 @@ async def _advisor_page(
         who,
         status_code=status_code,
         advisor=advisor,
-        working_hours=format_week(advisor.settings.working_hours),
+        working_hours=format_week(advisor.settings.working_hours, who.language),
+        hours_example=format_week(HOURS_EXAMPLE, who.language),
+        languages=LANGUAGES,
+        advisor_language=language_code(advisor.settings.language),
+        voices=voice_choices(advisor.settings.tts_voice),
+        default_voice=runtime_of(request).settings.openai_tts_voice,
         tokens=tokens,
         problem=problem,
         secret=secret,
@@ -166,11 +177,12 @@ async def save_advisor(request: Request, who: Acting, advisor_id: str) -> Respon
         zone(time_zone)
         working_hours = parse_week(form.get("working_hours", "")[:2000])
     except InvalidHoursError as error:
-        return await _advisor_page(request, who, target, problem=str(error), status_code=422)
+        problem = who.t(f"hours.{error.reason}").format(value=error.value)
+        return await _advisor_page(request, who, target, problem=problem, status_code=422)
     settings: dict[str, Any] = {
         "system_prompt": form.get("system_prompt", "").strip()[:8000] or None,
         "away_message": form.get("away_message", "").strip()[:1600] or None,
-        "language": form.get("language", "es").strip()[:10] or "es",
+        "language": language_code(form.get("language")),
         "tts_voice": form.get("tts_voice", "").strip()[:40] or None,
         "time_zone": time_zone,
         "working_hours": working_hours,

@@ -189,19 +189,37 @@ def test_working_hours_are_set_in_the_console_and_a_mistyped_range_is_refused(
     ana = console.db.add_advisor("Ana", ANA)
     console.sign_in_as_admin(page)
     page.goto(f"{console.base}/console/admin/advisors/{ana}")
-    page.get_by_test_id("advisor-working-hours").fill("mon 08:00-12:00 14:00-18:00\nsat 9-13")
+    page.get_by_test_id("advisor-working-hours").fill("lun 08:00-12:00 14:00-18:00\nsab 9-13")
     page.get_by_test_id("advisor-save").click()
-    expect(page.get_by_test_id("admin-problem")).to_contain_text("«9-13» is not a range like 08:00-12:00")
+    expect(page.get_by_test_id("admin-problem")).to_contain_text("«9-13» no es una franja como 08:00-12:00.")
     assert console.db.query("SELECT settings->'working_hours' AS hours FROM advisors")[0]["hours"] is None
-    page.get_by_test_id("advisor-working-hours").fill("mon 08:00-12:00 14:00-18:00\nsat 09:00-13:00")
+    page.get_by_test_id("advisor-working-hours").fill("lunes 08:00-12:00")
+    page.get_by_test_id("advisor-save").click()
+    expect(page.get_by_test_id("admin-problem")).to_contain_text("«lunes» no es un día: lun, mar, mié")
+    # Spanish day codes (with or without accents) or English ones; shown in the page's language.
+    page.get_by_test_id("advisor-working-hours").fill("lun 08:00-12:00 14:00-18:00\nsab 09:00-13:00")
     page.get_by_test_id("advisor-time-zone").fill("America/Mexico_City")
+    page.get_by_test_id("advisor-language").select_option("en")
+    page.get_by_test_id("advisor-voice").select_option("nova")
     page.get_by_test_id("advisor-save").click()
     expect(page.get_by_test_id("advisor-working-hours")).to_have_value(
-        "mon 08:00-12:00 14:00-18:00\nsat 09:00-13:00"
+        "lun 08:00-12:00 14:00-18:00\nsáb 09:00-13:00"
     )
+    expect(page.get_by_test_id("advisor-language")).to_have_value("en")
+    expect(page.get_by_test_id("advisor-voice")).to_have_value("nova")
     saved = console.db.query("SELECT settings FROM advisors")[0]["settings"]
     assert saved["working_hours"] == {"mon": ["08:00-12:00", "14:00-18:00"], "sat": ["09:00-13:00"]}
     assert saved["time_zone"] == "America/Mexico_City"
+    assert (saved["language"], saved["tts_voice"]) == ("en", "nova")
+    page.get_by_role("link", name="English").click()
+    page.goto(f"{console.base}/console/admin/advisors/{ana}")
+    expect(page.get_by_test_id("advisor-working-hours")).to_have_value(
+        "mon 08:00-12:00 14:00-18:00\nsat 09:00-13:00"
+    )
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "admin-advisor.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(folder / "admin-advisor-phone.png"), full_page=True)
 
 
 def test_an_advisor_flags_an_ai_answer_and_the_dashboard_and_csv_count_flags_and_drafts(
