@@ -226,7 +226,10 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--from", dest="from_", required=True, help="the customer's number")
     simulate.add_argument("text", help="the customer's message")
     simulate.add_argument(
-        "--port", type=int, default=_default_port(), help="the server's port (default $PORT or 8000)"
+        "--port",
+        type=int,
+        help="the server's port (default $PORT, else the port `advisor-bot serve` listens on here, "
+        "else 8000)",
     )
     simulate.add_argument(
         "--url",
@@ -405,7 +408,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "simulate":
         from bot.cli.simulate import simulate
 
-        url = (args.url or f"http://127.0.0.1:{args.port}").rstrip("/")
+        port = args.port or (_default_port() if os.environ.get("PORT") else None)
+        url = (args.url or (f"http://127.0.0.1:{port}" if port else "")).rstrip("/") or None
         return asyncio.run(
             simulate(settings, to=args.to, from_=args.from_, text=args.text, url=url, timeout=args.timeout)
         )

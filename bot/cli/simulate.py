@@ -15,6 +15,7 @@ from advisors.numbers import InvalidNumberError, normalize_whatsapp_address
 from advisors.repository import get_advisor_by_number
 from bot.cli.console import fail, say
 from bot.infra.database import connection_kwargs, resolve_database
+from bot.infra.server_addresses import server_on_this_machine
 from bot.settings import Settings
 from bot.twilio.paths import WEBHOOK_PATH
 from bot.twilio.signature import local_auth_token
@@ -43,15 +44,15 @@ async def simulate(
     to: str,
     from_: str,
     text: str,
-    url: str,
+    url: str | None,
     timeout: float,
 ) -> int:
     """Post one signed message and print the replies stored for that customer; 0 when one came.
 
     When no reply comes, say the real reason (advisor inactive, customer opted out, AI switched
-    off, the message failed) rather than guess.
+    off, the message failed) rather than guess. Without `url`, the server that runs on this
+    machine is found by the port it was started with (bot.infra.server_addresses), else :8000.
     """
-    url = webhook_url(url)
     try:
         to_number, customer = normalize_whatsapp_address(to), normalize_whatsapp_address(from_)
     except InvalidNumberError as error:
@@ -63,6 +64,10 @@ async def simulate(
     async with await psycopg.AsyncConnection.connect(
         database.conninfo, **connection_kwargs(database, autocommit=True)
     ) as conn:
+        if url is None:  # the server `advisor-bot serve` runs on this machine, else :8000
+            running = await server_on_this_machine(conn)
+            url = f"http://127.0.0.1:{running.port if running else 8000}"
+        url = webhook_url(url)
         advisor = await get_advisor_by_number(conn=conn, number=to_number)
         if advisor is None:
             return fail(

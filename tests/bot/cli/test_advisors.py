@@ -217,6 +217,11 @@ def test_the_console_link_uses_the_port_the_server_here_was_started_with_and_say
         assert code == 0 and f"http://localhost:{port}/console/link/" in out
         said = "the port the server on this machine was started with"
         assert f"(address: {said} (advisor-bot serve --port {port}))" in out
+        # `simulate` finds the same server without --port (no worker runs here: no reply comes).
+        code, out, _ = cli(
+            "simulate", "--to", "+14155238886", "--from", "+573001112233", "hola", "--timeout", "1"
+        )
+        assert "webhook answered 200" in out
         code, out, _ = cli("console", "link", "+14155238886", "--base-url", "https://bot.example.com/")
         assert "https://bot.example.com/console/link/" in out and "(address: --base-url)" in out
     finally:
