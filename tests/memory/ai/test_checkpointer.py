@@ -3,7 +3,9 @@ while the conversation exists (memory.ai.checkpointer.GuardedPostgresSaver)."""
 
 from __future__ import annotations
 
+import contextlib
 import operator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypedDict
 from uuid import UUID
 
@@ -21,6 +23,7 @@ from memory.ai.checkpointer import (
     PRELOADED_KEY,
     ConversationGoneError,
     DeferredWrites,
+    GuardedPostgresSaver,
     PreloadedCheckpoint,
     checkpointer_connection_kwargs,
     latest_checkpoint_sql,
@@ -117,6 +120,23 @@ async def test_a_write_for_an_erased_conversation_is_refused_and_leaves_nothing(
     assert db.count("checkpoint_writes") == 0
 
 
+@contextlib.asynccontextmanager
+async def _eva_of_ana(db: Db) -> AsyncIterator[tuple[str, str, GuardedPostgresSaver, Any]]:
+    """Ana's customer Eva: (advisor, conversation, the guarded saver, Eva's run config)."""
+    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
+    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
+    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
+    try:
+        yield (
+            advisor,
+            conversation,
+            guarded,
+            run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation}),
+        )
+    finally:
+        await pool.close()
+
+
 async def test_a_checkpoint_read_with_the_turns_first_statement_serves_the_runs_one_read(db: Db) -> None:
     """The worker reads the AI's memory beside the turn's records (read_turn_start's `joined`)."""
     advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
@@ -155,11 +175,7 @@ async def test_a_checkpoint_read_with_the_turns_first_statement_serves_the_runs_
 async def test_a_thread_with_no_checkpoint_is_read_ahead_as_none_and_another_threads_row_serves_nothing(
     db: Db,
 ) -> None:
-    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
-    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
-    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
-    config = run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation})
-    try:
+    async with _eva_of_ana(db) as (advisor, conversation, guarded, config):
         empty = {
             "configurable": {
                 **config["configurable"],
@@ -176,8 +192,6 @@ async def test_a_thread_with_no_checkpoint_is_read_ahead_as_none_and_another_thr
             }
         }
         assert (await _graph(guarded).aget_state(wrong)).values["turns"] == 3  # read from the database
-    finally:
-        await pool.close()
 
 
 def test_the_thread_id_in_sql_is_the_thread_id_in_python(db: Db) -> None:
@@ -190,11 +204,7 @@ def test_the_thread_id_in_sql_is_the_thread_id_in_python(db: Db) -> None:
 async def test_writes_held_for_the_turns_end_store_nothing_until_made_and_then_what_a_run_stores(
     db: Db,
 ) -> None:
-    advisor = db.add_advisor("Ana", "+14155238886", phone="+573001000001")
-    conversation = db.add_customer(advisor, "+573009990001", name="Eva", labels=[])
-    guarded, pool = await open_checkpointer(db.url, transaction_pooler=False, max_size=2)
-    config = run_config_for(advisor, "+573009990001", **{CONVERSATION_KEY: conversation})
-    try:
+    async with _eva_of_ana(db) as (advisor, conversation, guarded, config):
         writes = DeferredWrites()
         held = {"configurable": {**config["configurable"], DEFERRED_KEY: writes}}
         await _graph(guarded).ainvoke({"messages": [HumanMessage("hola", id="h-1")]}, held, durability="exit")
@@ -209,5 +219,3 @@ async def test_writes_held_for_the_turns_end_store_nothing_until_made_and_then_w
         await _graph(guarded).ainvoke({"messages": [HumanMessage("otra", id="h-2")]}, held, durability="exit")
         assert (await _graph(guarded).aget_state(config)).values["turns"] == 2
         assert writes.take() == []
-    finally:
-        await pool.close()
