@@ -420,19 +420,28 @@ def test_agent_sets_the_audio_preference_for_this_customer(
     assert conversation["ai_attention"] is True
 
 
-def test_reply_is_dropped_when_the_advisor_takes_over_while_the_model_thinks(
-    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
-) -> None:
+def _while_the_model_thinks(client: TestClient, db: Db, fake_openai: FakeOpenAI, change: str) -> str:
+    """Ana's customer writes; while the model thinks, `change` (SQL, Ana's id as its one parameter)
+    is made; then the turn settles. Returns Ana's id."""
     advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
     fake_openai.latency = 1.0
     _post(client, "Hola")
     wait_for(lambda: fake_openai.requests, what="the model call to start")
-    db.query(
+    db.query(change, (advisor_id,))
+    settle(db)
+    return advisor_id
+
+
+def test_reply_is_dropped_when_the_advisor_takes_over_while_the_model_thinks(
+    client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
+) -> None:
+    advisor_id = _while_the_model_thinks(
+        client,
+        db,
+        fake_openai,
         "UPDATE chat_history SET ai_attention = false, ai_attention_changed_by = 'advisor', "
         "ai_attention_changed_at = now() WHERE advisor_id = %s",
-        (advisor_id,),
     )
-    settle(db)
     assert fake_twilio.attempts == 0
     assert db.outbound() == []
     assert db.query("SELECT status FROM messages")[0]["status"] == "held_for_advisor"
@@ -509,12 +518,7 @@ def test_an_answer_written_while_its_advisor_was_deactivated_is_not_sent(
     client: TestClient, db: Db, fake_twilio: FakeTwilio, fake_openai: FakeOpenAI
 ) -> None:
     """The turn's end records the first part `sending` only for an active advisor; else it waits."""
-    advisor_id = db.add_advisor("Ana", ADVISOR_NUMBER)
-    fake_openai.latency = 1.0
-    _post(client, "Hola")
-    wait_for(lambda: fake_openai.requests, what="the model call to start")
-    db.query("UPDATE advisors SET is_active = false WHERE id = %s", (advisor_id,))
-    settle(db)
+    _while_the_model_thinks(client, db, fake_openai, "UPDATE advisors SET is_active = false WHERE id = %s")
     assert fake_twilio.attempts == 0
     assert db.query("SELECT status, error_message FROM messages WHERE direction = 'outbound'") == [
         {"status": "failed", "error_message": "not sent: the advisor was deactivated"}
