@@ -293,6 +293,7 @@ async def dashboard(
                 who.t(f"dashboard.{metric}"),
                 calendar,
                 [(m["advisor"]["name"], [float(d[metric]) for d in m["days"]]) for m in team],
+                language=who.language,
             )
         )
         for metric in METRICS
@@ -302,6 +303,7 @@ async def dashboard(
             who.t("dashboard.cost_usd"),
             calendar,
             [(m["advisor"]["name"], [float(stats.day_cost(d)) for d in m["days"]]) for m in team],
+            language=who.language,
         )
     )
     totals = []

@@ -18,8 +18,13 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def stacked_bars(title: str, days: list[date], series: list[tuple[str, list[float]]]) -> str:
-    """An SVG of one bar per day, stacked by advisor; `series` is (advisor name, value per day)."""
+def stacked_bars(
+    title: str, days: list[date], series: list[tuple[str, list[float]]], *, language: str = "en"
+) -> str:
+    """An SVG of one bar per day, stacked by advisor; `series` is (advisor name, value per day).
+
+    Its numbers are written the page's language's way (0,023 in Spanish).
+    """
     totals = [sum(values[i] for _, values in series) for i in range(len(days))]
     peak = max(totals, default=0) or 1
     plot_w, plot_h = WIDTH - LEFT - 4, HEIGHT - BOTTOM - TOP
@@ -29,7 +34,7 @@ def stacked_bars(title: str, days: list[date], series: list[tuple[str, list[floa
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" class="chart" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - 4}" y2="{TOP + plot_h}" stroke="#94a3b8"/>',
-        f'<text x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end" class="axis">{_number(peak)}</text>',
+        f'<text x="{LEFT - 4}" y="{TOP + 8}" text-anchor="end" class="axis">{_number(peak, language)}</text>',
         f'<text x="{LEFT - 4}" y="{TOP + plot_h}" text-anchor="end" class="axis">0</text>',
     ]
     for i, day in enumerate(days):
@@ -41,7 +46,7 @@ def stacked_bars(title: str, days: list[date], series: list[tuple[str, list[floa
                 continue
             height = value / peak * plot_h
             y -= height
-            label = f"{escape(name)} · {day.isoformat()}: {_number(value)}"
+            label = f"{escape(name)} · {day.isoformat()}: {_number(value, language)}"
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" '
                 f'fill="{colour(index)}"><title>{label}</title></rect>'
@@ -55,8 +60,10 @@ def stacked_bars(title: str, days: list[date], series: list[tuple[str, list[floa
     return "".join(parts)
 
 
-def _number(value: float) -> str:
+def _number(value: float, language: str) -> str:
     """A count as a count, a small amount (a day's cost in dollars) with its significant digits."""
     if value >= 10 or value == int(value):
-        return f"{value:.0f}"
-    return f"{value:.1f}" if value >= 1 else f"{value:.2g}"
+        written = f"{value:.0f}"
+    else:
+        written = f"{value:.1f}" if value >= 1 else f"{value:.2g}"
+    return written.replace(".", ",") if language == "es" else written

@@ -51,6 +51,20 @@ def when(moment: datetime | None) -> str:
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%d/%m %H:%M")
 
 
+def number(value: float | int, digits: int, language: str) -> str:
+    """A number as the page's language writes it: 1.234,5 in Spanish, 1,234.5 in English."""
+    written = f"{value:,.{digits}f}"
+    return written.translate(str.maketrans(",.", ".,")) if language == "es" else written
+
+
+def minutes(value: float, language: str) -> str:
+    """A duration given in minutes, the language's way: "1,4 min", "2 h 5 min"."""
+    if value < 60:
+        return f"{number(value, 1 if value < 10 else 0, language)} min"
+    hours, rest = divmod(round(value), 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
 def ticks(status: str) -> str:
     """WhatsApp-like delivery marks; pending and queued show a circle."""
     return _TICKS.get(status, "○")
@@ -79,6 +93,8 @@ def render(
             "t": lambda key: text(key, language),
             "when": when,
             "ticks": ticks,
+            "number": lambda value, digits=0: number(value, digits, language),
+            "minutes": lambda value: minutes(value, language),
             "static": static,
             **context,
         },

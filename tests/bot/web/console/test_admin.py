@@ -129,8 +129,8 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     # Three service replies to Colombia: the shipped card's 0.0008 and Twilio's 0.005 each (the
     # fake model has no price: its calls count 0).
     costs = page.locator(f'[data-testid=cost-row][data-advisor="{ana}"]')
-    expect(costs.locator("[data-cost=whatsapp]")).to_have_text("0.0024")
-    expect(costs.locator("[data-cost=total]")).to_have_text("0.0174")
+    expect(costs.locator("[data-cost=whatsapp]")).to_have_text("0,0024")  # the page's language: 0,0024
+    expect(costs.locator("[data-cost=total]")).to_have_text("0,0174")
     outcomes = page.locator(f'[data-testid=outcome-row][data-advisor="{ana}"]')
     expect(outcomes.locator("[data-outcome=coverage]")).to_have_text("100 %")  # the AI answered all three
     expect(outcomes.locator("[data-outcome=funnel]")).to_have_text("3 → 0 → 0")
