@@ -81,6 +81,14 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "conversation.cost": {"es": "Costo hasta ahora", "en": "Cost so far"},
     "conversation.ai_on": {"es": "IA activa", "en": "AI on"},
     "conversation.ai_off": {"es": "IA en pausa", "en": "AI paused"},
+    "conversation.ai_on_hint": {
+        "es": "Pulsa para tomar la conversación: la IA deja de responder y respondes tú.",
+        "en": "Press to take the conversation over: the AI stops answering and you answer.",
+    },
+    "conversation.ai_off_hint": {
+        "es": "Pulsa para devolverla a la IA: responderá el próximo mensaje del cliente.",
+        "en": "Press to hand it back to the AI: it answers the customer's next message.",
+    },
     "conversation.audio_on": {"es": "Respuestas en audio", "en": "Voice replies"},
     "conversation.audio_off": {"es": "Respuestas en texto", "en": "Text replies"},
     "mode.label": {"es": "Respuestas de la IA", "en": "AI replies"},

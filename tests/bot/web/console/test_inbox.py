@@ -99,8 +99,25 @@ def test_turning_the_ai_off_in_the_console_stops_its_next_reply(console: Console
     page.get_by_test_id("conversation-row").first.click()
     toggle = page.get_by_test_id("ai-toggle")
     expect(toggle).to_have_attribute("aria-pressed", "true")
+    # The switch says what pressing it will do (issue 29).
+    expect(page.get_by_test_id("ai-toggle-hint")).to_have_text(
+        "Pulsa para tomar la conversación: la IA deja de responder y respondes tú."
+    )
     toggle.click()
     expect(toggle).to_have_attribute("aria-pressed", "false")
+    expect(page.get_by_test_id("ai-toggle-hint")).to_have_text(
+        "Pulsa para devolverla a la IA: responderá el próximo mensaje del cliente."
+    )
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "conversation-ai-paused.png"))
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(folder / "conversation-ai-paused-phone.png"))
+        page.set_viewport_size({"width": 1280, "height": 800})
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the note's placeholder is whole
+    note = page.get_by_test_id("note-text")
+    assert note.evaluate("box => box.scrollHeight <= box.clientHeight + 1")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 800})
     console.inbound(ANA, CUSTOMER, "¿sigues ahí?")
     settle(console.db)
     assert console.twilio.bodies_to(CUSTOMER) == ["Respuesta a: hola"]
