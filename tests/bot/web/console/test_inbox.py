@@ -450,3 +450,22 @@ def test_a_customers_reaction_shows_the_emoji_on_what_it_reacts_to(console: Cons
     assert len(console.twilio.sent) == 1  # "Respuesta a: Hola" asks nothing: the 👍 is not answered
     if folder := screenshot_dir():
         page.screenshot(path=str(folder / "reaction.png"))
+
+
+def test_on_a_phone_the_inbox_shows_the_whole_number_of_a_customer_with_a_long_name(
+    console: Console, page: Page
+) -> None:
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "hola", ProfileName="María Fernanda Restrepo de la Cuesta")
+    settle(console.db)
+    page.set_viewport_size({"width": 360, "height": 740})
+    console.sign_in(page, ana)
+    number = page.get_by_test_id("conversation-row").first.get_by_text(CUSTOMER)
+    expect(number).to_be_visible()
+    assert number.evaluate(
+        "n => n.scrollWidth <= n.clientWidth && n.getBoundingClientRect().right <= innerWidth"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "inbox-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
