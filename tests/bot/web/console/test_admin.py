@@ -139,6 +139,14 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
         page.set_viewport_size({"width": 390, "height": 844})
         page.screenshot(path=str(folder / "dashboard-phone.png"), full_page=True)
         page.set_viewport_size({"width": 1280, "height": 800})
+    # On a phone nothing of the dashboard is cut or scrolls sideways (issue 29).
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.evaluate(
+        "[...document.querySelectorAll('table.totals')].every(t => t.scrollWidth <= t.clientWidth + 1)"
+    )
+    expect(costs.locator("[data-cost=total]")).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 800})
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     results = httpx.get(f"{console.base}/console/admin/outcomes.csv?days=7", cookies=cookies, timeout=10)
     per_advisor = {r["advisor"]: r for r in csv.DictReader(io.StringIO(results.text))}
