@@ -301,6 +301,7 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "dashboard.cost_model": {"es": "Modelo de IA", "en": "AI model"},
     "dashboard.cost_usd": {"es": "Costo por día (US$)", "en": "Cost per day (US$)"},
     "dashboard.cached_share": {"es": "Prompt en caché", "en": "Prompt cached"},
+    "dashboard.title_own": {"es": "Tu panel", "en": "Your dashboard"},
     "dashboard.title": {"es": "Panel del equipo", "en": "Team dashboard"},
     "dashboard.days": {"es": "Días", "en": "Days"},
     "dashboard.conversations": {"es": "Conversaciones", "en": "Conversations"},

@@ -264,11 +264,16 @@ async def revoke_token_page(request: Request, who: Acting, token_id: int) -> Res
     return await _advisor_page(request, who, row["advisor_id"])
 
 
-async def _team_stats(conn: Conn, days: int) -> tuple[list[date], list[dict[str, Any]]]:
+async def _team_stats(
+    conn: Conn, days: int, only: UUID | None = None
+) -> tuple[list[date], list[dict[str, Any]]]:
+    """Every advisor's days, or only the advisor `only` (an advisor's own dashboard)."""
     until = datetime.now(UTC).date()
     since = until - timedelta(days=days - 1)
     team = []
     for row in await list_advisor_rows(conn=conn):
+        if only is not None and row["id"] != only:
+            continue
         per_day = await stats.advisor_stats(conn=conn, advisor_id=row["id"], since=since, until=until)
         team.append({"advisor": row, "days": per_day})
     return [since + timedelta(days=i) for i in range(days)], team
@@ -282,10 +287,12 @@ def _median_minutes(values: list[float]) -> float | None:
 async def dashboard(
     request: Request, who: SignedIn, days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 14
 ) -> Response:
-    """Per advisor and day: conversations, inbound, AI and human replies, handovers, first human response."""
-    who.require_admin()
+    """Per advisor and day: conversations, inbound, AI and human replies, handovers, first human response.
+
+    The admin sees every advisor; an advisor the same figures for themselves alone.
+    """
     async with runtime_of(request).pool.connection() as conn:
-        calendar, team = await _team_stats(conn, days)
+        calendar, team = await _team_stats(conn, days, only=who.advisor_id)
         results = await _team_outcomes(conn, team, calendar[0], calendar[-1])
     charts = {
         metric: Markup(  # noqa: S704 - built by stacked_bars, which escapes every text it places
@@ -362,9 +369,8 @@ async def outcomes_csv(
     request: Request, who: SignedIn, days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30
 ) -> Response:
     """The dashboard's outcomes, one row per advisor (docs/outcomes.md defines each column)."""
-    who.require_admin()
     async with runtime_of(request).pool.connection() as conn:
-        calendar, team = await _team_stats(conn, days)
+        calendar, team = await _team_stats(conn, days, only=who.advisor_id)
         reports = await _team_outcomes(conn, team, calendar[0], calendar[-1])
     since, until = calendar[0], calendar[-1]
     advisors = [member["advisor"] for member in team]
@@ -416,9 +422,8 @@ async def stats_csv(
     request: Request, who: SignedIn, days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30
 ) -> Response:
     """The dashboard's figures, one row per advisor and day."""
-    who.require_admin()
     async with runtime_of(request).pool.connection() as conn:
-        _, team = await _team_stats(conn, days)
+        _, team = await _team_stats(conn, days, only=who.advisor_id)
     kinds = [f"handovers_{kind}" for kind in HANDOVER_CATEGORIES]
     outcomes = [f"drafts_{outcome}" for outcome in DRAFT_OUTCOMES]
     flags = [f"flags_{kind}" for kind in FLAG_CATEGORIES]
@@ -461,8 +466,10 @@ async def conversations_csv(
     since: Annotated[date | None, Query(alias="from")] = None,
     until: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
-    """Conversations with activity in a date range (UTC days, inclusive), with their counts."""
-    who.require_admin()
+    """Conversations with activity in a date range (UTC days, inclusive), with their counts.
+
+    An advisor gets their own; the admin everyone's.
+    """
     last = until or datetime.now(UTC).date()
     first = since or last - timedelta(days=29)
     if first > last or (last - first).days >= MAX_DAYS:
@@ -479,10 +486,11 @@ async def conversations_csv(
             JOIN chat_history c ON c.conversation_id = m.conversation_id AND c.advisor_id = m.advisor_id
             JOIN advisors a ON a.id = c.advisor_id
             WHERE m.created_at >= %s::date AND m.created_at < %s::date + 1
+              AND (%s::uuid IS NULL OR m.advisor_id = %s::uuid)
             GROUP BY c.conversation_id, a.name
             ORDER BY a.name, c.created_at
             """,
-            (first, last),
+            (first, last, who.advisor_id, who.advisor_id),
         )
         found = await cursor.fetchall()
     columns = [

@@ -169,8 +169,40 @@ def test_the_dashboard_counts_per_advisor_and_exports_csv(console: Console, page
     advisor_page = advisor_context.new_page()
     advisor_page.goto(console.link(ana))
     advisor_page.wait_for_url(f"{console.base}/console")
+    # An advisor sees the same figures for herself alone (issue 29), and her exports are hers.
     answer = advisor_page.goto(f"{console.base}/console/admin/dashboard")
-    assert answer is not None and answer.status == 403
+    assert answer is not None and answer.status == 200
+    expect(advisor_page.get_by_role("heading", name="Tu panel")).to_be_visible()
+    expect(advisor_page.get_by_test_id("dashboard-row")).to_have_count(1)
+    expect(advisor_page.locator(f'[data-testid=dashboard-row][data-advisor="{ana}"]')).to_be_visible()
+    expect(
+        advisor_page.locator(f'[data-testid=cost-row][data-advisor="{ana}"] [data-cost=total]')
+    ).to_have_text("0,0174")
+    own = {c["name"]: c["value"] for c in advisor_context.cookies()}
+    stats_rows = list(
+        csv.DictReader(
+            io.StringIO(
+                httpx.get(f"{console.base}/console/admin/stats.csv?days=14", cookies=own, timeout=10).text
+            )
+        )
+    )
+    assert stats_rows and {r["advisor"] for r in stats_rows} == {"Ana"}
+    exported = list(
+        csv.DictReader(
+            io.StringIO(
+                httpx.get(f"{console.base}/console/admin/conversations.csv", cookies=own, timeout=10).text
+            )
+        )
+    )
+    assert exported and {r["advisor"] for r in exported} == {"Ana"}
+    outcomes = list(
+        csv.DictReader(
+            io.StringIO(
+                httpx.get(f"{console.base}/console/admin/outcomes.csv?days=7", cookies=own, timeout=10).text
+            )
+        )
+    )
+    assert [r["advisor"] for r in outcomes] == ["Ana"]
     advisor_context.close()
 
 
