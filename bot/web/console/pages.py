@@ -157,6 +157,11 @@ async def conversation_page_response(
         cost = await conversation_cost(
             conn=conn, advisor_id=conversation.advisor_id, conversation_id=conversation.conversation_id
         )
+        # The inbox beside it (a desktop's left pane): the viewer's own conversations, as the inbox.
+        listed = await inbox.inbox(
+            conn=conn, advisor_id=who.advisor_id, show="all", search="", limit=INBOX_PAGE
+        )
+        _, names = await _advisor_names(conn, who)
     assert advisor is not None
     flags_by_message: dict[int, list[message_flags.MessageFlag]] = {}
     for flag in flags:
@@ -195,6 +200,11 @@ async def conversation_page_response(
         typed=typed or {},
         media_link=media_link,
         conversation_title=(profile.name if profile else None) or conversation.phone_number,
+        rows=listed,
+        advisor_names=names,
+        more_url="/console" if len(listed) >= INBOX_PAGE else None,
+        refresh_url="/console?" + urlencode({"limit": INBOX_PAGE}),
+        current=conversation.conversation_id,
     )
 
 

@@ -17,9 +17,17 @@
     if (status === 409 || status === 422) { event.detail.shouldSwap = true; event.detail.isError = false; }
   });
 
+  // On a desktop the customer's panel is a pane of its own: open, not folded away.
+  var profile = document.getElementById("profile");
+  if (profile && window.matchMedia && window.matchMedia("(min-width: 1100px)").matches) profile.open = true;
+
   function scrollTimeline() {
     var timeline = document.getElementById("timeline");
-    if (timeline) window.scrollTo(0, document.body.scrollHeight);
+    if (!timeline) return;
+    // On a desktop the conversation is a pane that scrolls on its own; on a phone, the page.
+    var pane = timeline.closest(".pane-main");
+    if (pane && pane.scrollHeight > pane.clientHeight) pane.scrollTop = pane.scrollHeight;
+    else window.scrollTo(0, document.body.scrollHeight);
   }
 
   document.addEventListener("htmx:afterSwap", function (event) {

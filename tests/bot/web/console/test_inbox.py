@@ -194,7 +194,8 @@ def test_the_customer_profile_is_edited_in_the_conversation(console: Console, pa
     page.get_by_test_id("conversation-row").first.click()
     profile = page.get_by_test_id("profile")
     expect(profile).to_contain_text("Cami")
-    profile.locator("summary").click()
+    if profile.get_attribute("open") is None:  # folded on a phone; a desktop's pane opens by itself
+        profile.locator("summary").click()
     page.get_by_test_id("profile-name").fill("Camila Restrepo")
     page.get_by_test_id("profile-stage").select_option("booked")
     page.get_by_test_id("profile-labels").fill("vip, plan familiar")
@@ -468,4 +469,43 @@ def test_on_a_phone_the_inbox_shows_the_whole_number_of_a_customer_with_a_long_n
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     if folder := screenshot_dir():
         page.screenshot(path=str(folder / "inbox-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_a_desktop_shows_the_inbox_the_conversation_and_the_customer_side_by_side_and_a_phone_one_column(
+    console: Console, page: Page
+) -> None:
+    """Issue 29: three panes on a desktop, the open conversation marked in the list; one on a phone."""
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    console.inbound(ANA, CUSTOMER, "hola", ProfileName="Camila")
+    console.inbound(ANA, OTHER, "buenas", ProfileName="Diego")
+    settle(console.db)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    console.sign_in(page, ana)
+    page.get_by_test_id("conversation-row").filter(has_text="Camila").click()
+    panes = page.get_by_test_id("pane-list")
+    expect(panes).to_be_visible()
+    expect(panes.get_by_test_id("conversation-row")).to_have_count(2)
+    expect(panes.locator("[aria-current=page]")).to_contain_text("Camila")
+    expect(page.get_by_test_id("profile")).to_have_attribute("open", "")
+    boxes = [page.get_by_test_id(name).first.bounding_box() for name in ("pane-list", "message", "profile")]
+    assert all(boxes) and boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]  # type: ignore[index]
+    # The other conversation opens from the list beside it.
+    panes.get_by_test_id("conversation-row").filter(has_text="Diego").click()
+    expect(page.get_by_test_id("message").first).to_contain_text("buenas")
+    expect(page.get_by_test_id("pane-list").locator("[aria-current=page]")).to_contain_text("Diego")
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "conversation-three-panes.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.get_by_test_id("pane-list")).to_be_hidden()
+    # One column: the customer's panel comes under the conversation's head, before the messages.
+    head, profile, first = (
+        page.locator(selector).first.bounding_box()
+        for selector in ("#conversation-head", "[data-testid=profile]", "[data-testid=message]")
+    )
+    assert head and profile and first and head["y"] < profile["y"] < first["y"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    if folder:
+        page.screenshot(path=str(folder / "conversation-one-column.png"))
     page.set_viewport_size({"width": 1280, "height": 800})
