@@ -17,9 +17,16 @@
     if (status === 409 || status === 422) { event.detail.shouldSwap = true; event.detail.isError = false; }
   });
 
-  // On a desktop the customer's panel is a pane of its own: open, not folded away.
-  var profile = document.getElementById("profile");
-  if (profile && window.matchMedia && window.matchMedia("(min-width: 1100px)").matches) profile.open = true;
+  // On a desktop the customer's panel is a pane of its own: open, not folded away (also when a
+  // window is widened to a desktop's size, or the panel is swapped in again after a save).
+  var desktop = window.matchMedia ? window.matchMedia("(min-width: 1100px)") : null;
+  function openProfileOnDesktop() {
+    var profile = document.getElementById("profile");
+    if (profile && desktop && desktop.matches) profile.open = true;
+  }
+  openProfileOnDesktop();
+  if (desktop) desktop.addEventListener("change", openProfileOnDesktop);
+  document.addEventListener("htmx:afterSettle", openProfileOnDesktop);
 
   function scrollTimeline() {
     var timeline = document.getElementById("timeline");
