@@ -99,6 +99,7 @@ def test_turning_the_ai_off_in_the_console_stops_its_next_reply(console: Console
     page.get_by_test_id("conversation-row").first.click()
     toggle = page.get_by_test_id("ai-toggle")
     expect(toggle).to_have_attribute("aria-pressed", "true")
+    assert page.locator("#conversation-head .who").inner_text().count(CUSTOMER) == 1  # no name: once
     # The switch says what pressing it will do (issue 29).
     expect(page.get_by_test_id("ai-toggle-hint")).to_have_text(
         "Pulsa para tomar la conversación: la IA deja de responder y respondes tú."
