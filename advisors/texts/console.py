@@ -62,6 +62,8 @@ CONSOLE: dict[str, dict[Language, str]] = {
     "inbox.search": {"es": "Buscar nombre, teléfono o texto", "en": "Search name, phone or text"},
     "inbox.empty": {"es": "No hay conversaciones aquí.", "en": "No conversations here."},
     "inbox.more": {"es": "Ver más", "en": "Show more"},
+    "inbox.label": {"es": "Etiqueta", "en": "Label"},
+    "inbox.all_labels": {"es": "Todas las etiquetas", "en": "Every label"},
     "inbox.advisor": {"es": "Asesor", "en": "Advisor"},
     "inbox.all_advisors": {"es": "Todos los asesores", "en": "All advisors"},
     "badge.waiting": {"es": "Te espera", "en": "Waiting for you"},

@@ -68,17 +68,22 @@ async def inbox(
     advisor_id: UUID | None,
     show: InboxFilter = "all",
     search: str = "",
+    label: str = "",
     limit: int = 50,
 ) -> list[InboxRow]:
     """The newest `limit` conversations by activity, filtered, optionally matching `search`.
 
-    A search matches the customer's name, digits of their phone, or the text of any message.
+    A search matches the customer's name, digits of their phone, or the text of any message;
+    `label` keeps the customers whose profile carries that label.
     """
     conditions = ["true"]
     params: dict[str, Any] = {"limit": limit}
     if advisor_id is not None:
         conditions.append("c.advisor_id = %(advisor)s")
         params["advisor"] = advisor_id
+    if label.strip():
+        conditions.append("coalesce(p.labels, '[]'::jsonb) ? %(label)s")
+        params["label"] = label.strip()
     if show == "waiting":
         conditions.append(waiting_condition("c"))
     elif show == "ai":
@@ -226,3 +231,13 @@ async def changed_since(*, conn: Conn, since: datetime | None, overlap: timedelt
         seen_at=rows[0]["seen_at"],
         latest={(row["advisor_id"], row["conversation_id"]): row["at"] for row in changed},
     )
+
+
+async def labels_in_use(*, conn: Conn, advisor_id: UUID | None) -> list[str]:
+    """The labels on the customers' profiles (one advisor's, or everyone's), for the inbox's filter."""
+    cursor = await conn.execute(
+        "SELECT DISTINCT label FROM customer_profiles p, jsonb_array_elements_text(p.labels) AS label "
+        "WHERE %(advisor)s::uuid IS NULL OR p.advisor_id = %(advisor)s::uuid ORDER BY label LIMIT 200",
+        {"advisor": advisor_id},
+    )
+    return [row["label"] for row in await cursor.fetchall()]

@@ -57,9 +57,10 @@ async def inbox_page(
     show: str = "all",
     q: Annotated[str, Query(max_length=200)] = "",
     advisor: str = "",
+    label: Annotated[str, Query(max_length=100)] = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = INBOX_PAGE,
 ) -> Response:
-    """The inbox: conversations by latest activity, with filters and search."""
+    """The inbox: conversations by latest activity, with filters (a label among them) and search."""
     filter_: inbox.InboxFilter = show if show in ("waiting", "ai") else "all"  # type: ignore[assignment]
     scope = who.advisor_id
     if who.is_admin and advisor:
@@ -69,9 +70,13 @@ async def inbox_page(
             scope = None
     q = q.replace("\x00", "")
     async with runtime_of(request).pool.connection() as conn:
-        rows = await inbox.inbox(conn=conn, advisor_id=scope, show=filter_, search=q, limit=limit + 1)
+        label = label.replace("\x00", "")
+        rows = await inbox.inbox(
+            conn=conn, advisor_id=scope, show=filter_, search=q, label=label, limit=limit + 1
+        )
         advisors, names = await _advisor_names(conn, who)
-    query = {"show": filter_, "q": q, "advisor": advisor if who.is_admin else ""}
+        labels = await inbox.labels_in_use(conn=conn, advisor_id=scope)
+    query = {"show": filter_, "q": q, "advisor": advisor if who.is_admin else "", "label": label}
     more_url = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -86,6 +91,8 @@ async def inbox_page(
         advisors=advisors,
         advisor_names=names,
         advisor_filter=advisor,
+        labels=labels,
+        label=label,
         more_url=more_url,
         # The filters come from the form itself (hx-include): a refresh never brings back a list
         # of filters the advisor has just changed.

@@ -510,3 +510,30 @@ def test_a_desktop_shows_the_inbox_the_conversation_and_the_customer_side_by_sid
     if folder:
         page.screenshot(path=str(folder / "conversation-one-column.png"))
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_the_inbox_filters_by_a_label_of_the_advisors_own_customers(console: Console, page: Page) -> None:
+    """Issue 29: find interested customers by label; another advisor's labels are not offered."""
+    ana = console.db.add_advisor("Ana", ANA, phone=ANA_PHONE)
+    bruno = console.db.add_advisor("Bruno", BRUNO, phone="+573009990002")
+    console.db.add_customer(ana, CUSTOMER, name="Camila", labels=["vip", "plan familiar"])
+    console.db.add_customer(ana, OTHER, name="Diego", labels=["frío"])
+    console.db.add_customer(bruno, "+573007778899", name="Elena", labels=["solo de Bruno"])
+    console.sign_in(page, ana)
+    expect(page.get_by_test_id("conversation-row")).to_have_count(2)
+    options = page.get_by_test_id("label-filter").locator("option").all_inner_texts()
+    assert options == ["Todas las etiquetas", "frío", "plan familiar", "vip"]
+    page.get_by_test_id("label-filter").select_option("vip")
+    expect(page.get_by_test_id("conversation-row")).to_have_count(1)
+    expect(page.get_by_test_id("conversation-row")).to_contain_text("Camila")
+    page.wait_for_url("**label=vip**")
+    page.reload()  # the filter is in the address, as the others
+    expect(page.get_by_test_id("conversation-row")).to_have_count(1)
+    if folder := screenshot_dir():
+        page.screenshot(path=str(folder / "inbox-label.png"))
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(folder / "inbox-label-phone.png"))
+        page.set_viewport_size({"width": 1280, "height": 800})
+    answer = page.goto(f"{console.base}/console?label=solo+de+Bruno")
+    assert answer is not None and answer.status == 200
+    expect(page.get_by_test_id("conversation-row")).to_have_count(0)  # Bruno's customer never shows
