@@ -41,15 +41,14 @@ async def forget_server(conn: psycopg.AsyncConnection[Any], port: int) -> None:
 
 
 async def server_on_this_machine(conn: psycopg.AsyncConnection[Any]) -> RunningServer | None:
-    """The most recently started server of this machine that still listens, or None."""
+    """The most recently started server of this machine that still listens, or None (dict rows)."""
     cursor = await conn.execute(
         "SELECT port, pid FROM running_servers WHERE host_name = %s ORDER BY started_at DESC",
         (socket.gethostname(),),
     )
     for row in await cursor.fetchall():
-        port, pid = (row["port"], row["pid"]) if isinstance(row, dict) else row
-        if _listening(port):
-            return RunningServer(port=port, pid=pid)
+        if _listening(row["port"]):
+            return RunningServer(port=row["port"], pid=row["pid"])
     return None
 
 

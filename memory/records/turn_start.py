@@ -9,6 +9,7 @@ which also makes them agree. The same statement counts this attempt on the unans
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,21 +51,9 @@ SELECT clock_timestamp() AS now,
   (SELECT coalesce(json_agg(h ORDER BY h.id), '[]') FROM ({_HISTORY}) h) AS history,
   ({AI_REPLIES_SINCE_HUMAN}) AS ai_replies
 """  # noqa: S608 - every interpolated part is ours
-_OWN_COLUMNS = frozenset(
-    (
-        "now",
-        "advisor",
-        "conversation",
-        "inbound",
-        "pending",
-        "profile",
-        "history",
-        "ai_replies",
-        "joined_found",
-    )
-)
 
 
+@functools.cache
 def _read_with(joined: str) -> str:
     """The turn's read with one more query's row beside it: `joined` returns at most one row."""
     return (
@@ -73,6 +62,14 @@ def _read_with(joined: str) -> str:
   FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT true AS joined_found, j.* FROM ({joined}) j) joined ON true
 """
     )
+
+
+def _joined_of(cursor: Any, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The columns after `joined_found` (the caller's query's), when that query found a row."""
+    if not row.get("joined_found"):
+        return None
+    names = [column.name for column in cursor.description]
+    return {name: row[name] for name in names[names.index("joined_found") + 1 :]}
 
 
 @dataclass(frozen=True)
@@ -142,5 +139,5 @@ async def read_turn_start(
         profile=CustomerProfile.model_validate(profile) if profile else None,
         history=[Message.model_validate(item) for item in row["history"]],
         ai_replies=int(row["ai_replies"]),
-        joined={k: v for k, v in row.items() if k not in _OWN_COLUMNS} if row.get("joined_found") else None,
+        joined=_joined_of(cursor, row),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
+from bot.web.console.rendering import localized
+
 PALETTE = ("#2563eb", "#16a34a", "#d97706", "#db2777", "#7c3aed", "#0891b2", "#65a30d", "#dc2626")
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 420, 180, 46, 24, 10  # LEFT fits "0.0058" (a day in dollars)
 
@@ -66,4 +68,4 @@ def _number(value: float, language: str) -> str:
         written = f"{value:.0f}"
     else:
         written = f"{value:.1f}" if value >= 1 else f"{value:.2g}"
-    return written.replace(".", ",") if language == "es" else written
+    return localized(written, language)

@@ -51,10 +51,14 @@ def when(moment: datetime | None) -> str:
     return local.strftime("%H:%M") if local.date() == today else local.strftime("%d/%m %H:%M")
 
 
+def localized(written: str, language: str) -> str:
+    """A number written the English way (1,234.5), as the page's language writes it (1.234,5)."""
+    return written.translate(str.maketrans(",.", ".,")) if language == "es" else written
+
+
 def number(value: float | int, digits: int, language: str) -> str:
     """A number as the page's language writes it: 1.234,5 in Spanish, 1,234.5 in English."""
-    written = f"{value:,.{digits}f}"
-    return written.translate(str.maketrans(",.", ".,")) if language == "es" else written
+    return localized(f"{value:,.{digits}f}", language)
 
 
 def minutes(value: float, language: str) -> str:
